@@ -1,0 +1,314 @@
+/**
+ * Error types. Every error authrail throws is an {@link AuthrailError} with a stable
+ * `code` (one of {@link ErrorCodes}), a literal `name`, and a `cause` that has been
+ * scrubbed of secrets. Messages are built only from non-secret fields.
+ *
+ * @module
+ */
+
+/**
+ * Stable error codes, safe to switch on and to count in metrics.
+ *
+ * @example
+ * ```ts
+ * if (isAuthrailError(err) && err.code === ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE) retryLater();
+ * ```
+ */
+export const ErrorCodes = {
+  /** An option given to a factory is missing or invalid; `option` names it. */
+  CONFIG: 'AUTHRAIL_CONFIG',
+  /** The token endpoint answered with an OAuth 2 (or Okta) error response. */
+  TOKEN_ENDPOINT_ERROR: 'AUTHRAIL_TOKEN_ENDPOINT_ERROR',
+  /** The token endpoint answered, but not with a usable token response (HTML page, malformed JSON, no `access_token`). */
+  TOKEN_RESPONSE_INVALID: 'AUTHRAIL_TOKEN_RESPONSE_INVALID',
+  /** The token endpoint could not be reached (DNS, refused, reset). */
+  TOKEN_ENDPOINT_UNREACHABLE: 'AUTHRAIL_TOKEN_ENDPOINT_UNREACHABLE',
+  /** The token endpoint did not answer in time. */
+  TOKEN_ENDPOINT_TIMEOUT: 'AUTHRAIL_TOKEN_ENDPOINT_TIMEOUT',
+  /** A required request scope (such as MSK's `researchstudy`) was absent; nothing was sent. */
+  MISSING_SCOPE: 'AUTHRAIL_MISSING_SCOPE',
+  /** The authorization response (redirect back from the authorize endpoint) was an error or did not match the stored state. */
+  AUTHORIZATION_RESPONSE: 'AUTHRAIL_AUTHORIZATION_RESPONSE',
+  /** A flow was used out of order, e.g. a token was asked for before the user signed in. */
+  NOT_AUTHENTICATED: 'AUTHRAIL_NOT_AUTHENTICATED',
+} as const;
+
+/** One of the values of {@link ErrorCodes}. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+const BRAND = Symbol.for('authrail.error');
+
+/** Options shared by every authrail error constructor. */
+export interface AuthrailErrorOptions {
+  /** The underlying error. It is kept, but scrubbed of `secrets` first. */
+  cause?: unknown;
+  /** Strings that must never appear in the message or the cause (client secrets, tokens). */
+  secrets?: readonly (string | undefined)[];
+}
+
+/**
+ * Base class of every error authrail throws.
+ *
+ * @example
+ * ```ts
+ * try { await api('/Patient'); } catch (err) {
+ *   if (isAuthrailError(err)) logger.warn(err.code);
+ * }
+ * ```
+ */
+export class AuthrailError extends Error {
+  override readonly name: string = 'AuthrailError';
+  /** Stable machine-readable code, one of {@link ErrorCodes}. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options: AuthrailErrorOptions = {}) {
+    const secrets = options.secrets ?? [];
+    super(scrubSecrets(message, secrets));
+    this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+    if (options.cause !== undefined) {
+      Object.defineProperty(this, 'cause', {
+        value: scrubError(options.cause, secrets),
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      });
+    }
+  }
+}
+
+/** Options for {@link ConfigError}. */
+export interface ConfigErrorOptions extends AuthrailErrorOptions {
+  /** The option that is wrong, as the user wrote it (e.g. `"clientSecret"`, `"refresh.skewMs"`). */
+  option: string;
+}
+
+/**
+ * A factory was given a missing or invalid option. Thrown at construction, never later.
+ *
+ * @example
+ * ```ts
+ * mskApim({ baseUrl: 'ftp://x' }); // ConfigError: baseUrl: must be an https: URL (http: only for loopback)
+ * ```
+ */
+export class ConfigError extends AuthrailError {
+  override readonly name = 'ConfigError';
+  /** The option that is wrong. */
+  readonly option: string;
+
+  constructor(message: string, options: ConfigErrorOptions) {
+    super(ErrorCodes.CONFIG, `${options.option}: ${message}`, options);
+    this.option = options.option;
+  }
+}
+
+/** Fields of a token endpoint failure. All are optional because not every failure has them. */
+export interface TokenEndpointErrorDetails extends AuthrailErrorOptions {
+  /** HTTP status of the token endpoint's response, when there was one. */
+  status?: number;
+  /** OAuth 2 `error` (RFC 6749 §5.2), or Okta's `errorCode` when only that shape was returned. */
+  error?: string;
+  /** OAuth 2 `error_description`, or Okta's `errorSummary`. */
+  errorDescription?: string;
+  /** Okta's `errorCode` (e.g. `E0000011`), when the Okta shape was returned. */
+  errorCode?: string;
+  /** Okta's `errorSummary`. */
+  errorSummary?: string;
+  /** Okta's `errorId`, useful when opening a support case. */
+  errorId?: string;
+  /** Milliseconds from a `Retry-After` header, when the server sent one. */
+  retryAfterMs?: number;
+  /** The token endpoint URL (without query), for the message. */
+  endpoint?: string;
+}
+
+/**
+ * The token endpoint failed. `code` tells which way:
+ * {@link ErrorCodes.TOKEN_ENDPOINT_ERROR} (an OAuth or Okta error response),
+ * {@link ErrorCodes.TOKEN_RESPONSE_INVALID}, {@link ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE}
+ * or {@link ErrorCodes.TOKEN_ENDPOINT_TIMEOUT}. Okta's `errorCode`/`errorSummary` are
+ * normalised into `error`/`errorDescription` as well as kept in their own fields.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ * @see https://developer.okta.com/docs/reference/error-codes/
+ */
+export class TokenEndpointError extends AuthrailError {
+  override readonly name = 'TokenEndpointError';
+  readonly status: number | undefined;
+  readonly error: string | undefined;
+  readonly errorDescription: string | undefined;
+  readonly errorCode: string | undefined;
+  readonly errorSummary: string | undefined;
+  readonly errorId: string | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly endpoint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, details: TokenEndpointErrorDetails = {}) {
+    super(code, message, details);
+    const secrets = details.secrets ?? [];
+    const clean = (v: string | undefined) => (v === undefined ? undefined : scrubSecrets(v, secrets));
+    this.status = details.status;
+    this.error = clean(details.error ?? details.errorCode);
+    this.errorDescription = clean(details.errorDescription ?? details.errorSummary);
+    this.errorCode = clean(details.errorCode);
+    this.errorSummary = clean(details.errorSummary);
+    this.errorId = clean(details.errorId);
+    this.retryAfterMs = details.retryAfterMs;
+    this.endpoint = details.endpoint;
+  }
+
+  /**
+   * Whether trying again may help: network failures, timeouts, 429 and 5xx are
+   * transient; other 4xx (such as `invalid_client`) and malformed 2xx responses are not.
+   */
+  get retryable(): boolean {
+    if (this.code === ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE) return true;
+    if (this.code === ErrorCodes.TOKEN_ENDPOINT_TIMEOUT) return true;
+    const status = this.status ?? 0;
+    return status === 429 || status >= 500;
+  }
+}
+
+/**
+ * A required request scope parameter was absent, so the request was not sent.
+ * For MSK APIM this is `researchstudy` (the protocol the request is for).
+ */
+export class MissingScopeError extends AuthrailError {
+  override readonly name = 'MissingScopeError';
+  /** The query parameter that was required, e.g. `researchstudy`. */
+  readonly param: string;
+
+  constructor(param: string, url: URL) {
+    super(
+      ErrorCodes.MISSING_SCOPE,
+      `${param} is required on requests to ${url.origin}${url.pathname}; set a default or pass it per request`,
+    );
+    this.param = param;
+  }
+}
+
+/** Fields of an {@link AuthorizationResponseError}. */
+export interface AuthorizationResponseErrorDetails extends AuthrailErrorOptions {
+  /** OAuth 2 `error` from the redirect (e.g. `access_denied`), or `state_mismatch` / `missing_code` / `no_pending_authorization`. */
+  error: string;
+  errorDescription?: string;
+}
+
+/**
+ * The redirect back from the authorization endpoint could not be accepted: it carried
+ * an OAuth error, its `state` did not match, or no authorization was pending.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1
+ */
+export class AuthorizationResponseError extends AuthrailError {
+  override readonly name = 'AuthorizationResponseError';
+  readonly error: string;
+  readonly errorDescription: string | undefined;
+
+  constructor(message: string, details: AuthorizationResponseErrorDetails) {
+    super(ErrorCodes.AUTHORIZATION_RESPONSE, message, details);
+    this.error = details.error;
+    this.errorDescription = details.errorDescription;
+  }
+}
+
+/** True for any error thrown by authrail, also across realms and duplicate installs. */
+export function isAuthrailError(value: unknown): value is AuthrailError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** True for a {@link TokenEndpointError} (any of its codes). */
+export function isTokenEndpointError(value: unknown): value is TokenEndpointError {
+  return isAuthrailError(value) && value.name === 'TokenEndpointError';
+}
+
+/** True for a {@link MissingScopeError}. */
+export function isMissingScopeError(value: unknown): value is MissingScopeError {
+  return isAuthrailError(value) && value.code === ErrorCodes.MISSING_SCOPE;
+}
+
+/** True for a {@link ConfigError}. */
+export function isConfigError(value: unknown): value is ConfigError {
+  return isAuthrailError(value) && value.code === ErrorCodes.CONFIG;
+}
+
+/** True for an {@link AuthorizationResponseError}. */
+export function isAuthorizationResponseError(value: unknown): value is AuthorizationResponseError {
+  return isAuthrailError(value) && value.code === ErrorCodes.AUTHORIZATION_RESPONSE;
+}
+
+/** Placeholder that stands where a secret was. */
+export const REDACTED = '[redacted]';
+
+// Credentials recognised by shape, for text from code that did not tell us its secrets:
+// form fields, JSON fields and Authorization header values.
+const CREDENTIAL_PATTERNS: readonly RegExp[] = [
+  /\b(client_secret|client_assertion|code_verifier|refresh_token|access_token|id_token|password|code|assertion)=([^&\s"']+)/gi,
+  /("(?:client_secret|client_assertion|code_verifier|refresh_token|access_token|id_token|password|accessToken|refreshToken|clientSecret)"\s*:\s*")([^"]*)(")/g,
+  /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9\-._~+/]+=*/g,
+];
+
+/**
+ * Replaces every occurrence of each secret (and its URL-encoded form, as it appears in
+ * form bodies) with `[redacted]`, and also anything that looks like a credential by its
+ * shape (`client_secret=…`, `"access_token":"…"`, `Bearer …`, `Basic …`).
+ * Secrets shorter than 4 characters are ignored to avoid mangling ordinary text.
+ *
+ * @example
+ * ```ts
+ * scrubSecrets('login failed for s3cr3t-value', ['s3cr3t-value']); // 'login failed for [redacted]'
+ * scrubSecrets('client_secret=abc123&x=1', []); // 'client_secret=[redacted]&x=1'
+ * ```
+ */
+export function scrubSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
+  const [form, json, header] = CREDENTIAL_PATTERNS as [RegExp, RegExp, RegExp];
+  out = out.replace(form, (_m, name: string) => `${name}=${REDACTED}`);
+  out = out.replace(json, (_m, head: string, _v: string, tail: string) => `${head}${REDACTED}${tail}`);
+  out = out.replace(header, (m) => `${m.split(/\s+/)[0]} ${REDACTED}`);
+  for (const secret of secrets) {
+    if (!secret || secret.length < 4) continue;
+    for (const form of secretForms(secret)) out = out.split(form).join(REDACTED);
+  }
+  return out;
+}
+
+function secretForms(secret: string): string[] {
+  const forms = new Set([secret, encodeURIComponent(secret)]);
+  try {
+    forms.add(encodeURIComponent(secret).replace(/%20/g, '+'));
+  } catch {
+    // lone surrogates cannot be encoded; the raw form is still scrubbed
+  }
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Returns a copy of an error (or value) safe to keep as a `cause`: message and stack
+ * scrubbed of secrets, request/response objects (which may hold credentials) dropped,
+ * nested causes scrubbed too.
+ */
+export function scrubError(value: unknown, secrets: readonly (string | undefined)[], depth = 0): unknown {
+  if (isAuthrailError(value) && secrets.length === 0) return value;
+  if (!(value instanceof Error)) {
+    if (typeof value === 'string') return scrubSecrets(value, secrets);
+    if (typeof value === 'object' && value !== null) return '[object omitted: may contain credentials]';
+    return value;
+  }
+  const copy = new Error(scrubSecrets(value.message, secrets));
+  Object.defineProperty(copy, 'name', { value: value.name, enumerable: false, configurable: true });
+  copy.stack = scrubSecrets(value.stack ?? '', secrets);
+  const code = (value as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') {
+    Object.defineProperty(copy, 'code', { value: code, enumerable: true });
+  }
+  if (value.cause !== undefined && depth < 4) {
+    Object.defineProperty(copy, 'cause', {
+      value: scrubError(value.cause, secrets, depth + 1),
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
+  }
+  return copy;
+}

@@ -1,0 +1,126 @@
+/**
+ * Events and logging. Every event is a plain object without secrets, so it can be
+ * counted, logged or sent to metrics as it is.
+ *
+ * @module
+ */
+import type { AuthrailError } from './errors.js';
+import type { TokenInfo } from './token.js';
+
+/** Why a new token was requested. */
+export type TokenFetchReason =
+  /** No token was held (cold start or a new process). */
+  | 'initial'
+  /** The held token was past its usable lifetime. */
+  | 'expired'
+  /** The held token was rejected by the API or invalidated. */
+  | 'invalidated'
+  /** The held token was still valid; refreshed ahead of expiry in the background. */
+  | 'refresh-ahead';
+
+/** Emitted when a token was obtained while none was held (`reason: 'initial'`). */
+export interface TokenFetchedEvent {
+  token: TokenInfo;
+  reason: TokenFetchReason;
+  /** Which grant was used: the source's own, or `refresh_token`. */
+  grant: 'primary' | 'refresh_token';
+  /** Token endpoint attempts it took, including the successful one. */
+  attempts: number;
+  durationMs: number;
+}
+
+/** Emitted when a token replaced a previous one (expired, invalidated, or ahead of expiry). */
+export type TokenRefreshedEvent = TokenFetchedEvent;
+
+/** Emitted before a token endpoint attempt is retried. */
+export interface RetryEvent {
+  /** The attempt that failed, starting at 1. */
+  attempt: number;
+  /** How long until the next attempt. */
+  delayMs: number;
+  error: AuthrailError;
+}
+
+/** Emitted when getting a token failed for good, or a background refresh failed. */
+export interface ErrorEvent {
+  error: AuthrailError;
+  /** `token`: a caller waited for it and got this error; `background-refresh`: callers kept using the valid token. */
+  phase: 'token' | 'background-refresh';
+}
+
+/** Why a rejected request was or was not replayed. */
+export type ReplayReason =
+  'replaying' | 'already-replayed' | 'body-not-replayable' | 'no-credential' | 'not-refreshable';
+
+/** Emitted when an API rejected the credential a request carried (a 401). */
+export interface RejectedEvent {
+  method: string;
+  /** Origin and path of the request (no query string). */
+  url: string;
+  /** Whether the request is being replayed with a fresh token. */
+  replay: boolean;
+  reason: ReplayReason;
+  /** Adapter's detail when the body cannot be replayed, e.g. `one-shot stream body`. */
+  detail?: string;
+}
+
+/**
+ * Listeners for what happens inside authrail. All optional; a listener that throws is
+ * logged and otherwise ignored.
+ *
+ * @example
+ * ```ts
+ * let refreshes = 0;
+ * createAuthStrategy({ source, origins, on: { tokenRefreshed: () => refreshes++ } });
+ * ```
+ */
+export interface AuthEvents {
+  tokenFetched?: (event: TokenFetchedEvent) => void;
+  tokenRefreshed?: (event: TokenRefreshedEvent) => void;
+  retry?: (event: RetryEvent) => void;
+  error?: (event: ErrorEvent) => void;
+  rejected?: (event: RejectedEvent) => void;
+}
+
+/**
+ * A logger: `console`, pino, winston and most others fit. authrail passes one string
+ * per call, never a token or secret, and calls the methods on the logger (keeps `this`).
+ */
+export interface Logger {
+  debug?(message: string): void;
+  info?(message: string): void;
+  warn?(message: string): void;
+  error?(message: string): void;
+}
+
+/** Internal: emits events and log lines, isolating the library from listener failures. */
+export class EventSink {
+  readonly #on: AuthEvents;
+  readonly #logger: Logger | undefined;
+
+  constructor(on: AuthEvents | undefined, logger: Logger | undefined) {
+    this.#on = on ?? {};
+    this.#logger = logger;
+  }
+
+  emit<K extends keyof AuthEvents>(name: K, event: Parameters<NonNullable<AuthEvents[K]>>[0]): void {
+    const listener = this.#on[name] as ((e: typeof event) => void) | undefined;
+    if (!listener) return;
+    try {
+      listener(event);
+    } catch (err) {
+      this.log(
+        'warn',
+        `authrail: the ${name} listener threw: ${err instanceof Error ? err.name : typeof err}`,
+      );
+    }
+  }
+
+  log(level: keyof Logger, message: string): void {
+    try {
+      this.#logger?.[level]?.(message);
+    } catch {
+      // a broken logger must never break a request
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The {@link TokenSource} interface: one grant against one authorization server.
+ *
+ * @module
+ */
+import type { Token } from './token.js';
+
+/** Options for one {@link TokenSource.fetchToken} call. */
+export interface FetchTokenOptions {
+  /** Aborts the token request. The token manager passes its own per-attempt signal here. */
+  signal?: AbortSignal;
+  /** A refresh token to use instead of the source's primary grant, when the previous token had one. */
+  refreshToken?: string;
+}
+
+/**
+ * Identifies what a source's tokens are for. Used to derive the {@link TokenStore} key,
+ * so two sources for the same endpoint, client and scope share tokens. Never a secret.
+ */
+export interface TokenSourceIdentity {
+  /** The token endpoint URL. */
+  tokenEndpoint: string;
+  /** The OAuth client id. */
+  clientId: string;
+  /** The requested scope, space separated. */
+  scope?: string;
+}
+
+/**
+ * Obtains tokens. `@authrail/oauth2` builds these for every grant; providers configure
+ * them. Implement it yourself for anything else (a signed assertion, a sidecar, a CLI).
+ * A source does one attempt per call: retries, caching and single flight belong to the
+ * token manager.
+ *
+ * @example
+ * ```ts
+ * const source: TokenSource = {
+ *   identity: { tokenEndpoint: 'https://auth.example/token', clientId: 'svc' },
+ *   async fetchToken({ signal }) {
+ *     const res = await fetch('https://auth.example/token', { method: 'POST', signal });
+ *     const body = await res.json();
+ *     return createToken({ accessToken: body.access_token, expiresIn: body.expires_in });
+ *   },
+ * };
+ * ```
+ */
+export interface TokenSource {
+  /** What the tokens are for; keys the token store. */
+  readonly identity: TokenSourceIdentity;
+  /**
+   * Requests one new token. Must reject with a `TokenEndpointError` on failure so the
+   * manager can tell transient failures from permanent ones.
+   */
+  fetchToken(options: FetchTokenOptions): Promise<Token>;
+}

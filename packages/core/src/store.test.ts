@@ -1,0 +1,48 @@
+import { describe, expect, test } from 'vitest';
+import { createMemoryTokenStore, createToken, tokenStoreKey } from '@authrail/core';
+
+describe('memory token store', () => {
+  test('delete with a token deletes only that exact token', async () => {
+    const store = createMemoryTokenStore();
+    const old = createToken({ accessToken: 'old' });
+    const fresh = createToken({ accessToken: 'new' });
+    await store.set('k', fresh);
+    await store.delete('k', old);
+    expect(store.get('k')).toBe(fresh);
+    await store.delete('k', fresh);
+    expect(store.get('k')).toBeUndefined();
+  });
+
+  test('delete without a token clears the key', async () => {
+    const store = createMemoryTokenStore();
+    await store.set('k', createToken({ accessToken: 'a' }));
+    await store.delete('k');
+    expect(store.get('k')).toBeUndefined();
+  });
+});
+
+describe('tokenStoreKey', () => {
+  const identity = {
+    tokenEndpoint: 'https://apim.mskcc.org/msk-apim/external/msk-oidc/oauth2/token',
+    clientId: 'client-a',
+    scope: 'full',
+  };
+
+  test('is stable, prefixed and hashed: it contains neither the client id nor the endpoint', async () => {
+    const key = await tokenStoreKey(identity);
+    expect(key).toMatch(/^authrail:v1:[0-9a-f]{64}$/);
+    expect(await tokenStoreKey({ ...identity })).toBe(key);
+    expect(key).not.toContain('client-a');
+  });
+
+  test('differs by endpoint, client id and scope', async () => {
+    const keys = await Promise.all([
+      tokenStoreKey(identity),
+      tokenStoreKey({ ...identity, scope: 'other' }),
+      tokenStoreKey({ ...identity, clientId: 'client-b' }),
+      tokenStoreKey({ ...identity, tokenEndpoint: 'https://other.example/token' }),
+      tokenStoreKey({ tokenEndpoint: identity.tokenEndpoint, clientId: 'client-a' }),
+    ]);
+    expect(new Set(keys).size).toBe(5);
+  });
+});

@@ -1,0 +1,123 @@
+import { inspect } from 'node:util';
+import { describe, expect, test } from 'vitest';
+import fc from 'fast-check';
+import { ConfigError, createToken, toTokenRecord, tokenInfo } from '@authrail/core';
+
+const ACCESS = 'eyJhbGciOiJSUzI1NiJ9.access-secret-value.sig';
+const REFRESH = 'refresh-secret-value-123';
+
+describe('Token redaction', () => {
+  const token = createToken({
+    accessToken: ACCESS,
+    refreshToken: REFRESH,
+    expiresIn: 3600,
+    scope: 'full',
+    extra: { consented_on: '2024-05-01' },
+  });
+
+  test.each([
+    ['String()', () => String(token)],
+    ['template literal', () => `${token}`],
+    ['JSON.stringify', () => JSON.stringify(token)],
+    ['JSON.stringify nested', () => JSON.stringify({ token })],
+    ['util.inspect', () => inspect(token)],
+    ['util.inspect nested, deep', () => inspect({ a: { token } }, { depth: 10, showHidden: true })],
+    ['spread', () => JSON.stringify({ ...token })],
+    [
+      'Object.keys values',
+      () => JSON.stringify(Object.keys(token).map((k) => (token as unknown as Record<string, unknown>)[k])),
+    ],
+  ])('%s shows no secret', (_name, render) => {
+    const text = render();
+    expect(text).not.toContain(ACCESS);
+    expect(text).not.toContain(REFRESH);
+    expect(text).not.toContain('access-secret-value');
+  });
+
+  test('the redacted form still says what the token is', () => {
+    expect(String(token)).toMatch(/^Token\(Bearer \[redacted\], expires \d{4}-/);
+    expect(JSON.parse(JSON.stringify(token))).toMatchObject({
+      tokenType: 'Bearer',
+      accessToken: '[redacted]',
+      refreshToken: '[redacted]',
+      scope: 'full',
+      extra: { consented_on: '2024-05-01' },
+    });
+  });
+
+  test('the secrets are readable on purpose, and the token is immutable', () => {
+    expect(token.accessToken).toBe(ACCESS);
+    expect(token.refreshToken).toBe(REFRESH);
+    expect(Object.isFrozen(token)).toBe(true);
+    expect(Object.isFrozen(token.extra)).toBe(true);
+  });
+
+  test('tokenInfo carries no secret', () => {
+    expect(JSON.stringify(tokenInfo(token))).not.toContain('secret');
+  });
+});
+
+describe('createToken', () => {
+  test.each(['bearer', 'BEARER', 'Bearer', undefined, ''])(
+    'token type %j is normalised to Bearer',
+    (tokenType) => {
+      expect(
+        createToken({ accessToken: 'a', ...(tokenType === undefined ? {} : { tokenType }) }).tokenType,
+      ).toBe('Bearer');
+    },
+  );
+
+  test('other token types are kept', () => {
+    expect(createToken({ accessToken: 'a', tokenType: 'DPoP' }).tokenType).toBe('DPoP');
+  });
+
+  test('expiresAt wins over expiresIn; no expiry is allowed', () => {
+    expect(createToken({ accessToken: 'a', expiresIn: 10, expiresAt: 5 }).expiresAt).toBe(5);
+    expect(createToken({ accessToken: 'a' }).expiresAt).toBeUndefined();
+  });
+
+  test.each([
+    [{ accessToken: '' }, 'accessToken'],
+    [{ accessToken: 42 }, 'accessToken'],
+    [{ accessToken: 'has space' }, 'accessToken'],
+    [{ accessToken: 'a', expiresIn: -1 }, 'expiresIn'],
+    [{ accessToken: 'a', expiresIn: Number.NaN }, 'expiresIn'],
+    [{ accessToken: 'a', expiresAt: Infinity }, 'expiresAt'],
+  ])('%j is refused naming %s', (init, option) => {
+    const make = () => createToken(init as never);
+    expect(make).toThrow(ConfigError);
+    expect(make).toThrow(new RegExp(`^${option}:`));
+  });
+
+  test('a refused access token with whitespace is not echoed', () => {
+    const error = (() => {
+      try {
+        createToken({ accessToken: 'secret token' });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error?.message).not.toContain('secret token');
+  });
+
+  test('property: expiresAt = issuedAt + expires_in seconds, for any valid response', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }).filter((s) => !/\s/.test(s)),
+        fc.integer({ min: 0, max: 10 * 365 * 86_400 }),
+        fc.integer({ min: 0, max: 4_102_444_800_000 }),
+        fc.constantFrom('bearer', 'Bearer', 'BEARER', 'DPoP', 'N_A'),
+        (accessToken, expiresIn, issuedAt, tokenType) => {
+          const token = createToken({ accessToken, expiresIn, issuedAt, tokenType });
+          expect(token.expiresAt).toBe(issuedAt + expiresIn * 1000);
+          expect(token.issuedAt).toBe(issuedAt);
+          expect(token.tokenType === 'Bearer').toBe(tokenType.toLowerCase() === 'bearer');
+          expect(String(token)).not.toContain(`Bearer ${accessToken} `);
+          const again = createToken(toTokenRecord(token));
+          expect(again.accessToken).toBe(accessToken);
+          expect(again.expiresAt).toBe(token.expiresAt);
+        },
+      ),
+    );
+  });
+});

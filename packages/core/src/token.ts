@@ -1,0 +1,182 @@
+/**
+ * The access token value type. A {@link Token} never prints its secrets: `toString`,
+ * `toJSON` and Node's `util.inspect` show a redacted form, and the secret fields are
+ * not enumerable, so spreading or `Object.keys` do not copy them by accident.
+ *
+ * @module
+ */
+import { ConfigError, REDACTED } from './errors.js';
+
+/** What a token is built from. `expiresIn` (seconds, as in RFC 6749) or `expiresAt` (epoch ms). */
+export interface TokenInit {
+  /** The access token string. */
+  accessToken: string;
+  /** The token type; `bearer` in any case is normalised to `Bearer` (Medblocks sends lowercase). Default `Bearer`. */
+  tokenType?: string;
+  /** Absolute expiry, in milliseconds since the epoch. Wins over `expiresIn`. */
+  expiresAt?: number;
+  /** Lifetime in seconds from `issuedAt` (RFC 6749 `expires_in`). */
+  expiresIn?: number;
+  /** When the token was received, epoch ms. Default: now. */
+  issuedAt?: number;
+  /** Granted scope, space separated. */
+  scope?: string;
+  /** Refresh token, when the server returned one. */
+  refreshToken?: string;
+  /** Other fields of the token response (e.g. MSK's `consented_on`). Never secrets. */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * An access token with its metadata.
+ *
+ * @example
+ * ```ts
+ * const token = createToken({ accessToken: 'abc', expiresIn: 3600 });
+ * String(token); // 'Token(Bearer [redacted], expires 2026-…)'
+ * ```
+ */
+export interface Token {
+  /** The secret access token. Do not log it. */
+  readonly accessToken: string;
+  /** `Bearer` (normalised) or another scheme such as `DPoP`. */
+  readonly tokenType: string;
+  /** Absolute expiry in epoch ms, when known. A token without it is used until rejected. */
+  readonly expiresAt: number | undefined;
+  /** When the token was received, epoch ms. */
+  readonly issuedAt: number;
+  /** Granted scope, when the server said. */
+  readonly scope: string | undefined;
+  /** The secret refresh token, when the server returned one. Do not log it. */
+  readonly refreshToken: string | undefined;
+  /** Non-secret extra fields of the token response. */
+  readonly extra: Readonly<Record<string, unknown>>;
+  /** Redacted description. */
+  toString(): string;
+  /** Redacted JSON form: `accessToken` and `refreshToken` are `[redacted]`. */
+  toJSON(): Record<string, unknown>;
+}
+
+const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
+
+class TokenImpl implements Token {
+  readonly #accessToken: string;
+  readonly #refreshToken: string | undefined;
+  readonly tokenType: string;
+  readonly expiresAt: number | undefined;
+  readonly issuedAt: number;
+  readonly scope: string | undefined;
+  readonly extra: Readonly<Record<string, unknown>>;
+
+  constructor(init: TokenInit, now: number) {
+    this.#accessToken = init.accessToken;
+    this.#refreshToken = init.refreshToken;
+    this.tokenType = normaliseTokenType(init.tokenType);
+    this.issuedAt = init.issuedAt ?? now;
+    this.expiresAt =
+      init.expiresAt ?? (init.expiresIn === undefined ? undefined : this.issuedAt + init.expiresIn * 1000);
+    this.scope = init.scope;
+    this.extra = Object.freeze({ ...(init.extra ?? {}) });
+    Object.freeze(this);
+  }
+
+  get accessToken(): string {
+    return this.#accessToken;
+  }
+
+  get refreshToken(): string | undefined {
+    return this.#refreshToken;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      tokenType: this.tokenType,
+      accessToken: REDACTED,
+      ...(this.#refreshToken === undefined ? {} : { refreshToken: REDACTED }),
+      expiresAt: this.expiresAt === undefined ? undefined : new Date(this.expiresAt).toISOString(),
+      scope: this.scope,
+      extra: this.extra,
+    };
+  }
+
+  toString(): string {
+    const expiry =
+      this.expiresAt === undefined ? 'no expiry' : `expires ${new Date(this.expiresAt).toISOString()}`;
+    return `Token(${this.tokenType} ${REDACTED}, ${expiry})`;
+  }
+
+  [inspectSymbol](): string {
+    return this.toString();
+  }
+}
+
+function normaliseTokenType(tokenType: string | undefined): string {
+  if (tokenType === undefined || tokenType === '') return 'Bearer';
+  return tokenType.toLowerCase() === 'bearer' ? 'Bearer' : tokenType;
+}
+
+/**
+ * Builds a {@link Token}. Validates the input so a malformed token response fails here
+ * with a clear error rather than as a bad `Authorization` header later.
+ *
+ * @param init - the token fields
+ * @param now - the current time in epoch ms (for tests); default `Date.now()`
+ * @throws {@link ConfigError} when `accessToken` is empty or not a string, or the lifetime is negative or not finite
+ */
+export function createToken(init: TokenInit, now: number = Date.now()): Token {
+  if (typeof init.accessToken !== 'string' || init.accessToken.length === 0) {
+    throw new ConfigError('must be a non-empty string', { option: 'accessToken' });
+  }
+  if (/[\s\r\n]/.test(init.accessToken)) {
+    throw new ConfigError('must not contain whitespace', {
+      option: 'accessToken',
+      secrets: [init.accessToken],
+    });
+  }
+  if (init.expiresIn !== undefined && !(Number.isFinite(init.expiresIn) && init.expiresIn >= 0)) {
+    throw new ConfigError('must be a non-negative number of seconds', { option: 'expiresIn' });
+  }
+  if (init.expiresAt !== undefined && !Number.isFinite(init.expiresAt)) {
+    throw new ConfigError('must be a finite epoch time in milliseconds', { option: 'expiresAt' });
+  }
+  return new TokenImpl(init, now);
+}
+
+/** The plain, serialisable form of a token, including its secrets, for a {@link TokenStore} that persists tokens. */
+export interface TokenRecord {
+  accessToken: string;
+  tokenType: string;
+  expiresAt?: number;
+  issuedAt: number;
+  scope?: string;
+  refreshToken?: string;
+  extra: Record<string, unknown>;
+}
+
+/**
+ * Returns the plain form of a token, secrets included, for stores that persist tokens
+ * (e.g. Redis). Rebuild with `createToken(record)`. Treat the result as a secret.
+ */
+export function toTokenRecord(token: Token): TokenRecord {
+  return {
+    accessToken: token.accessToken,
+    tokenType: token.tokenType,
+    issuedAt: token.issuedAt,
+    ...(token.expiresAt === undefined ? {} : { expiresAt: token.expiresAt }),
+    ...(token.scope === undefined ? {} : { scope: token.scope }),
+    ...(token.refreshToken === undefined ? {} : { refreshToken: token.refreshToken }),
+    extra: { ...token.extra },
+  };
+}
+
+/** A short, non-reversible description of a token for events and logs: type and expiry only. */
+export interface TokenInfo {
+  tokenType: string;
+  expiresAt: number | undefined;
+  scope: string | undefined;
+}
+
+/** Returns the non-secret {@link TokenInfo} of a token. */
+export function tokenInfo(token: Token): TokenInfo {
+  return { tokenType: token.tokenType, expiresAt: token.expiresAt, scope: token.scope };
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// The README's two commands (`npm run demo`, `npm test`) land here, so that a machine
+// with only Node and this repository can run them: we install the pinned pnpm into
+// .tools/ (no global install, no corepack), install the workspace, make sure the
+// system tools the tests need are present, then hand over to the real script.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const task = process.argv[2];
+const tasks = { demo: 'demo:run', test: 'test:run' };
+if (!(task in tasks)) {
+  console.error(`usage: node scripts/bootstrap.mjs <${Object.keys(tasks).join('|')}> [args…]`);
+  process.exit(2);
+}
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (!((major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major > 22)) {
+  console.error(`authrail needs Node ^20.19 || >=22.12; this is ${process.version}.`);
+  process.exit(1);
+}
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+function must(command, args, options) {
+  const status = run(command, args, options);
+  if (status !== 0) process.exit(status);
+}
+
+// 1. pnpm, the version package.json pins, installed locally.
+const pinned = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.replace(
+  /^pnpm@/,
+  '',
+);
+const toolsDir = join(root, '.tools');
+const pnpm = join(toolsDir, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+const installedPnpm = existsSync(pnpm)
+  ? JSON.parse(readFileSync(join(toolsDir, 'node_modules', 'pnpm', 'package.json'), 'utf8')).version
+  : undefined;
+if (installedPnpm !== pinned) {
+  console.log(`› installing pnpm ${pinned} into .tools/`);
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  must(npm, [
+    'install',
+    '--prefix',
+    toolsDir,
+    '--no-save',
+    '--no-audit',
+    '--no-fund',
+    '--loglevel=error',
+    `pnpm@${pinned}`,
+  ]);
+}
+
+// 2. The workspace, when the lockfile changed since the last install.
+const marker = join(root, 'node_modules', '.modules.yaml');
+const lockfile = join(root, 'pnpm-lock.yaml');
+if (!existsSync(marker) || statSync(lockfile).mtimeMs > statSync(marker).mtimeMs) {
+  console.log('› installing dependencies (pnpm install --frozen-lockfile)');
+  must(process.execPath, [pnpm, 'install', '--frozen-lockfile']);
+}
+
+// 3. The tests drive a real browser: Debian's Chromium (never a downloaded build).
+if (task === 'test') {
+  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!existsSync(chromium)) {
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    if (isRoot && existsSync('/usr/bin/apt-get')) {
+      console.log('› installing Chromium for the browser test (apt-get install chromium)');
+      must('apt-get', ['update', '-qq']);
+      must('apt-get', ['install', '-y', '-qq', 'chromium'], {
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
+    } else {
+      console.error(
+        `The SPA test needs Chromium at ${chromium}. Install it (Debian/Ubuntu: sudo apt-get install chromium) ` +
+          'or set CHROMIUM_PATH to a Chromium or Chrome binary.',
+      );
+      process.exit(1);
+    }
+  }
+}
+
+// 4. The real work, with pnpm on PATH for scripts that call it.
+const env = { ...process.env, PATH: `${join(toolsDir, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` };
+process.exit(run(process.execPath, [pnpm, 'run', tasks[task], ...process.argv.slice(3)], { env }));
