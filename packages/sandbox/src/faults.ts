@@ -1,0 +1,77 @@
+import { randomToken } from './state.js';
+import { send, sendHtml, sendJson, type Exchange } from './http.js';
+import type { Fault } from './types.js';
+
+/** What to do after a fault: `handled` (a response or no response was given) or `continue`. */
+export type FaultOutcome = 'handled' | 'continue';
+
+/** Hung requests, so `close()` can end them. */
+export type HangRegistry = Set<Exchange>;
+
+export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry): Promise<FaultOutcome> {
+  switch (fault.type) {
+    case 'status':
+      send(
+        ex,
+        fault.status,
+        fault.body ??
+          JSON.stringify({ error: 'server_error', error_description: `injected ${fault.status}` }),
+        {
+          'Content-Type': fault.contentType ?? 'application/json',
+        },
+      );
+      return 'handled';
+    case 'rate-limit':
+      sendJson(
+        ex,
+        429,
+        { error: 'rate_limited', error_description: 'Too many requests' },
+        { 'Retry-After': String(fault.retryAfterSeconds) },
+      );
+      return 'handled';
+    case 'delay':
+      await new Promise((resolve) => setTimeout(resolve, fault.ms).unref());
+      return 'continue';
+    case 'hang':
+      ex.record.status = 0;
+      hung.add(ex);
+      ex.res.on('close', () => hung.delete(ex));
+      return 'handled';
+    case 'reset':
+      ex.record.status = 0;
+      ex.req.socket.destroy();
+      return 'handled';
+    case 'html':
+      sendHtml(
+        ex,
+        fault.status ?? 502,
+        `<!DOCTYPE html><html><head><title>${fault.status ?? 502} Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>`,
+      );
+      return 'handled';
+    case 'malformed-json':
+      send(ex, 200, '{"access_token": "abc", "token_type": ', { 'Content-Type': 'application/json' });
+      return 'handled';
+    case 'missing-access-token':
+      sendJson(ex, 200, { token_type: 'Bearer', expires_in: 3600 });
+      return 'handled';
+    case 'unauthorized':
+      sendJson(
+        ex,
+        401,
+        { error: 'invalid_token' },
+        {
+          'WWW-Authenticate': 'Bearer error="invalid_token", error_description="The access token is invalid"',
+        },
+      );
+      return 'handled';
+    case 'okta-error':
+      sendJson(ex, fault.status, {
+        errorCode: fault.errorCode,
+        errorSummary: fault.errorSummary,
+        errorLink: fault.errorCode,
+        errorId: `oae${randomToken(8)}`,
+        errorCauses: [],
+      });
+      return 'handled';
+  }
+}
