@@ -208,6 +208,34 @@ describe('createAuthStrategy', () => {
     expect(make).toThrow(new RegExp(`^${option.replace('.', '\\.')}:`));
   });
 
+  test('strategies built on one token manager share its token and its single flight', async () => {
+    const source = fakeSource();
+    const first = createAuthStrategy({
+      source,
+      origins: [API],
+      policies: [queryParamScope({ param: 'researchstudy', value: '17-001' })],
+    });
+    const second = createAuthStrategy({
+      tokens: first.tokens,
+      origins: [API],
+      policies: [queryParamScope({ param: 'researchstudy', value: '20-123' })],
+    });
+    const a = view(`${API}/fhir/Patient`);
+    const b = view(`${API}/fhir/Patient`);
+    const [ua, ub] = await Promise.all([first.authorize(a), second.authorize(b)]);
+    expect(ua.token?.accessToken).toBe(ub.token?.accessToken);
+    expect([a.url.searchParams.get('researchstudy'), b.url.searchParams.get('researchstudy')]).toEqual([
+      '17-001',
+      '20-123',
+    ]);
+    expect(source.calls).toHaveLength(1);
+    expect(second.tokens).toBe(first.tokens);
+    expect(() => createAuthStrategy({ tokens: first.tokens, source, origins: [API] })).toThrow(
+      /^source: cannot be given together with tokens/,
+    );
+    expect(() => createAuthStrategy({ tokens: {} as never, origins: [API] })).toThrow(/^tokens:/);
+  });
+
   test('no options at all is a ConfigError too', () => {
     expect(() => createAuthStrategy(undefined as never)).toThrow(ConfigError);
   });

@@ -99,8 +99,14 @@ export interface StrategyOptions {
 
 /** Options of {@link createAuthStrategy}. */
 export interface CreateAuthStrategyOptions extends StrategyOptions {
-  /** Where tokens come from. */
-  source: TokenSource;
+  /** Where tokens come from. Required unless `tokens` is given. */
+  source?: TokenSource;
+  /**
+   * An existing token manager to share, instead of `source`: strategies built on the same
+   * manager share one token and one single flight (e.g. one MSK client, several protocols).
+   * `store`, `refresh` and `retry` belong to the manager and cannot be given with it.
+   */
+  tokens?: TokenManager;
   /** Sets the credential on the request. Default {@link bearer}. */
   credential?: RequestPolicy;
   store?: TokenStore;
@@ -222,14 +228,25 @@ export function createAuthStrategy(options: CreateAuthStrategyOptions): TokenAut
   if (options.credential !== undefined && typeof options.credential !== 'function') {
     throw new ConfigError('must be a policy function', { option: 'credential' });
   }
-  const tokens = createTokenManager({
-    source: options.source,
-    ...(options.store ? { store: options.store } : {}),
-    ...(options.refresh ? { refresh: options.refresh } : {}),
-    ...(options.retry ? { retry: options.retry } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
-    ...(options.on ? { on: options.on } : {}),
-  });
+  if (options.tokens !== undefined) {
+    if (typeof options.tokens?.getToken !== 'function' || typeof options.tokens.invalidate !== 'function') {
+      throw new ConfigError('must be a TokenManager', { option: 'tokens' });
+    }
+    for (const option of ['source', 'store', 'refresh', 'retry'] as const) {
+      if (options[option] !== undefined)
+        throw new ConfigError('cannot be given together with tokens', { option });
+    }
+  }
+  const tokens =
+    options.tokens ??
+    createTokenManager({
+      source: options.source as TokenSource,
+      ...(options.store ? { store: options.store } : {}),
+      ...(options.refresh ? { refresh: options.refresh } : {}),
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.on ? { on: options.on } : {}),
+    });
   const strategy = buildStrategy(
     options,
     options.credential ?? bearer(),
