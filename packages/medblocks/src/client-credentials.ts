@@ -1,0 +1,78 @@
+import {
+  ConfigError,
+  createAuthStrategy,
+  type ProviderOptions,
+  type RequestPolicy,
+  type TokenAuthStrategy,
+} from '@authrail/core';
+import { clientCredentials, clientSecretBasic, type SecretInput } from '@authrail/oauth2';
+import { medblocksBase } from './common.js';
+
+/** Options of {@link medblocksClientCredentials}. */
+export interface MedblocksClientCredentialsOptions extends ProviderOptions {
+  /** The Medblocks base URL; the token endpoint is `{baseUrl}/oauth2/token`, FHIR at `{baseUrl}/fhir`. */
+  baseUrl: string;
+  clientId: string;
+  /** The client secret, or a function that reads it (read again after `invalid_client`). */
+  clientSecret: SecretInput;
+  scope?: string;
+  /** Origins that receive the token. Default: the origin of `baseUrl`. */
+  origins?: readonly string[];
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
+
+/**
+ * A policy for FHIR calls under `fhirBase`: asks for `application/fhir+json` when the
+ * request does not say what it accepts, and sends JSON bodies as `application/fhir+json`.
+ */
+export function fhirJson(fhirBase: string): RequestPolicy {
+  const prefix = fhirBase.replace(/\/$/, '');
+  return (request) => {
+    const href = `${request.url.origin}${request.url.pathname}`;
+    if (href !== prefix && !href.startsWith(`${prefix}/`)) return;
+    const accept = request.headers.get('accept');
+    if (!accept || accept === '*/*' || accept.startsWith('application/json, text/plain'))
+      request.headers.set('Accept', 'application/fhir+json');
+    const type = request.headers.get('content-type');
+    if (type && /^application\/json\b/i.test(type))
+      request.headers.set('Content-Type', type.replace(/^application\/json/i, 'application/fhir+json'));
+  };
+}
+
+/**
+ * Medblocks backend client credentials: HTTP Basic client authentication; the lowercase
+ * `bearer` token type Medblocks returns is accepted (and sent as `Bearer`).
+ *
+ * @throws {@link ConfigError} naming the option, for bad options
+ */
+export function medblocksClientCredentials(options: MedblocksClientCredentialsOptions): TokenAuthStrategy {
+  if (!options || typeof options !== 'object')
+    throw new ConfigError('must be an options object', { option: 'options' });
+  const { root, origin } = medblocksBase(options.baseUrl);
+  const source = clientCredentials({
+    server: { issuer: root, tokenEndpoint: `${root}/oauth2/token` },
+    clientId: options.clientId,
+    clientAuth: clientSecretBasic(options.clientSecret),
+    ...(options.scope !== undefined ? { scope: options.scope } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  const {
+    baseUrl: _b,
+    clientId: _c,
+    clientSecret: _s,
+    scope: _sc,
+    fetch: _f,
+    timeoutMs: _t,
+    origins,
+    policies = [],
+    ...rest
+  } = options;
+  return createAuthStrategy({
+    ...rest,
+    source,
+    origins: origins ?? [origin],
+    policies: [fhirJson(`${root}/fhir`), ...policies],
+  });
+}

@@ -1,0 +1,243 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { AuthorizationResponseError, ErrorCodes, type AuthRequest } from '@authrail/core';
+import { createMemoryStorage } from '@authrail/oauth2';
+import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import {
+  medblocksAuthorizationCode,
+  medblocksClientCredentials,
+  type MedblocksAuthorizationCodeOptions,
+} from '@authrail/medblocks';
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await startSandbox();
+});
+afterAll(() => sb.close());
+afterEach(() => sb.reset());
+
+const REDIRECT = 'http://127.0.0.1:5173/callback';
+
+async function send(
+  strategy: { authorize(r: AuthRequest): Promise<unknown> },
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+) {
+  const request: AuthRequest = {
+    method: init.method ?? 'GET',
+    url: new URL(url),
+    headers: new Headers(init.headers),
+  };
+  await strategy.authorize(request);
+  return {
+    request,
+    response: await fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      ...(init.body ? { body: init.body } : {}),
+    }),
+  };
+}
+
+/** Plays the browser on the sandbox sign-in page: returns the URL Medblocks redirects back to. */
+async function signInAt(authorizeUrl: URL, decision: 'allow' | 'deny' = 'allow'): Promise<string> {
+  const page = await fetch(authorizeUrl, { redirect: 'manual' });
+  expect(page.status).toBe(200);
+  const form = new URLSearchParams(authorizeUrl.searchParams);
+  form.set('username', demoClients.user.username);
+  form.set('password', demoClients.user.password);
+  form.set('decision', decision);
+  const back = await fetch(authorizeUrl.origin + authorizeUrl.pathname, {
+    method: 'POST',
+    body: form,
+    redirect: 'manual',
+  });
+  expect(back.status).toBe(302);
+  return back.headers.get('location')!;
+}
+
+describe('medblocksClientCredentials', () => {
+  test('Basic auth; lowercase bearer accepted and sent as Bearer; FHIR calls ask for application/fhir+json', async () => {
+    const strategy = medblocksClientCredentials({
+      baseUrl: sb.urls.medblocks.baseUrl,
+      ...demoClients.medblocksBackend,
+    });
+    const { request, response } = await send(strategy, `${sb.urls.medblocks.fhirBaseUrl}/Patient`);
+    expect(response.status).toBe(200);
+    expect(request.headers.get('authorization')).toMatch(/^Bearer /);
+    expect(request.headers.get('accept')).toBe('application/fhir+json');
+    expect(sb.tokenRequests({ service: 'medblocks' })[0]).toMatchObject({
+      clientAuth: 'client_secret_basic',
+    });
+    const created = await send(strategy, `${sb.urls.medblocks.fhirBaseUrl}/Patient`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ resourceType: 'Patient' }),
+    });
+    expect(created.request.headers.get('content-type')).toBe('application/fhir+json');
+    expect(created.response.status).toBe(201);
+    expect(sb.tokenRequests()).toHaveLength(1);
+  });
+
+  test('bad options name the option', () => {
+    expect(() =>
+      medblocksClientCredentials({ baseUrl: 'ftp://x', clientId: 'a', clientSecret: 'b' }),
+    ).toThrow(/^baseUrl:/);
+    expect(() =>
+      medblocksClientCredentials({ baseUrl: 'https://x.example/?q=1', clientId: 'a', clientSecret: 'b' }),
+    ).toThrow(/^baseUrl:/);
+  });
+});
+
+describe('medblocksAuthorizationCode', () => {
+  const options = (
+    extra: Partial<MedblocksAuthorizationCodeOptions> = {},
+  ): MedblocksAuthorizationCodeOptions => ({
+    baseUrl: sb.urls.medblocks.baseUrl,
+    clientId: demoClients.medblocksSpa.clientId,
+    redirectUri: REDIRECT,
+    storage: createMemoryStorage(),
+    ...extra,
+  });
+
+  test('authorizationUrl → sign in → handleRedirect: PKCE S256 and state, code exchanged, FHIR read', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    expect(await auth.isSignedIn()).toBe(false);
+    const url = await auth.authorizationUrl();
+    expect(url.pathname).toBe('/medblocks/oauth2/auth');
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(url.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(url.searchParams.get('state')).toBeTruthy();
+    expect(url.searchParams.get('scope')).toContain('offline_access');
+    await auth.handleRedirect(await signInAt(url));
+    expect(await auth.isSignedIn()).toBe(true);
+    const exchange = sb.tokenRequests({ service: 'medblocks' }).at(-1)!;
+    expect(exchange).toMatchObject({ grantType: 'authorization_code', clientAuth: 'none' });
+    expect(new URLSearchParams(exchange.body.toString()).get('code_verifier')).toMatch(
+      /^[A-Za-z0-9_-]{43,128}$/,
+    );
+    const { response } = await send(auth, `${sb.urls.medblocks.fhirBaseUrl}/Patient`);
+    expect(response.status).toBe(200);
+  });
+
+  test('authorizePath may be /oauth2/authorize', async () => {
+    const auth = medblocksAuthorizationCode(options({ authorizePath: '/oauth2/authorize' }));
+    const url = await auth.authorizationUrl();
+    expect(url.pathname).toBe('/medblocks/oauth2/authorize');
+    await auth.handleRedirect(await signInAt(url));
+    expect(await auth.isSignedIn()).toBe(true);
+  });
+
+  test('expiry: the refresh token is used, and the rotated one kept', async () => {
+    const short = await startSandbox({ tokenLifetimeSeconds: { medblocks: 1 } });
+    try {
+      const events: string[] = [];
+      const auth = medblocksAuthorizationCode(
+        options({
+          baseUrl: short.urls.medblocks.baseUrl,
+          on: { tokenRefreshed: (e) => events.push(`${e.grant}:${e.reason}`) },
+        }),
+      );
+      await auth.handleRedirect(await signInAt(await auth.authorizationUrl()));
+      const first = await auth.tokens.getToken();
+      await new Promise((r) => setTimeout(r, 1_050));
+      const second = await auth.tokens.getToken();
+      await new Promise((r) => setTimeout(r, 1_050));
+      const third = await auth.tokens.getToken();
+      expect(new Set([first.accessToken, second.accessToken, third.accessToken]).size).toBe(3);
+      expect(second.refreshToken).not.toBe(first.refreshToken);
+      expect(events).toEqual(['refresh_token:expired', 'refresh_token:expired']);
+      const grants = short.tokenRequests({ service: 'medblocks' }).map((r) => [r.grantType, r.status]);
+      expect(grants).toEqual([
+        ['authorization_code', 200],
+        ['refresh_token', 200],
+        ['refresh_token', 200],
+      ]);
+    } finally {
+      await short.close();
+    }
+  });
+
+  test('wrong state, missing state and no pending sign-in are typed errors; nothing is exchanged', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    const back = new URL(await signInAt(await auth.authorizationUrl()));
+    back.searchParams.set('state', 'forged');
+    await expect(auth.handleRedirect(back)).rejects.toMatchObject({
+      code: ErrorCodes.AUTHORIZATION_RESPONSE,
+      error: 'state_mismatch',
+    });
+    const again = new URL(await signInAt(await auth.authorizationUrl()));
+    again.searchParams.delete('state');
+    await expect(auth.handleRedirect(again)).rejects.toMatchObject({ error: 'state_mismatch' });
+    await expect(auth.handleRedirect(again)).rejects.toMatchObject({ error: 'no_pending_authorization' });
+    expect(sb.tokenRequests()).toHaveLength(0);
+  });
+
+  test('access_denied from the authorize endpoint is an AuthorizationResponseError', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    const error = await auth
+      .handleRedirect(await signInAt(await auth.authorizationUrl(), 'deny'))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthorizationResponseError);
+    expect(error).toMatchObject({ error: 'access_denied', errorDescription: expect.any(String) });
+    expect(await auth.isSignedIn()).toBe(false);
+  });
+
+  test('before sign-in, a request fails with AUTHRAIL_NOT_AUTHENTICATED and nothing is sent', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    const request: AuthRequest = {
+      method: 'GET',
+      url: new URL(`${sb.urls.medblocks.fhirBaseUrl}/Patient`),
+      headers: new Headers(),
+    };
+    await expect(auth.authorize(request)).rejects.toMatchObject({ code: ErrorCodes.NOT_AUTHENTICATED });
+    expect(sb.requests).toHaveLength(0);
+  });
+
+  test('logout revokes both tokens and forgets them', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    await auth.handleRedirect(await signInAt(await auth.authorizationUrl()));
+    const token = await auth.tokens.getToken();
+    await auth.logout();
+    expect(await auth.isSignedIn()).toBe(false);
+    const revocations = sb.requests
+      .filter((r) => r.path === '/medblocks/oauth2/revoke')
+      .map((r) => new URLSearchParams(r.body.toString()).get('token_type_hint'));
+    expect(revocations.sort()).toEqual(['access_token', 'refresh_token']);
+    const stillValid = await fetch(`${sb.urls.medblocks.fhirBaseUrl}/Patient`, {
+      headers: { Authorization: `Bearer ${token.accessToken}` },
+    });
+    expect(stillValid.status).toBe(401);
+  });
+
+  test('login() navigates in a browser and explains itself elsewhere', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    await expect(auth.login()).rejects.toThrow(/^login: login\(\) navigates a browser/);
+    const assigned: string[] = [];
+    const globals = globalThis as { location?: unknown };
+    globals.location = { assign: (u: string) => assigned.push(u) };
+    try {
+      await auth.login();
+      expect(new URL(assigned[0]!).pathname).toBe('/medblocks/oauth2/auth');
+    } finally {
+      delete globals.location;
+    }
+  });
+
+  test('the pending state lives in the given storage (sessionStorage in browsers)', async () => {
+    const storage = createMemoryStorage();
+    const auth = medblocksAuthorizationCode(options({ storage }));
+    const url = await auth.authorizationUrl();
+    const pending = JSON.parse(
+      (await storage.getItem(`authrail:medblocks:pending:${demoClients.medblocksSpa.clientId}`))!,
+    ) as { state: string };
+    expect(pending.state).toBe(url.searchParams.get('state'));
+  });
+
+  test('bad options name the option', () => {
+    expect(() => medblocksAuthorizationCode(options({ redirectUri: 'http://app.example.org/cb' }))).toThrow(
+      /^redirectUri:/,
+    );
+    expect(() => medblocksAuthorizationCode(options({ authorizePath: 'auth' }))).toThrow(/^authorizePath:/);
+    expect(() => medblocksAuthorizationCode(options({ storage: {} as never }))).toThrow(/^storage:/);
+  });
+});

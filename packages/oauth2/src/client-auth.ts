@@ -1,0 +1,145 @@
+import * as client from 'openid-client';
+import { ConfigError } from '@authrail/core';
+
+/** A secret, or a function that reads it (from a secret manager) — read again after `invalid_client`. */
+export type SecretInput = string | (() => string | Promise<string>);
+
+/** A private key for `private_key_jwt`: a WebCrypto `CryptoKey` (import a PEM with `crypto.subtle.importKey` or jose's `importPKCS8`), optionally with its `kid`. */
+export type PrivateKeyInput = CryptoKey | { key: CryptoKey; kid?: string };
+
+/**
+ * How the client authenticates at the token endpoint (RFC 6749 §2.3, RFC 7523).
+ * Build one with {@link clientSecretPost}, {@link clientSecretBasic}, {@link privateKeyJwt} or {@link none}.
+ */
+export interface ClientAuthentication {
+  /** The method's name as the specs spell it. */
+  readonly method: 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'none';
+  /**
+   * Internal: the openid-client authentication for one request, and the strings to
+   * scrub from errors. `reread` reads a secret function again (after `invalid_client`).
+   * @internal
+   */
+  prepare(reread: boolean): Promise<{ auth: client.ClientAuth; secrets: string[] }>;
+}
+
+function secretReader(secret: SecretInput, option: string): (reread: boolean) => Promise<string> {
+  if (typeof secret === 'string') {
+    if (secret.length === 0) throw new ConfigError('must be a non-empty string or a function', { option });
+    return () => Promise.resolve(secret);
+  }
+  if (typeof secret !== 'function')
+    throw new ConfigError('must be a non-empty string or a function', { option });
+  let cached: Promise<string> | undefined;
+  return (reread) => {
+    if (reread || !cached) {
+      cached = Promise.resolve()
+        .then(secret)
+        .then((value) => {
+          if (typeof value !== 'string' || value.length === 0)
+            throw new ConfigError('the secret function returned no secret', { option });
+          return value;
+        });
+      cached.catch(() => (cached = undefined));
+    }
+    return cached;
+  };
+}
+
+/**
+ * `client_secret_post`: `client_id` and `client_secret` in the form body (MSK APIM).
+ *
+ * @example
+ * ```ts
+ * clientSecretPost(process.env.MSK_CLIENT_SECRET!)
+ * clientSecretPost(() => secrets.read('msk/client-secret')) // read again after invalid_client
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ */
+export function clientSecretPost(secret: SecretInput): ClientAuthentication {
+  const read = secretReader(secret, 'clientSecret');
+  return {
+    method: 'client_secret_post',
+    async prepare(reread) {
+      const value = await read(reread);
+      return { auth: client.ClientSecretPost(value), secrets: [value] };
+    },
+  };
+}
+
+/**
+ * `client_secret_basic`: HTTP Basic with the form-encoded id and secret (Okta, Medblocks backend).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ */
+export function clientSecretBasic(secret: SecretInput): ClientAuthentication {
+  const read = secretReader(secret, 'clientSecret');
+  return {
+    method: 'client_secret_basic',
+    async prepare(reread) {
+      const value = await read(reread);
+      return { auth: client.ClientSecretBasic(value), secrets: [value, btoa(value)] };
+    },
+  };
+}
+
+/**
+ * `private_key_jwt`: a signed JWT assertion (RFC 7523), as SMART on FHIR Backend
+ * Services require. The key may come from a function (a key manager), read again after `invalid_client`.
+ *
+ * @example
+ * ```ts
+ * const key = await crypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+ * privateKeyJwt({ key, kid: 'backend-2026' })
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc7523
+ * @see https://hl7.org/fhir/smart-app-launch/backend-services.html
+ */
+export function privateKeyJwt(
+  key: PrivateKeyInput | (() => PrivateKeyInput | Promise<PrivateKeyInput>),
+): ClientAuthentication {
+  const valid = (k: unknown): k is PrivateKeyInput =>
+    k instanceof CryptoKey ||
+    (typeof k === 'object' && k !== null && (k as { key?: unknown }).key instanceof CryptoKey);
+  if (typeof key !== 'function' && !valid(key)) {
+    throw new ConfigError('must be a CryptoKey, { key, kid }, or a function returning one', {
+      option: 'privateKey',
+    });
+  }
+  let cached: Promise<PrivateKeyInput> | undefined;
+  return {
+    method: 'private_key_jwt',
+    async prepare(reread) {
+      if (typeof key !== 'function') return { auth: client.PrivateKeyJwt(key), secrets: [] };
+      if (reread || !cached) {
+        cached = Promise.resolve()
+          .then(key)
+          .then((k) => {
+            if (!valid(k))
+              throw new ConfigError('the key function returned no CryptoKey', { option: 'privateKey' });
+            return k;
+          });
+        cached.catch(() => (cached = undefined));
+      }
+      return { auth: client.PrivateKeyJwt(await cached), secrets: [] };
+    },
+  };
+}
+
+/**
+ * `none`: a public client (a browser app) that proves possession with PKCE instead of a secret.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7636
+ */
+export function none(): ClientAuthentication {
+  return { method: 'none', prepare: () => Promise.resolve({ auth: client.None(), secrets: [] }) };
+}
+
+export function checkClientAuth(value: unknown): ClientAuthentication {
+  const auth = value as Partial<ClientAuthentication> | undefined;
+  if (typeof auth?.prepare !== 'function' || typeof auth.method !== 'string') {
+    throw new ConfigError('must be clientSecretPost(…), clientSecretBasic(…), privateKeyJwt(…) or none()', {
+      option: 'clientAuth',
+    });
+  }
+  return auth as ClientAuthentication;
+}

@@ -1,0 +1,43 @@
+/**
+ * `@authrail/oauth2`: OAuth 2 token sources for authrail, on openid-client — client
+ * credentials (`client_secret_post`, `client_secret_basic`, `private_key_jwt`),
+ * authorization code with PKCE, and refresh tokens. Server metadata is discovered or
+ * given directly; `http:` is refused except on loopback. Runs in Node and browsers.
+ *
+ * @example
+ * ```ts
+ * import { createAuthStrategy } from '@authrail/core';
+ * import { clientCredentials, clientSecretPost } from '@authrail/oauth2';
+ *
+ * const strategy = createAuthStrategy({
+ *   source: clientCredentials({
+ *     server: { issuer: 'https://auth.example.org', tokenEndpoint: 'https://auth.example.org/oauth2/token' },
+ *     clientId: 'reporting',
+ *     clientAuth: clientSecretPost(() => secrets.get('reporting-secret')),
+ *     scope: 'reports.read',
+ *   }),
+ *   origins: ['https://api.example.org'],
+ * });
+ * ```
+ *
+ * @packageDocumentation
+ */
+export {
+  clientSecretBasic,
+  clientSecretPost,
+  none,
+  privateKeyJwt,
+  type ClientAuthentication,
+  type PrivateKeyInput,
+  type SecretInput,
+} from './client-auth.js';
+export { clientCredentials, type ClientCredentialsOptions } from './client-credentials.js';
+export {
+  authorizationCode,
+  type AuthorizationCodeOptions,
+  type AuthorizationCodeSource,
+} from './authorization-code.js';
+export { createMemoryStorage, type FlowStorage } from './storage.js';
+export { secureUrl, type ServerDiscovery, type ServerEndpoints, type ServerOptions } from './server.js';
+export { retryAfterMs } from './errors.js';
+export type { GrantOptions } from './grant.js';

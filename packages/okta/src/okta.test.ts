@@ -1,0 +1,147 @@
+import { inspect } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { ErrorCodes, isTokenEndpointError, type AuthRequest, type TokenEndpointError } from '@authrail/core';
+import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { oktaClientCredentials, oktaTokenEndpoint, type OktaClientCredentialsOptions } from '@authrail/okta';
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await startSandbox();
+});
+afterAll(() => sb.close());
+afterEach(() => sb.reset());
+
+const options = (extra: Partial<OktaClientCredentialsOptions> = {}): OktaClientCredentialsOptions => ({
+  issuer: sb.urls.okta.issuer,
+  clientId: demoClients.okta.clientId,
+  clientSecret: demoClients.okta.clientSecret,
+  scope: 'ctrp.accrual',
+  origins: [sb.url],
+  retry: { baseDelayMs: 1, maxDelayMs: 5 },
+  ...extra,
+});
+const accrual = () => `${sb.urls.ctrp.baseUrl}/accrual-services/trials/nci/NCI-2024-00001/sites/po/123`;
+
+async function failure(extra: Partial<OktaClientCredentialsOptions> = {}): Promise<TokenEndpointError> {
+  const error = await oktaClientCredentials(options(extra))
+    .tokens.getToken()
+    .catch((e: unknown) => e);
+  expect(isTokenEndpointError(error)).toBe(true);
+  const text = [String(error), JSON.stringify(error), inspect(error, { depth: 8, showHidden: true })].join(
+    '\n',
+  );
+  expect(text).not.toContain(demoClients.okta.clientSecret);
+  expect(text).not.toContain(
+    Buffer.from(`${demoClients.okta.clientId}:${demoClients.okta.clientSecret}`).toString('base64'),
+  );
+  return error as TokenEndpointError;
+}
+
+describe('oktaClientCredentials', () => {
+  test('Basic client auth, Accept: application/json, {issuer}/v1/token; the CTRP accrual PUT with XML goes through', async () => {
+    const strategy = oktaClientCredentials(options());
+    const request: AuthRequest = {
+      method: 'PUT',
+      url: new URL(accrual()),
+      headers: new Headers({ 'Content-Type': 'application/xml' }),
+    };
+    const used = await strategy.authorize(request);
+    const response = await fetch(request.url, {
+      method: 'PUT',
+      headers: request.headers,
+      body: '<accrual><studySubject/></accrual>',
+    });
+    expect(response.status).toBe(200);
+    expect(used.token?.scope).toBe('ctrp.accrual');
+    const [tokenRequest] = sb.tokenRequests({ service: 'okta' });
+    expect(tokenRequest).toMatchObject({
+      clientAuth: 'client_secret_basic',
+      grantType: 'client_credentials',
+      path: '/oauth2/default/v1/token',
+    });
+    expect(tokenRequest!.headers.accept).toContain('application/json');
+    expect(new URLSearchParams(tokenRequest!.body.toString()).has('client_secret')).toBe(false);
+  });
+
+  test('the token never goes to Okta itself or elsewhere, only to the listed API origins', async () => {
+    const strategy = oktaClientCredentials(options({ origins: ['https://ctrp.example.org'] }));
+    const request: AuthRequest = { method: 'GET', url: new URL(accrual()), headers: new Headers() };
+    expect((await strategy.authorize(request)).applied).toBe(false);
+    expect(() => oktaClientCredentials({ ...options(), origins: undefined as never })).toThrow(
+      /^origins: must list the API origins/,
+    );
+  });
+
+  test.each([
+    ['https://nci.okta.com/oauth2/aus123', 'https://nci.okta.com/oauth2/aus123/v1/token'],
+    ['https://nci.okta.com/oauth2/default/', 'https://nci.okta.com/oauth2/default/v1/token'],
+    ['https://nci.okta.com', 'https://nci.okta.com/oauth2/v1/token'],
+  ])('token endpoint of %s is %s', (issuer, endpoint) => {
+    expect(oktaTokenEndpoint(issuer)).toBe(endpoint);
+  });
+
+  test('both Okta error shapes normalise into the same fields', async () => {
+    const invalidClient = await failure({ clientSecret: 'wrong-okta-secret' });
+    expect(invalidClient).toMatchObject({
+      status: 401,
+      error: 'invalid_client',
+      errorDescription: expect.stringContaining('Client authentication failed'),
+    });
+    const scope = await failure({ scope: 'admin' });
+    expect(scope).toMatchObject({ status: 400, error: 'invalid_scope' });
+    const notFound = await failure({ issuer: `${sb.url}/oauth2/aus-missing` });
+    expect(notFound).toMatchObject({
+      status: 404,
+      error: 'E0000007',
+      errorCode: 'E0000007',
+      errorSummary: expect.stringContaining('aus-missing'),
+      errorId: expect.stringMatching(/^oae/),
+    });
+    sb.inject('okta-token', {
+      type: 'okta-error',
+      status: 400,
+      errorCode: 'E0000021',
+      errorSummary: 'Bad request. Accept and/or Content-Type headers likely do not match supported values.',
+    });
+    const shape = await failure();
+    expect(shape).toMatchObject({
+      code: ErrorCodes.TOKEN_ENDPOINT_ERROR,
+      status: 400,
+      error: 'E0000021',
+      errorDescription: expect.stringContaining('Bad request'),
+    });
+  });
+
+  test('invalid_grant 400 is typed and not retried', async () => {
+    sb.inject('okta-token', {
+      type: 'status',
+      status: 400,
+      body: JSON.stringify({ error: 'invalid_grant', error_description: 'The grant is invalid' }),
+    });
+    const error = await failure();
+    expect(error).toMatchObject({ status: 400, error: 'invalid_grant' });
+    expect(sb.tokenRequests()).toHaveLength(1);
+  });
+
+  test.each([
+    ['30 min', 1800],
+    ['8 h', 8 * 3600],
+  ])('a %s token is cached for its lifetime', async (_name, lifetime) => {
+    const own = await startSandbox({ tokenLifetimeSeconds: { okta: lifetime } });
+    try {
+      const strategy = oktaClientCredentials(options({ issuer: own.urls.okta.issuer }));
+      const token = await strategy.tokens.getToken();
+      expect(token.expiresAt! - token.issuedAt).toBe(lifetime * 1000);
+      await Promise.all(Array.from({ length: 50 }, () => strategy.tokens.getToken()));
+      expect(own.tokenRequests()).toHaveLength(1);
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('http: issuers are refused except loopback', () => {
+    expect(() => oktaClientCredentials(options({ issuer: 'http://nci.okta.com/oauth2/default' }))).toThrow(
+      /^issuer: must be an https: URL/,
+    );
+  });
+});

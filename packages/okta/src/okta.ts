@@ -1,0 +1,72 @@
+import {
+  ConfigError,
+  createAuthStrategy,
+  type ProviderOptions,
+  type TokenAuthStrategy,
+} from '@authrail/core';
+import { clientCredentials, clientSecretBasic, secureUrl, type SecretInput } from '@authrail/oauth2';
+
+/** Options of {@link oktaClientCredentials}. */
+export interface OktaClientCredentialsOptions extends ProviderOptions {
+  /** The authorization server, e.g. `https://<org>.okta.com/oauth2/<authServerId>` (or the org URL for the org server). */
+  issuer: string;
+  clientId: string;
+  /** The client secret, or a function that reads it: CTRP rotates credentials yearly; after `invalid_client` it is read again once. */
+  clientSecret: SecretInput;
+  /** Requested scopes, space separated. */
+  scope?: string;
+  /** The API origins that receive the token (the CTRP API, not Okta). Required. */
+  origins: readonly string[];
+  /** A `fetch` for token requests. */
+  fetch?: typeof fetch;
+  /** Token request timeout in ms. Default 30 000. */
+  timeoutMs?: number;
+}
+
+/**
+ * The token endpoint of an Okta issuer: `{issuer}/v1/token` for a custom authorization
+ * server, `{org}/oauth2/v1/token` for the org authorization server.
+ *
+ * @see https://developer.okta.com/docs/concepts/auth-servers/
+ */
+export function oktaTokenEndpoint(issuer: string): string {
+  const url = secureUrl(issuer, 'issuer');
+  const root = url.href.replace(/\/$/, '');
+  return url.pathname.startsWith('/oauth2/') ? `${root}/v1/token` : `${root}/oauth2/v1/token`;
+}
+
+/**
+ * Okta client credentials. Token lifetimes from 5 minutes to 24 hours (CTRP uses 30 min
+ * to 8 h) are handled by the token manager's proportional refresh window.
+ *
+ * @throws {@link ConfigError} naming the option, for bad options
+ * @see https://developer.okta.com/docs/guides/implement-grant-type/clientcreds/main/
+ */
+export function oktaClientCredentials(options: OktaClientCredentialsOptions): TokenAuthStrategy {
+  if (!options || typeof options !== 'object')
+    throw new ConfigError('must be an options object', { option: 'options' });
+  const tokenEndpoint = oktaTokenEndpoint(options.issuer);
+  if (options.origins === undefined) {
+    throw new ConfigError('must list the API origins that receive the token (e.g. the CTRP API), not Okta', {
+      option: 'origins',
+    });
+  }
+  const source = clientCredentials({
+    server: { issuer: options.issuer, tokenEndpoint },
+    clientId: options.clientId,
+    clientAuth: clientSecretBasic(options.clientSecret),
+    ...(options.scope !== undefined ? { scope: options.scope } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  const {
+    issuer: _i,
+    clientId: _c,
+    clientSecret: _s,
+    scope: _sc,
+    fetch: _f,
+    timeoutMs: _t,
+    ...strategyOptions
+  } = options;
+  return createAuthStrategy({ ...strategyOptions, source });
+}
