@@ -1,0 +1,170 @@
+// One driver per real HTTP client. Each sends a request the way that client's users
+// do and reports what came back in one shape, so the conformance table can hold every
+// adapter to the same assertions. Nothing here is mocked: each driver is the real client.
+import { Readable } from 'node:stream';
+import axios, { AxiosError } from 'axios';
+import ky from 'ky';
+import ky1 from 'ky1';
+import type { AuthStrategy } from '@authrail/core';
+import { attachAuth } from '@authrail/axios';
+import { createAuthFetch } from '@authrail/fetch';
+import { createAuthKy } from '@authrail/ky';
+
+export type BodyKind =
+  'none' | 'json' | 'xml' | 'urlsearchparams' | 'formdata' | 'blob' | 'arraybuffer' | 'stream';
+
+export interface DriverRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: BodyKind;
+  signal?: AbortSignal;
+  /** The client's own timeout option, in ms. */
+  timeout?: number;
+}
+
+export interface DriverResponse {
+  status: number;
+  text: string;
+}
+
+export interface Driver {
+  name: string;
+  /** Builds the authenticated client and returns a function that sends one request. */
+  client(strategy: AuthStrategy): (request: DriverRequest) => Promise<DriverResponse>;
+  /** The status of a rejected call, read the way this client reports HTTP errors; undefined if it is not an HTTP error. */
+  httpErrorStatus(error: unknown): number | undefined;
+  /** Whether the error is this client's way of saying "aborted or timed out". */
+  isAbort(error: unknown): boolean;
+}
+
+export const JSON_BODY = { resourceType: 'Patient', name: [{ family: 'Lovelace', given: ['Ada'] }] };
+export const XML_BODY = '<?xml version="1.0"?><accrual><studySubject><id>S-1</id></studySubject></accrual>';
+export const BINARY = new Uint8Array([0, 1, 2, 3, 250, 251, 252, 253, 254, 255]);
+
+function makeBody(
+  kind: BodyKind | undefined,
+  forAxios: boolean,
+): { body?: unknown; headers: Record<string, string> } {
+  switch (kind) {
+    case undefined:
+    case 'none':
+      return { headers: {} };
+    case 'json':
+      return { body: JSON.stringify(JSON_BODY), headers: { 'Content-Type': 'application/json' } };
+    case 'xml':
+      return { body: XML_BODY, headers: { 'Content-Type': 'application/xml' } };
+    case 'urlsearchparams':
+      return {
+        body: new URLSearchParams({ trial: 'NCI-2024-00001', site: 'po 123', note: 'a&b=c' }),
+        headers: {},
+      };
+    case 'formdata': {
+      const form = new FormData();
+      form.append('field', 'value');
+      form.append('file', new Blob([BINARY], { type: 'application/octet-stream' }), 'data.bin');
+      return { body: form, headers: {} };
+    }
+    case 'blob':
+      return {
+        body: new Blob([BINARY], { type: 'application/octet-stream' }),
+        headers: { 'Content-Type': 'application/octet-stream' },
+      };
+    case 'arraybuffer':
+      return { body: BINARY.slice().buffer, headers: { 'Content-Type': 'application/octet-stream' } };
+    case 'stream':
+      return forAxios
+        ? {
+            body: Readable.from([Buffer.from('chunk-1;'), Buffer.from('chunk-2')]),
+            headers: { 'Content-Type': 'text/plain' },
+          }
+        : {
+            body: new ReadableStream({
+              start(controller) {
+                controller.enqueue(new TextEncoder().encode('chunk-1;'));
+                controller.enqueue(new TextEncoder().encode('chunk-2'));
+                controller.close();
+              },
+            }),
+            headers: { 'Content-Type': 'text/plain' },
+          };
+  }
+}
+
+const fetchDriver: Driver = {
+  name: 'fetch',
+  client(strategy) {
+    const api = createAuthFetch(strategy);
+    return async (request) => {
+      const { body, headers } = makeBody(request.body, false);
+      const signals = [
+        request.signal,
+        request.timeout ? AbortSignal.timeout(request.timeout) : undefined,
+      ].filter((s): s is AbortSignal => !!s);
+      const response = await api(request.url, {
+        method: request.method,
+        headers: { ...headers, ...request.headers },
+        ...(body === undefined ? {} : { body: body as BodyInit }),
+        ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
+      });
+      return { status: response.status, text: await response.text() };
+    };
+  },
+  httpErrorStatus: () => undefined, // fetch reports HTTP errors as responses, never throws them
+  isAbort: (error) => ['AbortError', 'TimeoutError'].includes((error as Error)?.name),
+};
+
+function kyDriver(name: string, instance: typeof ky): Driver {
+  return {
+    name,
+    client(strategy) {
+      const api = createAuthKy(strategy, { ky: instance, retry: 0 });
+      return async (request) => {
+        const { body, headers } = makeBody(request.body, false);
+        const response = await api(request.url, {
+          method: request.method,
+          headers: { ...headers, ...request.headers },
+          ...(body === undefined ? {} : { body: body as BodyInit }),
+          ...(request.signal ? { signal: request.signal } : {}),
+          ...(request.timeout ? { timeout: request.timeout } : {}),
+        });
+        return { status: response.status, text: await response.text() };
+      };
+    },
+    httpErrorStatus: (error) =>
+      (error as Error)?.name === 'HTTPError' ? (error as { response: Response }).response.status : undefined,
+    isAbort: (error) => ['AbortError', 'TimeoutError'].includes((error as Error)?.name),
+  };
+}
+
+const axiosDriver: Driver = {
+  name: 'axios',
+  client(strategy) {
+    const instance = axios.create();
+    attachAuth(instance, strategy);
+    return async (request) => {
+      const { body, headers } = makeBody(request.body, true);
+      const response = await instance.request<string>({
+        url: request.url,
+        method: request.method,
+        headers: { ...headers, ...request.headers },
+        data: body,
+        responseType: 'text',
+        transformResponse: (data: string) => data,
+        ...(request.signal ? { signal: request.signal } : {}),
+        ...(request.timeout ? { timeout: request.timeout } : {}),
+      });
+      return { status: response.status, text: response.data };
+    };
+  },
+  httpErrorStatus: (error) => (error instanceof AxiosError ? error.response?.status : undefined),
+  isAbort: (error) =>
+    axios.isCancel(error) || (error instanceof AxiosError && error.code === AxiosError.ECONNABORTED),
+};
+
+export const drivers: Driver[] = [
+  fetchDriver,
+  kyDriver('ky 2', ky),
+  kyDriver('ky 1', ky1 as unknown as typeof ky),
+  axiosDriver,
+];

@@ -1,0 +1,180 @@
+import ky from 'ky';
+import { ConfigError, type AuthorizeResult, type AuthStrategy } from '@authrail/core';
+import { createAuthFetch } from '@authrail/fetch';
+
+/**
+ * The parts of a ky instance the adapter uses; ky 1.14+ and 2.x both fit. Typed
+ * structurally so the adapter does not pin one major's types.
+ */
+export interface KyLike<K> {
+  extend(options: Record<string, unknown>): K;
+}
+
+/** Options of {@link createAuthKy}: ky's own options, plus the ky instance to extend. */
+export type AuthKyOptions<K = typeof ky> = Record<string, unknown> & {
+  /** The ky instance to extend. Default: the `ky` this package resolves (your installed ky). */
+  ky?: KyLike<K>;
+  /** The `fetch` ky would use. authrail wraps it. */
+  fetch?: typeof fetch;
+};
+
+/**
+ * An extended ky instance that authenticates every request to the strategy's origins.
+ *
+ * authrail sits in ky's `fetch` option, under ky's retry loop: each attempt ky makes
+ * (first try and ky's own retries) is authorized afresh, so a retry after a 5xx carries
+ * a refreshed token; a 401 is answered by one replay with a fresh token *inside* the
+ * attempt, so it never uses up your `retry.limit`; ky's `timeout`, `prefixUrl`/`prefix`,
+ * `searchParams`, hooks and `throwHttpErrors` behave as they always do (a second 401
+ * becomes ky's `HTTPError`).
+ *
+ * @example
+ * ```ts
+ * import { createAuthKy } from '@authrail/ky';
+ * const ctrp = createAuthKy(oktaClientCredentials({ issuer, clientId, clientSecret, scope: 'ctrp.accrual', origins }));
+ * await ctrp.put(accrualUrl, { body: xml, headers: { 'Content-Type': 'application/xml' } });
+ * ```
+ */
+export function createAuthKy<K = typeof ky>(strategy: AuthStrategy, options: AuthKyOptions<K> = {}): K {
+  const { ky: base = ky as unknown as KyLike<K>, fetch: innerFetch, ...kyOptions } = options;
+  if (typeof base?.extend !== 'function') throw new ConfigError('must be a ky instance', { option: 'ky' });
+  // ky turns every body into a Request body; remember which ones began as a caller's
+  // stream, so the fetch layer neither buffers nor replays them.
+  const streamed = new WeakSet<Request>();
+  const markStream = (...args: unknown[]) => {
+    const request = requestOf(args);
+    const kyOptionsSeen = (
+      args[0] instanceof Request ? args[1] : (args[0] as { options?: unknown } | undefined)?.options
+    ) as { body?: unknown } | undefined;
+    if (request && typeof ReadableStream !== 'undefined' && kyOptionsSeen?.body instanceof ReadableStream)
+      streamed.add(request);
+  };
+  const userHooks = (kyOptions.hooks ?? {}) as Record<string, unknown[] | undefined>;
+  return base.extend({
+    ...kyOptions,
+    hooks: { ...userHooks, beforeRequest: [...(userHooks.beforeRequest ?? []), markStream] },
+    fetch: createAuthFetch(strategy, {
+      ...(innerFetch ? { fetch: innerFetch } : {}),
+      isOneShot: (request) => streamed.has(request),
+    }),
+  });
+}
+
+type Hook = (...args: unknown[]) => unknown;
+
+/** ky hooks that authenticate requests; for instances you do not want to re-create. */
+export interface AuthHooks {
+  beforeRequest: Hook[];
+  beforeRetry: Hook[];
+  afterResponse: Hook[];
+}
+
+/** Options of {@link authHooks}. */
+export interface AuthHooksOptions {
+  /** The `fetch` used to replay a rejected request. Default: the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+// ky 1 calls hooks with positional arguments, ky 2 with one state object.
+function requestOf(args: unknown[]): Request | undefined {
+  const [first] = args;
+  if (first instanceof Request) return first;
+  const state = first as { request?: unknown } | undefined;
+  return state?.request instanceof Request ? state.request : undefined;
+}
+
+function responseOf(args: unknown[]): Response | undefined {
+  if (args[2] instanceof Response) return args[2];
+  const state = args[0] as { response?: unknown } | undefined;
+  return state?.response instanceof Response ? state.response : undefined;
+}
+
+/**
+ * ky hooks for authrail, for ky 1.14+ and 2.x: `beforeRequest` authorizes,
+ * `beforeRetry` re-authorizes ky's retries, `afterResponse` answers a 401 with one
+ * replay (through `fetch`) with a fresh token. Prefer {@link createAuthKy}, which sits
+ * under ky's retry loop; with hooks the replay needs ky's retry clone of the body, so
+ * with `retry: 0` a request with a body is not replayed (the `rejected` event says why).
+ *
+ * @example
+ * ```ts
+ * const api = ky.create({ prefixUrl, hooks: authHooks(strategy) });
+ * ```
+ */
+export function authHooks(strategy: AuthStrategy, options: AuthHooksOptions = {}): AuthHooks {
+  if (typeof strategy?.authorize !== 'function')
+    throw new ConfigError('must be an AuthStrategy', { option: 'strategy' });
+  // The credential a request carries identifies what authorize() used, across ky's clones.
+  const usedByCredential = new Map<string, AuthorizeResult>();
+  const remember = (headers: Headers, used: AuthorizeResult) => {
+    const credential = headers.get('authorization');
+    if (!used.applied || !credential) return;
+    usedByCredential.set(credential, used);
+    if (usedByCredential.size > 64) usedByCredential.delete(usedByCredential.keys().next().value as string);
+  };
+  const authorize = async (request: Request) => {
+    const view = { method: request.method, url: new URL(request.url), headers: new Headers(request.headers) };
+    const used = await strategy.authorize(view, { signal: request.signal });
+    return { view, used };
+  };
+
+  return {
+    beforeRequest: [
+      async (...args: unknown[]) => {
+        const request = requestOf(args);
+        if (!request) return undefined;
+        const { view, used } = await authorize(request);
+        if (!used.applied) return undefined;
+        remember(view.headers, used);
+        if (view.url.href === request.url) {
+          view.headers.forEach((value, name) => request.headers.set(name, value));
+          return undefined;
+        }
+        return new Request(view.url, new Request(request, { headers: view.headers }));
+      },
+    ],
+    beforeRetry: [
+      async (...args: unknown[]) => {
+        const request = requestOf(args);
+        if (!request) return undefined;
+        const { view, used } = await authorize(request);
+        if (used.applied) {
+          remember(view.headers, used);
+          view.headers.forEach((value, name) => request.headers.set(name, value));
+        }
+        return undefined;
+      },
+    ],
+    afterResponse: [
+      async (...args: unknown[]) => {
+        const request = requestOf(args);
+        const response = responseOf(args);
+        if (!request || !response || !strategy.isRejected(response)) return undefined;
+        const used = usedByCredential.get(request.headers.get('authorization') ?? '');
+        if (!used) return undefined;
+        const replayable = request.bodyUsed ? 'body already sent (ky keeps no copy when retry is 0)' : true;
+        const decision = await strategy.reject(used, {
+          method: request.method,
+          url: new URL(request.url),
+          replayCount: 0,
+          replayable,
+        });
+        if (!decision.replay) return undefined;
+        const again = request.clone();
+        const { view, used: fresh } = await authorize(again);
+        remember(view.headers, fresh);
+        const send = options.fetch ?? globalThis.fetch;
+        const replayed = await send(new Request(view.url, new Request(again, { headers: view.headers })));
+        if (strategy.isRejected(replayed)) {
+          await strategy.reject(fresh, {
+            method: request.method,
+            url: view.url,
+            replayCount: 1,
+            replayable: true,
+          });
+        }
+        return replayed;
+      },
+    ],
+  };
+}

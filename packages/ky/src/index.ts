@@ -1,0 +1,20 @@
+/**
+ * `@authrail/ky`: the ky adapter (ky 1.14+ and 2.x). `createAuthKy(strategy)` returns an
+ * extended ky instance; `authHooks(strategy)` returns hooks for an instance of your own.
+ *
+ * @example
+ * ```ts
+ * import { createAuthKy } from '@authrail/ky';
+ * const api = createAuthKy(strategy, { prefixUrl: 'https://ctrp.example.org/accrual-services' });
+ * ```
+ *
+ * @packageDocumentation
+ */
+export {
+  authHooks,
+  createAuthKy,
+  type AuthHooks,
+  type AuthHooksOptions,
+  type AuthKyOptions,
+  type KyLike,
+} from './auth-ky.js';
