@@ -1,8 +1,7 @@
 import { inspect } from 'node:util';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
-import type {
-  AuthrailError} from '@authrail/core';
+import type { AuthrailError } from '@authrail/core';
 import {
   AuthorizationResponseError,
   ConfigError,

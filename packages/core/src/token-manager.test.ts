@@ -1,7 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import type {
-  TokenEndpointError} from '@authrail/core';
+import type { TokenEndpointError } from '@authrail/core';
 import {
   ConfigError,
   DEFAULT_REFRESH,

@@ -1,0 +1,66 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { createStaticTokenStrategy } from '@authrail/core';
+import { mskApim } from '@authrail/msk-apim';
+import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { createAuthFetch } from '@authrail/fetch';
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await startSandbox();
+});
+afterAll(() => sb.close());
+afterEach(() => sb.reset());
+
+const strategy = () =>
+  mskApim({ baseUrl: sb.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' });
+const echoes = () => sb.resourceRequests({ route: 'echo' });
+
+describe('createAuthFetch', () => {
+  test('accepts a string, a URL and a Request, and leaves the caller’s Request usable', async () => {
+    const api = createAuthFetch(strategy());
+    expect((await api(`${sb.urls.echo}/string`)).status).toBe(200);
+    expect((await api(new URL(`${sb.urls.echo}/url`))).status).toBe(200);
+    const request = new Request(`${sb.urls.echo}/request`, {
+      method: 'PUT',
+      body: 'payload',
+      headers: { 'X-Mine': '1' },
+    });
+    expect((await api(request)).status).toBe(200);
+    expect(await request.text()).toBe('payload');
+    const put = echoes().find((r) => r.path === '/echo/request')!;
+    expect([put.method, put.body.toString(), put.headers['x-mine'], put.query.researchstudy]).toEqual([
+      'PUT',
+      'payload',
+      '1',
+      '17-001',
+    ]);
+    expect(echoes().map((r) => r.path)).toEqual(['/echo/string', '/echo/url', '/echo/request']);
+  });
+
+  test('init overrides a Request input, as fetch does', async () => {
+    const api = createAuthFetch(strategy());
+    await api(new Request(`${sb.urls.echo}/merge`, { headers: { 'X-A': 'request' } }), {
+      headers: { 'X-A': 'init' },
+    });
+    expect(echoes()[0]?.headers['x-a']).toBe('init');
+  });
+
+  test('a custom fetch is used for the API calls', async () => {
+    const sent: string[] = [];
+    const api = createAuthFetch(strategy(), {
+      fetch: (input, init) => {
+        sent.push(input instanceof Request ? input.url : String(input));
+        return fetch(input, init);
+      },
+    });
+    await api(`${sb.urls.echo}/custom`);
+    await api(`${sb.urls.elsewhere}/custom`);
+    expect(sent).toEqual([`${sb.urls.echo}/custom?researchstudy=17-001`, `${sb.urls.elsewhere}/custom`]);
+  });
+
+  test('bad arguments fail naming the option', () => {
+    const s = createStaticTokenStrategy({ token: 'tok-1234', origins: ['https://api.example.org'] });
+    expect(() => createAuthFetch({} as never)).toThrow(/^strategy:/);
+    expect(() => createAuthFetch(s, { fetch: 'x' as never })).toThrow(/^fetch:/);
+  });
+});
