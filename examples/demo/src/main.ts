@@ -1,4 +1,11 @@
-// Placeholder until the demo lands: proves the command path works end to end.
-import { createToken } from '@authrail/core';
+// `npm run demo` lands here (through scripts/bootstrap.mjs and `pnpm demo:run`).
+import { runDemo } from './demo.js';
 
-console.log('authrail demo — coming with the examples issue.', String(createToken({ accessToken: 'demo-token' })));
+try {
+  await runDemo();
+} catch (error) {
+  process.stderr.write(
+    `demo failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`,
+  );
+  process.exitCode = 1;
+}

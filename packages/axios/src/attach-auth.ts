@@ -24,6 +24,18 @@ function isStream(data: unknown): boolean {
   return typeof candidate?.pipe === 'function' && typeof candidate.on === 'function'; // a Node Readable
 }
 
+function isPlainData(data: unknown): boolean {
+  if (Array.isArray(data)) return true;
+  if (typeof data !== 'object' || data === null) return false;
+  const proto = Object.getPrototypeOf(data) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * The headers axios is about to send. axios picks `Content-Type: application/json` for
+ * an object body only at dispatch, after interceptors; it is shown here so policies
+ * (such as Medblocks' FHIR JSON) see and may change it. axios keeps a type already set.
+ */
 function headersView(config: InternalAxiosRequestConfig): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(
@@ -32,6 +44,8 @@ function headersView(config: InternalAxiosRequestConfig): Headers {
     if (value !== undefined && value !== null && value !== false)
       headers.set(name, Array.isArray(value) ? value.join(', ') : String(value));
   }
+  if (!headers.has('content-type') && isPlainData(config.data))
+    headers.set('Content-Type', 'application/json');
   return headers;
 }
 

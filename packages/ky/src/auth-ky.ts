@@ -60,13 +60,20 @@ export function createAuthKy<K = typeof ky>(strategy: AuthStrategy, options: Aut
   });
 }
 
-type Hook = (...args: unknown[]) => unknown;
+/**
+ * A ky hook as authrail writes it: it accepts both majors' calling conventions (ky 1
+ * passes arguments, ky 2 one state object) and fits ky's hook types.
+ */
+export type AuthHook<R> = (...args: unknown[]) => Promise<R | undefined>;
 
 /** ky hooks that authenticate requests; for instances you do not want to re-create. */
 export interface AuthHooks {
-  beforeRequest: Hook[];
-  beforeRetry: Hook[];
-  afterResponse: Hook[];
+  /** Returns a replacement `Request` when scoping changed the URL. */
+  beforeRequest: AuthHook<Request>[];
+  /** Updates the retry's credential in place. */
+  beforeRetry: AuthHook<never>[];
+  /** Returns the replayed `Response` after a 401. */
+  afterResponse: AuthHook<Response>[];
 }
 
 /** Options of {@link authHooks}. */

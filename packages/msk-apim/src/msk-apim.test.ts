@@ -179,9 +179,9 @@ describe('mskApim errors', () => {
   });
 
   test.each([
-    ['5xx then success', [{ type: 'status', status: 503 }], 2, undefined],
-    ['429 + Retry-After honoured', [{ type: 'rate-limit', retryAfterSeconds: 0 }], 2, undefined],
-    ['reset then success', [{ type: 'reset' }], 2, undefined],
+    ['5xx then success', [{ type: 'status', status: 503 }], 2],
+    ['429 + Retry-After honoured', [{ type: 'rate-limit', retryAfterSeconds: 0 }], 2],
+    ['reset then success', [{ type: 'reset' }], 2],
   ] as const)('%s', async (_name, faults, requests) => {
     for (const fault of faults) sb.inject('msk-token', fault, { times: 1 });
     await expect(mskApim(options()).tokens.getToken()).resolves.toBeDefined();
