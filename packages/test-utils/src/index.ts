@@ -1,1 +1,7 @@
-export {};
+export {
+  signInHeadlessly,
+  startOidcProvider,
+  type OidcProviderHandle,
+  type OidcProviderOptions,
+  type OidcRequest,
+} from './oidc-provider.js';

@@ -1,0 +1,143 @@
+// A real, standards-true authorization server (oidc-provider) for tests, bound to
+// 127.0.0.1 on a free port, recording every request it receives — headers and body —
+// so tests can assert what a client really sent (which client authentication, PKCE).
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Provider, { type ClientMetadata } from 'oidc-provider';
+
+export interface OidcRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  form: URLSearchParams;
+}
+
+export interface OidcProviderHandle {
+  issuer: string;
+  requests: OidcRequest[];
+  /** Token endpoint requests only. */
+  tokenRequests(): OidcRequest[];
+  close(): Promise<void>;
+}
+
+export interface OidcProviderOptions {
+  clients: ClientMetadata[];
+  /** Access token lifetime, seconds. Default 3600. */
+  accessTokenTtl?: number;
+}
+
+/**
+ * Starts oidc-provider with client credentials, PKCE (required for public clients),
+ * refresh token rotation, revocation and dev interactions (a login + consent form).
+ */
+export async function startOidcProvider(options: OidcProviderOptions): Promise<OidcProviderHandle> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const provider = new Provider(issuer, {
+    clients: options.clients,
+    features: {
+      clientCredentials: { enabled: true },
+      devInteractions: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+    },
+    pkce: { required: () => true },
+    scopes: ['openid', 'offline_access', 'api:read'],
+    ttl: { AccessToken: options.accessTokenTtl ?? 3600, ClientCredentials: options.accessTokenTtl ?? 3600 },
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    clientBasedCORS: () => true,
+    findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+  });
+  const callback = provider.callback();
+  const requests: OidcRequest[] = [];
+  server.on('request', (req, res) => {
+    const chunks: Buffer[] = [];
+    const push = req.push.bind(req);
+    // The HTTP parser feeds the body through push(); record it without consuming it.
+    req.push = (chunk: unknown, encoding?: BufferEncoding) => {
+      if (chunk) chunks.push(Buffer.from(chunk as Uint8Array));
+      return push(chunk, encoding);
+    };
+    const record: OidcRequest = {
+      method: req.method ?? 'GET',
+      path: new URL(req.url ?? '/', issuer).pathname,
+      headers: req.headers,
+      body: Buffer.alloc(0),
+      form: new URLSearchParams(),
+    };
+    requests.push(record);
+    req.on('end', () => {
+      record.body = Buffer.concat(chunks);
+      if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+        record.form = new URLSearchParams(record.body.toString());
+      }
+    });
+    void callback(req, res);
+  });
+  return {
+    issuer,
+    requests,
+    tokenRequests: () => requests.filter((r) => r.path === '/token'),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * Drives oidc-provider's dev login and consent forms headlessly with fetch (cookies
+ * kept by hand), as a browser would; returns the redirect URL that carries the code.
+ */
+export async function signInHeadlessly(authorizationUrl: URL, login = 'user-1'): Promise<string> {
+  const cookies = new Map<string, string>();
+  const keep = (response: Response) => {
+    for (const cookie of response.headers.getSetCookie()) {
+      const [pair] = cookie.split(';');
+      const [name, ...value] = pair!.split('=');
+      cookies.set(name!, value.join('='));
+    }
+  };
+  const cookieHeader = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  let url = authorizationUrl.href;
+  for (let step = 0; step < 10; step += 1) {
+    const response = await fetch(url, { redirect: 'manual', headers: { cookie: cookieHeader() } });
+    keep(response);
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location) {
+      const next = new URL(location, url);
+      if (next.searchParams.has('code') || next.searchParams.has('error')) return next.href;
+      url = next.href;
+      continue;
+    }
+    const html = await response.text();
+    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+    if (!action) throw new Error(`no form at step ${step} (${response.status})`);
+    const form = new URLSearchParams();
+    if (html.includes('name="login"')) {
+      form.set('prompt', 'login');
+      form.set('login', login);
+      form.set('password', 'any');
+    } else {
+      form.set('prompt', 'consent');
+    }
+    const posted = await fetch(new URL(action, url), {
+      method: 'POST',
+      body: form,
+      redirect: 'manual',
+      headers: { cookie: cookieHeader() },
+    });
+    keep(posted);
+    const after = posted.headers.get('location');
+    if (!after) throw new Error(`the ${form.get('prompt')} form did not redirect (${posted.status})`);
+    const next = new URL(after, url);
+    if (next.searchParams.has('code') || next.searchParams.has('error')) return next.href;
+    url = next.href;
+  }
+  throw new Error('sign-in did not finish in 10 steps');
+}
