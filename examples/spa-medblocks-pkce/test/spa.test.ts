@@ -1,0 +1,105 @@
+// Drives the SPA in real headless Chromium (Debian's, never a downloaded build) through
+// the whole Medblocks authorization-code + PKCE flow against the sandbox.
+import { mkdir, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startApp, type App } from '../scripts/app-server.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const artifacts = fileURLToPath(new URL('../test-results/', import.meta.url));
+let app: App;
+let browser: Browser;
+
+beforeAll(async () => {
+  // 3 s tokens: old enough to be refreshed (from 1.5 s) within the test.
+  app = await startApp({ mode: 'preview', sandbox: { tokenLifetimeSeconds: { medblocks: 3 } } });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  await mkdir(artifacts, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+async function signIn(page: Page, decision: 'Sign in' | 'Deny'): Promise<void> {
+  await page.goto(app.url);
+  await expect.poll(() => page.textContent('#status')).toBe('Signed out');
+  await page.click('#sign-in');
+  await page.waitForURL((url) => url.pathname.endsWith('/medblocks/oauth2/auth'));
+  await page.fill('#username', 'demo');
+  await page.fill('#password', 'demo');
+  await page.getByRole('button', { name: decision }).click();
+  await page.waitForURL((url) => url.href.startsWith(app.url));
+}
+
+test('sign in, list patients, refresh silently, sign out — in a real browser', async () => {
+  const sandbox = app.sandbox!;
+  const page = await browser.newPage();
+  await signIn(page, 'Sign in');
+
+  await expect.poll(() => page.textContent('#status')).toBe('Signed in');
+  await page.waitForSelector('#patients li');
+  expect(await page.locator('#patients li').allTextContents()).toEqual([
+    'Ada Lovelace',
+    'Grace Hopper',
+    'Rosalind Franklin',
+    'Marie Curie',
+  ]);
+  expect(new URL(page.url()).search).toBe(''); // the code is not left in the address bar
+  const exchange = sandbox.tokenRequests({ service: 'medblocks' })[0]!;
+  expect(exchange).toMatchObject({ grantType: 'authorization_code', clientAuth: 'none', status: 200 });
+  expect(new URLSearchParams(exchange.body.toString()).get('code_verifier')).toMatch(
+    /^[A-Za-z0-9_-]{43,128}$/,
+  );
+  const [read] = sandbox.resourceRequests({ route: 'medblocks-fhir' });
+  const accessToken = read!.headers.authorization!.replace(/^Bearer /i, '');
+  await page.screenshot({ path: `${artifacts}spa-signed-in.png`, fullPage: true });
+
+  // Silent refresh: once the token is past half its life, the next listing is served at
+  // once and the refresh token is used in the background.
+  await page.waitForTimeout(1_600);
+  await page.click('#list');
+  await page.getByText(/token refreshed: refresh-ahead, refresh_token grant/).waitFor();
+  expect(sandbox.tokenRequests({ service: 'medblocks' }).map((r) => r.grantType)).toEqual([
+    'authorization_code',
+    'refresh_token',
+  ]);
+  expect(await page.locator('#patients li').count()).toBe(4);
+
+  const text = (await page.textContent('body')) ?? '';
+  expect(text).not.toContain(accessToken);
+
+  await page.click('#sign-out');
+  await expect.poll(() => page.textContent('#status')).toBe('Signed out');
+  expect(await page.locator('#patients li').count()).toBe(0);
+  const revoked = sandbox.requests
+    .filter((r) => r.path === '/medblocks/oauth2/revoke')
+    .map((r) => new URLSearchParams(r.body.toString()).get('token_type_hint'));
+  expect(revoked.sort()).toEqual(['access_token', 'refresh_token']);
+
+  const shot = await stat(`${artifacts}spa-signed-in.png`);
+  expect(shot.size).toBeGreaterThan(5_000);
+  await page.close();
+});
+
+test('denying consent shows the access_denied error and stays signed out', async () => {
+  const page = await browser.newPage();
+  await signIn(page, 'Deny');
+  await expect.poll(() => page.textContent('#error')).toContain('access_denied');
+  expect(await page.textContent('#status')).toBe('Signed out');
+  await page.close();
+});
