@@ -81,6 +81,7 @@ export {
   type RetryOptions,
   type TokenManager,
   type TokenManagerOptions,
+  type TokenState,
 } from './token-manager.js';
 export {
   createApiKeyStrategy,

@@ -103,7 +103,8 @@ export const DEFAULT_RETRY = {
   attemptTimeoutMs: 30_000,
 } as const;
 
-type TokenState = 'fresh' | 'stale' | 'expired';
+/** Where a token stands: `fresh` (serve it), `stale` (serve it, refresh in the background), `expired` (wait for a new one). */
+export type TokenState = 'fresh' | 'stale' | 'expired';
 
 /**
  * Where a token stands at `now`: `fresh` (serve it), `stale` (serve it and refresh in

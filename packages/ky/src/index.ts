@@ -13,6 +13,7 @@
 export {
   authHooks,
   createAuthKy,
+  type AuthHook,
   type AuthHooks,
   type AuthHooksOptions,
   type AuthKyOptions,

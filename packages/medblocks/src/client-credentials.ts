@@ -44,7 +44,7 @@ export function fhirJson(fhirBase: string): RequestPolicy {
  * Medblocks backend client credentials: HTTP Basic client authentication; the lowercase
  * `bearer` token type Medblocks returns is accepted (and sent as `Bearer`).
  *
- * @throws {@link ConfigError} naming the option, for bad options
+ * @throws `ConfigError` (from `@authrail/core`) naming the option, for bad options
  */
 export function medblocksClientCredentials(options: MedblocksClientCredentialsOptions): TokenAuthStrategy {
   if (!options || typeof options !== 'object')

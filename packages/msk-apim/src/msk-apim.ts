@@ -46,7 +46,7 @@ export interface MskApimStrategy extends TokenAuthStrategy {
  * The MSK APIM preset. Requests without a protocol (no default and none on the request)
  * are refused with `MissingScopeError` before anything is sent.
  *
- * @throws {@link ConfigError} naming the option, for bad options
+ * @throws `ConfigError` (from `@authrail/core`) naming the option, for bad options
  */
 export function mskApim(options: MskApimOptions): MskApimStrategy {
   if (!options || typeof options !== 'object')

@@ -24,7 +24,7 @@ const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
  * Parses an endpoint URL and refuses `http:` except on loopback hosts: client secrets
  * and tokens must not cross a network in clear text.
  *
- * @throws {@link ConfigError} naming `option`
+ * @throws `ConfigError` (from `@authrail/core`) naming `option`
  */
 export function secureUrl(value: unknown, option: string): URL {
   let url: URL;

@@ -39,7 +39,7 @@ export function oktaTokenEndpoint(issuer: string): string {
  * Okta client credentials. Token lifetimes from 5 minutes to 24 hours (CTRP uses 30 min
  * to 8 h) are handled by the token manager's proportional refresh window.
  *
- * @throws {@link ConfigError} naming the option, for bad options
+ * @throws `ConfigError` (from `@authrail/core`) naming the option, for bad options
  * @see https://developer.okta.com/docs/guides/implement-grant-type/clientcreds/main/
  */
 export function oktaClientCredentials(options: OktaClientCredentialsOptions): TokenAuthStrategy {

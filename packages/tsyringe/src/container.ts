@@ -35,7 +35,7 @@ function checkContainer(container: DependencyContainer): void {
  * Registers the container's strategy as a singleton: every client and class resolved
  * from this container shares one strategy, so one token and one refresh for all.
  *
- * @throws {@link ConfigError} when `strategy` is neither a strategy nor a function
+ * @throws `ConfigError` (from `@authrail/core`) when `strategy` is neither a strategy nor a function
  */
 export function registerAuthStrategy(container: DependencyContainer, strategy: AuthStrategyProvider): void {
   checkContainer(container);
