@@ -131,6 +131,25 @@ describe('client credentials against oidc-provider', () => {
     expect(sent.form.has('client_secret')).toBe(false);
   });
 
+  test('private_key_jwt: a key function is read again after invalid_client (key rotation)', async () => {
+    const stale = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    const keys = [
+      { key: stale.privateKey, kid: 'backend-key-1' },
+      { key: signingKey, kid: 'backend-key-1' },
+    ];
+    let reads = 0;
+    const source = clientCredentials({
+      server: direct(),
+      clientId: 'svc-jwt',
+      clientAuth: privateKeyJwt(() => keys[reads++]!),
+    });
+    await expect(source.fetchToken({})).resolves.toBeDefined();
+    expect(reads).toBe(2); // the stale key was refused, the rotated one read and used
+  });
+
   test('discovery happens once and is reused', async () => {
     const before = op.requests.filter((r) => r.path.startsWith('/.well-known')).length;
     const source = clientCredentials({
