@@ -87,6 +87,7 @@ export {
   createApiKeyStrategy,
   createAuthStrategy,
   createStaticTokenStrategy,
+  pickProviderOptions,
   type ApiKeyStrategyOptions,
   type AuthStrategy,
   type AuthorizeOptions,

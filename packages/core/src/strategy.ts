@@ -256,6 +256,24 @@ export function createAuthStrategy(options: CreateAuthStrategyOptions): TokenAut
   return { ...strategy, tokens };
 }
 
+const PROVIDER_OPTION_KEYS = ['refresh', 'store', 'retry', 'logger', 'on', 'rejectWhen', 'policies'] as const;
+
+/**
+ * Picks the options every provider preset passes through to {@link createAuthStrategy}
+ * (`refresh`, `store`, `retry`, `logger`, `on`, `rejectWhen`, `policies`), leaving the
+ * preset's own (URLs, credentials) behind.
+ *
+ * @example
+ * ```ts
+ * createAuthStrategy({ ...pickProviderOptions(options), source, origins });
+ * ```
+ */
+export function pickProviderOptions(options: ProviderOptions): ProviderOptions {
+  const picked: Record<string, unknown> = {};
+  for (const key of PROVIDER_OPTION_KEYS) if (options[key] !== undefined) picked[key] = options[key];
+  return picked as ProviderOptions;
+}
+
 /** Options of {@link createStaticTokenStrategy}. */
 export interface StaticTokenStrategyOptions extends StrategyOptions {
   /** The token, e.g. a personal access token. */

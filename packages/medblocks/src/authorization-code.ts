@@ -3,6 +3,7 @@ import {
   ConfigError,
   ErrorCodes,
   createAuthStrategy,
+  pickProviderOptions,
   type ProviderOptions,
   type TokenAuthStrategy,
 } from '@authrail/core';
@@ -88,17 +89,11 @@ export function medblocksAuthorizationCode(
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     storageKey: 'authrail:medblocks:',
   });
-  const { refresh, store, retry, logger, on, rejectWhen, policies = [] } = options;
   const strategy = createAuthStrategy({
+    ...pickProviderOptions(options),
     source,
     origins: options.origins ?? [origin],
-    policies: [fhirJson(`${root}/fhir`), ...policies],
-    ...(refresh ? { refresh } : {}),
-    ...(store ? { store } : {}),
-    ...(retry ? { retry } : {}),
-    ...(logger ? { logger } : {}),
-    ...(on ? { on } : {}),
-    ...(rejectWhen ? { rejectWhen } : {}),
+    policies: [fhirJson(`${root}/fhir`), ...(options.policies ?? [])],
   });
 
   async function heldToken() {
@@ -141,7 +136,9 @@ export function medblocksAuthorizationCode(
       const results = await Promise.allSettled(revocations);
       for (const result of results) {
         if (result.status === 'rejected') {
-          logger?.warn?.('authrail: token revocation at sign-out failed; the tokens were forgotten locally');
+          options.logger?.warn?.(
+            'authrail: token revocation at sign-out failed; the tokens were forgotten locally',
+          );
         }
       }
     },

@@ -1,6 +1,7 @@
 import {
   ConfigError,
   createAuthStrategy,
+  pickProviderOptions,
   type ProviderOptions,
   type RequestPolicy,
   type TokenAuthStrategy,
@@ -54,25 +55,14 @@ export function medblocksClientCredentials(options: MedblocksClientCredentialsOp
     server: { issuer: root, tokenEndpoint: `${root}/oauth2/token` },
     clientId: options.clientId,
     clientAuth: clientSecretBasic(options.clientSecret),
-    ...(options.scope !== undefined ? { scope: options.scope } : {}),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    scope: options.scope,
+    fetch: options.fetch,
+    timeoutMs: options.timeoutMs,
   });
-  const {
-    baseUrl: _b,
-    clientId: _c,
-    clientSecret: _s,
-    scope: _sc,
-    fetch: _f,
-    timeoutMs: _t,
-    origins,
-    policies = [],
-    ...rest
-  } = options;
   return createAuthStrategy({
-    ...rest,
+    ...pickProviderOptions(options),
     source,
-    origins: origins ?? [origin],
-    policies: [fhirJson(`${root}/fhir`), ...policies],
+    origins: options.origins ?? [origin],
+    policies: [fhirJson(`${root}/fhir`), ...(options.policies ?? [])],
   });
 }

@@ -1,6 +1,7 @@
 import {
   ConfigError,
   createAuthStrategy,
+  pickProviderOptions,
   type ProviderOptions,
   type TokenAuthStrategy,
 } from '@authrail/core';
@@ -55,18 +56,9 @@ export function oktaClientCredentials(options: OktaClientCredentialsOptions): To
     server: { issuer: options.issuer, tokenEndpoint },
     clientId: options.clientId,
     clientAuth: clientSecretBasic(options.clientSecret),
-    ...(options.scope !== undefined ? { scope: options.scope } : {}),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    scope: options.scope,
+    fetch: options.fetch,
+    timeoutMs: options.timeoutMs,
   });
-  const {
-    issuer: _i,
-    clientId: _c,
-    clientSecret: _s,
-    scope: _sc,
-    fetch: _f,
-    timeoutMs: _t,
-    ...strategyOptions
-  } = options;
-  return createAuthStrategy({ ...strategyOptions, source });
+  return createAuthStrategy({ ...pickProviderOptions(options), source, origins: options.origins });
 }

@@ -5,10 +5,16 @@ import type { DependencyContainer, InjectionToken } from 'tsyringe';
 export const AUTH_STRATEGY: InjectionToken<AuthStrategy> = Symbol.for('@authrail/tsyringe:AuthStrategy');
 /** Injection token for an authenticated `fetch` (`@authrail/fetch`'s `createAuthFetch`). */
 export const AUTH_FETCH: InjectionToken<typeof fetch> = Symbol.for('@authrail/tsyringe:AuthFetch');
-/** Injection token for an authenticated ky instance (`@authrail/ky`'s `createAuthKy`). */
-export const AUTH_KY: InjectionToken<unknown> = Symbol.for('@authrail/tsyringe:AuthKy');
-/** Injection token for an axios instance with authrail attached (`@authrail/axios`'s `attachAuth`). */
-export const AUTH_AXIOS: InjectionToken<unknown> = Symbol.for('@authrail/tsyringe:AuthAxios');
+/**
+ * Injection token for an authenticated ky instance (`@authrail/ky`'s `createAuthKy`).
+ * A plain symbol, so you name the type you resolve: `container.resolve<KyInstance>(AUTH_KY)`.
+ */
+export const AUTH_KY: symbol = Symbol.for('@authrail/tsyringe:AuthKy');
+/**
+ * Injection token for an axios instance with authrail attached (`@authrail/axios`'s
+ * `attachAuth`): `container.resolve<AxiosInstance>(AUTH_AXIOS)`.
+ */
+export const AUTH_AXIOS: symbol = Symbol.for('@authrail/tsyringe:AuthAxios');
 
 /** A strategy, or a function that builds it from the container (called once, on first use). */
 export type AuthStrategyProvider = AuthStrategy | ((container: DependencyContainer) => AuthStrategy);
