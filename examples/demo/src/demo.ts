@@ -22,6 +22,7 @@ export interface DemoOptions {
 export interface DemoResult {
   tokenRequests: number;
   refreshes: number;
+  retries: number;
   replays: number;
   refusedLocally: number;
 }
@@ -70,7 +71,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const sandbox = allReal
     ? undefined
     : await startSandbox({ tokenLifetimeSeconds: { mskApim: 3600, okta: 3600, medblocks: 3600 } });
-  const result: DemoResult = { tokenRequests: 0, refreshes: 0, replays: 0, refusedLocally: 0 };
+  const result: DemoResult = { tokenRequests: 0, refreshes: 0, retries: 0, replays: 0, refusedLocally: 0 };
 
   const trace = (service: string): { on: AuthEvents; logger: Logger } => ({
     on: {
@@ -87,10 +88,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           `    ↳ [${service}] token refreshed: ${e.reason} (${e.grant} grant, expires ${iso(e.token.expiresAt)})`,
         );
       },
-      retry: (e) =>
+      retry: (e) => {
+        result.retries += 1;
         print(
           `    ↳ [${service}] token request attempt ${e.attempt} failed (${e.error.code}); retrying in ${e.delayMs} ms`,
-        ),
+        );
+      },
       rejected: (e) => {
         if (e.replay) result.replays += 1;
         print(
@@ -154,11 +157,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     if (sandbox) {
       // 4. A forced revocation: the 401 is answered by one replay with a fresh token.
-      print('\n4. The sandbox revokes every MSK token; the next request gets a 401');
+      print('\n4. The sandbox revokes every MSK token, and its token endpoint fails once with a 503');
       const revoked = sandbox.revokeTokens({ service: 'mskApim' });
-      print(`    sandbox: ${revoked} token(s) revoked`);
+      sandbox.inject('msk-token', { type: 'status', status: 503 }, { times: 1 });
+      print(`    sandbox: ${revoked} token(s) revoked, one 503 queued`);
       const again = await mskFetch(`${blaze}/Patient?_count=1`);
-      print(`    GET /Patient → ${again.status} (after one replay)`);
+      print(`    GET /Patient → ${again.status} (401, one retried token request, one replay)`);
 
       // 5. Refresh ahead of expiry: a short-lived token is refreshed in the background.
       print('\n5. Refresh ahead of expiry: 4 s Medblocks tokens, refreshed in the background');
@@ -203,7 +207,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     print(
-      `\nDone: ${result.tokenRequests} token requests, ${result.refreshes} refreshes, ${result.replays} replay(s), ` +
+      `\nDone: ${result.tokenRequests} tokens obtained, ${result.refreshes} refreshes, ${result.retries} retried token request(s), ${result.replays} replay(s), ` +
         `${result.refusedLocally} request(s) refused locally. No token or secret was printed.`,
     );
     return result;

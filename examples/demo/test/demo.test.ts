@@ -12,7 +12,7 @@ test('the demo narrates every step against the embedded sandbox and prints no se
   const lines: string[] = [];
   const result = await runDemo({ print: (line) => lines.push(line), env: {} });
   const text = lines.join('\n');
-  expect(result).toEqual({ tokenRequests: 6, refreshes: 2, replays: 1, refusedLocally: 1 });
+  expect(result).toEqual({ tokenRequests: 6, refreshes: 2, retries: 1, replays: 1, refusedLocally: 1 });
   for (const step of [
     '1. MSK Blaze',
     '2. NCI CTRP',
@@ -27,6 +27,9 @@ test('the demo narrates every step against the embedded sandbox and prints no se
   expect(text).toContain('PUT …/sites/po/123456 (application/xml) → 200');
   expect(text).toContain('GET /fhir/Patient → 200');
   expect(text).toContain('replaying once with a fresh token');
+  expect(text).toMatch(
+    /token request attempt 1 failed \(AUTHRAIL_TOKEN_ENDPOINT_ERROR\); retrying in \d+ ms/,
+  );
   expect(text).toContain('token refreshed: refresh-ahead');
   expect(text).toContain('MissingScopeError (AUTHRAIL_MISSING_SCOPE)');
   for (const secret of SECRETS) expect(text).not.toContain(secret);
@@ -53,7 +56,7 @@ test('environment variables point the demo at real services instead of the sandb
     const result = await runDemo({ print: (line) => lines.push(line), env });
     expect(lines[0]).toBe('authrail demo — against the real services');
     expect(lines.join('\n')).not.toContain('4. The sandbox revokes'); // fault steps need the sandbox
-    expect(result).toMatchObject({ tokenRequests: 3, replays: 0, refusedLocally: 1 });
+    expect(result).toMatchObject({ tokenRequests: 3, retries: 0, replays: 0, refusedLocally: 1 });
     expect(service.tokenRequests().map((r) => r.clientId)).toEqual([
       demoClients.mskApim.clientId,
       demoClients.okta.clientId,
