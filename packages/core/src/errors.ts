@@ -57,6 +57,7 @@ export interface AuthrailErrorOptions {
  * ```
  */
 export class AuthrailError extends Error {
+  /** The class name, literal per subclass (`'ConfigError'`, `'TokenEndpointError'`, …). */
   override readonly name: string = 'AuthrailError';
   /** Stable machine-readable code, one of {@link ErrorCodes}. */
   readonly code: ErrorCode;
@@ -92,6 +93,7 @@ export interface ConfigErrorOptions extends AuthrailErrorOptions {
  * ```
  */
 export class ConfigError extends AuthrailError {
+  /** Always `'ConfigError'`. */
   override readonly name = 'ConfigError';
   /** The option that is wrong. */
   readonly option: string;
@@ -133,14 +135,23 @@ export interface TokenEndpointErrorDetails extends AuthrailErrorOptions {
  * @see https://developer.okta.com/docs/reference/error-codes/
  */
 export class TokenEndpointError extends AuthrailError {
+  /** Always `'TokenEndpointError'`. */
   override readonly name = 'TokenEndpointError';
+  /** HTTP status of the token endpoint's answer; undefined when there was none (network, timeout). */
   readonly status: number | undefined;
+  /** OAuth `error` (e.g. `invalid_client`), or Okta's `errorCode` when only that shape came back. */
   readonly error: string | undefined;
+  /** OAuth `error_description`, or Okta's `errorSummary`. */
   readonly errorDescription: string | undefined;
+  /** Okta's `errorCode` (e.g. `E0000011`), when Okta's shape came back. */
   readonly errorCode: string | undefined;
+  /** Okta's `errorSummary`, when Okta's shape came back. */
   readonly errorSummary: string | undefined;
+  /** Okta's `errorId`, to quote in a support case. */
   readonly errorId: string | undefined;
+  /** How long the server asked to wait (`Retry-After`), in milliseconds. */
   readonly retryAfterMs: number | undefined;
+  /** The token endpoint (origin and path), for the message and logs. */
   readonly endpoint: string | undefined;
 
   constructor(code: ErrorCode, message: string, details: TokenEndpointErrorDetails = {}) {
@@ -174,6 +185,7 @@ export class TokenEndpointError extends AuthrailError {
  * For MSK APIM this is `researchstudy` (the protocol the request is for).
  */
 export class MissingScopeError extends AuthrailError {
+  /** Always `'MissingScopeError'`. */
   override readonly name = 'MissingScopeError';
   /** The query parameter that was required, e.g. `researchstudy`. */
   readonly param: string;
@@ -191,6 +203,7 @@ export class MissingScopeError extends AuthrailError {
 export interface AuthorizationResponseErrorDetails extends AuthrailErrorOptions {
   /** OAuth 2 `error` from the redirect (e.g. `access_denied`), or `state_mismatch` / `missing_code` / `no_pending_authorization`. */
   error: string;
+  /** OAuth `error_description` from the redirect, when there was one. */
   errorDescription?: string;
 }
 
@@ -201,8 +214,11 @@ export interface AuthorizationResponseErrorDetails extends AuthrailErrorOptions 
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1
  */
 export class AuthorizationResponseError extends AuthrailError {
+  /** Always `'AuthorizationResponseError'`. */
   override readonly name = 'AuthorizationResponseError';
+  /** The OAuth `error` of the redirect (`access_denied`, …) or `state_mismatch`, `missing_code`, `no_pending_authorization`. */
   readonly error: string;
+  /** The redirect's `error_description`, when it had one. */
   readonly errorDescription: string | undefined;
 
   constructor(message: string, details: AuthorizationResponseErrorDetails) {

@@ -20,12 +20,15 @@ export type TokenFetchReason =
 
 /** Emitted when a token was obtained while none was held (`reason: 'initial'`). */
 export interface TokenFetchedEvent {
+  /** The new token's type, expiry and scope (never the token). */
   token: TokenInfo;
+  /** Why it was requested. */
   reason: TokenFetchReason;
   /** Which grant was used: the source's own, or `refresh_token`. */
   grant: 'primary' | 'refresh_token';
   /** Token endpoint attempts it took, including the successful one. */
   attempts: number;
+  /** From the first attempt to the token, in milliseconds. */
   durationMs: number;
 }
 
@@ -38,11 +41,13 @@ export interface RetryEvent {
   attempt: number;
   /** How long until the next attempt. */
   delayMs: number;
+  /** Why the attempt failed. */
   error: AuthrailError;
 }
 
 /** Emitted when getting a token failed for good, or a background refresh failed. */
 export interface ErrorEvent {
+  /** The typed error. */
   error: AuthrailError;
   /** `token`: a caller waited for it and got this error; `background-refresh`: callers kept using the valid token. */
   phase: 'token' | 'background-refresh';
@@ -54,11 +59,13 @@ export type ReplayReason =
 
 /** Emitted when an API rejected the credential a request carried (a 401). */
 export interface RejectedEvent {
+  /** HTTP method of the rejected request. */
   method: string;
   /** Origin and path of the request (no query string). */
   url: string;
   /** Whether the request is being replayed with a fresh token. */
   replay: boolean;
+  /** Why it is (or is not) replayed. */
   reason: ReplayReason;
   /** Adapter's detail when the body cannot be replayed, e.g. `one-shot stream body`. */
   detail?: string;
@@ -75,10 +82,15 @@ export interface RejectedEvent {
  * ```
  */
 export interface AuthEvents {
+  /** A token was obtained while none was held. */
   tokenFetched?: (event: TokenFetchedEvent) => void;
+  /** A token replaced a previous one: expired, invalidated, or ahead of expiry. */
   tokenRefreshed?: (event: TokenRefreshedEvent) => void;
+  /** A token request failed and will be tried again. */
   retry?: (event: RetryEvent) => void;
+  /** Getting a token failed for good, or a background refresh failed. */
   error?: (event: ErrorEvent) => void;
+  /** An API rejected a request's credential (401); says whether it is replayed. */
   rejected?: (event: RejectedEvent) => void;
 }
 
@@ -87,9 +99,13 @@ export interface AuthEvents {
  * per call, never a token or secret, and calls the methods on the logger (keeps `this`).
  */
 export interface Logger {
+  /** Detail for troubleshooting. */
   debug?(message: string): void;
+  /** Tokens fetched and refreshed, replays. */
   info?(message: string): void;
+  /** Retried token requests, failed background refreshes, requests not replayed. */
   warn?(message: string): void;
+  /** Token requests that failed for good. */
   error?(message: string): void;
 }
 

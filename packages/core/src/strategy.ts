@@ -34,13 +34,20 @@ export interface AuthorizeResult {
 
 /** The parts of a response that decide whether the credential was rejected. */
 export interface ResponseView {
+  /** HTTP status. */
   status: number;
-  headers: { get(name: string): string | null };
+  /** Response headers; only `get` is needed (for `WWW-Authenticate`). */
+  headers: {
+    /** The header's value, or null. */
+    get(name: string): string | null;
+  };
 }
 
 /** What an adapter tells {@link AuthStrategy.reject} about the rejected request. */
 export interface RejectDetails {
+  /** HTTP method of the rejected request. */
   method: string;
+  /** Its URL (only origin and path are reported in events). */
   url: URL;
   /** How many times this request was already replayed (0 for the original). */
   replayCount: number;
@@ -50,7 +57,9 @@ export interface RejectDetails {
 
 /** Whether the adapter should replay a rejected request once, and why. */
 export interface ReplayDecision {
+  /** Send the request once more, with a fresh token. */
   replay: boolean;
+  /** Why (also in the `rejected` event). */
   reason: ReplayReason;
 }
 
@@ -93,7 +102,9 @@ export interface StrategyOptions {
   policies?: readonly RequestPolicy[];
   /** When a response counts as rejected. Default `'unauthorized'` (any 401). */
   rejectWhen?: RejectWhen;
+  /** Where log lines go (`console`, pino, …). Never given a token or secret. Default: none. */
   logger?: Logger;
+  /** Event listeners, for metrics and traces. Default: none. */
   on?: AuthEvents;
 }
 
@@ -109,8 +120,11 @@ export interface CreateAuthStrategyOptions extends StrategyOptions {
   tokens?: TokenManager;
   /** Sets the credential on the request. Default {@link bearer}. */
   credential?: RequestPolicy;
+  /** Where tokens are kept. Default: in memory, per strategy. */
   store?: TokenStore;
+  /** When tokens are refreshed (see {@link RefreshOptions}). */
   refresh?: RefreshOptions;
+  /** How failed token requests are retried (see {@link RetryOptions}). */
   retry?: RetryOptions;
 }
 

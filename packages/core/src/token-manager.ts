@@ -58,12 +58,17 @@ export interface RetryOptions {
 
 /** Options of {@link createTokenManager}. */
 export interface TokenManagerOptions {
+  /** Where tokens come from. */
   source: TokenSource;
   /** Where tokens are kept. Default: an in-memory store of this manager's own. */
   store?: TokenStore;
+  /** When tokens are refreshed. */
   refresh?: RefreshOptions;
+  /** How failed token requests are retried. */
   retry?: RetryOptions;
+  /** Where log lines go. */
   logger?: Logger;
+  /** Event listeners. */
   on?: AuthEvents;
   /** The clock, in epoch ms. For tests. Default `Date.now`. */
   now?: () => number;
@@ -93,13 +98,23 @@ export interface TokenManager {
 }
 
 /** The defaults, for docs and tests. */
-export const DEFAULT_REFRESH = { skewMs: 10_000, refreshAheadMs: 300_000 } as const;
+export const DEFAULT_REFRESH = {
+  /** 10 s, Go oauth2's margin. */
+  skewMs: 10_000,
+  /** 5 min, google-auth-library's window. */
+  refreshAheadMs: 300_000,
+} as const;
 /** The defaults, for docs and tests. */
 export const DEFAULT_RETRY = {
+  /** Attempts per token request, including the first. */
   maxAttempts: 3,
+  /** First backoff delay, ms. */
   baseDelayMs: 250,
+  /** Largest backoff delay, ms. */
   maxDelayMs: 10_000,
+  /** Longest `Retry-After` honoured, ms. */
   maxRetryAfterMs: 60_000,
+  /** Per-attempt timeout, ms. */
   attemptTimeoutMs: 30_000,
 } as const;
 

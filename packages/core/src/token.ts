@@ -144,12 +144,19 @@ export function createToken(init: TokenInit, now: number = Date.now()): Token {
 
 /** The plain, serialisable form of a token, including its secrets, for a {@link TokenStore} that persists tokens. */
 export interface TokenRecord {
+  /** The access token (secret). */
   accessToken: string;
+  /** `Bearer`, `DPoP`, … */
   tokenType: string;
+  /** Expiry, epoch ms. */
   expiresAt?: number;
+  /** When the token was received, epoch ms. */
   issuedAt: number;
+  /** Granted scope. */
   scope?: string;
+  /** The refresh token (secret). */
   refreshToken?: string;
+  /** Other fields of the token response. */
   extra: Record<string, unknown>;
 }
 
@@ -171,8 +178,11 @@ export function toTokenRecord(token: Token): TokenRecord {
 
 /** A short, non-reversible description of a token for events and logs: type and expiry only. */
 export interface TokenInfo {
+  /** `Bearer`, `DPoP`, … */
   tokenType: string;
+  /** Expiry, epoch ms, when known. */
   expiresAt: number | undefined;
+  /** Granted scope, when the server said. */
   scope: string | undefined;
 }
 

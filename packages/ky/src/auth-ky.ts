@@ -7,6 +7,7 @@ import { createAuthFetch } from '@authrail/fetch';
  * structurally so the adapter does not pin one major's types.
  */
 export interface KyLike<K> {
+  /** ky's `extend`: a new instance with these options merged in. */
   extend(options: Record<string, unknown>): K;
 }
 

@@ -13,6 +13,7 @@ import { medblocksBase } from './common.js';
 
 /** Options of {@link medblocksAuthorizationCode}. */
 export interface MedblocksAuthorizationCodeOptions extends ProviderOptions {
+  /** The Medblocks base URL: `{baseUrl}/oauth2/…` and `{baseUrl}/fhir`. */
   baseUrl: string;
   /** The public client id registered for the app. */
   clientId: string;
@@ -26,8 +27,11 @@ export interface MedblocksAuthorizationCodeOptions extends ProviderOptions {
   scope?: string;
   /** Where the pending PKCE verifier and state are kept. Default `sessionStorage` in browsers, memory otherwise. */
   storage?: FlowStorage;
+  /** Origins that receive the token. Default: the origin of `baseUrl`. */
   origins?: readonly string[];
+  /** A `fetch` for token requests. */
   fetch?: typeof fetch;
+  /** Token request timeout in ms. Default 30 000. */
   timeoutMs?: number;
 }
 

@@ -16,6 +16,7 @@ export const RESEARCH_STUDY_PARAM = 'researchstudy';
 export interface MskApimOptions extends ProviderOptions {
   /** The APIM base URL, e.g. `https://apim.mskcc.org`. Its origin receives the token. */
   baseUrl: string;
+  /** The client id MSK issued. */
   clientId: string;
   /** The client secret, or a function that reads it (read again after `invalid_client`). */
   clientSecret: SecretInput;

@@ -16,6 +16,7 @@ import { defaultStorage, type FlowStorage } from './storage.js';
 export interface AuthorizationCodeOptions extends GrantOptions {
   /** The server; its metadata must have an authorization endpoint. */
   server: ServerOptions;
+  /** The OAuth client id. */
   clientId: string;
   /** Where the authorization server sends the browser back to. Must be registered. */
   redirectUri: string;

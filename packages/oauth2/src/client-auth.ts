@@ -5,7 +5,14 @@ import { ConfigError } from '@authrail/core';
 export type SecretInput = string | (() => string | Promise<string>);
 
 /** A private key for `private_key_jwt`: a WebCrypto `CryptoKey` (import a PEM with `crypto.subtle.importKey` or jose's `importPKCS8`), optionally with its `kid`. */
-export type PrivateKeyInput = CryptoKey | { key: CryptoKey; kid?: string };
+export type PrivateKeyInput =
+  | CryptoKey
+  | {
+      /** The private signing key. */
+      key: CryptoKey;
+      /** Its key id, sent as the JWT header's `kid`. */
+      kid?: string;
+    };
 
 /**
  * How the client authenticates at the token endpoint (RFC 6749 §2.3, RFC 7523).
@@ -19,7 +26,12 @@ export interface ClientAuthentication {
    * scrub from errors. `reread` reads a secret function again (after `invalid_client`).
    * @internal
    */
-  prepare(reread: boolean): Promise<{ auth: client.ClientAuth; secrets: string[] }>;
+  prepare(reread: boolean): Promise<{
+    /** The openid-client authentication function. */
+    auth: client.ClientAuth;
+    /** Strings to scrub from errors. */
+    secrets: string[];
+  }>;
 }
 
 function secretReader(secret: SecretInput, option: string): (reread: boolean) => Promise<string> {

@@ -6,7 +6,9 @@ import { resolveServer, type ServerOptions } from './server.js';
 
 /** Options of {@link clientCredentials}. */
 export interface ClientCredentialsOptions extends GrantOptions {
+  /** The authorization server: discovered, or its endpoints given directly. */
   server: ServerOptions;
+  /** The OAuth client id. */
   clientId: string;
   /** How the client authenticates: `clientSecretPost`, `clientSecretBasic` or `privateKeyJwt`. */
   clientAuth: ClientAuthentication;

@@ -3,15 +3,21 @@ import { ConfigError } from '@authrail/core';
 
 /** Server metadata given directly, for servers without discovery (MSK APIM, Okta org servers). */
 export interface ServerEndpoints {
+  /** The issuer identifier (a URL). */
   issuer: string;
+  /** The token endpoint URL (RFC 6749 §3.2). */
   tokenEndpoint: string;
+  /** The authorization endpoint URL, for the authorization code flow. */
   authorizationEndpoint?: string;
+  /** The revocation endpoint URL (RFC 7009), used at sign-out. */
   revocationEndpoint?: string;
 }
 
 /** Discover the server's metadata from `{issuer}/.well-known/…` (RFC 8414 / OpenID Connect Discovery). */
 export interface ServerDiscovery {
+  /** The issuer; metadata is read from its `/.well-known/` documents. */
   issuer: string;
+  /** Turns discovery on. */
   discovery: true;
 }
 

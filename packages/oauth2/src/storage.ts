@@ -4,8 +4,11 @@
  * in browsers; methods may be sync or async.
  */
 export interface FlowStorage {
+  /** The stored value, or null. */
   getItem(key: string): string | null | Promise<string | null>;
+  /** Stores a value. */
   setItem(key: string, value: string): void | Promise<void>;
+  /** Forgets a value. */
   removeItem(key: string): void | Promise<void>;
 }
 

@@ -11,6 +11,7 @@ import { clientCredentials, clientSecretBasic, secureUrl, type SecretInput } fro
 export interface OktaClientCredentialsOptions extends ProviderOptions {
   /** The authorization server, e.g. `https://<org>.okta.com/oauth2/<authServerId>` (or the org URL for the org server). */
   issuer: string;
+  /** The client id of the Okta service app. */
   clientId: string;
   /** The client secret, or a function that reads it: CTRP rotates credentials yearly; after `invalid_client` it is read again once. */
   clientSecret: SecretInput;

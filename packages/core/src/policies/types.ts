@@ -8,7 +8,9 @@ import type { Token } from '../token.js';
 export interface AuthRequest {
   /** Upper-case HTTP method. */
   method: string;
+  /** The full URL; policies may change its query (scoping). */
   url: URL;
+  /** The request headers; policies set credentials here. */
   headers: Headers;
 }
 
