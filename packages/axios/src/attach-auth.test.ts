@@ -1,16 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import axios, { AxiosError, type InternalAxiosRequestConfig } from 'axios';
 import { createStaticTokenStrategy } from '@authrail/core';
 import { mskApim } from '@authrail/msk-apim';
-import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { demoClients } from '@authrail/sandbox';
 import { attachAuth } from '@authrail/axios';
+import { useSandbox } from '@authrail/test-utils';
 
-let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox();
-});
-afterAll(() => sb.close());
-afterEach(() => sb.reset());
+const sb = useSandbox();
 
 const strategy = () =>
   mskApim({ baseUrl: sb.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' });

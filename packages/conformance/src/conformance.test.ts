@@ -1,6 +1,6 @@
 // The adapter conformance table: the same guarantees, the same assertions, for every
 // adapter (fetch, ky 2, ky 1, axios), over real HTTP against the sandbox.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { inspect } from 'node:util';
 import {
   ErrorCodes,
@@ -13,15 +13,11 @@ import {
 import { clientCredentials, clientSecretPost } from '@authrail/oauth2';
 import { mskApim, type MskApimOptions } from '@authrail/msk-apim';
 import { oktaClientCredentials } from '@authrail/okta';
-import { demoClients, startSandbox, type RecordedRequest, type Sandbox } from '@authrail/sandbox';
+import { demoClients, type RecordedRequest } from '@authrail/sandbox';
 import { BINARY, JSON_BODY, XML_BODY, drivers, type BodyKind, type Driver } from './drivers.js';
+import { useSandbox } from '@authrail/test-utils';
 
-let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox();
-});
-afterAll(() => sb.close());
-afterEach(() => sb.reset());
+const sb = useSandbox();
 
 function msk(extra: Partial<MskApimOptions> = {}, on: { rejected?: (e: RejectedEvent) => void } = {}) {
   return mskApim({

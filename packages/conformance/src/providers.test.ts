@@ -1,7 +1,7 @@
 // Every preset against the same sandbox faults: the error a caller sees, and how many
 // token requests it took, are the same whichever service a team talks to.
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   ErrorCodes,
   isTokenEndpointError,
@@ -13,13 +13,9 @@ import { medblocksClientCredentials } from '@authrail/medblocks';
 import { mskApim } from '@authrail/msk-apim';
 import { oktaClientCredentials } from '@authrail/okta';
 import { demoClients, startSandbox, type Fault, type Sandbox, type SandboxRoute } from '@authrail/sandbox';
+import { useSandbox } from '@authrail/test-utils';
 
-let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox();
-});
-afterAll(() => sb.close());
-afterEach(() => sb.reset());
+const sb = useSandbox();
 
 const retry: RetryOptions = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 300 };
 

@@ -1,15 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { createStaticTokenStrategy } from '@authrail/core';
 import { mskApim } from '@authrail/msk-apim';
-import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { demoClients } from '@authrail/sandbox';
 import { createAuthFetch } from '@authrail/fetch';
+import { useSandbox } from '@authrail/test-utils';
 
-let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox();
-});
-afterAll(() => sb.close());
-afterEach(() => sb.reset());
+const sb = useSandbox();
 
 const strategy = () =>
   mskApim({ baseUrl: sb.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' });

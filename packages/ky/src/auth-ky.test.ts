@@ -1,17 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import ky from 'ky';
 import ky1 from 'ky1';
 import { createAuthStrategy, createStaticTokenStrategy, type RejectedEvent } from '@authrail/core';
 import { mskApim } from '@authrail/msk-apim';
-import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { demoClients } from '@authrail/sandbox';
 import { authHooks, createAuthKy } from '@authrail/ky';
+import { useSandbox } from '@authrail/test-utils';
 
-let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox();
-});
-afterAll(() => sb.close());
-afterEach(() => sb.reset());
+const sb = useSandbox();
 
 const strategy = (on: { rejected?: (e: RejectedEvent) => void } = {}) =>
   mskApim({ baseUrl: sb.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001', on });

@@ -1,19 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { AuthorizationResponseError, ErrorCodes, type AuthRequest } from '@authrail/core';
 import { createMemoryStorage } from '@authrail/oauth2';
-import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { demoClients, startSandbox } from '@authrail/sandbox';
 import {
   medblocksAuthorizationCode,
   medblocksClientCredentials,
   type MedblocksAuthorizationCodeOptions,
 } from '@authrail/medblocks';
+import { useSandbox } from '@authrail/test-utils';
 
-let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox();
-});
-afterAll(() => sb.close());
-afterEach(() => sb.reset());
+const sb = useSandbox();
 
 const REDIRECT = 'http://127.0.0.1:5173/callback';
 

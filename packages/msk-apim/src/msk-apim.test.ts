@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   ErrorCodes,
   MissingScopeError,
@@ -8,15 +8,11 @@ import {
   type AuthRequest,
   type TokenEndpointError,
 } from '@authrail/core';
-import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { demoClients, startSandbox } from '@authrail/sandbox';
 import { mskApim, type MskApimOptions } from '@authrail/msk-apim';
+import { useSandbox } from '@authrail/test-utils';
 
-let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox();
-});
-afterAll(() => sb.close());
-afterEach(() => sb.reset());
+const sb = useSandbox();
 
 const fast = { retry: { baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 2_000 } };
 const options = (extra: Partial<MskApimOptions> = {}): MskApimOptions => ({

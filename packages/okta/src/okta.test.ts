@@ -1,15 +1,11 @@
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { ErrorCodes, isTokenEndpointError, type AuthRequest, type TokenEndpointError } from '@authrail/core';
-import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { demoClients, startSandbox } from '@authrail/sandbox';
 import { oktaClientCredentials, oktaTokenEndpoint, type OktaClientCredentialsOptions } from '@authrail/okta';
+import { useSandbox } from '@authrail/test-utils';
 
-let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox();
-});
-afterAll(() => sb.close());
-afterEach(() => sb.reset());
+const sb = useSandbox();
 
 const options = (extra: Partial<OktaClientCredentialsOptions> = {}): OktaClientCredentialsOptions => ({
   issuer: sb.urls.okta.issuer,

@@ -5,3 +5,4 @@ export {
   type OidcProviderOptions,
   type OidcRequest,
 } from './oidc-provider.js';
+export { useSandbox } from './sandbox.js';
