@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { createMemoryTokenStore, createToken, tokenStoreKey } from '@authrail/core';
+import { fnv1a128 } from './store.js';
 
 describe('memory token store', () => {
   test('delete with a token deletes only that exact token', async () => {
@@ -44,5 +45,27 @@ describe('tokenStoreKey', () => {
       tokenStoreKey({ tokenEndpoint: identity.tokenEndpoint, clientId: 'client-a' }),
     ]);
     expect(new Set(keys).size).toBe(5);
+  });
+});
+
+describe('tokenStoreKey without WebCrypto (plain http: pages)', () => {
+  test('falls back to a stable FNV-1a key that still differs by client', async () => {
+    const original = Object.getOwnPropertyDescriptor(globalThis, 'crypto');
+    Object.defineProperty(globalThis, 'crypto', { value: {}, configurable: true });
+    try {
+      const a = await tokenStoreKey({ tokenEndpoint: 'https://a.example/token', clientId: 'one' });
+      const again = await tokenStoreKey({ tokenEndpoint: 'https://a.example/token', clientId: 'one' });
+      const b = await tokenStoreKey({ tokenEndpoint: 'https://a.example/token', clientId: 'two' });
+      expect(a).toMatch(/^authrail:v1f:[0-9a-f]{32}$/);
+      expect(again).toBe(a);
+      expect(b).not.toBe(a);
+    } finally {
+      Object.defineProperty(globalThis, 'crypto', original!);
+    }
+  });
+
+  test('FNV-1a 128 matches the published test vector', () => {
+    expect(fnv1a128(new TextEncoder().encode(''))).toBe('6c62272e07bb014262b821756295c58d');
+    expect(fnv1a128(new TextEncoder().encode('a'))).toBe('d228cb696f1a8caf78912b704e4a8964');
   });
 });

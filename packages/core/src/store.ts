@@ -48,11 +48,25 @@ export function createMemoryTokenStore(): TokenStore {
 /**
  * Derives the store key for a source: `authrail:v1:` and the SHA-256 of the token
  * endpoint, client id and scope. Contains no secret, and is the same in every process,
- * so a shared store serves a whole fleet.
+ * so a shared store serves a whole fleet. Where WebCrypto is unavailable (a page served
+ * over plain `http:` from a non-loopback host), a 128-bit FNV-1a hash is used instead,
+ * prefixed `authrail:v1f:` so the two never mix.
  */
 export async function tokenStoreKey(identity: TokenSourceIdentity): Promise<string> {
   const material = JSON.stringify([identity.tokenEndpoint, identity.clientId, identity.scope ?? '']);
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(material));
+  const bytes = new TextEncoder().encode(material);
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return `authrail:v1f:${fnv1a128(bytes)}`;
+  const digest = await subtle.digest('SHA-256', bytes);
   const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
   return `authrail:v1:${hex}`;
+}
+
+/** FNV-1a, 128-bit: a stable, dependency-free hash for keys (not for secrets). */
+export function fnv1a128(bytes: Uint8Array): string {
+  const prime = 0x0000000001000000000000000000013bn;
+  const mask = (1n << 128n) - 1n;
+  let hash = 0x6c62272e07bb014262b821756295c58dn;
+  for (const byte of bytes) hash = ((hash ^ BigInt(byte)) * prime) & mask;
+  return hash.toString(16).padStart(32, '0');
 }
