@@ -2,12 +2,18 @@ import { demoClients, startSandbox, type Sandbox } from './sandbox.js';
 
 /** Where the CLI writes. */
 export interface CliOptions {
-  stdout?: { write(text: string): unknown };
+  /** Where to print. Default `process.stdout`. */
+  stdout?: {
+    /** Writes text. */
+    write(text: string): unknown;
+  };
 }
 
 /** A running CLI sandbox. */
 export interface CliHandle {
+  /** The running sandbox. */
   sandbox: Sandbox;
+  /** Stops it. */
   close(): Promise<void>;
 }
 

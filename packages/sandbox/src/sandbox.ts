@@ -23,19 +23,43 @@ import type {
  * sandbox, safe to print and commit.
  */
 export const demoClients = {
+  /** The MSK APIM client. */
   mskApim: {
+    /** Client id. */
     clientId: 'msk-demo-client',
+    /** Client secret (fake, local only). */
     clientSecret: 'msk-demo-secret',
+    /** Protocols it may access. */
     researchStudies: ['12-245', '17-001'],
   },
+  /** The Okta (CTRP) service app. */
   okta: {
+    /** Client id. */
     clientId: 'ctrp-demo-client',
+    /** Client secret (fake, local only). */
     clientSecret: 'ctrp-demo-secret',
+    /** Scopes it may request. */
     scopes: ['ctrp.accrual', 'ctrp.read'],
   },
-  medblocksBackend: { clientId: 'medblocks-demo-backend', clientSecret: 'medblocks-demo-secret' },
-  medblocksSpa: { clientId: 'medblocks-demo-spa' },
-  user: { username: 'demo', password: 'demo' },
+  /** The Medblocks backend client (client credentials). */
+  medblocksBackend: {
+    /** Client id. */
+    clientId: 'medblocks-demo-backend',
+    /** Client secret (fake, local only). */
+    clientSecret: 'medblocks-demo-secret',
+  },
+  /** The Medblocks public client for browser apps (PKCE, no secret). */
+  medblocksSpa: {
+    /** Client id. */
+    clientId: 'medblocks-demo-spa',
+  },
+  /** The user of the Medblocks sign-in page. */
+  user: {
+    /** Sign-in name. */
+    username: 'demo',
+    /** Its password. */
+    password: 'demo',
+  },
 } as const;
 
 const DEMO_CLIENTS: SandboxClient[] = [
@@ -49,15 +73,40 @@ const DEMO_CLIENTS: SandboxClient[] = [
 export interface Sandbox {
   /** `http://127.0.0.1:PORT` of the main listener. */
   readonly url: string;
+  /** Where each emulated service answers. */
   readonly urls: {
-    mskApim: { baseUrl: string; tokenEndpoint: string; fhirBaseUrl: string };
-    okta: { issuer: string; tokenEndpoint: string };
-    ctrp: { baseUrl: string };
-    medblocks: {
+    /** MSK APIM. */
+    mskApim: {
+      /** The APIM base URL (pass to `mskApim({ baseUrl })`). */
       baseUrl: string;
+      /** `/msk-apim/external/msk-oidc/oauth2/token`. */
       tokenEndpoint: string;
+      /** Blaze FHIR base, `/msk-apim/external/blaze/fhir`. */
+      fhirBaseUrl: string;
+    };
+    /** Okta, for NCI CTRP. */
+    okta: {
+      /** The custom authorization server `/oauth2/default`. */
+      issuer: string;
+      /** `{issuer}/v1/token`. */
+      tokenEndpoint: string;
+    };
+    /** The NCI CTRP API. */
+    ctrp: {
+      /** Base of the accrual services, `/ctrp`. */
+      baseUrl: string;
+    };
+    /** Medblocks. */
+    medblocks: {
+      /** The Medblocks base URL, `/medblocks`. */
+      baseUrl: string;
+      /** `{baseUrl}/oauth2/token`. */
+      tokenEndpoint: string;
+      /** `{baseUrl}/oauth2/auth` (the sign-in page). */
       authorizeEndpoint: string;
+      /** `{baseUrl}/oauth2/revoke`. */
       revocationEndpoint: string;
+      /** `{baseUrl}/fhir`. */
       fhirBaseUrl: string;
     };
     /** Any method, any subpath; needs a valid sandbox token of any service; answers what it received. */
@@ -75,6 +124,7 @@ export interface Sandbox {
   resourceRequests(filter?: { route?: SandboxRoute }): RecordedRequest[];
   /** Queues a fault on a route, for `times` requests (default: all). */
   inject(route: SandboxRoute, fault: Fault, options?: { times?: number }): void;
+  /** Removes every queued fault. */
   clearFaults(): void;
   /** Revokes the matching access tokens: they now get 401 `invalid_token`. Returns how many. */
   revokeTokens(filter?: TokenFilter): number;
