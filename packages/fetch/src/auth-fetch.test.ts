@@ -54,6 +54,23 @@ describe('createAuthFetch', () => {
     expect(sent).toEqual([`${sb.urls.echo}/custom?researchstudy=17-001`, `${sb.urls.elsewhere}/custom`]);
   });
 
+  test('options a Request does not carry (a proxy dispatcher) reach the inner fetch', async () => {
+    await fetch(`${sb.urls.elsewhere}/warm-up`); // Node creates its global undici agent on first use
+    const dispatcher: unknown = Reflect.get(globalThis, Symbol.for('undici.globalDispatcher.1'));
+    expect(dispatcher).toBeDefined();
+    const seen: unknown[] = [];
+    const api = createAuthFetch(strategy(), {
+      fetch: (input, init) => {
+        seen.push((init as { dispatcher?: unknown } | undefined)?.dispatcher);
+        return fetch(input, init);
+      },
+    });
+    expect((await api(`${sb.urls.echo}/proxied`, { dispatcher } as RequestInit)).status).toBe(200);
+    expect((await api(`${sb.urls.elsewhere}/proxied`, { dispatcher } as RequestInit)).status).toBe(200);
+    expect(seen).toEqual([dispatcher, dispatcher]);
+    expect(echoes()[0]?.headers.authorization).toMatch(/^Bearer /);
+  });
+
   test('bad arguments fail naming the option', () => {
     const s = createStaticTokenStrategy({ token: 'tok-1234', origins: ['https://api.example.org'] });
     expect(() => createAuthFetch({} as never)).toThrow(/^strategy:/);

@@ -67,6 +67,9 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
       isStream(init?.body) ||
       (input instanceof Request && input.body !== null && options.isOneShot?.(input) === true);
     // A Request input is cloned so the caller's own object stays usable.
+    // Options a Request does not carry (undici's `dispatcher` for proxies, and the like)
+    // are passed along to every send; the Request carries the rest.
+    const { body: _body, headers: _headers, method: _method, signal: _signal, ...passAlong } = init ?? {};
     const template = new Request(
       input instanceof Request ? input.clone() : input,
       oneShot ? ({ ...init, duplex: 'half' } as RequestInit) : init,
@@ -79,7 +82,7 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
         headers: new Headers(template.headers),
       };
       const used = await strategy.authorize(view, { signal: template.signal });
-      if (!used.applied) return send(template);
+      if (!used.applied) return send(template, passAlong);
       // Buffered once, so the replay sends the same bytes (FormData keeps its boundary in
       // the copied Content-Type). A stream is passed through and cannot be replayed.
       if (body === undefined)
@@ -90,7 +93,7 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
         body,
         ...(oneShot ? { duplex: 'half' } : {}),
       } as RequestInit);
-      const response = await send(outgoing);
+      const response = await send(outgoing, passAlong);
       if (!strategy.isRejected(response)) return response;
       const decision = await strategy.reject(used, {
         method: view.method,
