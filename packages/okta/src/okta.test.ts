@@ -59,13 +59,23 @@ describe('oktaClientCredentials', () => {
     expect(new URLSearchParams(tokenRequest!.body.toString()).has('client_secret')).toBe(false);
   });
 
-  test('the token never goes to Okta itself or elsewhere, only to the listed API origins', async () => {
+  test("the token goes only to the listed API origins; by default to the issuer's origin", async () => {
     const strategy = oktaClientCredentials(options({ origins: ['https://ctrp.example.org'] }));
     const request: AuthRequest = { method: 'GET', url: new URL(accrual()), headers: new Headers() };
     expect((await strategy.authorize(request)).applied).toBe(false);
-    expect(() => oktaClientCredentials({ ...options(), origins: undefined as never })).toThrow(
-      /^origins: must list the API origins/,
-    );
+    const byDefault = oktaClientCredentials({ ...options(), origins: undefined });
+    const toIssuerOrigin: AuthRequest = {
+      method: 'GET',
+      url: new URL(`${sb.url}/anything`),
+      headers: new Headers(),
+    };
+    expect((await byDefault.authorize(toIssuerOrigin)).applied).toBe(true); // by default, the issuer's origin only
+    const toApi: AuthRequest = {
+      method: 'GET',
+      url: new URL('https://ctrp.example.org/x'),
+      headers: new Headers(),
+    };
+    expect((await byDefault.authorize(toApi)).applied).toBe(false);
   });
 
   test.each([

@@ -17,8 +17,11 @@ export interface OktaClientCredentialsOptions extends ProviderOptions {
   clientSecret: SecretInput;
   /** Requested scopes, space separated. */
   scope?: string;
-  /** The API origins that receive the token (the CTRP API, not Okta). Required. */
-  origins: readonly string[];
+  /**
+   * The API origins that receive the token. Default: the issuer's origin only, which is
+   * safe but rarely what you call: set it to your API (e.g. the CTRP API's origin).
+   */
+  origins?: readonly string[];
   /** A `fetch` for token requests. */
   fetch?: typeof fetch;
   /** Token request timeout in ms. Default 30 000. */
@@ -48,11 +51,6 @@ export function oktaClientCredentials(options: OktaClientCredentialsOptions): To
   if (!options || typeof options !== 'object')
     throw new ConfigError('must be an options object', { option: 'options' });
   const tokenEndpoint = oktaTokenEndpoint(options.issuer);
-  if (options.origins === undefined) {
-    throw new ConfigError('must list the API origins that receive the token (e.g. the CTRP API), not Okta', {
-      option: 'origins',
-    });
-  }
   const source = clientCredentials({
     server: { issuer: options.issuer, tokenEndpoint },
     clientId: options.clientId,
@@ -61,5 +59,9 @@ export function oktaClientCredentials(options: OktaClientCredentialsOptions): To
     fetch: options.fetch,
     timeoutMs: options.timeoutMs,
   });
-  return createAuthStrategy({ ...pickProviderOptions(options), source, origins: options.origins });
+  return createAuthStrategy({
+    ...pickProviderOptions(options),
+    source,
+    origins: options.origins ?? [new URL(tokenEndpoint).origin],
+  });
 }
