@@ -6,25 +6,17 @@ import {
   type RequestPolicy,
   type TokenAuthStrategy,
 } from '@authrail/core';
-import { clientCredentials, clientSecretBasic, type SecretInput } from '@authrail/oauth2';
+import { clientCredentials, clientSecretBasic, type ClientSecretPresetOptions } from '@authrail/oauth2';
 import { medblocksBase } from './common.js';
 
 /** Options of {@link medblocksClientCredentials}. */
-export interface MedblocksClientCredentialsOptions extends ProviderOptions {
+export interface MedblocksClientCredentialsOptions extends ProviderOptions, ClientSecretPresetOptions {
   /** The Medblocks base URL; the token endpoint is `{baseUrl}/oauth2/token`, FHIR at `{baseUrl}/fhir`. */
   baseUrl: string;
-  /** The backend client id. */
-  clientId: string;
-  /** The client secret, or a function that reads it (read again after `invalid_client`). */
-  clientSecret: SecretInput;
   /** Requested scope, if the client needs one. */
   scope?: string;
   /** Origins that receive the token. Default: the origin of `baseUrl`. */
   origins?: readonly string[];
-  /** A `fetch` for token requests. */
-  fetch?: typeof fetch;
-  /** Token request timeout in ms. Default 30 000. */
-  timeoutMs?: number;
 }
 
 /**

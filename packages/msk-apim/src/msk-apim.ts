@@ -5,7 +5,12 @@ import {
   type ProviderOptions,
   type TokenAuthStrategy,
 } from '@authrail/core';
-import { clientCredentials, clientSecretPost, secureUrl, type SecretInput } from '@authrail/oauth2';
+import {
+  clientCredentials,
+  clientSecretPost,
+  secureUrl,
+  type ClientSecretPresetOptions,
+} from '@authrail/oauth2';
 
 /** The token path of MSK APIM's OIDC service. */
 export const DEFAULT_MSK_TOKEN_PATH = '/msk-apim/external/msk-oidc/oauth2/token';
@@ -13,13 +18,9 @@ export const DEFAULT_MSK_TOKEN_PATH = '/msk-apim/external/msk-oidc/oauth2/token'
 export const RESEARCH_STUDY_PARAM = 'researchstudy';
 
 /** Options of {@link mskApim}. */
-export interface MskApimOptions extends ProviderOptions {
+export interface MskApimOptions extends ProviderOptions, ClientSecretPresetOptions {
   /** The APIM base URL, e.g. `https://apim.mskcc.org`. Its origin receives the token. */
   baseUrl: string;
-  /** The client id MSK issued. */
-  clientId: string;
-  /** The client secret, or a function that reads it (read again after `invalid_client`). */
-  clientSecret: SecretInput;
   /** The default protocol, added as `?researchstudy=` when a request has none. Without it every request must carry its own. */
   researchStudy?: string;
   /** Default {@link DEFAULT_MSK_TOKEN_PATH}. */
@@ -28,10 +29,6 @@ export interface MskApimOptions extends ProviderOptions {
   scope?: string;
   /** Origins that receive the token. Default: the origin of `baseUrl`. */
   origins?: readonly string[];
-  /** A `fetch` for token requests. */
-  fetch?: typeof fetch;
-  /** Token request timeout in ms. Default 30 000. */
-  timeoutMs?: number;
 }
 
 /** The strategy {@link mskApim} returns. */

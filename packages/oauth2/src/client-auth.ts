@@ -155,3 +155,20 @@ export function checkClientAuth(value: unknown): ClientAuthentication {
   }
   return auth as ClientAuthentication;
 }
+
+/**
+ * The credentials and token-request options every client-secret preset takes
+ * (`mskApim`, `oktaClientCredentials`, `medblocksClientCredentials`).
+ */
+export interface ClientSecretPresetOptions {
+  /** The OAuth client id. */
+  clientId: string;
+  /** The client secret, or a function that reads it (a secret manager): read again once after `invalid_client`, so rotated credentials work without a restart. */
+  clientSecret: SecretInput;
+  /** Origins that receive the token. Each preset says its default. */
+  origins?: readonly string[];
+  /** A `fetch` for token requests. Default: the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Token request timeout in ms. Default 30 000. */
+  timeoutMs?: number;
+}

@@ -28,6 +28,7 @@ export {
   none,
   privateKeyJwt,
   type ClientAuthentication,
+  type ClientSecretPresetOptions,
   type PrivateKeyInput,
   type SecretInput,
 } from './client-auth.js';

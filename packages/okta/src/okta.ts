@@ -5,16 +5,17 @@ import {
   type ProviderOptions,
   type TokenAuthStrategy,
 } from '@authrail/core';
-import { clientCredentials, clientSecretBasic, secureUrl, type SecretInput } from '@authrail/oauth2';
+import {
+  clientCredentials,
+  clientSecretBasic,
+  secureUrl,
+  type ClientSecretPresetOptions,
+} from '@authrail/oauth2';
 
 /** Options of {@link oktaClientCredentials}. */
-export interface OktaClientCredentialsOptions extends ProviderOptions {
+export interface OktaClientCredentialsOptions extends ProviderOptions, ClientSecretPresetOptions {
   /** The authorization server, e.g. `https://<org>.okta.com/oauth2/<authServerId>` (or the org URL for the org server). */
   issuer: string;
-  /** The client id of the Okta service app. */
-  clientId: string;
-  /** The client secret, or a function that reads it: CTRP rotates credentials yearly; after `invalid_client` it is read again once. */
-  clientSecret: SecretInput;
   /** Requested scopes, space separated. */
   scope?: string;
   /**
@@ -22,10 +23,6 @@ export interface OktaClientCredentialsOptions extends ProviderOptions {
    * safe but rarely what you call: set it to your API (e.g. the CTRP API's origin).
    */
   origins?: readonly string[];
-  /** A `fetch` for token requests. */
-  fetch?: typeof fetch;
-  /** Token request timeout in ms. Default 30 000. */
-  timeoutMs?: number;
 }
 
 /**
