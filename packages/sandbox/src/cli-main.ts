@@ -1,6 +1,17 @@
-import { demoClients, startSandbox, type Sandbox } from './sandbox.js';
+// The CLI as a function (`runCli`), so it can be tested without a child process; the
+// `authrail-sandbox` bin (cli.ts) only adds signal handling around it.
+import { demoClients } from './clients.js';
+import { startSandbox, type Sandbox } from './sandbox.js';
 
-/** Where the CLI writes. */
+/**
+ * Options of {@link runCli}.
+ *
+ * @example
+ * ```ts
+ * let out = '';
+ * const handle = await runCli(['--port', '0'], { stdout: { write: (text) => (out += text) } });
+ * ```
+ */
 export interface CliOptions {
   /** Where to print. Default `process.stdout`. */
   stdout?: {
@@ -9,11 +20,20 @@ export interface CliOptions {
   };
 }
 
-/** A running CLI sandbox. */
+/**
+ * A sandbox started by {@link runCli}.
+ *
+ * @example
+ * ```ts
+ * const handle = await runCli(['--port', '0']);
+ * console.log(handle?.sandbox.url);
+ * await handle?.close();
+ * ```
+ */
 export interface CliHandle {
   /** The running sandbox. */
   sandbox: Sandbox;
-  /** Stops it. */
+  /** Stops it: closes both listeners and every connection. Never hangs. */
   close(): Promise<void>;
 }
 
@@ -28,12 +48,15 @@ Usage: authrail-sandbox [--port N] [--lifetime SECONDS]
 
 function parse(argv: readonly string[]): { port: number; lifetime: number; help: boolean } {
   const out = { port: 4010, lifetime: 3600, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+  const args = argv.flatMap((arg) =>
+    /^--[a-z]+=/.test(arg) ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg],
+  );
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
     const value = () => {
-      const next = argv[++i];
+      const next = args[++i];
       const n = Number(next);
-      if (next === undefined || !Number.isInteger(n) || n < 0)
+      if (next === undefined || next === '' || !Number.isInteger(n) || n < 0)
         throw new TypeError(`${arg} needs a whole number`);
       return n;
     };
@@ -43,12 +66,24 @@ function parse(argv: readonly string[]): { port: number; lifetime: number; help:
     else throw new TypeError(`unknown option ${arg} (see --help)`);
   }
   if (out.lifetime === 0) throw new TypeError('--lifetime must be at least 1');
+  if (out.port > 65535) throw new TypeError('--port must be at most 65535');
   return out;
 }
 
 /**
- * Runs the CLI: starts a sandbox and prints its URLs and the demo credentials.
- * Returns `undefined` after printing help.
+ * Runs the `authrail-sandbox` CLI: parses `argv` (`--port N`, default 4010; `--lifetime
+ * SECONDS`, default 3600; `--help`), starts a sandbox and prints every URL and the demo
+ * credentials (fake, local only). Returns a handle to close it, or `undefined` after
+ * printing help.
+ *
+ * @throws TypeError for an unknown option or a bad value (the bin exits with code 2).
+ *
+ * @example
+ * ```ts
+ * const handle = await runCli(['--port', '0', '--lifetime', '60']);
+ * // … use handle.sandbox.urls …
+ * await handle?.close();
+ * ```
  */
 export async function runCli(
   argv: readonly string[],
@@ -74,10 +109,12 @@ CTRP          API    ${urls.ctrp.baseUrl}/accrual-services/trials/{idType}/{tria
 Medblocks     base   ${urls.medblocks.baseUrl}
               token  ${urls.medblocks.tokenEndpoint}
               auth   ${urls.medblocks.authorizeEndpoint}
+              revoke ${urls.medblocks.revocationEndpoint}
               FHIR   ${urls.medblocks.fhirBaseUrl}
               backend ${demoClients.medblocksBackend.clientId} / ${demoClients.medblocksBackend.clientSecret}
               SPA     ${demoClients.medblocksSpa.clientId} (public, PKCE), user ${demoClients.user.username} / ${demoClients.user.password}
-Echo          ${urls.echo}
+Echo          ${urls.echo}   (any sandbox token)
+Redirect      ${urls.redirect}?to=<url>&status=302
 Elsewhere     ${urls.elsewhere}   (another origin)
 
 These are fake sandbox credentials. Ctrl+C to stop.

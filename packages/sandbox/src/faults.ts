@@ -1,13 +1,30 @@
+// Fault injection: what each injected fault does to a request before normal handling.
+import { STATUS_CODES } from 'node:http';
 import { randomToken } from './state.js';
 import { send, sendHtml, sendJson, type Exchange } from './http.js';
 import type { Fault } from './types.js';
 
-/** What to do after a fault: `handled` (a response or no response was given) or `continue`. */
+/** What to do after a fault: `handled` (answered, or deliberately not answered) or `continue`. */
 export type FaultOutcome = 'handled' | 'continue';
 
 /** Hung requests, so `close()` can end them. */
 export type HangRegistry = Set<Exchange>;
 
+/** Every fault type, to refuse unknown ones at `inject` time. */
+export const FAULT_TYPES: ReadonlySet<Fault['type']> = new Set<Fault['type']>([
+  'status',
+  'rate-limit',
+  'delay',
+  'hang',
+  'reset',
+  'html',
+  'malformed-json',
+  'missing-access-token',
+  'unauthorized',
+  'okta-error',
+]);
+
+/** Applies one fault to a request; `continue` means the request is then handled normally. */
 export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry): Promise<FaultOutcome> {
   switch (fault.type) {
     case 'status':
@@ -41,13 +58,16 @@ export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry)
       ex.record.status = 0;
       ex.req.socket.destroy();
       return 'handled';
-    case 'html':
+    case 'html': {
+      const status = fault.status ?? 502;
+      const title = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
       sendHtml(
         ex,
-        fault.status ?? 502,
-        `<!DOCTYPE html><html><head><title>${fault.status ?? 502} Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>`,
+        status,
+        `<!DOCTYPE html>\n<html><head><title>${title}</title></head><body><center><h1>${title}</h1></center><hr><center>nginx</center></body></html>\n`,
       );
       return 'handled';
+    }
     case 'malformed-json':
       send(ex, 200, '{"access_token": "abc", "token_type": ', { 'Content-Type': 'application/json' });
       return 'handled';

@@ -1,36 +1,74 @@
+// Small HTTP helpers shared by every emulated service: body reading, responses,
+// CORS, client credentials and bearer tokens.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RecordedRequest } from './types.js';
 
-const MAX_BODY = 8 * 1024 * 1024;
+/** The largest request body the sandbox accepts (8 MiB); larger ones get 413. */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
-/** Reads a request body (at most 8 MiB). */
-export function readBody(req: IncomingMessage): Promise<Buffer> {
+/** A read request body; `tooLarge` when it went over {@link MAX_BODY_BYTES} (the rest was drained). */
+export interface ReadBody {
+  /** The bytes kept (empty when too large). */
+  body: Buffer;
+  /** The body was larger than {@link MAX_BODY_BYTES}. */
+  tooLarge: boolean;
+}
+
+/**
+ * Reads a request body, keeping at most {@link MAX_BODY_BYTES}. A larger body is drained
+ * and reported as `tooLarge`, so the caller can answer 413 instead of dropping the socket.
+ * Rejects when the client goes away before the end.
+ */
+export function readBody(req: IncomingMessage): Promise<ReadBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new Error('body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () =>
+      resolve(
+        size > MAX_BODY_BYTES
+          ? { body: Buffer.alloc(0), tooLarge: true }
+          : { body: Buffer.concat(chunks), tooLarge: false },
+      ),
+    );
     req.on('error', reject);
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('the client went away before the end of the body'));
+    });
   });
+}
+
+/**
+ * Parses a request target. Origin-form (`/path?x`) is resolved against the sandbox
+ * origin — `//x` stays a path, never a host; absolute-form is accepted too. Returns
+ * `undefined` for anything unparsable (answered with 400).
+ */
+export function parseTarget(target: string): URL | undefined {
+  try {
+    return target.startsWith('/') ? new URL(`http://127.0.0.1${target}`) : new URL(target);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The request being handled, with its record. */
 export interface Exchange {
+  /** The Node request. */
   req: IncomingMessage;
+  /** The Node response. */
   res: ServerResponse;
+  /** The parsed request target. */
   url: URL;
+  /** The whole request body. */
   body: Buffer;
+  /** The record in `sandbox.requests`; its `status` is set when the response is sent. */
   record: RecordedRequest;
 }
 
+/** Sends a response (with the CORS headers of {@link corsHeaders}) and records its status. */
 export function send(
   ex: Exchange,
   status: number,
@@ -47,6 +85,7 @@ export function send(
   ex.res.end(body);
 }
 
+/** Sends a JSON response (`application/json` unless `headers` say otherwise). */
 export function sendJson(
   ex: Exchange,
   status: number,
@@ -56,65 +95,106 @@ export function sendJson(
   send(ex, status, JSON.stringify(value), { 'Content-Type': 'application/json', ...headers });
 }
 
+/** Sends an HTML page. */
 export function sendHtml(ex: Exchange, status: number, html: string): void {
   send(ex, status, html, { 'Content-Type': 'text/html; charset=utf-8' });
 }
 
+/** Redirects to `location` (302 unless told otherwise). */
 export function redirect(ex: Exchange, location: string, status = 302): void {
   send(ex, status, '', { Location: location });
 }
 
-/** Browsers call the token, revocation and FHIR endpoints from the SPA's origin. */
-function corsHeaders(ex: Exchange): Record<string, string> {
+/** 405 with `Allow`, in the OAuth error shape. */
+export function methodNotAllowed(ex: Exchange, allow: string): void {
+  sendJson(
+    ex,
+    405,
+    {
+      error: 'invalid_request',
+      error_description: `Method ${ex.record.method} is not allowed; use ${allow}`,
+    },
+    { Allow: allow },
+  );
+}
+
+/**
+ * CORS headers for a request that has an `Origin`: the origin is echoed back (any origin
+ * may call the sandbox — the SPA example runs on another port), and `WWW-Authenticate`
+ * and `Retry-After` are readable by scripts.
+ */
+export function corsHeaders(ex: Exchange): Record<string, string> {
   const origin = ex.req.headers.origin;
   if (!origin) return {};
   return {
     'Access-Control-Allow-Origin': origin,
     Vary: 'Origin',
-    'Access-Control-Expose-Headers': 'WWW-Authenticate',
+    'Access-Control-Expose-Headers': 'WWW-Authenticate, Retry-After, Location',
   };
 }
 
+/** The headers that answer a CORS preflight. */
+export const PREFLIGHT_HEADERS: Readonly<Record<string, string>> = {
+  'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, PATCH, OPTIONS',
+  'Access-Control-Allow-Headers': 'authorization, content-type, accept',
+  'Access-Control-Max-Age': '600',
+};
+
+/** Answers a CORS preflight (`OPTIONS`) with 204. */
 export function preflight(ex: Exchange): void {
-  send(ex, 204, '', {
-    'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
-    'Access-Control-Allow-Headers': 'authorization, content-type, accept',
-    'Access-Control-Max-Age': '600',
-  });
+  send(ex, 204, '', { ...PREFLIGHT_HEADERS });
 }
 
-/** Parses an `application/x-www-form-urlencoded` body. */
+/** The media type of the request, lower case, without parameters (`''` when absent). */
+export function mediaType(ex: Exchange): string {
+  return (ex.req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** Parses an `application/x-www-form-urlencoded` body; any other body gives no fields. */
 export function formOf(ex: Exchange): URLSearchParams {
-  const type = ex.req.headers['content-type'] ?? '';
-  return type.startsWith('application/x-www-form-urlencoded')
+  return mediaType(ex) === 'application/x-www-form-urlencoded'
     ? new URLSearchParams(ex.body.toString('utf8'))
     : new URLSearchParams();
 }
 
-/** Client credentials from a Basic header (RFC 6749 §2.3.1: form-urlencoded, then Base64). */
+function formDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Client credentials from an HTTP Basic header. Per RFC 6749 §2.3.1 the id and secret
+ * are form-urlencoded before Base64, so they are decoded here.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ */
 export function basicCredentials(ex: Exchange): { clientId: string; clientSecret: string } | undefined {
-  const header = ex.req.headers.authorization ?? '';
-  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(ex.req.headers.authorization ?? '');
   if (!match) return undefined;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
-  const decode = (s: string) => {
-    try {
-      return decodeURIComponent(s.replace(/\+/g, ' '));
-    } catch {
-      return s;
-    }
+  return {
+    clientId: formDecode(decoded.slice(0, colon)),
+    clientSecret: formDecode(decoded.slice(colon + 1)),
   };
-  return { clientId: decode(decoded.slice(0, colon)), clientSecret: decode(decoded.slice(colon + 1)) };
 }
 
-/** The bearer token of a request, if it has one (scheme case-insensitive). */
+/** The bearer token of a request, if it has one (the scheme is case-insensitive, RFC 7235). */
 export function bearerToken(ex: Exchange): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(ex.req.headers.authorization ?? '');
   return match?.[1];
 }
 
+/** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Escapes text for XML content. */
+export function escapeXml(text: string): string {
+  return escapeHtml(text);
 }

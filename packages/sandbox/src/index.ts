@@ -17,7 +17,8 @@
  *
  * @packageDocumentation
  */
-export { demoClients, startSandbox, type Sandbox } from './sandbox.js';
+export { demoClients } from './clients.js';
+export { startSandbox, type Sandbox } from './sandbox.js';
 export { runCli, type CliHandle, type CliOptions } from './cli-main.js';
 export type {
   Fault,

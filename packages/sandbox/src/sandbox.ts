@@ -1,75 +1,37 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { applyFault, type HangRegistry } from './faults.js';
-import { preflight, readBody, redirect, sendJson, type Exchange } from './http.js';
-import { authenticate } from './services/common.js';
-import { CTRP_PREFIX, ctrpAccrual } from './services/ctrp.js';
-import { MEDBLOCKS_PREFIX, medblocksRoute } from './services/medblocks.js';
-import { MSK_FHIR_PATH, MSK_TOKEN_PATH, mskFhir, mskToken } from './services/msk.js';
-import { oktaRoute, OKTA_AUTH_SERVER } from './services/okta.js';
+import { demoClients, resolveClients, resolveLifetimes } from './clients.js';
+import { applyFault, FAULT_TYPES, type HangRegistry } from './faults.js';
+import {
+  parseTarget,
+  PREFLIGHT_HEADERS,
+  preflight,
+  readBody,
+  sendJson,
+  type Exchange,
+  type ReadBody,
+} from './http.js';
+import { dispatch, echoBody, RESOURCE_ROUTES, routeOf, ROUTES, TOKEN_ROUTE_SERVICE } from './router.js';
+import { CTRP_PREFIX } from './services/ctrp.js';
+import { MEDBLOCKS_PREFIX } from './services/medblocks.js';
+import { MSK_FHIR_PATH, MSK_TOKEN_PATH } from './services/msk.js';
+import { OKTA_AUTH_SERVER } from './services/okta.js';
 import { SandboxState } from './state.js';
-import type {
-  Fault,
-  RecordedRequest,
-  SandboxClient,
-  SandboxOptions,
-  SandboxRoute,
-  SandboxService,
-  TokenFilter,
-} from './types.js';
+import type { Fault, RecordedRequest, SandboxOptions, SandboxRoute, TokenFilter } from './types.js';
 
 /**
- * The demo clients every sandbox knows. These are fake credentials of the local
- * sandbox, safe to print and commit.
+ * A running sandbox, from {@link startSandbox}: where each service answers, what it
+ * received, and the levers of fault injection and forced revocation.
+ *
+ * @example
+ * ```ts
+ * const sandbox = await startSandbox();
+ * sandbox.inject('okta-token', { type: 'rate-limit', retryAfterSeconds: 1 }, { times: 1 });
+ * // … get a token from sandbox.urls.okta.tokenEndpoint: the first try gets 429 …
+ * expect(sandbox.tokenRequests({ service: 'okta' }).map((r) => r.status)).toEqual([429, 200]);
+ * await sandbox.close();
+ * ```
  */
-export const demoClients = {
-  /** The MSK APIM client. */
-  mskApim: {
-    /** Client id. */
-    clientId: 'msk-demo-client',
-    /** Client secret (fake, local only). */
-    clientSecret: 'msk-demo-secret',
-    /** Protocols it may access. */
-    researchStudies: ['12-245', '17-001'],
-  },
-  /** The Okta (CTRP) service app. */
-  okta: {
-    /** Client id. */
-    clientId: 'ctrp-demo-client',
-    /** Client secret (fake, local only). */
-    clientSecret: 'ctrp-demo-secret',
-    /** Scopes it may request. */
-    scopes: ['ctrp.accrual', 'ctrp.read'],
-  },
-  /** The Medblocks backend client (client credentials). */
-  medblocksBackend: {
-    /** Client id. */
-    clientId: 'medblocks-demo-backend',
-    /** Client secret (fake, local only). */
-    clientSecret: 'medblocks-demo-secret',
-  },
-  /** The Medblocks public client for browser apps (PKCE, no secret). */
-  medblocksSpa: {
-    /** Client id. */
-    clientId: 'medblocks-demo-spa',
-  },
-  /** The user of the Medblocks sign-in page. */
-  user: {
-    /** Sign-in name. */
-    username: 'demo',
-    /** Its password. */
-    password: 'demo',
-  },
-} as const;
-
-const DEMO_CLIENTS: SandboxClient[] = [
-  { service: 'mskApim', ...demoClients.mskApim, researchStudies: [...demoClients.mskApim.researchStudies] },
-  { service: 'okta', ...demoClients.okta, scopes: [...demoClients.okta.scopes] },
-  { service: 'medblocks', ...demoClients.medblocksBackend },
-  { service: 'medblocks', ...demoClients.medblocksSpa },
-];
-
-/** A running sandbox. */
 export interface Sandbox {
   /** `http://127.0.0.1:PORT` of the main listener. */
   readonly url: string;
@@ -117,13 +79,23 @@ export interface Sandbox {
     elsewhere: string;
   };
   /** Every request to either listener, in order. */
-  readonly requests: readonly RecordedRequest[];
+  readonly requests: RecordedRequest[];
   /** Token endpoint requests (failed ones too). */
   tokenRequests(filter?: TokenFilter): RecordedRequest[];
   /** Requests to the protected resource routes. */
-  resourceRequests(filter?: { route?: SandboxRoute }): RecordedRequest[];
+  resourceRequests(filter?: {
+    /** Only requests to this route. Default: every resource route. */
+    route?: SandboxRoute;
+  }): RecordedRequest[];
   /** Queues a fault on a route, for `times` requests (default: all). */
-  inject(route: SandboxRoute, fault: Fault, options?: { times?: number }): void;
+  inject(
+    route: SandboxRoute,
+    fault: Fault,
+    options?: {
+      /** How many requests the fault applies to; a positive number. Default: every request. */
+      times?: number;
+    },
+  ): void;
   /** Removes every queued fault. */
   clearFaults(): void;
   /** Revokes the matching access tokens: they now get 401 `invalid_token`. Returns how many. */
@@ -136,53 +108,7 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-const TOKEN_ROUTES = new Set<SandboxRoute>(['msk-token', 'okta-token', 'medblocks-token']);
-const RESOURCE_ROUTES = new Set<SandboxRoute>(['msk-fhir', 'ctrp-accrual', 'medblocks-fhir', 'echo']);
-const SERVICE_OF_ROUTE: Partial<Record<SandboxRoute, SandboxService>> = {
-  'msk-token': 'mskApim',
-  'okta-token': 'okta',
-  'medblocks-token': 'medblocks',
-};
-
-function routeOf(pathname: string): SandboxRoute | undefined {
-  if (pathname === MSK_TOKEN_PATH) return 'msk-token';
-  if (pathname === MSK_FHIR_PATH || pathname.startsWith(`${MSK_FHIR_PATH}/`)) return 'msk-fhir';
-  if (/^\/oauth2\/[^/]+\/v1\/token$/.test(pathname)) return 'okta-token';
-  if (pathname.startsWith(`${CTRP_PREFIX}/accrual-services/`)) return 'ctrp-accrual';
-  if (pathname === `${MEDBLOCKS_PREFIX}/oauth2/token`) return 'medblocks-token';
-  if (pathname === `${MEDBLOCKS_PREFIX}/oauth2/auth` || pathname === `${MEDBLOCKS_PREFIX}/oauth2/authorize`)
-    return 'medblocks-authorize';
-  if (pathname === `${MEDBLOCKS_PREFIX}/fhir` || pathname.startsWith(`${MEDBLOCKS_PREFIX}/fhir/`))
-    return 'medblocks-fhir';
-  if (pathname === '/echo' || pathname.startsWith('/echo/')) return 'echo';
-  return undefined;
-}
-
-function echoBody(ex: Exchange): unknown {
-  return {
-    method: ex.record.method,
-    path: ex.record.path,
-    query: ex.record.query,
-    headers: ex.record.headers,
-    bodyBase64: ex.body.toString('base64'),
-    contentType: ex.req.headers['content-type'] ?? null,
-  };
-}
-
-function lifetimes(option: SandboxOptions['tokenLifetimeSeconds']): Record<SandboxService, number> {
-  const all = typeof option === 'number' ? option : 3600;
-  const per = typeof option === 'object' ? option : {};
-  const check = (value: number, name: string) => {
-    if (!Number.isFinite(value) || value <= 0)
-      throw new TypeError(`tokenLifetimeSeconds${name}: must be a positive number`);
-    return value;
-  };
-  return {
-    mskApim: check(per.mskApim ?? all, '.mskApim'),
-    okta: check(per.okta ?? all, '.okta'),
-    medblocks: check(per.medblocks ?? all, '.medblocks'),
-  };
-}
+type Listener = RecordedRequest['listener'];
 
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -194,113 +120,136 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+  );
+}
+
 /**
- * Starts the sandbox: emulators of MSK APIM, Okta (for NCI CTRP) and Medblocks at their
- * real paths, a protected FHIR-like API, an echo route, and a second origin.
+ * Starts the sandbox on 127.0.0.1: emulators of MSK APIM, Okta (for NCI CTRP) and
+ * Medblocks at their real paths, their protected APIs, an echo route, a redirect route
+ * and a second listener that is another origin. Knows the {@link demoClients} plus
+ * `options.clients`; tokens live 3600 s unless `options.tokenLifetimeSeconds` says
+ * otherwise. Always `close()` it.
+ *
+ * @throws TypeError for a non-positive lifetime or a client without id or service.
  *
  * @example
  * ```ts
- * const sandbox = await startSandbox();
- * const strategy = mskApim({ baseUrl: sandbox.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' });
+ * import { demoClients, startSandbox } from '@authrail/sandbox';
+ *
+ * const sandbox = await startSandbox({ tokenLifetimeSeconds: { okta: 1800 } });
+ * const strategy = mskApim({
+ *   baseUrl: sandbox.urls.mskApim.baseUrl,
+ *   clientId: demoClients.mskApim.clientId,
+ *   clientSecret: demoClients.mskApim.clientSecret,
+ *   researchStudy: '17-001',
+ * });
  * // … run requests, then read sandbox.tokenRequests() …
  * await sandbox.close();
  * ```
  */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const clients = new Map(DEMO_CLIENTS.map((c) => [c.clientId, c]));
-  for (const client of options.clients ?? []) clients.set(client.clientId, client);
   const state = new SandboxState(
-    [...clients.values()],
+    resolveClients(options.clients),
     options.users ?? [{ ...demoClients.user }],
-    lifetimes(options.tokenLifetimeSeconds),
+    resolveLifetimes(options.tokenLifetimeSeconds),
   );
   const hung: HangRegistry = new Set();
   const sockets = new Set<Socket>();
   let baseUrl = '';
+  let closed = false;
 
-  async function handle(
-    listener: 'main' | 'elsewhere',
-    req: IncomingMessage,
-    res: ServerResponse,
-  ): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  async function handle(listener: Listener, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = req.url ?? '/';
+    const url = parseTarget(target);
     const record: RecordedRequest = {
       listener,
       method: req.method ?? 'GET',
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      headers: Object.fromEntries(
-        Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
-      ),
+      path: url?.pathname ?? target,
+      query: url ? Object.fromEntries(url.searchParams) : {},
+      headers: headersOf(req),
       body: Buffer.alloc(0),
       status: 0,
       time: Date.now(),
     };
     state.requests.push(record);
-    let body: Buffer;
+    // A CORS preflight is browser machinery, not a hit on the route: it gets no route (nor faults).
+    const route = listener === 'main' && url && req.method !== 'OPTIONS' ? routeOf(url.pathname) : undefined;
+    if (route) record.route = route;
+    let read: ReadBody;
     try {
-      body = await readBody(req);
+      read = await readBody(req);
     } catch {
-      res.destroy();
-      return;
+      return; // the client went away: nothing to answer
     }
-    record.body = body;
-    const ex: Exchange = { req, res, url, body, record };
-    if (req.method === 'OPTIONS') return preflight(ex);
-    if (listener === 'elsewhere') return sendJson(ex, 200, echoBody(ex));
-
-    const route = routeOf(url.pathname);
-    if (route) {
-      record.route = route;
-      for (let fault = state.nextFault(route); fault; fault = undefined) {
-        if ((await applyFault(ex, fault, hung)) === 'handled') return;
-      }
-    }
-    if (url.pathname === MSK_TOKEN_PATH) return mskToken(ex, state);
-    if (route === 'msk-fhir') return mskFhir(ex, state, baseUrl);
-    if (oktaRoute(ex, state, baseUrl)) return;
-    if (ctrpAccrual(ex, state)) return;
-    if (url.pathname.startsWith(`${MEDBLOCKS_PREFIX}/`) && medblocksRoute(ex, state, baseUrl)) return;
-    if (route === 'echo') {
-      if (authenticate(ex, state, ['mskApim', 'okta', 'medblocks'])) sendJson(ex, 200, echoBody(ex));
-      return;
-    }
-    if (url.pathname === '/redirect') {
-      const to = url.searchParams.get('to');
-      const status = Number(url.searchParams.get('status') ?? 302);
-      if (!to || !/^https?:\/\//.test(to) || ![301, 302, 303, 307, 308].includes(status)) {
-        return sendJson(ex, 400, {
+    record.body = read.body;
+    const ex: Exchange = { req, res, url: url ?? new URL('http://127.0.0.1/'), body: read.body, record };
+    if (!url)
+      return sendJson(ex, 400, { error: 'invalid_request', error_description: 'Unparsable request target' });
+    if (read.tooLarge) {
+      return sendJson(
+        ex,
+        413,
+        {
           error: 'invalid_request',
-          error_description: 'to must be an absolute http(s) URL; status a redirect status',
-        });
-      }
-      return redirect(ex, to, status);
+          error_description: 'The request body is larger than the sandbox accepts (8 MiB)',
+        },
+        { Connection: 'close' },
+      );
     }
-    sendJson(ex, 404, {
-      error: 'not_found',
-      error_description: `No sandbox route for ${req.method} ${url.pathname}`,
-    });
+    if (listener === 'elsewhere') {
+      // Another origin: answers anything (a preflight too, so a leak is recorded, not blocked).
+      return sendJson(ex, 200, echoBody(ex), req.method === 'OPTIONS' ? { ...PREFLIGHT_HEADERS } : {});
+    }
+    if (req.method === 'OPTIONS') return preflight(ex);
+    if (route) {
+      const fault = state.nextFault(route);
+      if (fault && (await applyFault(ex, fault, hung)) === 'handled') return;
+      if (closed) return;
+    }
+    dispatch(ex, state, baseUrl);
   }
 
-  const makeServer = (listener: 'main' | 'elsewhere') => {
+  const makeServer = (listener: Listener) => {
     const server = createServer((req, res) => {
       handle(listener, req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-        res.end('{"error":"server_error"}');
+        if (!res.headersSent && !res.destroyed) {
+          res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end('{"error":"server_error","error_description":"The sandbox failed on this request"}');
+        }
       });
     });
     server.on('connection', (socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
     });
-    server.on('clientError', (_err, socket) => socket.destroy());
+    server.on('clientError', (_error, socket) => {
+      if (socket.writable)
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroy();
+    });
     return server;
   };
 
   const main = makeServer('main');
   const elsewhere = makeServer('elsewhere');
   const port = await listen(main, options.port ?? 0);
-  const otherPort = await listen(elsewhere, 0);
+  let otherPort: number;
+  try {
+    otherPort = await listen(elsewhere, 0);
+  } catch (error) {
+    await closeServer(main);
+    throw error;
+  }
   baseUrl = `http://127.0.0.1:${port}`;
   const issuer = `${baseUrl}/oauth2/${OKTA_AUTH_SERVER}`;
   const medblocks = `${baseUrl}${MEDBLOCKS_PREFIX}`;
@@ -330,16 +279,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     get requests() {
       return state.requests;
     },
-    tokenRequests(filter = {}) {
-      return state.requests.filter(
-        (r) =>
-          r.route !== undefined &&
-          TOKEN_ROUTES.has(r.route) &&
-          (!filter.service || SERVICE_OF_ROUTE[r.route] === filter.service) &&
-          (!filter.clientId || r.clientId === filter.clientId),
-      );
+    tokenRequests(filter: TokenFilter = {}) {
+      return state.requests.filter((r) => {
+        const service = r.route === undefined ? undefined : TOKEN_ROUTE_SERVICE.get(r.route);
+        return (
+          service !== undefined &&
+          (!filter.service || service === filter.service) &&
+          (!filter.clientId || r.clientId === filter.clientId)
+        );
+      });
     },
-    resourceRequests(filter = {}) {
+    resourceRequests(filter: { route?: SandboxRoute } = {}) {
       return state.requests.filter(
         (r) =>
           r.route !== undefined &&
@@ -347,9 +297,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           (!filter.route || r.route === filter.route),
       );
     },
-    inject(route, fault, injectOptions = {}) {
+    inject(route: SandboxRoute, fault: Fault, injectOptions: { times?: number } = {}) {
+      if (!ROUTES.has(route)) throw new TypeError(`route: unknown route ${String(route)}`);
+      if (!fault || !FAULT_TYPES.has(fault.type)) {
+        throw new TypeError(
+          `fault: unknown fault type ${String((fault as { type?: unknown } | undefined)?.type)}`,
+        );
+      }
       const times = injectOptions.times ?? Number.POSITIVE_INFINITY;
-      if (!(times > 0)) throw new TypeError('times: must be a positive number');
+      if (typeof times !== 'number' || !(times > 0)) throw new TypeError('times: must be a positive number');
       const queue = state.faults.get(route) ?? [];
       queue.push({ fault, remaining: times });
       state.faults.set(route, queue);
@@ -357,12 +313,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     clearFaults() {
       state.faults.clear();
     },
-    revokeTokens(filter) {
+    revokeTokens(filter?: TokenFilter) {
       const tokens = state.matching(filter).filter((t) => !t.revoked);
       for (const token of tokens) token.revoked = true;
       return tokens.length;
     },
-    issuedTokens(filter) {
+    issuedTokens(filter?: TokenFilter) {
       return state.matching(filter).length;
     },
     reset() {
@@ -370,13 +326,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     close() {
       closing ??= (async () => {
+        closed = true;
         for (const ex of hung) ex.res.destroy();
-        const closed = Promise.all(
-          [main, elsewhere].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
-        );
+        hung.clear();
+        const done = Promise.all([closeServer(main), closeServer(elsewhere)]);
         for (const server of [main, elsewhere]) server.closeAllConnections();
         for (const socket of sockets) socket.destroy();
-        await closed;
+        await done;
       })();
       return closing;
     },

@@ -8,47 +8,72 @@ import type {
   TokenFilter,
 } from './types.js';
 
-/** An access token the sandbox issued. */
+/** An access token the sandbox issued (tokens are opaque: everything lives here). */
 export interface IssuedToken {
+  /** The service that issued it; other services' APIs refuse it. */
   service: SandboxService;
+  /** The client it was issued to. */
   clientId: string;
+  /** Granted scope, space-separated. */
   scope: string;
+  /** MSK: the protocols the client may read, as granted at issue time. */
+  researchStudies: readonly string[];
+  /** Expiry, epoch ms. */
   expiresAt: number;
+  /** Revoked (RFC 7009 or `sandbox.revokeTokens`). */
   revoked: boolean;
 }
 
-/** A pending authorization code (Medblocks code flow). */
+/** A pending authorization code (Medblocks code flow): single use, bound to all of this. */
 export interface PendingCode {
+  /** The client it was issued to. */
   clientId: string;
+  /** The redirect URI it was sent to; the token request must repeat it. */
   redirectUri: string;
+  /** The PKCE S256 challenge. */
   codeChallenge: string;
+  /** Scope asked for. */
   scope: string;
+  /** Expiry, epoch ms. */
   expiresAt: number;
 }
 
 /** A refresh token (Medblocks code flow; rotated on use). */
 export interface RefreshGrant {
+  /** The client it was issued to. */
   clientId: string;
+  /** Scope of the tokens it yields. */
   scope: string;
+  /** Used (rotated) or revoked. */
   revoked: boolean;
 }
 
+/** An opaque random token, base64url. */
 export function randomToken(bytes = 24): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/** The PKCE S256 challenge of a verifier (RFC 7636 §4.2). */
 export function s256(verifier: string): string {
   return createHash('sha256').update(verifier).digest('base64url');
 }
 
-/** Everything the sandbox remembers; reset by `sandbox.reset()`. */
+/** A fault queued on a route, with how many more requests it applies to. */
+export interface QueuedFault {
+  /** The fault. */
+  fault: Fault;
+  /** Requests it still applies to (`Infinity`: all). */
+  remaining: number;
+}
+
+/** Everything the sandbox remembers; `reset()` forgets all but clients and users. */
 export class SandboxState {
   readonly clients = new Map<string, SandboxClient>();
   readonly tokens = new Map<string, IssuedToken>();
   readonly codes = new Map<string, PendingCode>();
   readonly refreshTokens = new Map<string, RefreshGrant>();
   readonly requests: RecordedRequest[] = [];
-  readonly faults = new Map<SandboxRoute, { fault: Fault; remaining: number }[]>();
+  readonly faults = new Map<SandboxRoute, QueuedFault[]>();
 
   constructor(
     clients: SandboxClient[],
@@ -58,28 +83,36 @@ export class SandboxState {
     for (const client of clients) this.clients.set(client.clientId, client);
   }
 
+  /** The client with that id, if it belongs to `service`. */
   client(service: SandboxService, clientId: string | undefined): SandboxClient | undefined {
     const client = clientId === undefined ? undefined : this.clients.get(clientId);
     return client?.service === service ? client : undefined;
   }
 
+  /**
+   * Issues an access token. `expiresIn` is the configured lifetime rounded up to whole
+   * seconds, as `expires_in` must be an integer; the token itself expires at the exact
+   * configured lifetime.
+   */
   issue(
     service: SandboxService,
     clientId: string,
     scope: string,
   ): { accessToken: string; expiresIn: number } {
-    const accessToken = randomToken();
-    const expiresIn = this.lifetimes[service];
+    const accessToken = randomToken(32);
+    const lifetime = this.lifetimes[service];
     this.tokens.set(accessToken, {
       service,
       clientId,
       scope,
-      expiresAt: Date.now() + expiresIn * 1000,
+      researchStudies: [...(this.clients.get(clientId)?.researchStudies ?? [])],
+      expiresAt: Date.now() + lifetime * 1000,
       revoked: false,
     });
-    return { accessToken, expiresIn };
+    return { accessToken, expiresIn: Math.max(1, Math.ceil(lifetime)) };
   }
 
+  /** The issued access tokens matching a filter. */
   matching(filter: TokenFilter = {}): IssuedToken[] {
     return [...this.tokens.values()].filter(
       (t) =>
@@ -88,6 +121,7 @@ export class SandboxState {
     );
   }
 
+  /** Takes the next fault for a route, if any, counting one use of it. */
   nextFault(route: SandboxRoute): Fault | undefined {
     const queue = this.faults.get(route);
     const head = queue?.[0];
@@ -97,6 +131,7 @@ export class SandboxState {
     return head.fault;
   }
 
+  /** Forgets tokens, codes, requests and faults. */
   reset(): void {
     this.tokens.clear();
     this.codes.clear();

@@ -1,20 +1,57 @@
-/** The services the sandbox emulates. */
-export type SandboxService = 'mskApim' | 'okta' | 'medblocks';
+/**
+ * The services the sandbox emulates, as used in filters and client registrations.
+ *
+ * @example
+ * ```ts
+ * sandbox.tokenRequests({ service: 'okta' });
+ * ```
+ */
+export type SandboxService =
+  /** MSK APIM (OAuth token endpoint and Blaze FHIR). */
+  | 'mskApim'
+  /** Okta, the authorization server for NCI CTRP. */
+  | 'okta'
+  /** Medblocks (OAuth token/authorize endpoints and FHIR). */
+  | 'medblocks';
 
-/** Routes that faults can be injected into and requests are counted by. */
+/**
+ * Routes that faults can be injected into and requests are counted by.
+ *
+ * @example
+ * ```ts
+ * sandbox.inject('medblocks-fhir', { type: 'unauthorized' }, { times: 1 });
+ * sandbox.resourceRequests({ route: 'medblocks-fhir' });
+ * ```
+ */
 export type SandboxRoute =
+  /** MSK APIM token endpoint, `/msk-apim/external/msk-oidc/oauth2/token`. */
   | 'msk-token'
+  /** Okta token endpoint, `/oauth2/{authServer}/v1/token`. */
   | 'okta-token'
+  /** Medblocks token endpoint, `/medblocks/oauth2/token`. */
   | 'medblocks-token'
+  /** Medblocks sign-in page, `/medblocks/oauth2/auth` (or `/oauth2/authorize`). */
   | 'medblocks-authorize'
+  /** MSK Blaze FHIR API, `/msk-apim/external/blaze/fhir` and below. */
   | 'msk-fhir'
+  /** NCI CTRP accrual API, `/ctrp/accrual-services/...`. */
   | 'ctrp-accrual'
+  /** Medblocks FHIR API, `/medblocks/fhir` and below. */
   | 'medblocks-fhir'
+  /** The authenticated echo route, `/echo` and below. */
   | 'echo';
 
 /**
- * A fault to inject into a route. Faults are queued per route and consumed in order;
- * each applies `times` times (default: every request).
+ * A fault to inject into a route with `sandbox.inject`. Faults are queued per route and
+ * consumed in order; each applies `times` times (default: every request). A fault acts
+ * before normal handling; `delay` then lets the request through.
+ *
+ * @example
+ * ```ts
+ * sandbox.inject('msk-token', { type: 'status', status: 503 }, { times: 1 });
+ * sandbox.inject('msk-token', { type: 'rate-limit', retryAfterSeconds: 2 }, { times: 1 });
+ * sandbox.inject('okta-token', { type: 'okta-error', status: 400, errorCode: 'E0000021', errorSummary: 'Bad request' });
+ * ```
  */
 export type Fault =
   /** Answer with this status (e.g. 500, 502, 503) and an optional body. */
@@ -86,7 +123,19 @@ export type Fault =
       errorSummary: string;
     };
 
-/** A client registered with one of the emulated services. */
+/**
+ * A client registered with one of the emulated services, in `SandboxOptions.clients`.
+ *
+ * @example
+ * ```ts
+ * const sandbox = await startSandbox({
+ *   clients: [
+ *     { service: 'mskApim', clientId: 'etl', clientSecret: 's3cret', researchStudies: ['20-123'] },
+ *     { service: 'medblocks', clientId: 'my-spa', redirectUris: ['http://127.0.0.1:5173/callback'] },
+ *   ],
+ * });
+ * ```
+ */
 export interface SandboxClient {
   /** Which emulated service the client belongs to. */
   service: SandboxService;
@@ -102,7 +151,17 @@ export interface SandboxClient {
   redirectUris?: string[];
 }
 
-/** Options of `startSandbox`. */
+/**
+ * Options of `startSandbox`. Every field is optional.
+ *
+ * @example
+ * ```ts
+ * const sandbox = await startSandbox({
+ *   tokenLifetimeSeconds: { okta: 1800 },
+ *   users: [{ username: 'nurse', password: 'nurse' }],
+ * });
+ * ```
+ */
 export interface SandboxOptions {
   /** Port of the main listener. Default 0 (any free port). The host is always 127.0.0.1. */
   port?: number;
@@ -128,10 +187,23 @@ export interface SandboxOptions {
   }[];
 }
 
-/** One request the sandbox received. */
+/**
+ * One request the sandbox received, in `sandbox.requests` and the counters. `status` is
+ * filled in when the response is sent (0 for `hang` and `reset`, or a client that left).
+ *
+ * @example
+ * ```ts
+ * const [first] = sandbox.tokenRequests({ service: 'okta' });
+ * expect(first).toMatchObject({ clientAuth: 'client_secret_basic', grantType: 'client_credentials', status: 200 });
+ * ```
+ */
 export interface RecordedRequest {
   /** `main`, or `elsewhere` for the second origin. */
-  listener: 'main' | 'elsewhere';
+  listener:
+    /** The main listener (all emulated services). */
+    | 'main'
+    /** The second origin on another port. */
+    | 'elsewhere';
   /** The named route it hit, if any. */
   route?: SandboxRoute;
   /** HTTP method. */
@@ -149,14 +221,28 @@ export interface RecordedRequest {
   /** The client the request was for (token routes), or whose token it carried (resource routes). */
   clientId?: string;
   /** Token routes: the client authentication the request really used. */
-  clientAuth?: 'client_secret_basic' | 'client_secret_post' | 'none';
+  clientAuth?:
+    /** Credentials in an HTTP Basic `Authorization` header. */
+    | 'client_secret_basic'
+    /** `client_secret` in the form body. */
+    | 'client_secret_post'
+    /** Neither a Basic header nor a `client_secret` (e.g. a public client). */
+    | 'none';
   /** Token routes: the `grant_type` sent. */
   grantType?: string;
   /** When it arrived, epoch ms. */
   time: number;
 }
 
-/** Filters for counters. */
+/**
+ * Filters for `tokenRequests`, `revokeTokens` and `issuedTokens`; an empty filter
+ * matches everything.
+ *
+ * @example
+ * ```ts
+ * sandbox.revokeTokens({ clientId: demoClients.okta.clientId });
+ * ```
+ */
 export interface TokenFilter {
   /** Only this service. */
   service?: SandboxService;

@@ -1,17 +1,43 @@
-import { bearerToken, sendJson, type Exchange } from '../http.js';
+// Shared by the resource APIs: RFC 6750 bearer checks, FHIR errors and fake patients.
+import {
+  basicCredentials,
+  bearerToken,
+  formOf,
+  mediaType,
+  methodNotAllowed,
+  sendJson,
+  type Exchange,
+} from '../http.js';
 import type { IssuedToken, SandboxState } from '../state.js';
 import type { SandboxService } from '../types.js';
 
+/**
+ * The RFC 6750 §3 401: with no usable credentials the challenge is a bare `Bearer` (no
+ * error code); with a bad token it is `Bearer error="invalid_token"` and a description.
+ */
 function challenge(ex: Exchange, description?: string): void {
-  const header = description
-    ? `Bearer error="invalid_token", error_description="${description}"`
-    : 'Bearer realm="sandbox"';
+  if (!description) {
+    sendJson(
+      ex,
+      401,
+      { error: 'unauthorized', error_description: 'A bearer access token is required' },
+      { 'WWW-Authenticate': 'Bearer' },
+    );
+    return;
+  }
   sendJson(
     ex,
     401,
-    { error: description ? 'invalid_token' : 'unauthorized' },
-    { 'WWW-Authenticate': header },
+    { error: 'invalid_token', error_description: description },
+    { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description}"` },
   );
+}
+
+/** The RFC 6750 §3.1 403 for a valid token that lacks a scope, with a body of the caller's choosing. */
+export function insufficientScopeHeader(scope: string): Record<string, string> {
+  return {
+    'WWW-Authenticate': `Bearer error="insufficient_scope", error_description="The access token lacks scope ${scope}", scope="${scope}"`,
+  };
 }
 
 /**
@@ -29,8 +55,12 @@ export function authenticate(
     return undefined;
   }
   const token = state.tokens.get(presented);
-  if (!token || !services.includes(token.service)) {
-    challenge(ex, 'The access token is not valid for this API');
+  if (!token) {
+    challenge(ex, 'The access token is not valid');
+    return undefined;
+  }
+  if (!services.includes(token.service)) {
+    challenge(ex, 'The access token was issued for another service');
     return undefined;
   }
   ex.record.clientId = token.clientId;
@@ -88,4 +118,67 @@ export function clientAuthOf(
   if (/^Basic\s/i.test(ex.req.headers.authorization ?? '')) return 'client_secret_basic';
   if (form.has('client_secret')) return 'client_secret_post';
   return 'none';
+}
+
+/** A token request, read and recorded. */
+export interface TokenRequest {
+  /** The form fields. */
+  form: URLSearchParams;
+  /** `grant_type`, `''` when absent. */
+  grantType: string;
+  /** The client id, from the Basic header or the form. */
+  clientId: string | undefined;
+  /** The secret, from the Basic header or the form. */
+  clientSecret: string | undefined;
+}
+
+/**
+ * Starts handling a token request (RFC 6749 §3.2): POST only, a form body. Records the
+ * client authentication really used, the client id and `grant_type`. Returns undefined
+ * when it has already answered (405, or 400 `invalid_request` for another body type).
+ */
+export function readTokenRequest(ex: Exchange): TokenRequest | undefined {
+  const form = formOf(ex);
+  const basic = basicCredentials(ex);
+  const request: TokenRequest = {
+    form,
+    grantType: form.get('grant_type') ?? '',
+    clientId: basic?.clientId ?? form.get('client_id') ?? undefined,
+    clientSecret: basic?.clientSecret ?? form.get('client_secret') ?? undefined,
+  };
+  ex.record.clientAuth = clientAuthOf(ex, form);
+  ex.record.grantType = request.grantType || undefined;
+  ex.record.clientId = request.clientId;
+  if (ex.req.method !== 'POST') {
+    methodNotAllowed(ex, 'POST');
+    return undefined;
+  }
+  if (mediaType(ex) !== 'application/x-www-form-urlencoded') {
+    sendJson(ex, 400, {
+      error: 'invalid_request',
+      error_description: 'The token request must be application/x-www-form-urlencoded',
+    });
+    return undefined;
+  }
+  return request;
+}
+
+/** 400 for a missing (`invalid_request`) or unsupported (`unsupported_grant_type`) grant. */
+export function badGrant(ex: Exchange, grantType: string, supported: readonly string[]): void {
+  if (!grantType) {
+    sendJson(ex, 400, {
+      error: 'invalid_request',
+      error_description: 'The request is missing a required parameter: grant_type',
+    });
+    return;
+  }
+  sendJson(ex, 400, {
+    error: 'unsupported_grant_type',
+    error_description: `The authorization grant type ${grantType} is not supported; use ${supported.join(' or ')}`,
+  });
+}
+
+/** A successful token response, never cached (RFC 6749 §5.1). */
+export function tokenResponse(ex: Exchange, body: Record<string, unknown>): void {
+  sendJson(ex, 200, body, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
 }

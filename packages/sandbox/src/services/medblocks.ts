@@ -5,6 +5,7 @@ import {
   basicCredentials,
   escapeHtml,
   formOf,
+  methodNotAllowed,
   redirect,
   sendHtml,
   sendJson,
@@ -12,39 +13,47 @@ import {
 } from '../http.js';
 import { randomToken, s256, type SandboxState } from '../state.js';
 import type { SandboxClient } from '../types.js';
-import { authenticate, clientAuthOf, outcome, patientBundle } from './common.js';
+import { authenticate, badGrant, outcome, patientBundle, readTokenRequest, tokenResponse } from './common.js';
 
+/** Path prefix of everything Medblocks. */
 export const MEDBLOCKS_PREFIX = '/medblocks';
-const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//;
-const CODE_LIFETIME_MS = 60_000;
+/** How long an authorization code may be exchanged. */
+export const CODE_LIFETIME_MS = 60_000;
 
-function redirectAllowed(client: SandboxClient, uri: string): boolean {
-  return client.redirectUris ? client.redirectUris.includes(uri) : LOOPBACK_REDIRECT.test(uri);
-}
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
-function tokenResponse(ex: Exchange, body: Record<string, unknown>): void {
-  sendJson(ex, 200, body, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+/**
+ * Whether a redirect URI may receive codes: one of the client's `redirectUris` exactly,
+ * or by default any `http:` URI on a loopback host (parsed, so `http://localhost.evil/`
+ * and `http://127.0.0.1@evil/` are refused).
+ */
+export function redirectAllowed(client: SandboxClient, uri: string): boolean {
+  if (client.redirectUris) return client.redirectUris.includes(uri);
+  try {
+    const url = new URL(uri);
+    return (
+      url.protocol === 'http:' &&
+      LOOPBACK_HOSTS.has(url.hostname) &&
+      !url.username &&
+      !url.password &&
+      !url.hash
+    );
+  } catch {
+    return false;
+  }
 }
 
 function token(ex: Exchange, state: SandboxState): void {
-  if (ex.req.method !== 'POST')
-    return sendJson(ex, 405, { error: 'invalid_request', error_description: 'POST only' });
-  const form = formOf(ex);
-  const grant = form.get('grant_type') ?? '';
-  ex.record.clientAuth = clientAuthOf(ex, form);
-  ex.record.grantType = grant || undefined;
-  const basic = basicCredentials(ex);
-  const clientId = basic?.clientId ?? form.get('client_id') ?? undefined;
-  ex.record.clientId = clientId;
-  const client = state.client('medblocks', clientId);
+  const request = readTokenRequest(ex);
+  if (!request) return;
+  const { form, grantType: grant } = request;
+  const client = state.client('medblocks', request.clientId);
   if (!client) return sendJson(ex, 401, { error: 'invalid_client', error_description: 'Unknown client' });
-  if (client.clientSecret !== undefined) {
-    const secret = basic?.clientSecret ?? form.get('client_secret');
-    if (secret !== client.clientSecret)
-      return sendJson(ex, 401, {
-        error: 'invalid_client',
-        error_description: 'Client authentication failed',
-      });
+  if (client.clientSecret !== undefined && request.clientSecret !== client.clientSecret) {
+    return sendJson(ex, 401, {
+      error: 'invalid_client',
+      error_description: 'Client authentication failed',
+    });
   }
 
   if (grant === 'client_credentials') {
@@ -101,10 +110,7 @@ function token(ex: Exchange, state: SandboxState): void {
     return issueWithRefresh(ex, state, client.clientId, grantRecord.scope);
   }
 
-  sendJson(ex, 400, {
-    error: 'unsupported_grant_type',
-    error_description: `grant_type ${grant || '(none)'} is not supported`,
-  });
+  badGrant(ex, grant, ['client_credentials', 'authorization_code', 'refresh_token']);
 }
 
 function issueWithRefresh(ex: Exchange, state: SandboxState, clientId: string, scope: string): void {
@@ -145,6 +151,9 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 }
 
 function authorize(ex: Exchange, state: SandboxState): void {
+  if (ex.req.method !== 'GET' && ex.req.method !== 'POST') {
+    return sendHtml(ex, 405, page('Error', '<p class="error">Use GET (or POST the sign-in form).</p>'));
+  }
   const params = ex.req.method === 'POST' ? formOf(ex) : ex.url.searchParams;
   const clientId = params.get('client_id') ?? '';
   const redirectUri = params.get('redirect_uri') ?? '';
@@ -196,7 +205,7 @@ function authorize(ex: Exchange, state: SandboxState): void {
 }
 
 function revoke(ex: Exchange, state: SandboxState): void {
-  if (ex.req.method !== 'POST') return sendJson(ex, 405, { error: 'invalid_request' });
+  if (ex.req.method !== 'POST') return methodNotAllowed(ex, 'POST');
   const form = formOf(ex);
   ex.record.clientId = basicCredentials(ex)?.clientId ?? form.get('client_id') ?? undefined;
   const value = form.get('token') ?? '';
@@ -230,7 +239,10 @@ function fhir(ex: Exchange, state: SandboxState, base: string, path: string): vo
   outcome(ex, 404, 'not-found', `No route for ${ex.req.method} ${path}`);
 }
 
-/** Routes `/medblocks/...`; returns false when it is not a Medblocks path. */
+/**
+ * Routes `/medblocks/...`: token, authorize (at `/oauth2/auth` and `/oauth2/authorize`),
+ * revoke, discovery and FHIR. Returns false when it is not a Medblocks path.
+ */
 export function medblocksRoute(ex: Exchange, state: SandboxState, baseUrl: string): boolean {
   const path = ex.url.pathname.slice(MEDBLOCKS_PREFIX.length);
   const base = `${baseUrl}${MEDBLOCKS_PREFIX}`;

@@ -1,0 +1,103 @@
+// The demo clients every sandbox knows, and the resolution of sandbox options.
+import type { SandboxClient, SandboxOptions, SandboxService } from './types.js';
+
+/**
+ * The demo clients every sandbox knows (and the demo user of the Medblocks sign-in
+ * page). These are fake credentials of the local sandbox, safe to print and commit.
+ * `SandboxOptions.clients` adds to them, replacing one with the same `clientId`.
+ *
+ * @example
+ * ```ts
+ * const sandbox = await startSandbox();
+ * const res = await fetch(sandbox.urls.mskApim.tokenEndpoint, {
+ *   method: 'POST',
+ *   body: new URLSearchParams({
+ *     grant_type: 'client_credentials',
+ *     scope: 'full',
+ *     client_id: demoClients.mskApim.clientId,
+ *     client_secret: demoClients.mskApim.clientSecret,
+ *   }),
+ * });
+ * ```
+ */
+export const demoClients = {
+  /** The MSK APIM client. */
+  mskApim: {
+    /** Client id. */
+    clientId: 'msk-demo-client',
+    /** Client secret (fake, local only). */
+    clientSecret: 'msk-demo-secret',
+    /** Protocols it may access. */
+    researchStudies: ['12-245', '17-001'],
+  },
+  /** The Okta (CTRP) service app. */
+  okta: {
+    /** Client id. */
+    clientId: 'ctrp-demo-client',
+    /** Client secret (fake, local only). */
+    clientSecret: 'ctrp-demo-secret',
+    /** Scopes it may request. */
+    scopes: ['ctrp.accrual', 'ctrp.read'],
+  },
+  /** The Medblocks backend client (client credentials). */
+  medblocksBackend: {
+    /** Client id. */
+    clientId: 'medblocks-demo-backend',
+    /** Client secret (fake, local only). */
+    clientSecret: 'medblocks-demo-secret',
+  },
+  /** The Medblocks public client for browser apps (PKCE, no secret). */
+  medblocksSpa: {
+    /** Client id. */
+    clientId: 'medblocks-demo-spa',
+  },
+  /** The user of the Medblocks sign-in page. */
+  user: {
+    /** Sign-in name. */
+    username: 'demo',
+    /** Its password. */
+    password: 'demo',
+  },
+} as const;
+
+/** The demo clients as {@link SandboxClient} registrations. */
+export const DEMO_CLIENTS: SandboxClient[] = [
+  { service: 'mskApim', ...demoClients.mskApim, researchStudies: [...demoClients.mskApim.researchStudies] },
+  { service: 'okta', ...demoClients.okta, scopes: [...demoClients.okta.scopes] },
+  { service: 'medblocks', ...demoClients.medblocksBackend },
+  { service: 'medblocks', ...demoClients.medblocksSpa },
+];
+
+/** The default access token lifetime of every service, seconds. */
+export const DEFAULT_LIFETIME_SECONDS = 3600;
+
+/** Resolves `tokenLifetimeSeconds` to one positive lifetime per service. */
+export function resolveLifetimes(
+  option: SandboxOptions['tokenLifetimeSeconds'],
+): Record<SandboxService, number> {
+  const all = typeof option === 'number' ? option : DEFAULT_LIFETIME_SECONDS;
+  const per = typeof option === 'object' && option !== null ? option : {};
+  const check = (value: number, name: string) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+      throw new TypeError(`tokenLifetimeSeconds${name}: must be a positive number of seconds`);
+    return value;
+  };
+  return {
+    mskApim: check(per.mskApim ?? all, '.mskApim'),
+    okta: check(per.okta ?? all, '.okta'),
+    medblocks: check(per.medblocks ?? all, '.medblocks'),
+  };
+}
+
+/** The demo clients, with `extra` added (an `extra` client replaces a demo client of the same id). */
+export function resolveClients(extra: readonly SandboxClient[] = []): SandboxClient[] {
+  const clients = new Map(DEMO_CLIENTS.map((c) => [c.clientId, c]));
+  for (const client of extra) {
+    if (!client || typeof client.clientId !== 'string' || !client.clientId)
+      throw new TypeError('clients: every client needs a clientId');
+    if (!['mskApim', 'okta', 'medblocks'].includes(client.service))
+      throw new TypeError(`clients: ${client.clientId} has an unknown service ${String(client.service)}`);
+    clients.set(client.clientId, client);
+  }
+  return [...clients.values()];
+}

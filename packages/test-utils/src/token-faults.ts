@@ -1,0 +1,116 @@
+// One table of token endpoint faults that every preset is tested against, so MSK, Okta
+// and Medblocks all prove the same behaviour: transient faults retried to a token,
+// permanent ones surfaced as the right typed error after the right number of attempts.
+import type { Fault } from '@authrail/sandbox';
+
+/** Retry options that keep the fault table fast: 3 attempts, tiny backoff, 300 ms per attempt. */
+export const FAST_RETRY = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 300 } as const;
+
+/** What a fault should end in. Codes are core's `ErrorCodes` values (spelt out: test-utils does not depend on core). */
+export type FaultOutcome =
+  | 'token'
+  | {
+      code:
+        | 'AUTHRAIL_TOKEN_ENDPOINT_ERROR'
+        | 'AUTHRAIL_TOKEN_RESPONSE_INVALID'
+        | 'AUTHRAIL_TOKEN_ENDPOINT_UNREACHABLE'
+        | 'AUTHRAIL_TOKEN_ENDPOINT_TIMEOUT';
+      status: number | undefined;
+      /** Other fields the error must have. */
+      fields?: Record<string, unknown>;
+    };
+
+/** One row: a fault injected on a token route, what it must end in, after how many token requests. */
+export interface TokenFaultCase {
+  name: string;
+  fault: Fault;
+  /** How many requests the fault applies to; default every request. */
+  times?: number;
+  outcome: FaultOutcome;
+  /** Token requests the sandbox must have received, with {@link FAST_RETRY}. */
+  requests: number;
+}
+
+/** The table. Use with `test.each(TOKEN_FAULT_CASES.map((c) => [c.name, c]))`. */
+export const TOKEN_FAULT_CASES: readonly TokenFaultCase[] = [
+  {
+    name: '503 once, then a token',
+    fault: { type: 'status', status: 503 },
+    times: 1,
+    outcome: 'token',
+    requests: 2,
+  },
+  {
+    name: '429 with Retry-After: 0 once, then a token',
+    fault: { type: 'rate-limit', retryAfterSeconds: 0 },
+    times: 1,
+    outcome: 'token',
+    requests: 2,
+  },
+  {
+    name: 'a connection reset once, then a token',
+    fault: { type: 'reset' },
+    times: 1,
+    outcome: 'token',
+    requests: 2,
+  },
+  {
+    name: 'a hang once (timed out), then a token',
+    fault: { type: 'hang' },
+    times: 1,
+    outcome: 'token',
+    requests: 2,
+  },
+  {
+    name: 'always 500',
+    fault: { type: 'status', status: 500 },
+    outcome: { code: 'AUTHRAIL_TOKEN_ENDPOINT_ERROR', status: 500, fields: { error: 'server_error' } },
+    requests: 3,
+  },
+  {
+    name: 'always 429 with a Retry-After longer than allowed',
+    fault: { type: 'rate-limit', retryAfterSeconds: 120 },
+    outcome: { code: 'AUTHRAIL_TOKEN_ENDPOINT_ERROR', status: 429, fields: { retryAfterMs: 120_000 } },
+    requests: 1,
+  },
+  {
+    name: 'always hanging',
+    fault: { type: 'hang' },
+    outcome: { code: 'AUTHRAIL_TOKEN_ENDPOINT_TIMEOUT', status: undefined },
+    requests: 3,
+  },
+  {
+    name: 'always reset',
+    fault: { type: 'reset' },
+    outcome: { code: 'AUTHRAIL_TOKEN_ENDPOINT_UNREACHABLE', status: undefined },
+    requests: 3,
+  },
+  {
+    name: 'an HTML gateway page',
+    fault: { type: 'html' },
+    outcome: { code: 'AUTHRAIL_TOKEN_RESPONSE_INVALID', status: 502 },
+    requests: 3,
+  },
+  {
+    name: 'malformed JSON',
+    fault: { type: 'malformed-json' },
+    outcome: { code: 'AUTHRAIL_TOKEN_RESPONSE_INVALID', status: 200 },
+    requests: 1,
+  },
+  {
+    name: 'no access_token',
+    fault: { type: 'missing-access-token' },
+    outcome: { code: 'AUTHRAIL_TOKEN_RESPONSE_INVALID', status: 200 },
+    requests: 1,
+  },
+  {
+    name: "an error in Okta's errorCode shape",
+    fault: { type: 'okta-error', status: 400, errorCode: 'E0000021', errorSummary: 'Bad request.' },
+    outcome: {
+      code: 'AUTHRAIL_TOKEN_ENDPOINT_ERROR',
+      status: 400,
+      fields: { error: 'E0000021', errorCode: 'E0000021', errorDescription: 'Bad request.' },
+    },
+    requests: 1,
+  },
+];
