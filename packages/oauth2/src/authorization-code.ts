@@ -9,7 +9,7 @@ import {
 } from '@authrail/core';
 import { checkClientAuth, none, type ClientAuthentication } from './client-auth.js';
 import { checkClientId, checkTimeout, runGrant, tokenFrom, type GrantOptions } from './grant.js';
-import { resolveServer, secureUrl, withSignal, type ServerOptions } from './server.js';
+import { resolveServer, secureUrl, type ServerOptions } from './server.js';
 import { defaultStorage, type FlowStorage } from './storage.js';
 
 /** Options of {@link authorizationCode}. */
@@ -43,7 +43,10 @@ export interface AuthorizationCodeSource extends TokenSource {
    * returns the token. The pending state is removed either way.
    */
   handleRedirect(url: string | URL): Promise<Token>;
-  /** Revokes a token at the revocation endpoint (RFC 7009), if the server has one. */
+  /**
+   * Revokes a token at the revocation endpoint (RFC 7009), if the server has one; does
+   * nothing otherwise. Failures reject with a `TokenEndpointError` (the token scrubbed).
+   */
   revoke(token: string, hint?: 'access_token' | 'refresh_token'): Promise<void>;
   /** Drops any pending authorization. */
   clearPending(): Promise<void>;
@@ -94,7 +97,12 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
     const raw = await storage.getItem(key);
     if (!raw) return undefined;
     try {
-      return JSON.parse(raw) as Pending;
+      const value = JSON.parse(raw) as Partial<Pending> | null;
+      const ok =
+        typeof value?.state === 'string' &&
+        typeof value.codeVerifier === 'string' &&
+        typeof value.redirectUri === 'string';
+      return ok ? (value as Pending) : undefined; // anything else is not ours: treated as none pending
     } catch {
       return undefined;
     }
@@ -216,14 +224,19 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         AbortSignal.timeout(timeoutMs),
       );
       if (!metadata.revocation_endpoint) return;
-      const prepared = await auth.prepare(false);
-      const config = new client.Configuration(metadata, clientId, undefined, prepared.auth);
-      if (server.insecure) client.allowInsecureRequests(config);
-      config[client.customFetch] = withSignal(
-        options.fetch ?? globalThis.fetch,
-        AbortSignal.timeout(timeoutMs),
+      await runGrant(
+        server,
+        clientId,
+        auth,
+        {
+          ...fetchOption,
+          timeoutMs,
+          extraSecrets: [token],
+          what: 'revocation endpoint',
+          endpointField: 'revocation_endpoint',
+        },
+        (config) => client.tokenRevocation(config, token, hint ? { token_type_hint: hint } : {}),
       );
-      await client.tokenRevocation(config, token, hint ? { token_type_hint: hint } : {});
     },
 
     async clearPending() {

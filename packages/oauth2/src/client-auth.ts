@@ -31,18 +31,25 @@ export interface ClientAuthentication {
     auth: client.ClientAuth;
     /** Strings to scrub from errors. */
     secrets: string[];
+    /** Whether reading the credential again may give another one (it is a function). */
+    rotatable: boolean;
   }>;
 }
 
-function secretReader(secret: SecretInput, option: string): (reread: boolean) => Promise<string> {
+interface SecretReader {
+  (reread: boolean): Promise<string>;
+  rotatable: boolean;
+}
+
+function secretReader(secret: SecretInput, option: string): SecretReader {
   if (typeof secret === 'string') {
     if (secret.length === 0) throw new ConfigError('must be a non-empty string or a function', { option });
-    return () => Promise.resolve(secret);
+    return Object.assign(() => Promise.resolve(secret), { rotatable: false });
   }
   if (typeof secret !== 'function')
     throw new ConfigError('must be a non-empty string or a function', { option });
   let cached: Promise<string> | undefined;
-  return (reread) => {
+  const read = (reread: boolean) => {
     if (reread || !cached) {
       cached = Promise.resolve()
         .then(secret)
@@ -55,6 +62,7 @@ function secretReader(secret: SecretInput, option: string): (reread: boolean) =>
     }
     return cached;
   };
+  return Object.assign(read, { rotatable: true });
 }
 
 /**
@@ -73,7 +81,7 @@ export function clientSecretPost(secret: SecretInput): ClientAuthentication {
     method: 'client_secret_post',
     async prepare(reread) {
       const value = await read(reread);
-      return { auth: client.ClientSecretPost(value), secrets: [value] };
+      return { auth: client.ClientSecretPost(value), secrets: [value], rotatable: read.rotatable };
     },
   };
 }
@@ -81,6 +89,11 @@ export function clientSecretPost(secret: SecretInput): ClientAuthentication {
 /**
  * `client_secret_basic`: HTTP Basic with the form-encoded id and secret (Okta, Medblocks backend).
  *
+ * @example
+ * ```ts
+ * clientSecretBasic(process.env.CTRP_CLIENT_SECRET!)
+ * clientSecretBasic(async () => (await vault.read('ctrp')).secret) // read again after invalid_client
+ * ```
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
  */
 export function clientSecretBasic(secret: SecretInput): ClientAuthentication {
@@ -89,7 +102,9 @@ export function clientSecretBasic(secret: SecretInput): ClientAuthentication {
     method: 'client_secret_basic',
     async prepare(reread) {
       const value = await read(reread);
-      return { auth: client.ClientSecretBasic(value), secrets: [value, btoa(value)] };
+      // The Basic header itself is scrubbed by shape (core's scrubSecrets); no btoa here,
+      // which would throw on a secret outside Latin-1.
+      return { auth: client.ClientSecretBasic(value), secrets: [value], rotatable: read.rotatable };
     },
   };
 }
@@ -121,7 +136,8 @@ export function privateKeyJwt(
   return {
     method: 'private_key_jwt',
     async prepare(reread) {
-      if (typeof key !== 'function') return { auth: client.PrivateKeyJwt(key), secrets: [] };
+      if (typeof key !== 'function')
+        return { auth: client.PrivateKeyJwt(key), secrets: [], rotatable: false };
       if (reread || !cached) {
         cached = Promise.resolve()
           .then(key)
@@ -132,7 +148,7 @@ export function privateKeyJwt(
           });
         cached.catch(() => (cached = undefined));
       }
-      return { auth: client.PrivateKeyJwt(await cached), secrets: [] };
+      return { auth: client.PrivateKeyJwt(await cached), secrets: [], rotatable: true };
     },
   };
 }
@@ -140,10 +156,17 @@ export function privateKeyJwt(
 /**
  * `none`: a public client (a browser app) that proves possession with PKCE instead of a secret.
  *
+ * @example
+ * ```ts
+ * authorizationCode({ server, clientId: 'my-spa', redirectUri, clientAuth: none() }) // none() is the default there
+ * ```
  * @see https://www.rfc-editor.org/rfc/rfc7636
  */
 export function none(): ClientAuthentication {
-  return { method: 'none', prepare: () => Promise.resolve({ auth: client.None(), secrets: [] }) };
+  return {
+    method: 'none',
+    prepare: () => Promise.resolve({ auth: client.None(), secrets: [], rotatable: false }),
+  };
 }
 
 export function checkClientAuth(value: unknown): ClientAuthentication {

@@ -1,5 +1,5 @@
 import * as client from 'openid-client';
-import { ErrorCodes, TokenEndpointError, type AuthrailError } from '@authrail/core';
+import { ErrorCodes, TokenEndpointError, isAuthrailError, type AuthrailError } from '@authrail/core';
 
 /** What the wrapping fetch saw of the token endpoint's last response. */
 export interface Observed {
@@ -8,7 +8,16 @@ export interface Observed {
   body?: string;
 }
 
-/** Parses `Retry-After`: delta seconds or an HTTP date (RFC 9110 §10.2.3). */
+/**
+ * Parses `Retry-After`: delta seconds or an HTTP date, into milliseconds from `now`.
+ *
+ * @example
+ * ```ts
+ * retryAfterMs('7'); // 7000
+ * retryAfterMs('Wed, 21 Oct 2026 07:28:00 GMT'); // ms until then (0 if past)
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
+ */
 export function retryAfterMs(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
@@ -41,13 +50,15 @@ export function toTokenEndpointError(
   endpoint: string,
   secrets: readonly string[],
   timedOut: boolean,
+  what = 'token endpoint',
 ): AuthrailError {
+  if (isAuthrailError(error)) return error; // already typed (e.g. a ConfigError from a secret function)
   const common = { endpoint, secrets, cause: error };
   const name = (error as { name?: unknown } | undefined)?.name;
   if (timedOut || name === 'TimeoutError') {
     return new TokenEndpointError(
       ErrorCodes.TOKEN_ENDPOINT_TIMEOUT,
-      `token endpoint ${endpoint} did not answer in time`,
+      `${what} ${endpoint} did not answer in time`,
       common,
     );
   }
@@ -55,7 +66,7 @@ export function toTokenEndpointError(
   if (observed.status === undefined) {
     return new TokenEndpointError(
       ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE,
-      `could not reach token endpoint ${endpoint}`,
+      `could not reach ${what} ${endpoint}`,
       common,
     );
   }
@@ -73,24 +84,24 @@ export function toTokenEndpointError(
         errorSummary: str(body.errorSummary),
         errorId: str(body.errorId),
       };
-      const what = details.error ?? details.errorCode;
+      const kind = details.error ?? details.errorCode;
       const why = details.errorDescription ?? details.errorSummary;
       return new TokenEndpointError(
         ErrorCodes.TOKEN_ENDPOINT_ERROR,
-        `token endpoint ${endpoint} answered ${status} ${what}${why ? `: ${why}` : ''}`,
+        `${what} ${endpoint} answered ${status} ${kind}${why ? `: ${why}` : ''}`,
         details,
       );
     }
     if (body) {
       return new TokenEndpointError(
         ErrorCodes.TOKEN_ENDPOINT_ERROR,
-        `token endpoint ${endpoint} answered ${status}`,
+        `${what} ${endpoint} answered ${status}`,
         base,
       );
     }
     return new TokenEndpointError(
       ErrorCodes.TOKEN_RESPONSE_INVALID,
-      `token endpoint ${endpoint} answered ${status} with a body that is not JSON (a gateway error page?)`,
+      `${what} ${endpoint} answered ${status} with a body that is not JSON (a gateway error page?)`,
       base,
     );
   }
@@ -100,7 +111,7 @@ export function toTokenEndpointError(
       : '';
   return new TokenEndpointError(
     ErrorCodes.TOKEN_RESPONSE_INVALID,
-    `token endpoint ${endpoint} answered ${status} but not with a usable token response${code ? ` (${code})` : ''}`,
+    `${what} ${endpoint} answered ${status} but not with a usable ${what === 'token endpoint' ? 'token response' : 'document'}${code ? ` (${code})` : ''}`,
     base,
   );
 }

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import { tokenFrom } from './grant.js';
-import { retryAfterMs } from './errors.js';
+import { ErrorCodes, scrubSecrets, type TokenEndpointError } from '@authrail/core';
+import { retryAfterMs, toTokenEndpointError } from './errors.js';
 
 test('property: any valid token response becomes a Token; unknown fields go to extra, secrets never do', () => {
   const standard = ['access_token', 'token_type', 'expires_in', 'refresh_token', 'scope', 'id_token'];
@@ -45,4 +46,69 @@ test('Retry-After: seconds or an HTTP date', () => {
   expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6_000);
   expect(retryAfterMs('soon')).toBeUndefined();
   expect(retryAfterMs(null)).toBeUndefined();
+});
+
+test('property: any OAuth or Okta error body maps to the same fields, and a secret echoed in it is scrubbed', () => {
+  const secret = 'property-test-client-secret';
+  const text = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !s.includes(secret.slice(0, 4)));
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.record({ error: text, error_description: text }, { requiredKeys: ['error'] }),
+        fc.record(
+          { errorCode: text, errorSummary: text, errorId: text, errorLink: text },
+          { requiredKeys: ['errorCode'] },
+        ),
+      ),
+      fc.integer({ min: 400, max: 599 }),
+      fc.boolean(),
+      (body: Record<string, string>, status, echo) => {
+        const withEcho = echo ? { ...body, error_description: `bad secret ${secret}` } : body;
+        const error = toTokenEndpointError(
+          new Error('server responded with an error in the response body'),
+          { status, body: JSON.stringify(withEcho), retryAfter: null },
+          'https://auth.example.org/token',
+          [secret],
+          false,
+        ) as TokenEndpointError;
+        expect(error).toMatchObject({ code: ErrorCodes.TOKEN_ENDPOINT_ERROR, status });
+        expect(error.error).toBe(scrubSecrets(body.error ?? body.errorCode!, [secret]));
+        expect(error.errorCode).toBe(body.errorCode && scrubSecrets(body.errorCode, [secret]));
+        expect(error.errorId).toBe(body.errorId && scrubSecrets(body.errorId, [secret]));
+        const description = body.error_description ?? body.errorSummary;
+        // core scrubs credential-shaped text (`code=…`, `Bearer …`) from every field
+        if (!echo) expect(error.errorDescription).toBe(description && scrubSecrets(description, [secret]));
+        expect(error.retryable).toBe(status === 429 || status >= 500);
+        expect([error.message, JSON.stringify(error), String(error.errorDescription)].join()).not.toContain(
+          secret,
+        );
+      },
+    ),
+  );
+});
+
+test('property: a non-JSON body is TOKEN_RESPONSE_INVALID at any status', () => {
+  fc.assert(
+    fc.property(
+      fc.string().filter((s) => {
+        try {
+          const v: unknown = JSON.parse(s);
+          return typeof v !== 'object' || v === null || Array.isArray(v);
+        } catch {
+          return true;
+        }
+      }),
+      fc.integer({ min: 200, max: 599 }),
+      (body, status) => {
+        const error = toTokenEndpointError(
+          new Error('x'),
+          { status, body },
+          'https://a.example/token',
+          [],
+          false,
+        );
+        expect(error.code).toBe(ErrorCodes.TOKEN_RESPONSE_INVALID);
+      },
+    ),
+  );
 });

@@ -1,8 +1,16 @@
 import * as client from 'openid-client';
-import { ConfigError, ErrorCodes, createToken, isTokenEndpointError, type Token } from '@authrail/core';
+import {
+  ConfigError,
+  ErrorCodes,
+  TokenEndpointError,
+  createToken,
+  isAuthrailError,
+  isTokenEndpointError,
+  type Token,
+} from '@authrail/core';
 import type { ClientAuthentication } from './client-auth.js';
 import { toTokenEndpointError, type Observed } from './errors.js';
-import { withSignal, type ResolvedServer } from './server.js';
+import { observe, withSignal, type ResolvedServer } from './server.js';
 
 /** Options every grant shares. */
 export interface GrantOptions {
@@ -45,10 +53,10 @@ export function checkClientId(value: unknown): string {
 /**
  * Runs one token endpoint request through openid-client with a fresh Configuration
  * (so a rotated secret is used), the caller's signal and our own timeout, and maps any
- * failure to a typed error. After `invalid_client` with a secret function, the secret is
- * read again and the request made once more.
+ * failure to a typed error. After `invalid_client`, a secret (or key) given as a
+ * function is read again and the request made once more.
  */
-export async function runGrant<T extends client.TokenEndpointResponse>(
+export async function runGrant<T>(
   server: ResolvedServer,
   clientId: string,
   auth: ClientAuthentication,
@@ -57,51 +65,60 @@ export async function runGrant<T extends client.TokenEndpointResponse>(
     timeoutMs: number;
     signal?: AbortSignal;
     extraSecrets?: readonly string[];
+    /** What the endpoint is called in messages. Default `token endpoint`. */
+    what?: string;
+    /** Which metadata field holds the endpoint. Default `token_endpoint`. */
+    endpointField?: 'token_endpoint' | 'revocation_endpoint';
   },
   call: (config: client.Configuration) => Promise<T>,
 ): Promise<T> {
+  const what = options.what ?? 'token endpoint';
+  let rotatable = false;
   const attempt = async (reread: boolean): Promise<T> => {
     const fetchImpl = options.fetch ?? globalThis.fetch;
     const observed: Observed = {};
     let secrets: string[] = [...(options.extraSecrets ?? [])];
     const timeout = AbortSignal.timeout(options.timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    let endpoint = server.tokenEndpointHint;
+    const callerAborted = () => options.signal?.aborted === true;
+    let metadata: client.ServerMetadata;
     try {
-      const metadata = await server.metadata(fetchImpl, signal);
-      endpoint = metadata.token_endpoint ?? endpoint;
-      const prepared = await auth.prepare(reread);
-      secrets = [...secrets, ...prepared.secrets];
+      metadata = await server.metadata(fetchImpl, signal);
+    } catch (error) {
+      if (callerAborted()) throw options.signal?.reason;
+      throw error; // typed by discovery
+    }
+    const url = new URL(metadata[options.endpointField ?? 'token_endpoint'] ?? server.tokenEndpointHint);
+    const endpoint = `${url.origin}${url.pathname}`;
+    let prepared: Awaited<ReturnType<ClientAuthentication['prepare']>>;
+    try {
+      prepared = await auth.prepare(reread);
+    } catch (error) {
+      if (isAuthrailError(error)) throw error;
+      throw new TokenEndpointError(
+        ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE,
+        `could not read the client credential for ${endpoint}: the secret or key function failed`,
+        { cause: error, endpoint, secrets },
+      );
+    }
+    secrets = [...secrets, ...prepared.secrets];
+    rotatable = prepared.rotatable;
+    try {
       const config = new client.Configuration(metadata, clientId, undefined, prepared.auth);
       if (server.insecure) client.allowInsecureRequests(config);
+      // openid-client has its own timeout (default 30 s): make it ours.
+      config.timeout = Math.max(1, Math.ceil(options.timeoutMs / 1000));
       const inner = withSignal(fetchImpl, signal);
-      config[client.customFetch] = async (url, init) => {
-        const response = await inner(url, init);
-        observed.status = response.status;
-        observed.retryAfter = response.headers.get('retry-after');
-        if (!response.ok)
-          observed.body = await response
-            .clone()
-            .text()
-            .catch(() => '');
-        return response;
-      };
+      config[client.customFetch] = async (target, init) => observe(await inner(target, init), observed);
       return await call(config);
     } catch (error) {
-      if (options.signal?.aborted) throw options.signal.reason;
-      throw toTokenEndpointError(
-        error,
-        observed,
-        new URL(endpoint).origin + new URL(endpoint).pathname,
-        secrets,
-        timeout.aborted,
-      );
+      if (callerAborted()) throw options.signal?.reason;
+      throw toTokenEndpointError(error, observed, endpoint, secrets, timeout.aborted, what);
     }
   };
   try {
     return await attempt(false);
   } catch (error) {
-    const rotatable = auth.method !== 'none';
     if (
       rotatable &&
       isTokenEndpointError(error) &&

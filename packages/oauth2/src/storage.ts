@@ -2,6 +2,11 @@
  * Where the authorization code flow keeps its pending state (PKCE verifier, `state`)
  * between leaving for the authorization server and coming back. `sessionStorage` fits
  * in browsers; methods may be sync or async.
+ *
+ * @example
+ * ```ts
+ * const storage: FlowStorage = { getItem: (k) => redis.get(k), setItem: (k, v) => void redis.set(k, v), removeItem: (k) => void redis.del(k) };
+ * ```
  */
 export interface FlowStorage {
   /** The stored value, or null. */
@@ -12,7 +17,14 @@ export interface FlowStorage {
   removeItem(key: string): void | Promise<void>;
 }
 
-/** An in-memory {@link FlowStorage}, the default outside browsers. */
+/**
+ * An in-memory {@link FlowStorage}, the default outside browsers.
+ *
+ * @example
+ * ```ts
+ * authorizationCode({ server, clientId, redirectUri, storage: createMemoryStorage() })
+ * ```
+ */
 export function createMemoryStorage(): FlowStorage {
   const items = new Map<string, string>();
   return {
