@@ -1,6 +1,7 @@
 /**
- * `@authrail/axios`: the axios adapter. `attachAuth(instance, strategy)` installs two
- * interceptors and returns a function that removes exactly them.
+ * `@authrail/axios`: the axios adapter. `attachAuth(instance, strategy)` installs one
+ * request interceptor (it authorizes at dispatch, replays a 401 once) and returns a
+ * function that removes exactly it.
  *
  * @example
  * ```ts

@@ -105,6 +105,7 @@ describe.each(drivers)('$name adapter', (driver: Driver) => {
       const [landed] = elsewhere();
       expect(landed?.path).toBe('/landing');
       expect(landed?.headers.authorization).toBeUndefined(); // …the other origin did not
+      expect(landed?.query).toEqual({}); // nor the scope parameter
     },
   );
 
@@ -117,12 +118,19 @@ describe.each(drivers)('$name adapter', (driver: Driver) => {
     ).toBe(200);
     expect(echoed('msk-fhir').map((r) => r.query.researchstudy)).toEqual(['17-001', '12-245']);
     sb.reset();
-    const unscoped = driver.client(msk({ researchStudy: undefined }));
+    const strategy = msk({ researchStudy: undefined });
+    let authorized = 0;
+    const unscoped = driver.client({
+      authorize: (...args) => ((authorized += 1), strategy.authorize(...args)),
+      isRejected: strategy.isRejected,
+      reject: strategy.reject,
+    });
     const error = await unscoped({ method: 'GET', url: `${sb.urls.mskApim.fhirBaseUrl}/Patient` }).catch(
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(MissingScopeError);
     expect(sb.requests).toHaveLength(0); // not even a token request
+    expect(authorized).toBe(1); // the client did not retry it either
   });
 
   test.each(['json', 'urlsearchparams', 'formdata', 'blob', 'arraybuffer'] as const)(

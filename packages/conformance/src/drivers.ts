@@ -118,13 +118,19 @@ function kyDriver(name: string, instance: typeof ky): Driver {
   return {
     name,
     client(strategy) {
-      const api = createAuthKy(strategy, { ky: instance, retry: 0 });
+      // ky's own defaults (retry limit 2, timeout 10 s): the table proves the adapter under them.
+      const api = createAuthKy(strategy, { ky: instance });
       return async (request) => {
         const { body, headers } = makeBody(request.body, false);
         const response = await api(request.url, {
           method: request.method,
           headers: { ...headers, ...request.headers },
-          ...(body === undefined ? {} : { body: body as BodyInit }),
+          // ky's users send JSON with the `json` option; other bodies as `body`.
+          ...(request.body === 'json'
+            ? { json: JSON_BODY }
+            : body === undefined
+              ? {}
+              : { body: body as BodyInit }),
           ...(request.signal ? { signal: request.signal } : {}),
           ...(request.timeout ? { timeout: request.timeout } : {}),
         });
@@ -148,7 +154,8 @@ const axiosDriver: Driver = {
         url: request.url,
         method: request.method,
         headers: { ...headers, ...request.headers },
-        data: body,
+        // axios' users send JSON as an object that axios serialises; other bodies as they are.
+        data: request.body === 'json' ? JSON_BODY : body,
         responseType: 'text',
         transformResponse: (data: string) => data,
         ...(request.signal ? { signal: request.signal } : {}),

@@ -33,6 +33,36 @@ describe('createAuthFetch', () => {
     expect(echoes().map((r) => r.path)).toEqual(['/echo/string', '/echo/url', '/echo/request']);
   });
 
+  test('a Request input with a body is replayed after a 401 with the same bytes, and stays usable', async () => {
+    const api = createAuthFetch(strategy());
+    await api(`${sb.urls.echo}/warm`);
+    sb.revokeTokens();
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array([0, 255, 1])]), 'f.bin');
+    const request = new Request(`${sb.urls.echo}/replayed`, { method: 'POST', body: form });
+    expect((await api(request)).status).toBe(200);
+    const posts = echoes().filter((r) => r.path === '/echo/replayed');
+    expect(posts.map((r) => r.status)).toEqual([401, 200]);
+    expect(posts[1]!.body.equals(posts[0]!.body)).toBe(true); // same multipart bytes, same boundary
+    expect(posts[1]!.headers['content-type']).toBe(posts[0]!.headers['content-type']);
+    expect(posts[0]!.headers.authorization).not.toBe(posts[1]!.headers.authorization);
+    expect(request.bodyUsed).toBe(false);
+  });
+
+  test('a stream init.body with a Request input is one-shot: sent once, the 401 returned', async () => {
+    const api = createAuthFetch(strategy());
+    sb.inject('echo', { type: 'unauthorized' });
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => (c.enqueue(new TextEncoder().encode('once')), c.close()),
+    });
+    const response = await api(new Request(`${sb.urls.echo}/once`, { method: 'POST' }), {
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(401);
+    expect(echoes().map((r) => r.body.toString())).toEqual(['once']);
+  });
+
   test('init overrides a Request input, as fetch does', async () => {
     const api = createAuthFetch(strategy());
     await api(new Request(`${sb.urls.echo}/merge`, { headers: { 'X-A': 'request' } }), {

@@ -1,6 +1,14 @@
 import { ConfigError, type AuthStrategy } from '@authrail/core';
 
-/** Options of {@link createAuthFetch}. */
+/**
+ * Options of {@link createAuthFetch}.
+ *
+ * @example
+ * ```ts
+ * import { fetch as undiciFetch } from 'undici';
+ * const api = createAuthFetch(strategy, { fetch: undiciFetch as typeof fetch });
+ * ```
+ */
 export interface AuthFetchOptions {
   /** The `fetch` to send with. Default: the global `fetch`, looked up on each call. */
   fetch?: typeof fetch;

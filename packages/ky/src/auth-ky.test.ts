@@ -1,7 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import ky from 'ky';
 import ky1 from 'ky1';
-import { createAuthStrategy, createStaticTokenStrategy, type RejectedEvent } from '@authrail/core';
+import {
+  MissingScopeError,
+  createAuthStrategy,
+  createStaticTokenStrategy,
+  isTokenEndpointError,
+  type AuthStrategy,
+  type RejectedEvent,
+} from '@authrail/core';
 import { mskApim } from '@authrail/msk-apim';
 import { demoClients } from '@authrail/sandbox';
 import { authHooks, createAuthKy } from '@authrail/ky';
@@ -12,6 +19,20 @@ const sb = useSandbox();
 const strategy = (on: { rejected?: (e: RejectedEvent) => void } = {}) =>
   mskApim({ baseUrl: sb.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001', on });
 const echoes = () => sb.resourceRequests({ route: 'echo' });
+
+/** The strategy, counting how often a request was authorized. */
+function counted(inner: AuthStrategy): AuthStrategy & { calls: number } {
+  const wrapper = {
+    calls: 0,
+    authorize: (...args: Parameters<AuthStrategy['authorize']>) => {
+      wrapper.calls += 1;
+      return inner.authorize(...args);
+    },
+    isRejected: inner.isRejected,
+    reject: inner.reject,
+  };
+  return wrapper;
+}
 
 describe.each([
   ['ky 2', ky],
@@ -44,6 +65,89 @@ describe.each([
         .map((r) => r.status),
     ).toEqual([401, 503, 200]);
     expect(events.map((e) => e.reason)).toEqual(['replaying']);
+  });
+
+  test("with ky's default retry, authrail's own errors are not retried by ky (ky 1 retries any non-HTTP error)", async () => {
+    const unscoped = counted(
+      mskApim({
+        baseUrl: sb.urls.mskApim.baseUrl,
+        ...demoClients.mskApim,
+        retry: { maxAttempts: 2, baseDelayMs: 1 },
+      }),
+    );
+    const api = createAuthKy(unscoped, { ky: instance });
+    await expect(api.get(`${sb.urls.mskApim.fhirBaseUrl}/Patient`)).rejects.toBeInstanceOf(MissingScopeError);
+    expect(unscoped.calls).toBe(1);
+    sb.inject('msk-token', { type: 'status', status: 503 });
+    const error = await api.get(`${sb.urls.echo}/down?researchstudy=12-245`).catch((e: unknown) => e);
+    expect(isTokenEndpointError(error)).toBe(true);
+    expect(unscoped.calls).toBe(2);
+    expect(sb.tokenRequests()).toHaveLength(2); // the token manager's own 2 attempts, once
+  });
+
+  test('a shouldRetry the base instance already has still decides the rest', async () => {
+    const asked: number[] = [];
+    const base = instance.create({
+      retry: {
+        limit: 2,
+        delay: () => 0,
+        shouldRetry: ({ retryCount, error }) => (
+          asked.push(retryCount),
+          isTokenEndpointError(error) ? true : undefined
+        ),
+      },
+    });
+    const api = createAuthKy(strategy(), { ky: base as typeof ky });
+    sb.inject('echo', { type: 'status', status: 503 }, { times: 1 });
+    expect((await api.get(`${sb.urls.echo}/base-retry`)).status).toBe(200);
+    expect(asked).toHaveLength(1); // the user's shouldRetry was consulted for the 503
+    sb.inject('msk-token', { type: 'status', status: 400 });
+    sb.revokeTokens();
+    const error = await api.get(`${sb.urls.echo}/base-retry-2`).catch((e: unknown) => e);
+    expect(isTokenEndpointError(error)).toBe(true); // authrail's guard wins over the user's `true`
+    expect(asked).toHaveLength(1);
+  });
+
+  test('a per-request numeric retry (replacing the guard) still ends on the first authrail error', async () => {
+    const unscoped = counted(mskApim({ baseUrl: sb.urls.mskApim.baseUrl, ...demoClients.mskApim }));
+    const api = createAuthKy(unscoped, { ky: instance });
+    const error = await api
+      .get(`${sb.urls.mskApim.fhirBaseUrl}/Patient`, { retry: 3 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MissingScopeError);
+    expect(unscoped.calls).toBe(1); // ky 1 waits one retry delay, then the beforeRetry guard rethrows
+  });
+
+  test("the user's beforeRequest hook runs as this ky major runs it, and every attempt carries a credential", async () => {
+    const attempts: number[] = [];
+    const api = createAuthKy(strategy(), {
+      ky: instance,
+      retry: { limit: 1, delay: () => 0 },
+      hooks: { beforeRequest: [() => void attempts.push(1)] },
+    });
+    sb.inject('echo', { type: 'status', status: 500 }, { times: 1 });
+    expect((await api.get(`${sb.urls.echo}/again`)).status).toBe(200);
+    expect(attempts).toHaveLength(instance === ky ? 1 : 2); // ky 2 runs beforeRequest once, ky 1 per attempt
+    expect(echoes().map((r) => [r.status, r.headers.authorization?.startsWith('Bearer ')])).toEqual([
+      [500, true],
+      [200, true],
+    ]);
+  });
+
+  test("ky's timeout covers the wait for a token: ky's TimeoutError, nothing sent", async () => {
+    sb.inject('msk-token', { type: 'hang' });
+    const api = createAuthKy(strategy(), { ky: instance, timeout: 50 });
+    const error = await api.get(`${sb.urls.echo}/slow`).catch((e: unknown) => e);
+    expect((error as Error).name).toBe('TimeoutError');
+    expect(echoes()).toHaveLength(0);
+  });
+
+  test("authHooks on an instance of your own: a MissingScopeError ends ky's retries", async () => {
+    const unscoped = counted(mskApim({ baseUrl: sb.urls.mskApim.baseUrl, ...demoClients.mskApim }));
+    const api = instance.create({ hooks: authHooks(unscoped), retry: { limit: 2, delay: () => 0 } });
+    await expect(api.get(`${sb.urls.mskApim.fhirBaseUrl}/Patient`)).rejects.toBeInstanceOf(MissingScopeError);
+    expect(unscoped.calls).toBe(1); // ky 1 would retry it; the beforeRetry guard rethrows before the next attempt
+    expect(sb.requests).toHaveLength(0);
   });
 
   test('prefix/prefixUrl, searchParams and the scope parameter compose', async () => {

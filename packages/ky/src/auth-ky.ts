@@ -1,17 +1,34 @@
 import ky from 'ky';
-import { ConfigError, type AuthorizeResult, type AuthStrategy } from '@authrail/core';
+import { ConfigError, isAuthrailError, type AuthorizeResult, type AuthStrategy } from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
 
 /**
  * The parts of a ky instance the adapter uses; ky 1.14+ and 2.x both fit. Typed
  * structurally so the adapter does not pin one major's types.
+ *
+ * @example
+ * ```ts
+ * import ky1 from 'ky1'; // "ky1": "npm:ky@1" next to ky 2
+ * const api = createAuthKy(strategy, { ky: ky1, prefixUrl: 'https://api.example.org/' });
+ * ```
  */
 export interface KyLike<K> {
-  /** ky's `extend`: a new instance with these options merged in. */
+  /**
+   * ky's `extend`: a new instance with these options merged in. authrail calls its
+   * function form (`extend(parent => options)`, ky 1.14+ and 2.x).
+   */
   extend(options: Record<string, unknown>): K;
 }
 
-/** Options of {@link createAuthKy}: ky's own options, plus the ky instance to extend. */
+/**
+ * Options of {@link createAuthKy}: ky's own options, plus the ky instance to extend.
+ *
+ * @example
+ * ```ts
+ * const options: AuthKyOptions = { prefix: 'https://api.example.org/', retry: { limit: 3 }, timeout: 5_000 };
+ * const api = createAuthKy(strategy, options);
+ * ```
+ */
 export type AuthKyOptions<K = typeof ky> = Record<string, unknown> & {
   /** The ky instance to extend. Default: the `ky` this package resolves (your installed ky). */
   ky?: KyLike<K>;
@@ -25,18 +42,35 @@ export type AuthKyOptions<K = typeof ky> = Record<string, unknown> & {
  * authrail sits in ky's `fetch` option, under ky's retry loop: each attempt ky makes
  * (first try and ky's own retries) is authorized afresh, so a retry after a 5xx carries
  * a refreshed token; a 401 is answered by one replay with a fresh token *inside* the
- * attempt, so it never uses up your `retry.limit`; ky's `timeout`, `prefixUrl`/`prefix`,
- * `searchParams`, hooks and `throwHttpErrors` behave as they always do (a second 401
- * becomes ky's `HTTPError`).
+ * attempt, so it never uses up your `retry.limit` (and ky's `timeout` covers the token
+ * wait and the replay). authrail's own errors (`MissingScopeError`, `TokenEndpointError`)
+ * are never retried by ky: a `retry.shouldRetry` guard is composed with yours (and the
+ * base instance's), backed by a `beforeRetry` hook. `prefixUrl` (ky 1) / `prefix` and
+ * `baseUrl` (ky 2), `searchParams`, your hooks and `throwHttpErrors` behave as they always
+ * do; a second 401 becomes ky's `HTTPError`.
  *
+ * @param strategy - any {@link AuthStrategy}, e.g. from a provider preset
+ * @param options - ky options, plus `ky` (the instance to extend; default: the `ky` your
+ *   project resolves) and `fetch` (the transport under authrail)
+ * @returns `options.ky.extend(...)`: an instance of the same ky major
+ * @throws {@link ConfigError} naming `strategy` or `ky` when either is not one
  * @example
  * ```ts
  * import { createAuthKy } from '@authrail/ky';
- * const ctrp = createAuthKy(oktaClientCredentials({ issuer, clientId, clientSecret, scope: 'ctrp.accrual', origins }));
+ * import { oktaClientCredentials } from '@authrail/okta';
+ *
+ * const ctrp = createAuthKy(oktaClientCredentials({ issuer, clientId, clientSecret, scope: 'ctrp.accrual' }));
  * await ctrp.put(accrualUrl, { body: xml, headers: { 'Content-Type': 'application/xml' } });
  * ```
  */
 export function createAuthKy<K = typeof ky>(strategy: AuthStrategy, options: AuthKyOptions<K> = {}): K {
+  if (
+    typeof strategy?.authorize !== 'function' ||
+    typeof strategy.isRejected !== 'function' ||
+    typeof strategy.reject !== 'function'
+  ) {
+    throw new ConfigError('must be an AuthStrategy (authorize, isRejected, reject)', { option: 'strategy' });
+  }
   const { ky: base = ky as unknown as KyLike<K>, fetch: innerFetch, ...kyOptions } = options;
   if (typeof base?.extend !== 'function') throw new ConfigError('must be a ky instance', { option: 'ky' });
   // ky turns every body into a Request body; remember which ones began as a caller's
@@ -51,23 +85,82 @@ export function createAuthKy<K = typeof ky>(strategy: AuthStrategy, options: Aut
       streamed.add(request);
   };
   const userHooks = (kyOptions.hooks ?? {}) as Record<string, unknown[] | undefined>;
-  return base.extend({
-    ...kyOptions,
-    hooks: { ...userHooks, beforeRequest: [...(userHooks.beforeRequest ?? []), markStream] },
-    fetch: createAuthFetch(strategy, {
-      ...(innerFetch ? { fetch: innerFetch } : {}),
-      isOneShot: (request) => streamed.has(request),
-    }),
+  const authFetch = createAuthFetch(strategy, {
+    ...(innerFetch ? { fetch: innerFetch } : {}),
+    isOneShot: (request) => streamed.has(request),
   });
+  // The function form of `extend` (ky 1.14+ and 2.x) lets the guard wrap a `shouldRetry`
+  // the base instance already has, instead of replacing it.
+  const extend = base.extend.bind(base) as unknown as (
+    derive: (parent: Record<string, unknown>) => object,
+  ) => K;
+  return extend((parent) => ({
+    ...kyOptions,
+    retry: guardRetry(parent.retry, kyOptions.retry),
+    hooks: {
+      ...userHooks,
+      beforeRequest: [...(userHooks.beforeRequest ?? []), markStream],
+      beforeRetry: [rethrowAuthrailErrors, ...(userHooks.beforeRetry ?? [])],
+    },
+    fetch: authFetch,
+  }));
+}
+
+type ShouldRetry = (state: {
+  error: Error;
+  retryCount: number;
+}) => boolean | undefined | Promise<boolean | undefined>;
+
+/**
+ * ky's retry options with a `shouldRetry` that never retries authrail's own errors
+ * (`MissingScopeError`, `TokenEndpointError`: the token manager already retried the token
+ * endpoint) and otherwise defers to the user's `shouldRetry`, then to ky's defaults.
+ * ky 1 retries any non-HTTP error; ky 2 only network errors.
+ */
+function guardRetry(parent: unknown, own: unknown): Record<string, unknown> {
+  const asObject = (value: unknown): Record<string, unknown> =>
+    typeof value === 'number'
+      ? { limit: value }
+      : typeof value === 'object' && value !== null
+        ? (value as Record<string, unknown>)
+        : {};
+  const merged = { ...asObject(parent), ...asObject(own) };
+  const user = merged.shouldRetry as ShouldRetry | undefined;
+  const shouldRetry: ShouldRetry = (state) => (isAuthrailError(state.error) ? false : user?.(state));
+  return { ...merged, shouldRetry };
+}
+
+/**
+ * A `beforeRetry` hook that ends ky's retry loop on authrail's own errors: the backstop
+ * for ky 1 when a per-request numeric `retry` replaced the guarded `shouldRetry`, and for
+ * {@link authHooks} on instances authrail did not create.
+ */
+function rethrowAuthrailErrors(...args: unknown[]): undefined {
+  const state = args[0] as { error?: unknown } | undefined;
+  if (isAuthrailError(state?.error)) throw state.error;
+  return undefined;
 }
 
 /**
  * A ky hook as authrail writes it: it accepts both majors' calling conventions (ky 1
  * passes arguments, ky 2 one state object) and fits ky's hook types.
+ *
+ * @example
+ * ```ts
+ * const [authorize]: AuthHook<Request>[] = authHooks(strategy).beforeRequest;
+ * ```
  */
 export type AuthHook<R> = (...args: unknown[]) => Promise<R | undefined>;
 
-/** ky hooks that authenticate requests; for instances you do not want to re-create. */
+/**
+ * ky hooks that authenticate requests; for instances you do not want to re-create.
+ *
+ * @example
+ * ```ts
+ * const hooks: AuthHooks = authHooks(strategy);
+ * const api = ky.create({ hooks: { ...hooks, beforeError: [logError] } });
+ * ```
+ */
 export interface AuthHooks {
   /** Returns a replacement `Request` when scoping changed the URL. */
   beforeRequest: AuthHook<Request>[];
@@ -77,7 +170,14 @@ export interface AuthHooks {
   afterResponse: AuthHook<Response>[];
 }
 
-/** Options of {@link authHooks}. */
+/**
+ * Options of {@link authHooks}.
+ *
+ * @example
+ * ```ts
+ * const hooks = authHooks(strategy, { fetch: myFetch });
+ * ```
+ */
 export interface AuthHooksOptions {
   /** The `fetch` used to replay a rejected request. Default: the global `fetch`. */
   fetch?: typeof fetch;
@@ -100,13 +200,20 @@ function responseOf(args: unknown[]): Response | undefined {
 /**
  * ky hooks for authrail, for ky 1.14+ and 2.x: `beforeRequest` authorizes,
  * `beforeRetry` re-authorizes ky's retries, `afterResponse` answers a 401 with one
- * replay (through `fetch`) with a fresh token. Prefer {@link createAuthKy}, which sits
- * under ky's retry loop; with hooks the replay needs ky's retry clone of the body, so
- * with `retry: 0` a request with a body is not replayed (the `rejected` event says why).
+ * replay (through `fetch`: ky 1's `fetch` option, else `options.fetch`, else the global)
+ * with a fresh token, outside ky's retry count and ky's `timeout` (the caller's signal
+ * still applies); `beforeRetry` also ends ky's retries on authrail's own errors. Prefer
+ * {@link createAuthKy}, which sits under ky's retry loop. With ky 2 and `retry: 0`, ky
+ * keeps no copy of a request body, so a rejected request with a body is not replayed
+ * (the `rejected` event says why).
  *
+ * @param strategy - any {@link AuthStrategy}
+ * @param options - `fetch` for the replay
+ * @returns hooks to pass to `ky.create({ hooks })` or merge with yours
+ * @throws {@link ConfigError} naming `strategy` when it is not one
  * @example
  * ```ts
- * const api = ky.create({ prefixUrl, hooks: authHooks(strategy) });
+ * const api = ky.create({ prefix: 'https://api.example.org/', hooks: authHooks(strategy) });
  * ```
  */
 export function authHooks(strategy: AuthStrategy, options: AuthHooksOptions = {}): AuthHooks {
@@ -143,6 +250,7 @@ export function authHooks(strategy: AuthStrategy, options: AuthHooksOptions = {}
     ],
     beforeRetry: [
       async (...args: unknown[]) => {
+        rethrowAuthrailErrors(...args);
         const request = requestOf(args);
         if (!request) return undefined;
         const { view, used } = await authorize(request);
@@ -171,7 +279,11 @@ export function authHooks(strategy: AuthStrategy, options: AuthHooksOptions = {}
         const again = request.clone();
         const { view, used: fresh } = await authorize(again);
         remember(view.headers, fresh);
-        const send = options.fetch ?? globalThis.fetch;
+        // ky 1 hands hooks its `fetch` option; ky 2 does not (then: the option here, or the global).
+        const kyFetch = (
+          args[0] instanceof Request ? (args[1] as { fetch?: unknown } | undefined)?.fetch : undefined
+        ) as typeof fetch | undefined;
+        const send = options.fetch ?? kyFetch ?? globalThis.fetch;
         const replayed = await send(new Request(view.url, new Request(again, { headers: view.headers })));
         if (strategy.isRejected(replayed)) {
           await strategy.reject(fresh, {

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { createAuthKy } from '@authrail/ky';
- * const api = createAuthKy(strategy, { prefixUrl: 'https://ctrp.example.org/accrual-services' });
+ * const api = createAuthKy(strategy, { prefix: 'https://ctrp.example.org/accrual-services' }); // ky 1: prefixUrl
  * ```
  *
  * @packageDocumentation

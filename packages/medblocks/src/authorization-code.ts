@@ -3,8 +3,12 @@ import {
   ConfigError,
   ErrorCodes,
   createAuthStrategy,
+  createMemoryTokenStore,
+  isAuthrailError,
   pickProviderOptions,
+  tokenStoreKey,
   type ProviderOptions,
+  type Token,
   type TokenAuthStrategy,
 } from '@authrail/core';
 import { authorizationCode, type FlowStorage } from '@authrail/oauth2';
@@ -46,10 +50,23 @@ export interface MedblocksAuthorizationCodeStrategy extends TokenAuthStrategy {
    * missing state, and error responses (`access_denied`), reject with `AuthorizationResponseError`.
    */
   handleRedirect(url: string | URL): Promise<void>;
-  /** Whether a token is held (it may still be refreshed or rejected later). */
+  /** Whether a token is held (it may still be refreshed or rejected later). Never sends a request. */
   isSignedIn(): Promise<boolean>;
-  /** Revokes the refresh and access tokens (best effort; failures go to the `error` event) and forgets them. */
-  logout(): Promise<void>;
+  /**
+   * Forgets the tokens and any pending sign-in, then revokes the refresh and access
+   * tokens at the revocation endpoint (RFC 7009). Best effort: a failed revocation does
+   * not throw; it is logged (`logger.warn`) and returned in {@link LogoutResult.errors}.
+   * An expired token is not refreshed first.
+   */
+  logout(): Promise<LogoutResult>;
+}
+
+/** What {@link MedblocksAuthorizationCodeStrategy.logout} did. */
+export interface LogoutResult {
+  /** The token types the server accepted for revocation. Empty when no token was held. */
+  revoked: ('access_token' | 'refresh_token')[];
+  /** Revocations that failed (typed, secrets scrubbed); the tokens were forgotten locally all the same. */
+  errors: AuthrailError[];
 }
 
 /**
@@ -93,22 +110,20 @@ export function medblocksAuthorizationCode(
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     storageKey: 'authrail:medblocks:',
   });
+  // Keep a handle on the store so sign-in checks and logout can look at the held token
+  // without the token manager refreshing it.
+  const store = options.store ?? createMemoryTokenStore();
   const strategy = createAuthStrategy({
     ...pickProviderOptions(options),
+    store,
     source,
     origins: options.origins ?? [origin],
     policies: [fhirJson(`${root}/fhir`), ...(options.policies ?? [])],
   });
-
-  async function heldToken() {
-    try {
-      return await strategy.tokens.getToken();
-    } catch (error) {
-      if (error instanceof AuthrailError && error.code === ErrorCodes.NOT_AUTHENTICATED) return undefined;
-      throw error;
-    }
+  const storeKey = tokenStoreKey(source.identity);
+  async function heldToken(): Promise<Token | undefined> {
+    return store.get(await storeKey);
   }
-
   return {
     ...strategy,
     authorizationUrl: () => source.authorizationUrl(),
@@ -129,22 +144,35 @@ export function medblocksAuthorizationCode(
       return (await heldToken()) !== undefined;
     },
     async logout() {
-      const token = await heldToken().catch(() => undefined);
+      const token = await heldToken();
       await strategy.tokens.clear();
       await source.clearPending();
-      if (!token) return;
-      const revocations = [
-        ...(token.refreshToken ? [source.revoke(token.refreshToken, 'refresh_token')] : []),
-        source.revoke(token.accessToken, 'access_token'),
+      const result: LogoutResult = { revoked: [], errors: [] };
+      if (!token) return result;
+      const targets: [string, 'access_token' | 'refresh_token'][] = [
+        ...(token.refreshToken ? [[token.refreshToken, 'refresh_token'] as [string, 'refresh_token']] : []),
+        [token.accessToken, 'access_token'],
       ];
-      const results = await Promise.allSettled(revocations);
-      for (const result of results) {
-        if (result.status === 'rejected') {
-          options.logger?.warn?.(
-            'authrail: token revocation at sign-out failed; the tokens were forgotten locally',
-          );
-        }
-      }
+      await Promise.all(
+        targets.map(async ([value, hint]) => {
+          try {
+            await source.revoke(value, hint);
+            result.revoked.push(hint);
+          } catch (error) {
+            const typed = isAuthrailError(error)
+              ? error
+              : new AuthrailError(ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE, 'token revocation failed', {
+                  cause: error,
+                  secrets: [value],
+                });
+            result.errors.push(typed);
+            options.logger?.warn?.(
+              `authrail: revoking the ${hint} at sign-out failed (${typed.code}); it was forgotten locally`,
+            );
+          }
+        }),
+      );
+      return result;
     },
   };
 }

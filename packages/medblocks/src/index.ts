@@ -19,5 +19,6 @@ export {
   medblocksAuthorizationCode,
   type MedblocksAuthorizationCodeOptions,
   type MedblocksAuthorizationCodeStrategy,
+  type LogoutResult,
 } from './authorization-code.js';
 export type { FlowStorage } from '@authrail/oauth2';

@@ -1,5 +1,12 @@
+import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
-import { AuthorizationResponseError, ErrorCodes, type AuthRequest } from '@authrail/core';
+import {
+  AuthorizationResponseError,
+  createToken,
+  ErrorCodes,
+  isTokenEndpointError,
+  type AuthRequest,
+} from '@authrail/core';
 import { createMemoryStorage } from '@authrail/oauth2';
 import { demoClients, startSandbox } from '@authrail/sandbox';
 import {
@@ -7,7 +14,7 @@ import {
   medblocksClientCredentials,
   type MedblocksAuthorizationCodeOptions,
 } from '@authrail/medblocks';
-import { useSandbox } from '@authrail/test-utils';
+import { FAST_RETRY, TOKEN_FAULT_CASES, useSandbox } from '@authrail/test-utils';
 
 const sb = useSandbox();
 
@@ -193,7 +200,7 @@ describe('medblocksAuthorizationCode', () => {
     const auth = medblocksAuthorizationCode(options());
     await auth.handleRedirect(await signInAt(await auth.authorizationUrl()));
     const token = await auth.tokens.getToken();
-    await auth.logout();
+    expect((await auth.logout()).revoked.sort()).toEqual(['access_token', 'refresh_token']);
     expect(await auth.isSignedIn()).toBe(false);
     const revocations = sb.requests
       .filter((r) => r.path === '/medblocks/oauth2/revoke')
@@ -203,6 +210,72 @@ describe('medblocksAuthorizationCode', () => {
       headers: { Authorization: `Bearer ${token.accessToken}` },
     });
     expect(stillValid.status).toBe(401);
+  });
+
+  test('logout with a failing revocation endpoint still signs out; the failures are returned and logged', async () => {
+    const warnings: string[] = [];
+    const failingRevoke: typeof fetch = (input, init) =>
+      String(input instanceof Request ? input.url : input).endsWith('/oauth2/revoke')
+        ? Promise.resolve(
+            new Response('<html>Bad Gateway</html>', {
+              status: 502,
+              headers: { 'Content-Type': 'text/html' },
+            }),
+          )
+        : fetch(input, init);
+    const auth = medblocksAuthorizationCode(
+      options({ fetch: failingRevoke, logger: { warn: (m: string) => warnings.push(m) } }),
+    );
+    await auth.handleRedirect(await signInAt(await auth.authorizationUrl()));
+    const token = await auth.tokens.getToken();
+    const result = await auth.logout();
+    expect(result.revoked).toEqual([]);
+    expect(result.errors.map((e) => [e.code, (e as { status?: number }).status])).toEqual([
+      [ErrorCodes.TOKEN_RESPONSE_INVALID, 502],
+      [ErrorCodes.TOKEN_RESPONSE_INVALID, 502],
+    ]);
+    expect(await auth.isSignedIn()).toBe(false);
+    expect(warnings).toHaveLength(2);
+    const text = [...warnings, ...result.errors.map((e) => inspect(e, { depth: 8, showHidden: true }))].join(
+      '\n',
+    );
+    expect(text).not.toContain(token.accessToken);
+    expect(text).not.toContain(token.refreshToken!);
+  });
+
+  test('an expired session is neither refreshed by isSignedIn() nor by logout()', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    await auth.tokens.setToken(
+      createToken({ accessToken: 'expired-access', expiresIn: 0, refreshToken: 'some-refresh-token' }),
+    );
+    expect(await auth.isSignedIn()).toBe(true);
+    const result = await auth.logout();
+    expect(await auth.isSignedIn()).toBe(false);
+    expect(result.revoked.sort()).toEqual(['access_token', 'refresh_token']);
+    expect(sb.tokenRequests()).toHaveLength(0);
+  });
+
+  test('a refused refresh token ends the session: AUTHRAIL_NOT_AUTHENTICATED, sign in again', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    await auth.tokens.setToken(
+      createToken({ accessToken: 'expired-access', expiresIn: 0, refreshToken: 'unknown-refresh-token' }),
+    );
+    await expect(auth.tokens.getToken()).rejects.toMatchObject({ code: ErrorCodes.NOT_AUTHENTICATED });
+    expect(sb.tokenRequests({ service: 'medblocks' }).map((r) => [r.grantType, r.status])).toEqual([
+      ['refresh_token', 400],
+    ]);
+  });
+
+  test('a failed code exchange is a TokenEndpointError and leaves the user signed out', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    const back = await signInAt(await auth.authorizationUrl());
+    sb.inject('medblocks-token', { type: 'html', status: 503 }, { times: 1 });
+    const error = await auth.handleRedirect(back).catch((e: unknown) => e);
+    expect(isTokenEndpointError(error)).toBe(true);
+    expect(error).toMatchObject({ code: ErrorCodes.TOKEN_RESPONSE_INVALID, status: 503 });
+    expect(await auth.isSignedIn()).toBe(false);
+    const code = new URL(back).searchParams.get('code')!;
+    expect(inspect(error, { depth: 8, showHidden: true })).not.toContain(code);
   });
 
   test('login() navigates in a browser and explains itself elsewhere', async () => {
@@ -235,5 +308,29 @@ describe('medblocksAuthorizationCode', () => {
     );
     expect(() => medblocksAuthorizationCode(options({ authorizePath: 'auth' }))).toThrow(/^authorizePath:/);
     expect(() => medblocksAuthorizationCode(options({ storage: {} as never }))).toThrow(/^storage:/);
+  });
+});
+
+describe('medblocksClientCredentials: every token endpoint fault of the shared table', () => {
+  test.each(TOKEN_FAULT_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    sb.inject('medblocks-token', c.fault, c.times === undefined ? {} : { times: c.times });
+    const strategy = medblocksClientCredentials({
+      baseUrl: sb.urls.medblocks.baseUrl,
+      ...demoClients.medblocksBackend,
+      retry: FAST_RETRY,
+    });
+    const result = await strategy.tokens.getToken().then(
+      (token) => ({ token }),
+      (error: unknown) => ({ error }),
+    );
+    expect(sb.tokenRequests({ service: 'medblocks' })).toHaveLength(c.requests);
+    if (c.outcome === 'token') {
+      expect(result).toMatchObject({ token: { tokenType: 'Bearer' } });
+      return;
+    }
+    expect(result).toMatchObject({
+      error: { code: c.outcome.code, status: c.outcome.status, ...c.outcome.fields },
+    });
+    expect(isTokenEndpointError((result as { error: unknown }).error)).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { ErrorCodes, isTokenEndpointError, type AuthRequest, type TokenEndpointError } from '@authrail/core';
 import { demoClients, startSandbox } from '@authrail/sandbox';
 import { oktaClientCredentials, oktaTokenEndpoint, type OktaClientCredentialsOptions } from '@authrail/okta';
-import { useSandbox } from '@authrail/test-utils';
+import { FAST_RETRY, TOKEN_FAULT_CASES, useSandbox } from '@authrail/test-utils';
 
 const sb = useSandbox();
 
@@ -149,5 +149,25 @@ describe('oktaClientCredentials', () => {
     expect(() => oktaClientCredentials(options({ issuer: 'http://nci.okta.com/oauth2/default' }))).toThrow(
       /^issuer: must be an https: URL/,
     );
+  });
+});
+
+describe('oktaClientCredentials: every token endpoint fault of the shared table', () => {
+  test.each(TOKEN_FAULT_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    sb.inject('okta-token', c.fault, c.times === undefined ? {} : { times: c.times });
+    const strategy = oktaClientCredentials(options({ retry: FAST_RETRY }));
+    const result = await strategy.tokens.getToken().then(
+      (token) => ({ token }),
+      (error: unknown) => ({ error }),
+    );
+    expect(sb.tokenRequests({ service: 'okta' })).toHaveLength(c.requests);
+    if (c.outcome === 'token') {
+      expect(result).toMatchObject({ token: { tokenType: 'Bearer' } });
+      return;
+    }
+    expect(result).toMatchObject({
+      error: { code: c.outcome.code, status: c.outcome.status, ...c.outcome.fields },
+    });
+    expect(isTokenEndpointError((result as { error: unknown }).error)).toBe(true);
   });
 });
