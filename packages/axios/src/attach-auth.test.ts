@@ -1,170 +1,200 @@
+// The axios adapter on its own: a strategy over a fake token source, bare local servers.
+// Provider + adapter behaviour, and the CommonJS consumer, are the conformance package's.
+import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import axios, { AxiosError, type InternalAxiosRequestConfig } from 'axios';
-import { createStaticTokenStrategy } from '@authrail/core';
-import { mskApim } from '@authrail/msk-apim';
-import { demoClients } from '@authrail/sandbox';
+import {
+  createAuthStrategy,
+  createStaticTokenStrategy,
+  queryParamScope,
+  type AuthStrategy,
+  type RequestPolicy,
+} from '@authrail/core';
 import { attachAuth } from '@authrail/axios';
-import { useSandbox } from '@authrail/test-utils';
+import { answer, fakeSource, useOrigins, type FakeSource, type Route, type Step } from '@authrail/test-utils';
 
-const sb = useSandbox();
+const web = useOrigins();
 
-const strategy = () =>
-  mskApim({ baseUrl: sb.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' });
-const echoes = () => sb.resourceRequests({ route: 'echo' });
+function setup(
+  policies: RequestPolicy[] = [],
+  fallback?: Step,
+): { strategy: AuthStrategy; source: FakeSource } {
+  const source = fakeSource(Date.now, fallback);
+  const strategy = createAuthStrategy({
+    source,
+    origins: [web.api],
+    policies: [queryParamScope({ param: 'researchstudy', value: '17-001' }), ...policies],
+  });
+  return { strategy, source };
+}
+
+function rejectFirstToken(): Route {
+  let first: string | undefined;
+  return (_req, res, seen) => {
+    first ??= seen.headers.authorization;
+    res.writeHead(seen.headers.authorization === first ? 401 : 200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(seen));
+  };
+}
 
 describe('attachAuth', () => {
   test('baseURL + params + the scope parameter compose into the final URL', async () => {
-    const client = axios.create({ baseURL: `${sb.urls.echo}/api` });
-    attachAuth(client, strategy());
+    const client = axios.create({ baseURL: `${web.api}/api` });
+    attachAuth(client, setup().strategy);
     const { data } = await client.get<{ path: string; query: Record<string, string> }>('/patients', {
       params: { page: 2 },
     });
-    expect(data.path).toBe('/echo/api/patients');
+    expect(data.path).toBe('/api/patients');
     expect(data.query).toEqual({ page: '2', researchstudy: '17-001' });
   });
 
-  test('works with interceptors installed before and after it: each runs once; authorization happens at dispatch', async () => {
+  test('policies see the Content-Type axios chose for an object body, and may change it', async () => {
+    const fhir: RequestPolicy = (request) => {
+      if (request.headers.get('content-type')?.startsWith('application/json'))
+        request.headers.set('Content-Type', 'application/fhir+json');
+    };
+    const client = axios.create();
+    attachAuth(client, setup([fhir]).strategy);
+    await client.post(`${web.api}/Patient`, { resourceType: 'Patient' });
+    await client.post(`${web.api}/Binary`, 'raw text', { headers: { 'Content-Type': 'text/plain' } });
+    expect(web.seen.map((s) => s.headers['content-type'])).toEqual(['application/fhir+json', 'text/plain']);
+  });
+
+  test('interceptors added before and after run once each and never see the credential', async () => {
     const client = axios.create();
     const order: string[] = [];
-    client.interceptors.request.use((config) => {
-      order.push(`request:before-auth (auth: ${config.headers.has('Authorization')})`);
-      return config;
-    });
-    attachAuth(client, strategy());
-    client.interceptors.request.use((config: InternalAxiosRequestConfig) => {
-      order.push(`request:after-auth (auth: ${config.headers.has('Authorization')})`);
-      config.url = `${sb.urls.echo}/rewritten`; // a later interceptor changes the URL: the final one is authorized
-      return config;
-    });
-    client.interceptors.response.use((response) => (order.push('response:before-auth'), response));
-    client.interceptors.response.use((response) => (order.push('response:after-auth'), response));
-    await client.get(`${sb.urls.elsewhere}/original`);
-    // axios runs request interceptors last-added-first, response interceptors first-added-first.
-    expect(order).toEqual([
-      'request:after-auth (auth: false)',
-      'request:before-auth (auth: false)',
-      'response:before-auth',
-      'response:after-auth',
-    ]);
-    expect(
-      echoes().map((r) => [r.path, r.headers.authorization?.startsWith('Bearer '), r.query.researchstudy]),
-    ).toEqual([['/echo/rewritten', true, '17-001']]);
-  });
-
-  test('regression: a replayed 401 runs response interceptors once (a `response => response.data` interceptor is not applied twice)', async () => {
-    const client = axios.create();
-    attachAuth(client, strategy());
-    const seen: string[] = [];
-    client.interceptors.request.use((config) => (seen.push('request'), config));
-    client.interceptors.response.use(
-      (response) => (seen.push(`response ${response.status}`), response.data as never),
+    client.interceptors.request.use(
+      (config) => (order.push(`before ${config.headers.has('Authorization')}`), config),
     );
-    await client.get(`${sb.urls.echo}/warm`);
-    seen.length = 0;
-    sb.revokeTokens();
-    const data = (await client.post(`${sb.urls.echo}/unwrapped`, { a: 1 })) as unknown as { method: string };
-    expect(data.method).toBe('POST');
-    expect(seen).toEqual(['request', 'response 200']);
-    expect(
-      echoes()
-        .filter((r) => r.path === '/echo/unwrapped')
-        .map((r) => r.status),
-    ).toEqual([401, 200]);
+    attachAuth(client, setup().strategy);
+    client.interceptors.request.use((config: InternalAxiosRequestConfig) => {
+      order.push(`after ${config.headers.has('Authorization')}`);
+      config.url = `${web.api}/rewritten`; // the final URL is the one authorized
+      return config;
+    });
+    client.interceptors.response.use((response) => (order.push(`response ${response.status}`), response));
+    web.routes.set('/rewritten', rejectFirstToken());
+    await client.get(`${web.other}/original`);
+    expect(order).toEqual(['after false', 'before false', 'response 200']); // the 401 was replayed inside
+    expect(web.seen.map((s) => [s.origin, s.path, s.headers.authorization?.startsWith('Bearer ')])).toEqual([
+      ['api', '/rewritten', true],
+      ['api', '/rewritten', true],
+    ]);
   });
 
-  test('validateStatus accepting 401: the request is still replayed once, and a second 401 is returned as a response', async () => {
-    const client = axios.create({ validateStatus: () => true });
-    attachAuth(client, strategy());
-    sb.inject('echo', { type: 'unauthorized' });
-    const response = await client.get(`${sb.urls.echo}/lenient`);
-    expect(response.status).toBe(401);
-    expect(echoes().map((r) => r.status)).toEqual([401, 401]);
-    expect(sb.tokenRequests()).toHaveLength(2);
-  });
-
-  test('a per-request adapter is authorized too, and re-sending error.config does not authorize twice', async () => {
+  test('a replayed 401 runs response interceptors once (a `response => response.data` one is not applied twice)', async () => {
     const client = axios.create();
-    attachAuth(client, strategy());
-    const adapted: string[] = [];
-    const http = axios.getAdapter('http');
-    const adapter = (config: InternalAxiosRequestConfig) => (adapted.push(String(config.url)), http(config));
-    sb.inject('echo', { type: 'unauthorized' });
-    const error = (await client
-      .get(`${sb.urls.echo}/own-adapter`, { adapter })
-      .catch((e: unknown) => e)) as AxiosError;
-    expect(error.response?.status).toBe(401);
-    expect(adapted).toHaveLength(2);
-    expect(adapted.every((url) => url.endsWith('/echo/own-adapter?researchstudy=17-001'))).toBe(true);
-    sb.clearFaults();
-    const again = await client.request(error.config!);
-    expect(again.status).toBe(200);
-    expect(adapted).toHaveLength(3);
-    expect(echoes().map((r) => r.status)).toEqual([401, 401, 200]);
+    attachAuth(client, setup().strategy);
+    client.interceptors.response.use((response) => response.data as never);
+    web.routes.set('/unwrapped', rejectFirstToken());
+    const data = (await client.post(`${web.api}/unwrapped`, {
+      nested: { list: [1, 2] },
+      text: 'ü',
+    })) as unknown as {
+      method: string;
+    };
+    expect(data.method).toBe('POST');
+    const [first, replay] = web.seen;
+    expect(replay?.body).toBe(first?.body); // the same serialised bytes
+    expect(JSON.parse(replay!.body)).toEqual({ nested: { list: [1, 2] }, text: 'ü' });
   });
 
-  test("axios' timeout while the token is fetched is axios' timeout error (ETIMEDOUT when clarified)", async () => {
-    sb.inject('msk-token', { type: 'hang' });
-    const client = axios.create({ timeout: 50, transitional: { clarifyTimeoutError: true } });
-    attachAuth(client, strategy());
-    const error = await client.get(`${sb.urls.echo}/slow-token`).catch((e: unknown) => e);
+  test('validateStatus accepting 401: replayed once, then the second 401 returned as a response', async () => {
+    web.routes.set('/lenient', answer(401));
+    const { strategy, source } = setup();
+    const client = axios.create({ validateStatus: () => true });
+    attachAuth(client, strategy);
+    expect((await client.get(`${web.api}/lenient`)).status).toBe(401);
+    expect(web.seen).toHaveLength(2);
+    expect(source.calls).toHaveLength(2);
+  });
+
+  test('HTTP errors stay AxiosError; nothing in them, or in a response, carries the credential', async () => {
+    web.routes.set('/denied', answer(401));
+    web.routes.set('/fine', answer(200, { 'content-type': 'text/plain' }, 'fine')); // no echo of the request
+    const { strategy, source } = setup();
+    const client = axios.create();
+    attachAuth(client, strategy);
+    const ok = await client.get(`${web.api}/fine`);
+    const error = await client.post(`${web.api}/denied`, { a: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AxiosError);
-    expect((error as AxiosError).code).toBe(AxiosError.ETIMEDOUT);
-    expect(echoes()).toHaveLength(0);
+    expect((error as AxiosError).response?.status).toBe(401);
+    const rendered = [
+      inspect(error, { depth: 8, showHidden: true }),
+      JSON.stringify(error),
+      JSON.stringify((error as AxiosError).toJSON()),
+      inspect(ok, { depth: 8, showHidden: true }),
+      inspect((error as AxiosError).response, { depth: 8 }),
+    ].join('\n');
+    expect(source.issued.length).toBeGreaterThanOrEqual(2);
+    for (const token of source.issued) expect(rendered).not.toContain(token.accessToken);
+    // The client request is still axios' own, with the credential scrubbed where it was sent.
+    expect((error as { request: { _header: string } }).request._header).toContain(
+      'authorization: [redacted]',
+    );
+    expect(ok.config.headers.Authorization).toBeUndefined();
   });
 
-  test('detach removes exactly its own interceptors', async () => {
+  test('maxRedirects: 0 gets the 3xx as axios would; otherwise redirects are followed hop by hop', async () => {
+    web.routes.set('/go', (_req, res) => {
+      res.writeHead(302, { location: `${web.other}/landed` });
+      res.end();
+    });
+    const client = axios.create();
+    attachAuth(client, setup().strategy);
+    const manual = await client.get(`${web.api}/go`, { maxRedirects: 0 }).catch((e: unknown) => e);
+    expect((manual as AxiosError).response?.status).toBe(302);
+    expect((await client.get(`${web.api}/go`)).status).toBe(200);
+    expect(web.seen.map((s) => [s.origin, s.path, s.headers.authorization === undefined])).toEqual([
+      ['api', '/go', false],
+      ['api', '/go', false],
+      ['other', '/landed', true],
+    ]);
+  });
+
+  test("an abort or axios' timeout while the token is fetched is axios' own error", async () => {
+    const client = axios.create({ timeout: 50, transitional: { clarifyTimeoutError: true } });
+    attachAuth(client, setup([], { kind: 'hang' }).strategy);
+    const timedOut = await client.get(`${web.api}/slow-token`).catch((e: unknown) => e);
+    expect(timedOut).toBeInstanceOf(AxiosError);
+    expect((timedOut as AxiosError).code).toBe(AxiosError.ETIMEDOUT);
+    const aborted = await client
+      .get(`${web.api}/slow-token`, { timeout: 0, signal: AbortSignal.timeout(30) })
+      .catch((e: unknown) => e);
+    expect(axios.isCancel(aborted)).toBe(true);
+    expect(web.seen).toHaveLength(0);
+  });
+
+  test("detach puts back exactly the adapter it wrapped, and leaves the user's interceptors and adapters alone", async () => {
     const client = axios.create();
     const mine = client.interceptors.request.use((config) => config);
-    const detach = attachAuth(client, strategy());
+    const before = client.defaults.adapter;
+    const detach = attachAuth(client, setup().strategy);
+    expect(client.defaults.adapter).not.toBe(before);
     detach();
-    await client.get(`${sb.urls.elsewhere}/after-detach`);
-    await expect(client.get(`${sb.urls.echo}/after-detach`)).rejects.toMatchObject({
-      response: { status: 401 },
-    });
-    expect(echoes()[0]?.headers.authorization).toBeUndefined();
-    expect(sb.tokenRequests()).toHaveLength(0);
-    // the user's own interceptor was left in place, and nothing else of authrail's is
+    expect(client.defaults.adapter).toBe(before);
+    await client.get(`${web.api}/after-detach`);
+    expect(web.seen[0]?.headers.authorization).toBeUndefined();
     const handlers = (client.interceptors.request as unknown as { handlers: unknown[] }).handlers;
-    expect(handlers.filter(Boolean)).toHaveLength(1);
-    expect(
-      (client.interceptors.response as unknown as { handlers: unknown[] }).handlers.filter(Boolean),
-    ).toHaveLength(0);
+    expect(handlers.filter(Boolean)).toHaveLength(1); // the user's own interceptor is still there
     client.interceptors.request.eject(mine);
-  });
-
-  test('HTTP errors stay AxiosError; a 401 is replayed once and then rejected as AxiosError', async () => {
-    const client = axios.create();
-    attachAuth(client, strategy());
-    const notFound = await client.get(`${sb.url}/nothing`).catch((e: unknown) => e);
-    expect(notFound).toBeInstanceOf(AxiosError);
-    expect((notFound as AxiosError).response?.status).toBe(404);
-    sb.inject('echo', { type: 'unauthorized' });
-    const rejected = await client.get(`${sb.urls.echo}/x`).catch((e: unknown) => e);
-    expect(rejected).toBeInstanceOf(AxiosError);
-    expect((rejected as AxiosError).response?.status).toBe(401);
-    expect(echoes()).toHaveLength(2);
+    // A user adapter installed after attachAuth is not undone by detach.
+    const second = attachAuth(client, setup().strategy);
+    const theirs = axios.getAdapter('http');
+    client.defaults.adapter = theirs;
+    second();
+    expect(client.defaults.adapter).toBe(theirs);
   });
 
   test('the token request never goes through the instance (no self-deadlock)', async () => {
     const client = axios.create();
     const seen: string[] = [];
     client.interceptors.request.use((config) => (seen.push(client.getUri(config)), config));
-    attachAuth(client, strategy());
-    await client.get(`${sb.urls.echo}/x`);
-    expect(sb.tokenRequests()).toHaveLength(1);
-    expect(seen.every((url) => !url.includes('/oauth2/token'))).toBe(true);
-  });
-
-  test('a JSON object body is replayed with the same bytes', async () => {
-    const client = axios.create();
-    attachAuth(client, strategy());
-    await client.get(`${sb.urls.echo}/warm`);
-    sb.revokeTokens();
-    await client.post(`${sb.urls.echo}/json`, { nested: { list: [1, 2, 3] }, text: 'ü' });
-    const posts = echoes().filter((r) => r.path === '/echo/json');
-    expect(posts.map((r) => r.status)).toEqual([401, 200]);
-    expect(posts[1]!.body.equals(posts[0]!.body)).toBe(true);
-    expect(JSON.parse(posts[1]!.body.toString())).toEqual({ nested: { list: [1, 2, 3] }, text: 'ü' });
+    const { strategy, source } = setup();
+    attachAuth(client, strategy);
+    await client.get(`${web.api}/x`);
+    expect(source.calls).toHaveLength(1);
+    expect(seen).toEqual([`${web.api}/x`]);
   });
 
   test('bad arguments fail naming the option', () => {

@@ -1,14 +1,58 @@
-import {
-  AxiosError,
-  AxiosHeaders,
-  CanceledError,
-  getAdapter,
+import ownAxios, {
   type AxiosAdapter,
   type AxiosInstance,
   type AxiosResponse,
+  type AxiosStatic,
   type InternalAxiosRequestConfig,
 } from 'axios';
-import { ConfigError, type AuthorizeResult, type AuthStrategy } from '@authrail/core';
+import {
+  ConfigError,
+  type AuthRequest,
+  type AuthResponse,
+  type AuthStrategy,
+  type RedirectMode,
+} from '@authrail/core';
+
+/**
+ * The axios module an instance came from. A CommonJS app that loads this (ES module)
+ * package has two copies of axios in memory; errors must be the app's own copy's, and
+ * its adapters resolved by that copy, so each instance is matched to its copy.
+ */
+function copyOf(instance: AxiosInstance): AxiosStatic {
+  const proto = Object.getPrototypeOf(instance.interceptors.request) as unknown;
+  const candidates: (() => AxiosStatic | undefined)[] = [
+    () => ownAxios,
+    () => {
+      // The CommonJS copy, in runtimes that have one (Node, Bun); never in browsers.
+      const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+      const module = process?.getBuiltinModule?.('node:module') as
+        { createRequire(from: string): (id: string) => unknown } | undefined;
+      try {
+        return module?.createRequire(import.meta.url)('axios') as AxiosStatic | undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  ];
+  for (const candidate of candidates) {
+    const copy = candidate();
+    if (copy && Object.getPrototypeOf(copy.interceptors.request) === proto) return copy;
+  }
+  return ownAxios;
+}
+
+/** An axios error with a response (duck typed: any copy of axios). */
+interface ResponseError {
+  isAxiosError: true;
+  config?: unknown;
+  request?: unknown;
+  response: AxiosResponse;
+}
+
+function isResponseError(error: unknown): error is ResponseError {
+  const candidate = error as Partial<ResponseError> | null;
+  return candidate?.isAxiosError === true && typeof candidate.response?.status === 'number';
+}
 
 function isStream(data: unknown): boolean {
   if (typeof ReadableStream !== 'undefined' && data instanceof ReadableStream) return true;
@@ -16,8 +60,18 @@ function isStream(data: unknown): boolean {
   return typeof candidate?.pipe === 'function' && typeof candidate.on === 'function'; // a Node Readable
 }
 
-/** The headers axios is about to send, as a `Headers` (multi-values joined). */
-function headersView(headers: AxiosHeaders): Headers {
+/** Browsers follow redirects out of sight (XHR always; fetch too). */
+function runtimeHidesRedirects(adapterName: unknown): boolean {
+  if (adapterName === 'xhr') return true;
+  const scope = globalThis as { document?: unknown; importScripts?: unknown };
+  return (
+    adapterName === 'fetch' &&
+    (typeof scope.document === 'object' || typeof scope.importScripts === 'function')
+  );
+}
+
+/** axios' headers as `Headers` (multi-values joined), what policies see. */
+function headersOf(headers: InternalAxiosRequestConfig['headers']): Headers {
   const view = new Headers();
   for (const [name, value] of Object.entries(headers.toJSON() as Record<string, unknown>)) {
     if (value !== undefined && value !== null && value !== false)
@@ -26,66 +80,96 @@ function headersView(headers: AxiosHeaders): Headers {
   return view;
 }
 
-/** Writes what the policies changed back onto axios' headers (keeps axios' own casing). */
-function writeBack(headers: AxiosHeaders, before: Headers, after: Headers): void {
-  after.forEach((value, name) => {
-    if (before.get(name) !== value) headers.set(name, value);
-  });
-  before.forEach((_value, name) => {
-    if (!after.has(name)) headers.delete(name);
-  });
-}
+const REDACTED = '[redacted]';
+let outHeadersKey: symbol | undefined;
 
-/** Signals that end the wait for a token: the caller's, and axios' own `timeout`. */
-function waitSignal(config: InternalAxiosRequestConfig): AbortSignal | undefined {
-  const signals: AbortSignal[] = [];
-  if (config.signal && 'aborted' in config.signal) signals.push(config.signal as AbortSignal);
-  if (typeof config.timeout === 'number' && config.timeout > 0)
-    signals.push(AbortSignal.timeout(config.timeout));
-  return signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
-}
-
-/** The error axios itself would raise: `CanceledError` for an abort, its timeout error for `timeout`. */
-function asAxiosAbort(
-  error: unknown,
-  signal: AbortSignal | undefined,
-  config: InternalAxiosRequestConfig,
-): unknown {
-  if (!signal?.aborted || error !== signal.reason) return error;
-  if ((error as { name?: unknown }).name === 'TimeoutError' && !config.signal?.aborted) {
-    const clarify = config.transitional?.clarifyTimeoutError === true;
-    return new AxiosError(
-      config.timeoutErrorMessage ?? `timeout of ${config.timeout}ms exceeded`,
-      clarify ? AxiosError.ETIMEDOUT : AxiosError.ECONNABORTED,
-      config,
-    );
+/**
+ * Scrubs the credential from the client request object axios keeps for a hop, in place:
+ * Node's `ClientRequest` (its raw header block, path and header map; the user's agent
+ * and the response reference the same object) or the fetch adapter's `Request`. An
+ * `XMLHttpRequest` cannot show its request headers and is left as it is.
+ */
+function scrubRequest(request: unknown, secrets: readonly string[]): void {
+  if (secrets.length === 0 || typeof request !== 'object' || request === null) return;
+  const scrub = (text: string) => {
+    let out = text;
+    for (const secret of secrets) out = out.split(secret).join(REDACTED);
+    return out;
+  };
+  const node = request as { _header?: unknown; path?: unknown; getHeader?: unknown } & Record<
+    symbol,
+    unknown
+  >;
+  if (typeof node._header === 'string') node._header = scrub(node._header);
+  if (typeof node.path === 'string' && typeof node.getHeader === 'function') node.path = scrub(node.path);
+  outHeadersKey ??= Object.getOwnPropertySymbols(request).find((key) => key.description === 'kOutHeaders');
+  const outHeaders = outHeadersKey ? (node[outHeadersKey] as Record<string, [string, unknown]> | null) : null;
+  if (outHeaders) {
+    for (const entry of Object.values(outHeaders)) {
+      if (typeof entry?.[1] === 'string') entry[1] = scrub(entry[1]);
+    }
   }
-  return new CanceledError(undefined, undefined, config);
+  const headers = (request as { headers?: { forEach?: unknown; set?: unknown } }).headers;
+  if (headers instanceof Headers) {
+    headers.forEach((value, name) => {
+      const clean = scrub(value);
+      if (clean !== value) headers.set(name, clean);
+    });
+  }
+}
+
+/** The values a hop carries that the caller's request did not: the credentials the policies set. */
+function credentialsOf(out: AuthRequest, original: Headers, url: URL): string[] {
+  const secrets: string[] = [];
+  out.headers.forEach((value, name) => {
+    if (original.get(name) !== value) secrets.push(value);
+  });
+  if (out.url.search !== url.search) {
+    out.url.searchParams.forEach((value, name) => {
+      if (url.searchParams.get(name) !== value && value.length >= 4)
+        secrets.push(value, encodeURIComponent(value));
+    });
+  }
+  return secrets;
 }
 
 /**
- * Installs authrail on an axios instance and returns `detach()`, which removes exactly
- * what it installed (one request interceptor).
+ * One hop's answer: what core reads, and axios' own response, or the `AxiosError` axios
+ * raised for it (a status `validateStatus` refuses), which is rethrown at the end.
+ */
+interface AxiosHop extends AuthResponse {
+  response: AxiosResponse;
+  error: ResponseError | undefined;
+}
+
+/**
+ * Installs authrail on an axios instance by wrapping its adapter (`defaults.adapter`):
+ * axios has already run your request interceptors and `transformRequest` there, so the
+ * policies see the final URL (`baseURL` + `url` + `params`), headers (the
+ * `Content-Type` axios chose included) and serialised body. Every request goes through
+ * the strategy's request loop: a credential on each hop to an allowed origin and on no
+ * other, redirects followed hop by hop in Node (`maxRedirects: 0` returns the 3xx; in
+ * browsers XHR follows them and authrail refuses a credential it would forward), a 401
+ * replayed once with a fresh token and the same serialised body inside the adapter, so
+ * interceptors run once per call and see only the final response.
  *
- * How it sits in axios: the interceptor only wraps the request's adapter. The request is
- * authorized *at dispatch*, after every request interceptor (whatever order they were
- * added in) and after axios' `transformRequest`, so policies see the final URL
- * (`baseURL` + `url` + `params`), headers and serialised body. A 401 is answered inside
- * the adapter by one replay with a fresh token and the same serialised body, so request
- * and response interceptors run once per call and response interceptors see only the
- * final response. Request interceptors never see `Authorization`.
+ * Errors keep axios' own types (from your copy of axios, also when a CommonJS app loads
+ * a second copy): HTTP errors (a second 401 too) stay `AxiosError`; an abort while the
+ * token is fetched is `CanceledError`; `timeout` expiring meanwhile is axios' timeout
+ * error. authrail's own errors (`MissingScopeError`, `TokenEndpointError`,
+ * `RedirectError`) reach the caller as they are. No credential is left in what you get
+ * back: `response.config` and `error.config` are your request's config as axios had it
+ * before authrail, and the client request object of every hop (Node's `ClientRequest`,
+ * which your agent also holds, or the fetch adapter's `Request`) shows `[redacted]`
+ * where the credential was.
  *
- * Errors keep their usual types: HTTP errors (a second 401 too) stay `AxiosError`; an
- * abort while the token is fetched is axios' `CanceledError`; axios' `timeout` expiring
- * while waiting for a token is axios' timeout `AxiosError` (`ECONNABORTED`, or
- * `ETIMEDOUT` with `transitional.clarifyTimeoutError`); authrail's own errors
- * (`MissingScopeError`, `TokenEndpointError`) reach the caller unwrapped. Token requests
- * never go through this instance (no self-deadlock).
+ * A per-request `adapter` option replaces the instance's, and authrail with it.
  *
  * @param instance - the axios instance (from `axios.create()`, or `axios` itself)
  * @param strategy - any {@link AuthStrategy}, e.g. from a provider preset
- * @returns `detach()`: removes authrail's interceptor; requests already dispatched finish as they began
- * @throws {@link ConfigError} naming `instance` or `strategy` when either is not one
+ * @returns `detach()`: puts the instance's previous adapter back (if authrail's is still
+ *   the current one); requests already dispatched finish as they began
+ * @throws `ConfigError` (from `@authrail/core`) naming `instance` or `strategy` when either is not one
  * @example
  * ```ts
  * import axios from 'axios';
@@ -98,91 +182,152 @@ function asAxiosAbort(
  * ```
  */
 export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () => void {
-  if (typeof instance?.interceptors?.request?.use !== 'function' || typeof instance.getUri !== 'function') {
+  if (
+    typeof instance?.getUri !== 'function' ||
+    typeof instance.defaults !== 'object' ||
+    typeof instance.interceptors?.request?.use !== 'function'
+  ) {
     throw new ConfigError('must be an axios instance', { option: 'instance' });
   }
-  if (
-    typeof strategy?.authorize !== 'function' ||
-    typeof strategy.isRejected !== 'function' ||
-    typeof strategy.reject !== 'function'
-  ) {
-    throw new ConfigError('must be an AuthStrategy', { option: 'strategy' });
+  if (typeof strategy?.send !== 'function') {
+    throw new ConfigError('must be an AuthStrategy (with send)', { option: 'strategy' });
   }
+  const axios = copyOf(instance);
+  const previous = instance.defaults.adapter;
 
-  // Our wrappers, so a config that already carries one (a caller re-sending
-  // `error.config`) is not wrapped twice.
-  const wrapped = new WeakMap<AxiosAdapter, InternalAxiosRequestConfig['adapter']>();
-
-  const wrap = (inner: InternalAxiosRequestConfig['adapter']): AxiosAdapter => {
-    const authAdapter: AxiosAdapter = async (config) => {
-      const send = getAdapter(inner, config);
-      const replayable = isStream(config.data) ? 'one-shot stream body' : true;
-      for (let replayCount = 0; ; replayCount += 1) {
-        const url = new URL(instance.getUri(config));
-        const headers = AxiosHeaders.from(config.headers).concat(); // a copy per attempt
-        const before = headersView(headers);
-        const view = { method: (config.method ?? 'get').toUpperCase(), url, headers: new Headers(before) };
-        const signal = waitSignal(config);
-        let used: AuthorizeResult;
-        try {
-          used = await strategy.authorize(view, signal ? { signal } : {});
-        } catch (error) {
-          throw asAxiosAbort(error, signal, config);
-        }
-        if (!used.applied) return send(config);
-        writeBack(headers, before, view.headers);
-        // Each attempt is its own config (what `response.config` shows); the final URL,
-        // scope included, replaces baseURL + url + params.
-        const attempt: InternalAxiosRequestConfig = {
-          ...config,
-          url: view.url.href,
-          baseURL: undefined,
-          params: undefined,
-          headers,
-        } as InternalAxiosRequestConfig;
-
-        let response: AxiosResponse;
-        let failure: AxiosError | undefined;
-        try {
-          response = await send(attempt);
-        } catch (error) {
-          if (!(error instanceof AxiosError) || !error.response) throw error;
-          failure = error;
-          response = error.response;
-        }
-        const responseHeaders = AxiosHeaders.from(response.headers as AxiosHeaders);
-        const rejected = strategy.isRejected({
-          status: response.status,
-          headers: { get: (name) => responseHeaders.get(name)?.toString() ?? null },
-        });
-        if (!rejected) {
-          if (failure) throw failure;
-          return response;
-        }
-        const decision = await strategy.reject(used, {
-          method: view.method,
-          url: view.url,
-          replayCount,
-          replayable,
-        });
-        if (!decision.replay) {
-          if (failure) throw failure;
-          return response;
-        }
-        const data: unknown = response.data;
-        if (isStream(data)) (data as { destroy?: () => void }).destroy?.(); // responseType: 'stream'
-      }
+  const authAdapter: AxiosAdapter = async (config) => {
+    const inner = axios.getAdapter(previous, config);
+    let url: URL;
+    try {
+      url = new URL(instance.getUri(config), (globalThis as { location?: { href: string } }).location?.href);
+    } catch {
+      return inner(config); // a URL axios itself will refuse: nothing to authenticate
+    }
+    const original = headersOf(config.headers);
+    const adapterName = (inner as { adapterName?: unknown }).adapterName;
+    const redirect: RedirectMode = config.maxRedirects === 0 ? 'manual' : 'follow';
+    const request: AuthRequest = {
+      method: (config.method ?? 'get').toUpperCase(),
+      url,
+      headers: original,
+      body: config.data ?? null,
+      bodyIsStream: isStream(config.data),
+      redirect,
     };
-    wrapped.set(authAdapter, inner);
-    return authAdapter;
+    const signals = [
+      ...(config.signal && 'aborted' in config.signal ? [config.signal as AbortSignal] : []),
+      ...(typeof config.timeout === 'number' && config.timeout > 0
+        ? [AbortSignal.timeout(config.timeout)]
+        : []),
+    ];
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+
+    const next = async (out: AuthRequest): Promise<AxiosHop> => {
+      // Each hop is its own config: the final URL (scope included) replaces baseURL + url +
+      // params, and the headers are axios' own with what the policies changed.
+      const headers = axios.AxiosHeaders.from(config.headers).concat();
+      out.headers.forEach((value, name) => {
+        if (original.get(name) !== value) headers.set(name, value);
+      });
+      original.forEach((_value, name) => {
+        if (!out.headers.has(name)) headers.delete(name);
+      });
+      const manual = out.redirect === 'manual';
+      const hop = {
+        ...config,
+        url: out.url.href,
+        baseURL: undefined,
+        params: undefined,
+        method: out.method.toLowerCase(),
+        headers,
+        data: out.body,
+        ...(manual ? { maxRedirects: 0 } : {}),
+        ...(manual && adapterName === 'fetch'
+          ? { fetchOptions: { ...(config.fetchOptions as object), redirect: 'manual' } }
+          : {}),
+      } as InternalAxiosRequestConfig;
+      const secrets = credentialsOf(out, original, url);
+      let response: AxiosResponse;
+      let error: ResponseError | undefined;
+      try {
+        response = await inner(hop);
+      } catch (thrown) {
+        if (!isResponseError(thrown)) throw redact(thrown, config, secrets);
+        error = thrown;
+        response = thrown.response;
+        error.config = config;
+      }
+      scrubRequest(response.request, secrets);
+      response.config = config;
+      const responseHeaders = response.headers as { get?: (name: string) => unknown } & Record<
+        string,
+        unknown
+      >;
+      return {
+        status: response.status,
+        headers: {
+          get: (name) => {
+            const value =
+              typeof responseHeaders.get === 'function' ? responseHeaders.get(name) : responseHeaders[name];
+            return value === undefined || value === null
+              ? null
+              : Array.isArray(value)
+                ? value.join(', ')
+                : String(value);
+          },
+        },
+        url: (response.request as { responseURL?: string } | undefined)?.responseURL ?? '',
+        discard() {
+          const data = response.data as { destroy?: () => void; cancel?: () => unknown } | undefined;
+          data?.destroy?.(); // responseType: 'stream'
+        },
+        response,
+        error,
+      };
+    };
+
+    let hop: AxiosHop;
+    try {
+      hop = await strategy.send(request, next, {
+        ...(signal ? { signal } : {}),
+        transportFollowsRedirects: runtimeHidesRedirects(adapterName),
+        ...(typeof config.maxRedirects === 'number' && config.maxRedirects > 0
+          ? { maxRedirects: config.maxRedirects }
+          : {}),
+      });
+    } catch (thrown) {
+      if (signal?.aborted && thrown === signal.reason) throw abortError(axios, thrown, config);
+      throw thrown;
+    }
+    if (hop.error) throw hop.error;
+    return hop.response;
   };
 
-  const id = instance.interceptors.request.use((config) => {
-    const current = config.adapter;
-    const inner = typeof current === 'function' && wrapped.has(current) ? wrapped.get(current) : current;
-    config.adapter = wrap(inner);
-    return config;
-  });
+  instance.defaults.adapter = authAdapter;
+  return () => {
+    if (instance.defaults.adapter === authAdapter) instance.defaults.adapter = previous;
+  };
+}
 
-  return () => instance.interceptors.request.eject(id);
+/** An error without a response (network, abort): its config and request hold the credential too. */
+function redact(error: unknown, config: InternalAxiosRequestConfig, secrets: readonly string[]): unknown {
+  const candidate = error as { isAxiosError?: unknown; config?: unknown; request?: unknown } | null;
+  if (candidate?.isAxiosError === true) {
+    candidate.config = config;
+    scrubRequest(candidate.request, secrets);
+  }
+  return error;
+}
+
+/** The error axios itself would raise: `CanceledError` for an abort, its timeout error for `timeout`. */
+function abortError(axios: AxiosStatic, reason: unknown, config: InternalAxiosRequestConfig): unknown {
+  if ((reason as { name?: unknown }).name === 'TimeoutError' && !config.signal?.aborted) {
+    const clarify = config.transitional?.clarifyTimeoutError === true;
+    return new axios.AxiosError(
+      config.timeoutErrorMessage ?? `timeout of ${config.timeout}ms exceeded`,
+      clarify ? axios.AxiosError.ETIMEDOUT : axios.AxiosError.ECONNABORTED,
+      config,
+    );
+  }
+  return new axios.CanceledError(undefined, undefined, config);
 }

@@ -5,9 +5,11 @@ import { inspect } from 'node:util';
 import {
   ErrorCodes,
   MissingScopeError,
+  createApiKeyStrategy,
   createAuthStrategy,
   createTokenManager,
   isTokenEndpointError,
+  type AuthStrategy,
   type RejectedEvent,
 } from '@authrail/core';
 import { clientCredentials, clientSecretPost } from '@authrail/oauth2';
@@ -15,11 +17,14 @@ import { mskApim, type MskApimOptions } from '@authrail/msk-apim';
 import { oktaClientCredentials } from '@authrail/okta';
 import { demoClients, type RecordedRequest } from '@authrail/sandbox';
 import { BINARY, JSON_BODY, XML_BODY, drivers, type BodyKind, type Driver } from './drivers.js';
-import { useSandbox } from '@authrail/test-utils';
+import { answer, useOrigins, useSandbox } from '@authrail/test-utils';
 
 const sb = useSandbox();
+/** Bare servers beside the sandbox: another origin that can answer 401, and a TLS one. */
+const web = useOrigins({ tls: true });
 
 function msk(extra: Partial<MskApimOptions> = {}, on: { rejected?: (e: RejectedEvent) => void } = {}) {
+  // ky's default retry is on in every driver: these options keep the token side fast.
   return mskApim({
     baseUrl: sb.urls.mskApim.baseUrl,
     ...demoClients.mskApim,
@@ -90,25 +95,6 @@ describe.each(drivers)('$name adapter', (driver: Driver) => {
     expect(theirs?.headers['x-caller']).toBe('kept');
   });
 
-  test.each([302, 307])(
-    '2. a %i redirect to another origin does not carry the credential',
-    async (status) => {
-      const send = driver.client(msk());
-      const target = `${sb.urls.elsewhere}/landing`;
-      const result = await send({
-        method: 'GET',
-        url: `${sb.urls.redirect}?to=${encodeURIComponent(target)}&status=${status}`,
-      });
-      expect(result.status).toBe(200);
-      const [first] = sb.requests.filter((r) => r.path === '/redirect');
-      expect(first?.headers.authorization).toMatch(/^Bearer /); // the allowed origin got it…
-      const [landed] = elsewhere();
-      expect(landed?.path).toBe('/landing');
-      expect(landed?.headers.authorization).toBeUndefined(); // …the other origin did not
-      expect(landed?.query).toEqual({}); // nor the scope parameter
-    },
-  );
-
   test('3. protocol scoping: default added, explicit kept, required and missing refused before sending', async () => {
     const send = driver.client(msk());
     expect((await send({ method: 'GET', url: `${sb.urls.mskApim.fhirBaseUrl}/Patient` })).status).toBe(200);
@@ -118,19 +104,15 @@ describe.each(drivers)('$name adapter', (driver: Driver) => {
     ).toBe(200);
     expect(echoed('msk-fhir').map((r) => r.query.researchstudy)).toEqual(['17-001', '12-245']);
     sb.reset();
-    const strategy = msk({ researchStudy: undefined });
-    let authorized = 0;
-    const unscoped = driver.client({
-      authorize: (...args) => ((authorized += 1), strategy.authorize(...args)),
-      isRejected: strategy.isRejected,
-      reject: strategy.reject,
-    });
+    let attempts = 0;
+    const inner = msk({ researchStudy: undefined });
+    const unscoped = driver.client({ send: (...args) => ((attempts += 1), inner.send(...args)) });
     const error = await unscoped({ method: 'GET', url: `${sb.urls.mskApim.fhirBaseUrl}/Patient` }).catch(
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(MissingScopeError);
     expect(sb.requests).toHaveLength(0); // not even a token request
-    expect(authorized).toBe(1); // the client did not retry it either
+    expect(attempts).toBe(1); // the client did not retry it either
   });
 
   test.each(['json', 'urlsearchparams', 'formdata', 'blob', 'arraybuffer'] as const)(
@@ -198,18 +180,13 @@ describe.each(drivers)('$name adapter', (driver: Driver) => {
     );
     expect(outcome).toBe(401);
     expect(echoed().filter((r) => r.path === '/echo/stream')).toHaveLength(1);
-    expect(events).toEqual([
-      expect.objectContaining({
-        replay: false,
-        reason: 'body-not-replayable',
-        detail: 'one-shot stream body',
-      }),
-    ]);
+    expect(events).toEqual([expect.objectContaining({ replay: false, reason: 'body-not-replayable' })]);
   });
 
-  test('5. always 401: exactly two requests reach the server; the caller sees the 401 as the client reports it', async () => {
-    const send = driver.client(msk());
-    sb.inject('echo', { type: 'unauthorized' });
+  test('5. always 401: exactly two requests reach the server; the caller sees the 401 as the client reports it; the fresh token is kept', async () => {
+    const strategy = msk();
+    const send = driver.client(strategy);
+    sb.inject('echo', { type: 'unauthorized' }, { times: 2 });
     const outcome = await send({ method: 'GET', url: `${sb.urls.echo}/always` }).then(
       (r) => ({ returned: r.status }),
       (e: unknown) => ({ thrown: driver.httpErrorStatus(e) }),
@@ -217,6 +194,10 @@ describe.each(drivers)('$name adapter', (driver: Driver) => {
     expect(outcome).toEqual(driver.name === 'fetch' ? { returned: 401 } : { thrown: 401 });
     expect(echoed()).toHaveLength(2);
     expect(sb.tokenRequests()).toHaveLength(2);
+    // The second 401 did not throw the fresh token away: the next call uses it.
+    expect((await send({ method: 'GET', url: `${sb.urls.echo}/next` })).status).toBe(200);
+    expect(sb.tokenRequests()).toHaveLength(2);
+    expect(echoed()[2]?.headers.authorization).toBe(`Bearer ${(await strategy.tokens.peek())?.accessToken}`);
   });
 
   test('6. 1,000 concurrent requests with no token cause 1 token request', async () => {
@@ -296,5 +277,226 @@ describe.each(drivers)('$name adapter', (driver: Driver) => {
     expect(rendered).not.toContain(demoClients.mskApim.clientSecret);
     expect(sb.tokenRequests()).toHaveLength(2);
     expect(echoed()).toHaveLength(0);
+  });
+
+  test("8. no multiplication: with the client's default retry, invalid_client costs one token request", async () => {
+    const send = driver.client(msk({ clientSecret: 'not-the-secret' }));
+    const error = await send({ method: 'GET', url: `${sb.urls.echo}/x` }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'TokenEndpointError', error: 'invalid_client' });
+    expect(sb.tokenRequests()).toHaveLength(1);
+  });
+
+  test("8. no multiplication: a 503 storm costs exactly core's retry.maxAttempts", async () => {
+    sb.inject('msk-token', { type: 'status', status: 503 });
+    const send = driver.client(msk({ retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } }));
+    const error = await send({ method: 'GET', url: `${sb.urls.echo}/x` }).catch((e: unknown) => e);
+    expect(isTokenEndpointError(error)).toBe(true);
+    expect(sb.tokenRequests()).toHaveLength(3);
+  });
+
+  test.each([401, 404, 500])(
+    "9. the client's own error for a %i holds no credential: inspect, JSON",
+    async (status) => {
+      const strategy = msk();
+      const send = driver.client(strategy);
+      if (status === 401) sb.inject('echo', { type: 'unauthorized' });
+      if (status === 500) sb.inject('echo', { type: 'status', status: 500 });
+      const url = status === 404 ? `${sb.url}/no-such-route` : `${sb.urls.echo}/err`;
+      const outcome = await send({ method: 'POST', url, body: 'json' }).catch((e: unknown) => e);
+      expect(sb.tokenRequests().length).toBeGreaterThan(0);
+      const token = (await strategy.tokens.peek())?.accessToken;
+      expect(token).toBeDefined();
+      if (driver.name === 'fetch') {
+        expect((outcome as { status: number }).status).toBe(status);
+        return; // fetch has no error object for an HTTP status
+      }
+      expect(driver.httpErrorStatus(outcome)).toBe(status);
+      const rendered = [
+        inspect(outcome, { depth: 8, showHidden: true }),
+        JSON.stringify(outcome),
+        JSON.stringify((outcome as { toJSON?: () => unknown }).toJSON?.() ?? null),
+      ].join('\n');
+      expect(rendered).not.toContain(token!);
+      expect(rendered).not.toMatch(/Bearer [A-Za-z0-9_-]{8,}/);
+    },
+  );
+});
+
+/** The credential kinds a redirect must not carry: a bearer token, an API key header, an API key query parameter. */
+function credentialKinds(origins: string[]): {
+  name: string;
+  strategy: () => AuthStrategy;
+  carried: (r: { headers: Record<string, string | undefined>; query: Record<string, string> }) => boolean;
+}[] {
+  return [
+    {
+      name: 'bearer token',
+      strategy: () => msk({ origins }),
+      carried: (r) => r.headers.authorization !== undefined || r.query.researchstudy !== undefined,
+    },
+    {
+      name: 'API key header',
+      strategy: () =>
+        createApiKeyStrategy({ key: 'api-key-123456', header: 'Ocp-Apim-Subscription-Key', origins }),
+      carried: (r) => r.headers['ocp-apim-subscription-key'] !== undefined,
+    },
+    {
+      name: 'API key query parameter',
+      strategy: () => createApiKeyStrategy({ key: 'api-key-123456', query: 'subscription-key', origins }),
+      carried: (r) => r.query['subscription-key'] !== undefined,
+    },
+  ];
+}
+
+describe.each(drivers)('$name adapter: redirects, hop by hop', (driver: Driver) => {
+  const landed = () => sb.requests.filter((r) => r.listener === 'elsewhere');
+  const via = (to: string, status: number) =>
+    `${sb.urls.redirect}?to=${encodeURIComponent(to)}&status=${status}`;
+
+  test.each([301, 302, 303, 307, 308])(
+    "a %i to another origin carries no credential of any kind; the caller's own headers go on",
+    async (status) => {
+      for (const kind of credentialKinds([sb.url])) {
+        sb.reset();
+        const send = driver.client(kind.strategy());
+        const result = await send({
+          method: 'GET',
+          url: via(`${sb.urls.elsewhere}/landing?from=api`, status),
+          headers: { 'X-Caller': 'kept' },
+        });
+        expect(result.status).toBe(200);
+        const [first] = sb.requests.filter((r) => r.path === '/redirect');
+        expect(kind.carried(first!), `${kind.name} on the allowed origin`).toBe(true);
+        const [there] = landed();
+        expect(there?.path).toBe('/landing');
+        expect(kind.carried(there!), `${kind.name} after a ${status}`).toBe(false);
+        expect(there?.query).toEqual({ from: 'api' });
+        expect(there?.headers['x-caller']).toBe('kept');
+      }
+    },
+  );
+
+  test('a chain: allowed → allowed (same origin) → another origin; only the allowed hops carry it', async () => {
+    const send = driver.client(msk());
+    const chain = via(via(`${sb.urls.elsewhere}/end`, 307), 302);
+    expect((await send({ method: 'GET', url: chain })).status).toBe(200);
+    const hops = sb.requests.filter((r) => r.route !== 'msk-token');
+    expect(hops.map((r) => [r.listener, r.path, r.headers.authorization !== undefined])).toEqual([
+      ['main', '/redirect', true],
+      ['main', '/redirect', true],
+      ['elsewhere', '/end', false],
+    ]);
+  });
+
+  test('303 after a POST: a GET without the body; 307 to the same origin: the same method and bytes', async () => {
+    const send = driver.client(msk());
+    await send({ method: 'POST', url: via(`${sb.urls.echo}/after-303`, 303), body: 'json' });
+    await send({ method: 'POST', url: via(`${sb.urls.echo}/after-307`, 307), body: 'arraybuffer' });
+    const [after303, after307] = echoed();
+    expect([after303?.method, after303?.body.length, after303?.headers['content-type']]).toEqual([
+      'GET',
+      0,
+      undefined,
+    ]);
+    expect(after307?.method).toBe('POST');
+    expect(new Uint8Array(after307!.body)).toEqual(BINARY);
+  });
+
+  test('https → http never carries a credential, even to an allowed origin', async () => {
+    const secure = web.secure('api.authrail.test');
+    web.routes.set('secure/down', (_req, res) => {
+      res.writeHead(302, { location: `${sb.urls.echo}/downgraded` });
+      res.end();
+    });
+    for (const kind of credentialKinds([secure, sb.url])) {
+      sb.reset();
+      web.seen.length = 0;
+      const send = driver.client(kind.strategy());
+      const outcome = await send({ method: 'GET', url: `${secure}/down` }).then(
+        (r) => r.status,
+        (e: unknown) => driver.httpErrorStatus(e),
+      );
+      expect(outcome).toBe(401); // the sandbox wants a token, and none was sent
+      expect(kind.carried(web.seen[0]!), `${kind.name} over https`).toBe(true);
+      const [downgraded] = sb.resourceRequests({ route: 'echo' });
+      expect(kind.carried(downgraded!), `${kind.name} over http`).toBe(false);
+    }
+  });
+
+  test('a subdomain of the allowed host is another origin', async () => {
+    const allowed = web.secure('api.authrail.test');
+    web.routes.set('secure/up', (_req, res) => {
+      res.writeHead(302, { location: `${web.secure('evil.api.authrail.test')}/landing` });
+      res.end();
+    });
+    for (const kind of credentialKinds([allowed])) {
+      web.seen.length = 0;
+      const send = driver.client(kind.strategy());
+      expect((await send({ method: 'GET', url: `${allowed}/up` })).status).toBe(200);
+      expect(web.seen.map((r) => r.host.split(':')[0])).toEqual([
+        'api.authrail.test',
+        'evil.api.authrail.test',
+      ]);
+      expect(kind.carried(web.seen[0]!), kind.name).toBe(true);
+      expect(kind.carried(web.seen[1]!), kind.name).toBe(false);
+    }
+  });
+});
+
+describe.each(drivers)('$name adapter: challenges', (driver: Driver) => {
+  test('a 401 from another origin reached by a redirect never touches the token: 10 calls, 1 token', async () => {
+    const events: RejectedEvent[] = [];
+    web.routes.set('other/denied', answer(401));
+    const send = driver.client(msk({}, { rejected: (e) => events.push(e) }));
+    const url = `${sb.urls.redirect}?to=${encodeURIComponent(`${web.other}/denied`)}&status=302`;
+    for (let i = 0; i < 10; i += 1) {
+      const outcome = await send({ method: 'GET', url }).then(
+        (r) => r.status,
+        (e: unknown) => driver.httpErrorStatus(e),
+      );
+      expect(outcome).toBe(401);
+    }
+    expect(sb.tokenRequests()).toHaveLength(1);
+    expect(events).toEqual([]);
+  });
+
+  test('insufficient_scope: no refresh, no replay, an event naming the scope', async () => {
+    const events: RejectedEvent[] = [];
+    const send = driver.client(msk({}, { rejected: (e) => events.push(e) }));
+    sb.inject('echo', {
+      type: 'unauthorized',
+      status: 403,
+      challenge: 'Bearer realm="msk", error="insufficient_scope", scope="patient/Observation.rs"',
+    });
+    const outcome = await send({ method: 'GET', url: `${sb.urls.echo}/observations` }).then(
+      (r) => r.status,
+      (e: unknown) => driver.httpErrorStatus(e),
+    );
+    expect(outcome).toBe(403);
+    expect(echoed()).toHaveLength(1);
+    expect(sb.tokenRequests()).toHaveLength(1);
+    expect(events).toEqual([
+      expect.objectContaining({
+        status: 403,
+        replay: false,
+        reason: 'insufficient-scope',
+        scope: 'patient/Observation.rs',
+      }),
+    ]);
+  });
+
+  test('Bearer error="invalid_token" and a plain 401 are each replayed once with a fresh token', async () => {
+    const send = driver.client(msk());
+    sb.inject('echo', { type: 'unauthorized' }, { times: 1 });
+    expect((await send({ method: 'GET', url: `${sb.urls.echo}/a` })).status).toBe(200);
+    sb.inject('echo', { type: 'unauthorized', challenge: '' }, { times: 1 });
+    expect((await send({ method: 'GET', url: `${sb.urls.echo}/b` })).status).toBe(200);
+    expect(echoed().map((r) => [r.path, r.status])).toEqual([
+      ['/echo/a', 401],
+      ['/echo/a', 200],
+      ['/echo/b', 401],
+      ['/echo/b', 200],
+    ]);
+    expect(sb.tokenRequests()).toHaveLength(3);
   });
 });

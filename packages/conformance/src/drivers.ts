@@ -1,14 +1,20 @@
 // One driver per real HTTP client. Each sends a request the way that client's users
 // do and reports what came back in one shape, so the conformance table can hold every
-// adapter to the same assertions. Nothing here is mocked: each driver is the real client.
+// adapter to the same assertions. Nothing here is mocked: each driver is the real client,
+// on a network setup that trusts the tests' TLS certificate and resolves *.authrail.test
+// to 127.0.0.1 (undici's `connect` options for fetch and ky, Node agents for axios).
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
-import axios, { AxiosError } from 'axios';
+import axios from 'axios';
 import ky from 'ky';
 import ky1 from 'ky1';
+import { Agent } from 'undici';
 import type { AuthStrategy } from '@authrail/core';
 import { attachAuth } from '@authrail/axios';
 import { createAuthFetch } from '@authrail/fetch';
 import { createAuthKy } from '@authrail/ky';
+import { TEST_CA, testLookup } from '@authrail/test-utils';
 
 export type BodyKind =
   'none' | 'json' | 'xml' | 'urlsearchparams' | 'formdata' | 'blob' | 'arraybuffer' | 'stream';
@@ -41,6 +47,10 @@ export interface Driver {
 export const JSON_BODY = { resourceType: 'Patient', name: [{ family: 'Lovelace', given: ['Ada'] }] };
 export const XML_BODY = '<?xml version="1.0"?><accrual><studySubject><id>S-1</id></studySubject></accrual>';
 export const BINARY = new Uint8Array([0, 1, 2, 3, 250, 251, 252, 253, 254, 255]);
+
+const dispatcher = new Agent({ connect: { ca: TEST_CA, lookup: testLookup } });
+/** The runtime's own fetch, on the test network. */
+const testFetch: typeof fetch = (input, init) => fetch(input, { ...init, dispatcher } as RequestInit);
 
 function makeBody(
   kind: BodyKind | undefined,
@@ -91,10 +101,12 @@ function makeBody(
   }
 }
 
+const isAbortOrTimeout = (error: unknown) => ['AbortError', 'TimeoutError'].includes((error as Error)?.name);
+
 const fetchDriver: Driver = {
   name: 'fetch',
   client(strategy) {
-    const api = createAuthFetch(strategy);
+    const api = createAuthFetch(strategy, { fetch: testFetch });
     return async (request) => {
       const { body, headers } = makeBody(request.body, false);
       const signals = [
@@ -105,13 +117,14 @@ const fetchDriver: Driver = {
         method: request.method,
         headers: { ...headers, ...request.headers },
         ...(body === undefined ? {} : { body: body as BodyInit }),
+        ...(request.body === 'stream' ? { duplex: 'half' } : {}),
         ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
-      });
+      } as RequestInit);
       return { status: response.status, text: await response.text() };
     };
   },
   httpErrorStatus: () => undefined, // fetch reports HTTP errors as responses, never throws them
-  isAbort: (error) => ['AbortError', 'TimeoutError'].includes((error as Error)?.name),
+  isAbort: isAbortOrTimeout,
 };
 
 function kyDriver(name: string, instance: typeof ky): Driver {
@@ -119,7 +132,7 @@ function kyDriver(name: string, instance: typeof ky): Driver {
     name,
     client(strategy) {
       // ky's own defaults (retry limit 2, timeout 10 s): the table proves the adapter under them.
-      const api = createAuthKy(strategy, { ky: instance });
+      const api = createAuthKy(strategy, { ky: instance, fetch: testFetch });
       return async (request) => {
         const { body, headers } = makeBody(request.body, false);
         const response = await api(request.url, {
@@ -131,22 +144,26 @@ function kyDriver(name: string, instance: typeof ky): Driver {
             : body === undefined
               ? {}
               : { body: body as BodyInit }),
+          ...(request.body === 'stream' ? { duplex: 'half' } : {}),
           ...(request.signal ? { signal: request.signal } : {}),
           ...(request.timeout ? { timeout: request.timeout } : {}),
-        });
+        } as never);
         return { status: response.status, text: await response.text() };
       };
     },
     httpErrorStatus: (error) =>
       (error as Error)?.name === 'HTTPError' ? (error as { response: Response }).response.status : undefined,
-    isAbort: (error) => ['AbortError', 'TimeoutError'].includes((error as Error)?.name),
+    isAbort: isAbortOrTimeout,
   };
 }
 
 const axiosDriver: Driver = {
   name: 'axios',
   client(strategy) {
-    const instance = axios.create();
+    const instance = axios.create({
+      httpAgent: new HttpAgent({ lookup: testLookup } as never),
+      httpsAgent: new HttpsAgent({ ca: TEST_CA, lookup: testLookup }),
+    });
     attachAuth(instance, strategy);
     return async (request) => {
       const { body, headers } = makeBody(request.body, true);
@@ -164,9 +181,12 @@ const axiosDriver: Driver = {
       return { status: response.status, text: response.data };
     };
   },
-  httpErrorStatus: (error) => (error instanceof AxiosError ? error.response?.status : undefined),
-  isAbort: (error) =>
-    axios.isCancel(error) || (error instanceof AxiosError && error.code === AxiosError.ECONNABORTED),
+  // Duck typed, as authrail recognises axios errors: any copy of axios.
+  httpErrorStatus: (error) => {
+    const candidate = error as { isAxiosError?: boolean; response?: { status: number } } | null;
+    return candidate?.isAxiosError === true ? candidate.response?.status : undefined;
+  },
+  isAbort: (error) => axios.isCancel(error) || (error as { code?: string } | null)?.code === 'ECONNABORTED',
 };
 
 export const drivers: Driver[] = [

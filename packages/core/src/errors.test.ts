@@ -7,15 +7,16 @@ import {
   ConfigError,
   ErrorCodes,
   MissingScopeError,
+  RedirectError,
   TokenEndpointError,
   isAuthorizationResponseError,
   isAuthrailError,
   isConfigError,
   isMissingScopeError,
+  isRedirectError,
   isTokenEndpointError,
-  scrubError,
-  scrubSecrets,
 } from '@authrail/core';
+import { scrubError, scrubSecrets } from './errors.js';
 
 const SECRET = 'client-secret-9f8e7d';
 
@@ -53,6 +54,11 @@ describe('error types', () => {
         'AuthorizationResponseError',
         isAuthorizationResponseError,
       ],
+      [
+        new RedirectError('too many', { status: 302, location: 'https://x.example/y' }),
+        'RedirectError',
+        isRedirectError,
+      ],
     ];
     for (const [error, name, guard] of cases) {
       expect(error.name).toBe(name);
@@ -83,21 +89,20 @@ describe('error types', () => {
     expect(e.message).not.toContain('name=x');
   });
 
-  test('TokenEndpointError normalises the Okta shape into error/errorDescription', () => {
-    const e = new TokenEndpointError(ErrorCodes.TOKEN_ENDPOINT_ERROR, 'okta said no', {
+  test('TokenEndpointError keeps the raw body for presets: scrubbed of secrets and cut to 4 KiB', () => {
+    const body =
+      JSON.stringify({ errorCode: 'E0000011', errorSummary: 'Invalid client s3cr3t-value' }) +
+      'x'.repeat(10_000);
+    const e = new TokenEndpointError(ErrorCodes.TOKEN_ENDPOINT_ERROR, 'the token endpoint said no', {
       status: 401,
-      errorCode: 'E0000011',
-      errorSummary: 'Invalid token provided',
-      errorId: 'oaeAbc',
+      body,
+      secrets: ['s3cr3t-value'],
     });
-    expect(e).toMatchObject({
-      error: 'E0000011',
-      errorDescription: 'Invalid token provided',
-      errorCode: 'E0000011',
-      errorSummary: 'Invalid token provided',
-      errorId: 'oaeAbc',
-      status: 401,
-    });
+    expect(e.status).toBe(401);
+    expect(e.error).toBeUndefined(); // core knows no vendor shape: the preset maps it
+    expect(e.body).toContain('"errorCode":"E0000011"');
+    expect(e.body).not.toContain('s3cr3t-value');
+    expect(e.body!.length).toBeLessThanOrEqual(4096);
   });
 
   test.each([

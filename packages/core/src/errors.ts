@@ -31,6 +31,8 @@ export const ErrorCodes = {
   AUTHORIZATION_RESPONSE: 'AUTHRAIL_AUTHORIZATION_RESPONSE',
   /** A flow was used out of order, e.g. a token was asked for before the user signed in. */
   NOT_AUTHENTICATED: 'AUTHRAIL_NOT_AUTHENTICATED',
+  /** A redirect was not followed: more than 20 hops, the caller's `redirect: 'error'`, or a credential the runtime would forward. */
+  REDIRECT: 'AUTHRAIL_REDIRECT',
 } as const;
 
 /** One of the values of {@link ErrorCodes}. */
@@ -108,47 +110,45 @@ export class ConfigError extends AuthrailError {
 export interface TokenEndpointErrorDetails extends AuthrailErrorOptions {
   /** HTTP status of the token endpoint's response, when there was one. */
   status?: number;
-  /** OAuth 2 `error` (RFC 6749 §5.2), or Okta's `errorCode` when only that shape was returned. */
+  /** OAuth 2 `error` (RFC 6749 §5.2), or the vendor's error code as its preset maps it. */
   error?: string;
-  /** OAuth 2 `error_description`, or Okta's `errorSummary`. */
+  /** OAuth 2 `error_description`, or the vendor's summary as its preset maps it. */
   errorDescription?: string;
-  /** Okta's `errorCode` (e.g. `E0000011`), when the Okta shape was returned. */
-  errorCode?: string;
-  /** Okta's `errorSummary`. */
-  errorSummary?: string;
-  /** Okta's `errorId`, useful when opening a support case. */
-  errorId?: string;
+  /** The raw response body (scrubbed of secrets and cut to 4 KiB), for presets that know the vendor's error shape. */
+  body?: string;
   /** Milliseconds from a `Retry-After` header, when the server sent one. */
   retryAfterMs?: number;
   /** The token endpoint URL (without query), for the message. */
   endpoint?: string;
 }
 
+/** Longest raw body kept on a {@link TokenEndpointError}. */
+const MAX_BODY = 4096;
+
 /**
  * The token endpoint failed. `code` tells which way:
- * {@link ErrorCodes.TOKEN_ENDPOINT_ERROR} (an OAuth or Okta error response),
+ * {@link ErrorCodes.TOKEN_ENDPOINT_ERROR} (an OAuth error response),
  * {@link ErrorCodes.TOKEN_RESPONSE_INVALID}, {@link ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE}
- * or {@link ErrorCodes.TOKEN_ENDPOINT_TIMEOUT}. Okta's `errorCode`/`errorSummary` are
- * normalised into `error`/`errorDescription` as well as kept in their own fields.
+ * or {@link ErrorCodes.TOKEN_ENDPOINT_TIMEOUT}. Vendor error shapes (such as Okta's
+ * `errorCode`/`errorSummary`) are kept in `body` and read by the vendor's preset.
  *
+ * @example
+ * ```ts
+ * if (isTokenEndpointError(err) && err.error === 'invalid_client') alertOps(err.endpoint);
+ * ```
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
- * @see https://developer.okta.com/docs/reference/error-codes/
  */
 export class TokenEndpointError extends AuthrailError {
   /** Always `'TokenEndpointError'`. */
   override readonly name = 'TokenEndpointError';
   /** HTTP status of the token endpoint's answer; undefined when there was none (network, timeout). */
   readonly status: number | undefined;
-  /** OAuth `error` (e.g. `invalid_client`), or Okta's `errorCode` when only that shape came back. */
+  /** OAuth `error` (e.g. `invalid_client`). */
   readonly error: string | undefined;
-  /** OAuth `error_description`, or Okta's `errorSummary`. */
+  /** OAuth `error_description`. */
   readonly errorDescription: string | undefined;
-  /** Okta's `errorCode` (e.g. `E0000011`), when Okta's shape came back. */
-  readonly errorCode: string | undefined;
-  /** Okta's `errorSummary`, when Okta's shape came back. */
-  readonly errorSummary: string | undefined;
-  /** Okta's `errorId`, to quote in a support case. */
-  readonly errorId: string | undefined;
+  /** The raw response body, scrubbed of secrets and cut to 4 KiB, when there was one. */
+  readonly body: string | undefined;
   /** How long the server asked to wait (`Retry-After`), in milliseconds. */
   readonly retryAfterMs: number | undefined;
   /** The token endpoint (origin and path), for the message and logs. */
@@ -159,11 +159,9 @@ export class TokenEndpointError extends AuthrailError {
     const secrets = details.secrets ?? [];
     const clean = (v: string | undefined) => (v === undefined ? undefined : scrubSecrets(v, secrets));
     this.status = details.status;
-    this.error = clean(details.error ?? details.errorCode);
-    this.errorDescription = clean(details.errorDescription ?? details.errorSummary);
-    this.errorCode = clean(details.errorCode);
-    this.errorSummary = clean(details.errorSummary);
-    this.errorId = clean(details.errorId);
+    this.error = clean(details.error);
+    this.errorDescription = clean(details.errorDescription);
+    this.body = clean(details.body?.slice(0, MAX_BODY));
     this.retryAfterMs = details.retryAfterMs;
     this.endpoint = details.endpoint;
   }
@@ -177,6 +175,40 @@ export class TokenEndpointError extends AuthrailError {
     if (this.code === ErrorCodes.TOKEN_ENDPOINT_TIMEOUT) return true;
     const status = this.status ?? 0;
     return status === 429 || status >= 500;
+  }
+}
+
+/** Fields of a {@link RedirectError}. */
+export interface RedirectErrorDetails extends AuthrailErrorOptions {
+  /** The redirect's status (0 for a browser's opaque redirect). */
+  status: number;
+  /** Where it pointed: origin and path, no query. Absent when the runtime hid it. */
+  location?: string;
+}
+
+/**
+ * A redirect was not followed: the chain was longer than 20 hops, the caller asked for
+ * `redirect: 'error'`, or (in a browser, which follows redirects out of sight) the
+ * request carried a credential the browser would forward to any origin.
+ *
+ * @example
+ * ```ts
+ * try { await api(url, { redirect: 'error' }); } catch (err) { if (isRedirectError(err)) console.warn(err.location); }
+ * ```
+ * @see https://fetch.spec.whatwg.org/#http-redirect-fetch
+ */
+export class RedirectError extends AuthrailError {
+  /** Always `'RedirectError'`. */
+  override readonly name = 'RedirectError';
+  /** The redirect's status (0 for a browser's opaque redirect). */
+  readonly status: number;
+  /** Where it pointed (origin and path), when known. */
+  readonly location: string | undefined;
+
+  constructor(message: string, details: RedirectErrorDetails) {
+    super(ErrorCodes.REDIRECT, message, details);
+    this.status = details.status;
+    this.location = details.location;
   }
 }
 
@@ -246,6 +278,11 @@ export function isMissingScopeError(value: unknown): value is MissingScopeError 
 /** True for a {@link ConfigError}. */
 export function isConfigError(value: unknown): value is ConfigError {
   return isAuthrailError(value) && value.code === ErrorCodes.CONFIG;
+}
+
+/** True for a {@link RedirectError}. */
+export function isRedirectError(value: unknown): value is RedirectError {
+  return isAuthrailError(value) && value.code === ErrorCodes.REDIRECT;
 }
 
 /** True for an {@link AuthorizationResponseError}. */

@@ -55,20 +55,33 @@ export interface ErrorEvent {
 
 /** Why a rejected request was or was not replayed. */
 export type ReplayReason =
-  'replaying' | 'already-replayed' | 'body-not-replayable' | 'no-credential' | 'not-refreshable';
+  /** The token was invalidated; the request is sent once more with a fresh one. */
+  | 'replaying'
+  /** The replay was rejected too: returned as it is, and the fresh token kept. */
+  | 'already-replayed'
+  /** The body was a one-shot stream: it cannot be sent again, so the 401 is returned. */
+  | 'body-not-replayable'
+  /** The credential cannot be refreshed (a static token or API key): the 401 is returned. */
+  | 'not-refreshable'
+  /** The token lacks a scope (`error="insufficient_scope"`): a fresh one would too, so nothing is refreshed. */
+  | 'insufficient-scope';
 
-/** Emitted when an API rejected the credential a request carried (a 401). */
+/** Emitted when an API rejected the credential a request carried (401, or 403 with `insufficient_scope`). */
 export interface RejectedEvent {
   /** HTTP method of the rejected request. */
   method: string;
   /** Origin and path of the request (no query string). */
   url: string;
+  /** The status of the rejection: 401, or 403 for `insufficient_scope`. */
+  status: number;
   /** Whether the request is being replayed with a fresh token. */
   replay: boolean;
   /** Why it is (or is not) replayed. */
   reason: ReplayReason;
-  /** Adapter's detail when the body cannot be replayed, e.g. `one-shot stream body`. */
-  detail?: string;
+  /** The challenge's `error` (`invalid_token`, `insufficient_scope`), when the server sent one. */
+  error?: string;
+  /** The scope the server asked for, with `insufficient_scope`. */
+  scope?: string;
 }
 
 /**
@@ -90,7 +103,7 @@ export interface AuthEvents {
   retry?: (event: RetryEvent) => void;
   /** Getting a token failed for good, or a background refresh failed. */
   error?: (event: ErrorEvent) => void;
-  /** An API rejected a request's credential (401); says whether it is replayed. */
+  /** An API rejected a request's credential (401, or 403 `insufficient_scope`); says whether it is replayed. */
   rejected?: (event: RejectedEvent) => void;
 }
 

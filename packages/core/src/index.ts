@@ -1,7 +1,7 @@
 /**
- * `@authrail/core`: the token manager, the {@link AuthStrategy} interface every
- * adapter consumes, request policies, errors and events. No runtime dependencies;
- * runs in Node and browsers.
+ * `@authrail/core`: the token manager, the {@link AuthStrategy} that owns the request
+ * loop every adapter hands its requests to, request policies, errors and events. No
+ * runtime dependencies; runs in Node, browsers, Bun, Deno and workers.
  *
  * @example
  * ```ts
@@ -22,19 +22,19 @@ export {
   ConfigError,
   ErrorCodes,
   MissingScopeError,
-  REDACTED,
+  RedirectError,
   TokenEndpointError,
   isAuthorizationResponseError,
   isAuthrailError,
   isConfigError,
   isMissingScopeError,
+  isRedirectError,
   isTokenEndpointError,
-  scrubError,
-  scrubSecrets,
   type AuthorizationResponseErrorDetails,
   type AuthrailErrorOptions,
   type ConfigErrorOptions,
   type ErrorCode,
+  type RedirectErrorDetails,
   type TokenEndpointErrorDetails,
 } from './errors.js';
 export {
@@ -47,7 +47,7 @@ export {
   type TokenRecord,
 } from './token.js';
 export type { FetchTokenOptions, TokenSource, TokenSourceIdentity } from './source.js';
-export { createMemoryTokenStore, tokenStoreKey, type TokenStore } from './store.js';
+export { createMemoryTokenStore, type TokenStore } from './store.js';
 export type {
   AuthEvents,
   ErrorEvent,
@@ -61,44 +61,32 @@ export type {
 } from './events.js';
 export {
   bearer,
-  normaliseOrigins,
-  originAllowlist,
   queryParamScope,
-  type AuthRequest,
   type PolicyContext,
   type PolicyResult,
   type QueryParamScopeOptions,
   type RequestPolicy,
 } from './policies/index.js';
 export {
-  DEFAULT_REFRESH,
-  DEFAULT_RETRY,
-  backoffDelay,
-  classifyToken,
   createTokenManager,
   type GetTokenOptions,
   type RefreshOptions,
   type RetryOptions,
   type TokenManager,
   type TokenManagerOptions,
-  type TokenState,
 } from './token-manager.js';
+export type { AuthRequest, AuthResponse, RedirectMode, SendOptions, Transport } from './transport.js';
 export {
   createApiKeyStrategy,
   createAuthStrategy,
   createStaticTokenStrategy,
-  pickProviderOptions,
   type ApiKeyStrategyOptions,
   type AuthStrategy,
-  type AuthorizeOptions,
-  type AuthorizeResult,
   type CreateAuthStrategyOptions,
   type ProviderOptions,
-  type RejectDetails,
   type RejectWhen,
-  type ReplayDecision,
-  type ResponseView,
   type StaticTokenStrategyOptions,
   type StrategyOptions,
   type TokenAuthStrategy,
+  type TokenOptions,
 } from './strategy.js';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { createMemoryTokenStore, createToken, tokenStoreKey } from '@authrail/core';
-import { fnv1a128 } from './store.js';
+import { createMemoryTokenStore, createToken } from '@authrail/core';
+import { fnv1a128, tokenStoreKey } from './store.js';
 
 describe('memory token store', () => {
   test('delete with a token deletes only that exact token', async () => {

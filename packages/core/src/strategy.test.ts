@@ -1,293 +1,600 @@
+import type { ServerResponse } from 'node:http';
 import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import {
   ConfigError,
   MissingScopeError,
+  RedirectError,
   createApiKeyStrategy,
   createAuthStrategy,
   createStaticTokenStrategy,
   queryParamScope,
-  type AuthRequest,
+  type AuthResponse,
   type RejectedEvent,
   type RequestPolicy,
+  type Transport,
 } from '@authrail/core';
-import { SECRET, fakeSource } from '../test/fake-source.js';
+import { SECRET, fakeSource } from '../../test-utils/src/fake-source.js';
+import { answer, fetchTransport, request, useOrigins } from '../../test-utils/src/origins.js';
 
-const API = 'https://api.example.org';
+const web = useOrigins();
 
-function view(url: string, method = 'GET'): AuthRequest {
-  return { method, url: new URL(url), headers: new Headers() };
-}
-
-function details(request: AuthRequest, replayCount = 0, replayable: true | string = true) {
-  return { method: request.method, url: request.url, replayCount, replayable };
-}
-
-describe('createAuthStrategy', () => {
-  test('authorize sets the bearer token for allowed origins and reports the token used', async () => {
-    const source = fakeSource();
-    const strategy = createAuthStrategy({ source, origins: [API] });
-    const request = view(`${API}/fhir/Patient`);
-    const used = await strategy.authorize(request);
-    expect(used.applied).toBe(true);
-    expect(request.headers.get('authorization')).toBe(`Bearer ${used.token?.accessToken}`);
+function setup(extra: Partial<Parameters<typeof createAuthStrategy>[0]> = {}) {
+  const source = fakeSource();
+  const events: RejectedEvent[] = [];
+  const lines: string[] = [];
+  const strategy = createAuthStrategy({
+    source,
+    origins: [web.api],
+    on: { rejected: (e) => events.push(e) },
+    logger: { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) },
+    ...extra,
   });
+  const send = (url: string, init: Parameters<typeof request>[1] = {}) =>
+    strategy.send(request(url, init), fetchTransport);
+  return { source, events, lines, strategy, send };
+}
 
-  test('a request to another origin is untouched and fetches no token', async () => {
-    const source = fakeSource();
-    const strategy = createAuthStrategy({
-      source,
-      origins: [API],
-      policies: [queryParamScope({ param: 'researchstudy', value: '1' })],
+/** A route that answers 401 to a token it has not been told is good, echoing otherwise. */
+function revokedUntilFresh(badTokens: Set<string>, challenge?: string) {
+  return answer401When((auth) => badTokens.has(auth), challenge);
+}
+
+function answer401When(bad: (authorization: string) => boolean, challenge?: string) {
+  return (_req: unknown, res: ServerResponse, seen: { headers: Record<string, string | undefined> }) => {
+    const auth = seen.headers.authorization ?? '';
+    if (bad(auth)) {
+      res.writeHead(401, challenge ? { 'www-authenticate': challenge } : {});
+      return res.end('nope');
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('ok');
+  };
+}
+
+describe('send: the credential goes to allowed origins only', () => {
+  test('an allowed origin gets the bearer token; another origin gets nothing and costs no token', async () => {
+    const { source, send } = setup({
+      policies: [queryParamScope({ param: 'researchstudy', value: '17-001' })],
     });
-    const request = view('https://elsewhere.example.com/x?y=1');
-    const used = await strategy.authorize(request);
-    expect(used).toEqual({ applied: false, token: undefined });
-    expect([...request.headers]).toEqual([]);
-    expect(request.url.href).toBe('https://elsewhere.example.com/x?y=1');
-    expect(source.calls).toHaveLength(0);
+    const mine = await send(`${web.api}/fhir/Patient`);
+    expect(mine.status).toBe(200);
+    const theirs = await send(`${web.other}/x?y=1`, { headers: new Headers({ 'X-Caller': 'kept' }) });
+    expect(theirs.status).toBe(200);
+    const [first, second] = web.seen;
+    expect(first?.headers.authorization).toBe(`Bearer ${source.issued[0]?.accessToken}`);
+    expect(first?.query).toEqual({ researchstudy: '17-001' });
+    expect(second?.headers.authorization).toBeUndefined();
+    expect(second?.headers['x-caller']).toBe('kept');
+    expect(second?.query).toEqual({ y: '1' });
+    expect(source.calls).toHaveLength(1);
   });
 
-  test('policies run in order after the origin check and before the credential; a missing scope fetches no token', async () => {
-    const source = fakeSource();
+  test("the caller's request is never changed: its URL and headers stay as they were", async () => {
+    const { strategy } = setup({ policies: [queryParamScope({ param: 'researchstudy', value: '17-001' })] });
+    const caller = request(`${web.api}/fhir/Patient`, {
+      headers: new Headers({ accept: 'application/json' }),
+    });
+    await strategy.send(caller, fetchTransport);
+    expect(web.seen[0]?.query).toEqual({ researchstudy: '17-001' });
+    expect(caller.url.href).toBe(`${web.api}/fhir/Patient`);
+    expect([...caller.headers]).toEqual([['accept', 'application/json']]);
+  });
+
+  test('policies run in order before the credential; a missing scope is refused before any token or request', async () => {
     const order: string[] = [];
     const first: RequestPolicy = () => void order.push('first');
-    const strategy = createAuthStrategy({
-      source,
-      origins: [API],
+    const { source, send } = setup({
       policies: [first, queryParamScope({ param: 'researchstudy', required: true })],
     });
-    await expect(strategy.authorize(view(`${API}/fhir/Patient`))).rejects.toBeInstanceOf(MissingScopeError);
+    await expect(send(`${web.api}/fhir/Patient`)).rejects.toBeInstanceOf(MissingScopeError);
     expect(order).toEqual(['first']);
     expect(source.calls).toHaveLength(0);
+    expect(web.seen).toHaveLength(0);
   });
 
-  test("a user policy may return 'skip' to leave a request untouched", async () => {
-    const source = fakeSource();
-    const publicPaths: RequestPolicy = (request) =>
-      request.url.pathname.startsWith('/public/') ? 'skip' : undefined;
-    const strategy = createAuthStrategy({ source, origins: [API], policies: [publicPaths] });
-    const request = view(`${API}/public/metadata`);
-    expect((await strategy.authorize(request)).applied).toBe(false);
-    expect(request.headers.has('authorization')).toBe(false);
-  });
-
-  test('isRejected: any 401 by default; only invalid_token challenges when asked', () => {
-    const h = (value?: string) => new Headers(value ? { 'www-authenticate': value } : {});
-    const any = createAuthStrategy({ source: fakeSource(), origins: [API] });
-    expect(any.isRejected({ status: 401, headers: h() })).toBe(true);
-    expect(any.isRejected({ status: 403, headers: h() })).toBe(false);
-    expect(any.isRejected({ status: 200, headers: h() })).toBe(false);
-    const strict = createAuthStrategy({ source: fakeSource(), origins: [API], rejectWhen: 'invalid-token' });
-    expect(
-      strict.isRejected({
-        status: 401,
-        headers: h('Bearer error="invalid_token", error_description="expired"'),
-      }),
-    ).toBe(true);
-    expect(strict.isRejected({ status: 401, headers: h('Bearer realm="x", error=invalid_token') })).toBe(
-      true,
-    );
-    expect(strict.isRejected({ status: 401, headers: h('Bearer realm="api"') })).toBe(false);
-    expect(strict.isRejected({ status: 401, headers: h('Basic realm="x", error="invalid_token"') })).toBe(
-      false,
-    );
-    expect(strict.isRejected({ status: 401, headers: h() })).toBe(false);
-  });
-
-  test('reject invalidates exactly the used token and allows one replay', async () => {
-    const source = fakeSource();
-    const events: RejectedEvent[] = [];
-    const strategy = createAuthStrategy({ source, origins: [API], on: { rejected: (e) => events.push(e) } });
-    const request = view(`${API}/fhir/Patient?researchstudy=17-001`);
-    const used = await strategy.authorize(request);
-    expect(await strategy.reject(used, details(request))).toEqual({ replay: true, reason: 'replaying' });
-    const replay = view(`${API}/fhir/Patient`);
-    const usedAgain = await strategy.authorize(replay);
-    expect(usedAgain.token?.accessToken).not.toBe(used.token?.accessToken);
-    expect(await strategy.reject(usedAgain, details(replay, 1))).toEqual({
-      replay: false,
-      reason: 'already-replayed',
-    });
-    expect(events.map((e) => [e.replay, e.reason, e.url])).toEqual([
-      [true, 'replaying', `${API}/fhir/Patient`],
-      [false, 'already-replayed', `${API}/fhir/Patient`],
-    ]);
-    expect(source.calls).toHaveLength(2);
-  });
-
-  test('a body that cannot be replayed is reported with the reason', async () => {
-    const events: RejectedEvent[] = [];
-    const strategy = createAuthStrategy({
-      source: fakeSource(),
-      origins: [API],
-      on: { rejected: (e) => events.push(e) },
-    });
-    const request = view(`${API}/upload`, 'POST');
-    const used = await strategy.authorize(request);
-    expect(await strategy.reject(used, details(request, 0, 'one-shot stream body'))).toEqual({
-      replay: false,
-      reason: 'body-not-replayable',
-    });
-    expect(events[0]).toMatchObject({
-      replay: false,
-      reason: 'body-not-replayable',
-      detail: 'one-shot stream body',
-      method: 'POST',
-    });
-  });
-
-  test('reject of a request that carried no credential does nothing', async () => {
-    const source = fakeSource();
-    const strategy = createAuthStrategy({ source, origins: [API] });
-    expect(
-      await strategy.reject({ applied: false, token: undefined }, details(view('https://x.example/'))),
-    ).toEqual({ replay: false, reason: 'no-credential' });
-  });
-
-  test('reject without details only invalidates', async () => {
-    const source = fakeSource();
-    const strategy = createAuthStrategy({ source, origins: [API] });
-    const used = await strategy.authorize(view(`${API}/`));
-    expect((await strategy.reject(used)).replay).toBe(false);
-    await strategy.authorize(view(`${API}/`));
-    expect(source.calls).toHaveLength(2);
-  });
-
-  test('the caller signal reaches the token wait', async () => {
-    const source = fakeSource(Date.now, { kind: 'hang' });
-    const strategy = createAuthStrategy({ source, origins: [API] });
-    await expect(
-      strategy.authorize(view(`${API}/`), { signal: AbortSignal.timeout(10) }),
-    ).rejects.toMatchObject({ name: 'TimeoutError' });
+  test("a policy's 'skip' sends the hop without any policy's changes", async () => {
+    const mark: RequestPolicy = (r) => void r.headers.set('X-Marked', 'yes');
+    const publicPaths: RequestPolicy = (r) => (r.url.pathname.startsWith('/public/') ? 'skip' : undefined);
+    const { source, send } = setup({ policies: [mark, publicPaths] });
+    await send(`${web.api}/public/metadata`);
+    expect(web.seen[0]?.headers['x-marked']).toBeUndefined();
+    expect(web.seen[0]?.headers.authorization).toBeUndefined();
+    expect(source.calls).toHaveLength(0);
   });
 
   test('a custom credential policy replaces bearer', async () => {
-    const strategy = createAuthStrategy({
-      source: fakeSource(),
-      origins: [API],
-      credential: async (request, ctx) => {
-        request.headers.set('X-Token', (await ctx.token()).accessToken);
+    const { source, send } = setup({
+      credential: async (r, ctx) => void r.headers.set('X-Token', (await ctx.token()).accessToken),
+    });
+    await send(`${web.api}/x`);
+    expect(web.seen[0]?.headers['x-token']).toBe(source.issued[0]?.accessToken);
+    expect(web.seen[0]?.headers.authorization).toBeUndefined();
+  });
+});
+
+describe('send: a rejected credential', () => {
+  test('a plain 401 invalidates exactly the used token and replays once: same method, headers and bytes', async () => {
+    const { source, events, send } = setup();
+    const bad = new Set<string>();
+    web.routes.set('/upload', revokedUntilFresh(bad));
+    await send(`${web.api}/warm-up`);
+    bad.add(`Bearer ${source.issued[0]!.accessToken}`);
+    const body = new TextEncoder().encode('<accrual><id>S-1</id></accrual>');
+    const response = await send(`${web.api}/upload`, {
+      method: 'PUT',
+      headers: new Headers({ 'Content-Type': 'application/xml', 'X-Caller': 'kept' }),
+      body,
+    });
+    expect(response.status).toBe(200);
+    const attempts = web.seen.filter((s) => s.path === '/upload');
+    expect(attempts.map((a) => a.method)).toEqual(['PUT', 'PUT']);
+    expect(attempts.map((a) => a.body)).toEqual([
+      '<accrual><id>S-1</id></accrual>',
+      '<accrual><id>S-1</id></accrual>',
+    ]);
+    expect(attempts.map((a) => a.headers['content-type'])).toEqual(['application/xml', 'application/xml']);
+    expect(attempts.map((a) => a.headers['x-caller'])).toEqual(['kept', 'kept']);
+    expect(attempts[1]?.headers.authorization).toBe(`Bearer ${source.issued[1]!.accessToken}`);
+    expect(source.calls).toHaveLength(2);
+    expect(events).toEqual([
+      { method: 'PUT', url: `${web.api}/upload`, status: 401, replay: true, reason: 'replaying' },
+    ]);
+  });
+
+  test('always 401: two requests, and the second 401 does not throw the fresh token away', async () => {
+    const { source, events, send } = setup();
+    web.routes.set('/always', answer(401));
+    for (let i = 0; i < 10; i += 1) expect((await send(`${web.api}/always`)).status).toBe(401);
+    expect(web.seen).toHaveLength(20);
+    // One token per call would be 20; the fresh token survives its own 401, so each call
+    // invalidates only the token it started with.
+    expect(source.calls).toHaveLength(11);
+    expect(events.filter((e) => e.reason === 'already-replayed')).toHaveLength(10);
+  });
+
+  test('Bearer error="invalid_token" replays; with rejectWhen invalid-token a plain 401 does not', async () => {
+    const strict = setup({ rejectWhen: 'invalid-token' });
+    web.routes.set('/plain', answer(401, { 'www-authenticate': 'Bearer realm="api"' }));
+    expect((await strict.send(`${web.api}/plain`)).status).toBe(401);
+    expect(strict.source.calls).toHaveLength(1);
+    expect(strict.events).toEqual([]);
+
+    const bad = new Set<string>();
+    web.routes.set(
+      '/expired',
+      revokedUntilFresh(
+        bad,
+        'Bearer realm="api", error="invalid_token", error_description="The access token expired"',
+      ),
+    );
+    bad.add(`Bearer ${strict.source.issued[0]!.accessToken}`);
+    expect((await strict.send(`${web.api}/expired`)).status).toBe(200);
+    expect(strict.source.calls).toHaveLength(2);
+    expect(strict.events).toEqual([expect.objectContaining({ replay: true, error: 'invalid_token' })]);
+  });
+
+  test.each([401, 403])(
+    'a %i with error="insufficient_scope" neither refreshes nor replays; the event names the scope',
+    async (status) => {
+      const { source, events, send } = setup();
+      web.routes.set(
+        '/fhir/Observation',
+        answer(status, {
+          'www-authenticate':
+            'DPoP algs="ES256", Bearer realm="fhir", error="insufficient_scope", scope="patient/Observation.rs, x"',
+        }),
+      );
+      expect((await send(`${web.api}/fhir/Observation`)).status).toBe(status);
+      expect(web.seen).toHaveLength(1);
+      expect(source.calls).toHaveLength(1);
+      expect(events).toEqual([
+        {
+          method: 'GET',
+          url: `${web.api}/fhir/Observation`,
+          status,
+          replay: false,
+          reason: 'insufficient-scope',
+          error: 'insufficient_scope',
+          scope: 'patient/Observation.rs, x',
+        },
+      ]);
+    },
+  );
+
+  test('a 403 without that challenge is an ordinary answer', async () => {
+    const { source, events, send } = setup();
+    web.routes.set('/forbidden', answer(403));
+    expect((await send(`${web.api}/forbidden`)).status).toBe(403);
+    expect(events).toEqual([]);
+    expect(source.calls).toHaveLength(1);
+  });
+
+  test('a one-shot stream body is sent once: the 401 comes back and the event says why', async () => {
+    const { source, events, send } = setup();
+    const bad = new Set<string>();
+    web.routes.set('/stream', revokedUntilFresh(bad));
+    await send(`${web.api}/warm-up`);
+    bad.add(`Bearer ${source.issued[0]!.accessToken}`);
+    const stream = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('chunk'));
+        c.close();
       },
     });
-    const request = view(`${API}/`);
-    const used = await strategy.authorize(request);
-    expect(request.headers.get('x-token')).toBe(used.token?.accessToken);
-    expect(request.headers.has('authorization')).toBe(false);
+    const response = await send(`${web.api}/stream`, { method: 'POST', body: stream, bodyIsStream: true });
+    expect(response.status).toBe(401);
+    expect(web.seen.filter((s) => s.path === '/stream')).toHaveLength(1);
+    expect(events).toEqual([expect.objectContaining({ replay: false, reason: 'body-not-replayable' })]);
+    // The token was still invalidated: the next request gets a fresh one.
+    await send(`${web.api}/after`);
+    expect(source.calls).toHaveLength(2);
   });
 
-  test('inspecting a strategy or its events shows no secret', async () => {
-    const lines: string[] = [];
-    const strategy = createAuthStrategy({
-      source: fakeSource(),
-      origins: [API],
-      logger: { info: (m) => lines.push(m), warn: (m) => lines.push(m) },
+  test('a 401 from another origin reached by a redirect never touches the token: 10 calls, 1 token', async () => {
+    const { source, events, send } = setup();
+    web.routes.set('other/denied', answer(401));
+    web.routes.set('/go', (_req, res) => {
+      res.writeHead(302, { location: `${web.other}/denied` });
+      res.end();
     });
-    const request = view(`${API}/`);
-    const used = await strategy.authorize(request);
-    await strategy.reject(used, details(request));
-    const token = used.token!.accessToken;
-    expect(inspect(strategy, { depth: 6 })).not.toContain(token);
-    expect(inspect(used, { depth: 6 })).not.toContain(token);
-    expect(JSON.stringify(used)).not.toContain(token);
-    expect(lines.join('\n')).not.toContain(token);
-    expect(lines.join('\n')).not.toContain(SECRET);
+    for (let i = 0; i < 10; i += 1) expect((await send(`${web.api}/go`)).status).toBe(401);
+    expect(source.calls).toHaveLength(1);
+    expect(events).toEqual([]);
+    expect(web.seen.filter((s) => s.origin === 'other')).toHaveLength(10);
   });
 
+  test('a static token is never replayed; the event says it cannot be refreshed', async () => {
+    const events: RejectedEvent[] = [];
+    const strategy = createStaticTokenStrategy({
+      token: 'pat-123456',
+      origins: [web.api],
+      on: { rejected: (e) => events.push(e) },
+    });
+    web.routes.set('/x', answer(401));
+    const response = await strategy.send(request(`${web.api}/x`), fetchTransport);
+    expect(response.status).toBe(401);
+    expect(web.seen.map((s) => s.headers.authorization)).toEqual(['Bearer pat-123456']);
+    expect(events).toEqual([expect.objectContaining({ replay: false, reason: 'not-refreshable' })]);
+  });
+});
+
+describe('send: redirects, hop by hop', () => {
+  const redirect = (status: number, to: () => string) =>
+    ((_req, res) => {
+      res.writeHead(status, { location: to() });
+      res.end();
+    }) satisfies Parameters<typeof web.routes.set>[1];
+
+  test.each([301, 302, 303, 307, 308])(
+    'a %i to another origin carries no credential: no Authorization, API key header or query key',
+    async (status) => {
+      web.routes.set(
+        '/go',
+        redirect(status, () => `${web.other}/landing?from=api`),
+      );
+      const bearer = setup();
+      const apiKeyHeader = createApiKeyStrategy({
+        key: 'key-abcdef',
+        header: 'Ocp-Apim-Subscription-Key',
+        origins: [web.api],
+      });
+      const apiKeyQuery = createApiKeyStrategy({ key: 'key-abcdef', query: 'api_key', origins: [web.api] });
+      for (const strategy of [bearer.strategy, apiKeyHeader, apiKeyQuery]) {
+        const caller = request(`${web.api}/go`, {
+          headers: new Headers({ 'X-Caller': 'kept', Authorization: 'Basic Y2FsbGVyOm93bg==' }),
+        });
+        expect((await strategy.send(caller, fetchTransport)).status).toBe(200);
+      }
+      const first = web.seen.filter((s) => s.origin === 'api');
+      const landed = web.seen.filter((s) => s.origin === 'other');
+      expect(
+        first.map((s) => [
+          s.headers.authorization?.split(' ')[0],
+          s.headers['ocp-apim-subscription-key'],
+          s.query.api_key,
+        ]),
+      ).toEqual([
+        ['Bearer', undefined, undefined],
+        ['Basic', 'key-abcdef', undefined],
+        ['Basic', undefined, 'key-abcdef'],
+      ]);
+      expect(landed).toHaveLength(3);
+      for (const hop of landed) {
+        expect(hop.path).toBe('/landing');
+        expect(hop.query).toEqual({ from: 'api' });
+        expect(hop.headers.authorization).toBeUndefined(); // neither ours nor the caller's own
+        expect(hop.headers['ocp-apim-subscription-key']).toBeUndefined();
+        expect(hop.headers['x-caller']).toBe('kept');
+      }
+    },
+  );
+
+  test('a same-origin redirect keeps the credential and re-applies the scope on the new URL', async () => {
+    const { source, send } = setup({
+      policies: [queryParamScope({ param: 'researchstudy', value: '17-001' })],
+    });
+    web.routes.set(
+      '/old',
+      redirect(301, () => '/new'),
+    );
+    expect((await send(`${web.api}/old`)).status).toBe(200);
+    expect(web.seen.map((s) => [s.path, s.query.researchstudy, s.headers.authorization])).toEqual([
+      ['/old', '17-001', `Bearer ${source.issued[0]!.accessToken}`],
+      ['/new', '17-001', `Bearer ${source.issued[0]!.accessToken}`],
+    ]);
+  });
+
+  test('303 turns a POST into a GET without body or body headers; 301/302 do for POST only', async () => {
+    const { send } = setup();
+    web.routes.set(
+      '/see-other',
+      redirect(303, () => '/result'),
+    );
+    web.routes.set(
+      '/moved',
+      redirect(302, () => '/result'),
+    );
+    await send(`${web.api}/see-other`, {
+      method: 'POST',
+      headers: new Headers({ 'content-type': 'application/json' }),
+      body: '{"a":1}',
+    });
+    await send(`${web.api}/moved`, {
+      method: 'PUT',
+      headers: new Headers({ 'content-type': 'application/json' }),
+      body: '{"a":2}',
+    });
+    const results = web.seen.filter((s) => s.path === '/result');
+    expect(results.map((s) => [s.method, s.body, s.headers['content-type']])).toEqual([
+      ['GET', '', undefined],
+      ['PUT', '{"a":2}', 'application/json'],
+    ]);
+  });
+
+  test.each([307, 308])('%i resends the same method and bytes', async (status) => {
+    const { send } = setup();
+    web.routes.set(
+      '/temp',
+      redirect(status, () => '/final'),
+    );
+    const body = new Uint8Array([0, 1, 2, 250, 255]);
+    await send(`${web.api}/temp`, {
+      method: 'POST',
+      headers: new Headers({ 'content-type': 'application/octet-stream' }),
+      body,
+    });
+    const [first, final] = web.seen;
+    expect(final?.path).toBe('/final');
+    expect(final?.method).toBe('POST');
+    expect(Buffer.from(final!.body, 'latin1').length).toBe(Buffer.from(first!.body, 'latin1').length);
+    expect(final?.body).toBe(first?.body);
+  });
+
+  test('a 307 of a one-shot stream body is returned as it is', async () => {
+    const { send } = setup();
+    web.routes.set(
+      '/temp',
+      redirect(307, () => '/final'),
+    );
+    const stream = new ReadableStream({ start: (c) => (c.enqueue(new Uint8Array([1])), c.close()) });
+    const response = await send(`${web.api}/temp`, { method: 'POST', body: stream, bodyIsStream: true });
+    expect(response.status).toBe(307);
+    expect(web.seen.map((s) => s.path)).toEqual(['/temp']);
+  });
+
+  test("the caller's redirect mode: manual returns the 3xx, error refuses it", async () => {
+    const { send } = setup();
+    web.routes.set(
+      '/go',
+      redirect(302, () => `${web.other}/x`),
+    );
+    expect((await send(`${web.api}/go`, { redirect: 'manual' })).status).toBe(302);
+    const error = await send(`${web.api}/go`, { redirect: 'error' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RedirectError);
+    expect(error).toMatchObject({ status: 302, location: `${web.other}/x` });
+    expect(web.seen.filter((s) => s.origin === 'other')).toHaveLength(0);
+  });
+
+  test('a chain is followed hop by hop and ends after 20 redirects', async () => {
+    const { send } = setup();
+    web.routes.set(
+      '/a',
+      redirect(302, () => `${web.other}/b`),
+    );
+    web.routes.set(
+      'other/b',
+      redirect(307, () => `${web.api}/c`),
+    );
+    web.routes.set(
+      '/c',
+      redirect(308, () => '/done'),
+    );
+    expect((await send(`${web.api}/a`)).status).toBe(200);
+    // api → other (no credential) → back to api (credential again, an allowed origin).
+    expect(web.seen.map((s) => [s.origin, s.path, s.headers.authorization === undefined])).toEqual([
+      ['api', '/a', false],
+      ['other', '/b', true],
+      ['api', '/c', false],
+      ['api', '/done', false],
+    ]);
+    web.seen.length = 0;
+    web.routes.set('/loop', (req, res) => {
+      const n = Number(new URL(req.url!, 'http://x').searchParams.get('n') ?? 0);
+      res.writeHead(302, { location: `/loop?n=${n + 1}` });
+      res.end();
+    });
+    const error = await send(`${web.api}/loop`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RedirectError);
+    expect((error as Error).message).toMatch(/more than 20 redirects/);
+    expect(web.seen).toHaveLength(21);
+  });
+});
+
+describe('send: runtimes that follow redirects out of sight (browsers)', () => {
+  // A transport as a browser's fetch behaves: it follows redirects itself, dropping only
+  // Authorization across origins; with redirect 'manual' a redirect is an opaque response.
+  function browserLike(redirectTo: string | undefined) {
+    const sent: { redirect: string | undefined; headers: [string, string][] }[] = [];
+    const next: Transport<AuthResponse> = async (hop) => {
+      sent.push({ redirect: hop.redirect, headers: [...hop.headers] });
+      if (redirectTo && hop.redirect === 'manual')
+        return { status: 0, headers: new Headers(), url: '', discard() {} };
+      return {
+        status: redirectTo ? 401 : 200,
+        headers: new Headers(),
+        url: redirectTo ?? hop.url.href,
+        discard() {},
+      };
+    };
+    return { sent, next };
+  }
+
+  test("a request carrying only Authorization is sent with the caller's mode", async () => {
+    const { strategy } = setup();
+    const { sent, next } = browserLike(undefined);
+    await strategy.send(request(`${web.api}/x`), next, { transportFollowsRedirects: true });
+    expect(sent[0]?.redirect).toBe('follow');
+  });
+
+  test('a credential the browser would forward (an API key header) is never followed: RedirectError', async () => {
+    const strategy = createApiKeyStrategy({
+      key: 'key-abcdef',
+      header: 'Ocp-Apim-Subscription-Key',
+      origins: [web.api],
+    });
+    const { sent, next } = browserLike(`${web.other}/elsewhere`);
+    const error = await strategy
+      .send(request(`${web.api}/x`), next, { transportFollowsRedirects: true })
+      .catch((e: unknown) => e);
+    expect(sent[0]?.redirect).toBe('manual');
+    expect(error).toBeInstanceOf(RedirectError);
+    expect((error as Error).message).toMatch(/ocp-apim-subscription-key header/);
+    expect((error as Error).message).not.toContain('key-abcdef');
+  });
+
+  test('a 401 whose final URL is another origin never touches the token', async () => {
+    const { source, events, strategy } = setup();
+    const { next } = browserLike(`${web.other}/elsewhere`);
+    const response = await strategy.send(request(`${web.api}/x`), next, { transportFollowsRedirects: true });
+    expect(response.status).toBe(401);
+    expect(source.calls).toHaveLength(1);
+    expect(events).toEqual([]);
+  });
+});
+
+describe('send: abort and errors', () => {
+  test("the caller's signal ends the wait for a token; nothing is sent", async () => {
+    const source = fakeSource(Date.now, { kind: 'hang' });
+    const strategy = createAuthStrategy({ source, origins: [web.api] });
+    await expect(
+      strategy.send(request(`${web.api}/x`), fetchTransport, { signal: AbortSignal.timeout(20) }),
+    ).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(web.seen).toHaveLength(0);
+  });
+
+  test('an aborted signal stops the loop between hops', async () => {
+    const { strategy } = setup();
+    const controller = new AbortController();
+    web.routes.set('/go', (_req, res) => {
+      controller.abort(new Error('caller gave up'));
+      res.writeHead(302, { location: '/next' });
+      res.end();
+    });
+    await expect(
+      strategy.send(request(`${web.api}/go`), fetchTransport, { signal: controller.signal }),
+    ).rejects.toThrow('caller gave up');
+    expect(web.seen.map((s) => s.path)).toEqual(['/go']);
+  });
+
+  test('the token endpoint error reaches the caller typed, with no secret in it', async () => {
+    const source = fakeSource(Date.now, { kind: 'fail', status: 401, error: 'invalid_client' });
+    const strategy = createAuthStrategy({ source, origins: [web.api] });
+    const error = await strategy.send(request(`${web.api}/x`), fetchTransport).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'TokenEndpointError', error: 'invalid_client' });
+    expect(inspect(error, { depth: 10, showHidden: true })).not.toContain(SECRET);
+    expect(web.seen).toHaveLength(0);
+  });
+
+  test('no token or secret in log lines, events or inspect output', async () => {
+    const { source, events, lines, strategy, send } = setup();
+    web.routes.set('/x', answer(401));
+    await send(`${web.api}/x`);
+    const tokens = source.issued.map((t) => t.accessToken);
+    const rendered = [
+      inspect(strategy, { depth: 8, showHidden: true }),
+      JSON.stringify(events),
+      lines.join('\n'),
+    ].join('\n');
+    for (const token of tokens) expect(rendered).not.toContain(token);
+    expect(rendered).not.toContain(SECRET);
+    expect(lines.some((l) => l.includes('replaying once with a fresh token'))).toBe(true);
+  });
+});
+
+describe('construction', () => {
   test.each([
-    [{ origins: [API] }, 'source'],
+    [{ origins: ['https://api.example.org'] }, 'source'],
     [{ source: fakeSource() }, 'origins'],
     [{ source: fakeSource(), origins: ['http://api.example.org'] }, 'origins'],
-    [{ source: fakeSource(), origins: [API], rejectWhen: 'sometimes' }, 'rejectWhen'],
-    [{ source: fakeSource(), origins: [API], policies: ['x'] }, 'policies'],
-    [{ source: fakeSource(), origins: [API], credential: 'bearer' }, 'credential'],
-    [{ source: fakeSource(), origins: [API], refresh: { skewMs: -5 } }, 'refresh.skewMs'],
+    [{ source: fakeSource(), origins: ['https://api.example.org'], rejectWhen: 'sometimes' }, 'rejectWhen'],
+    [{ source: fakeSource(), origins: ['https://api.example.org'], policies: ['x'] }, 'policies'],
+    [{ source: fakeSource(), origins: ['https://api.example.org'], credential: 'bearer' }, 'credential'],
+    [
+      { source: fakeSource(), origins: ['https://api.example.org'], refresh: { skewMs: -5 } },
+      'refresh.skewMs',
+    ],
   ])('bad options fail at construction naming the option (%#)', (options, option) => {
     const make = () => createAuthStrategy(options as never);
     expect(make).toThrow(ConfigError);
     expect(make).toThrow(new RegExp(`^${option.replace('.', '\\.')}:`));
   });
 
-  test('strategies built on one token manager share its token and its single flight', async () => {
+  test('no options at all is a ConfigError too', () => {
+    expect(() => createAuthStrategy(undefined as never)).toThrow(ConfigError);
+  });
+
+  test.each([
+    [() => createStaticTokenStrategy({ token: '', origins: ['https://a.example'] }), 'token'],
+    [() => createStaticTokenStrategy({ token: 'has space', origins: ['https://a.example'] }), 'token'],
+    [() => createStaticTokenStrategy({ token: 'abc', origins: [] }), 'origins'],
+    [() => createApiKeyStrategy({ key: '', origins: ['https://a.example'] }), 'key'],
+    [
+      () => createApiKeyStrategy({ key: 'k', header: 'X', query: 'q', origins: ['https://a.example'] }),
+      'query',
+    ],
+    [() => createApiKeyStrategy({ key: 'k', query: '', origins: ['https://a.example'] }), 'query'],
+    [
+      () => createApiKeyStrategy({ key: 'k', header: 'bad header', origins: ['https://a.example'] }),
+      'header',
+    ],
+  ])('built-in strategies refuse bad options naming them (%#)', (make, option) => {
+    expect(make).toThrow(ConfigError);
+    expect(make).toThrow(new RegExp(`^${option}:`));
+  });
+
+  test('strategies built on one token manager share its token and single flight', async () => {
     const source = fakeSource();
     const first = createAuthStrategy({
       source,
-      origins: [API],
+      origins: [web.api],
       policies: [queryParamScope({ param: 'researchstudy', value: '17-001' })],
     });
     const second = createAuthStrategy({
       tokens: first.tokens,
-      origins: [API],
+      origins: [web.api],
       policies: [queryParamScope({ param: 'researchstudy', value: '20-123' })],
     });
-    const a = view(`${API}/fhir/Patient`);
-    const b = view(`${API}/fhir/Patient`);
-    const [ua, ub] = await Promise.all([first.authorize(a), second.authorize(b)]);
-    expect(ua.token?.accessToken).toBe(ub.token?.accessToken);
-    expect([a.url.searchParams.get('researchstudy'), b.url.searchParams.get('researchstudy')]).toEqual([
-      '17-001',
-      '20-123',
+    await Promise.all([
+      first.send(request(`${web.api}/fhir/Patient`), fetchTransport),
+      second.send(request(`${web.api}/fhir/Patient`), fetchTransport),
     ]);
+    expect(web.seen.map((s) => s.query.researchstudy).sort()).toEqual(['17-001', '20-123']);
+    expect(new Set(web.seen.map((s) => s.headers.authorization)).size).toBe(1);
     expect(source.calls).toHaveLength(1);
-    expect(second.tokens).toBe(first.tokens);
-    expect(() => createAuthStrategy({ tokens: first.tokens, source, origins: [API] })).toThrow(
+    expect(() => createAuthStrategy({ tokens: first.tokens, source, origins: [web.api] })).toThrow(
       /^source: cannot be given together with tokens/,
     );
-    expect(() => createAuthStrategy({ tokens: {} as never, origins: [API] })).toThrow(/^tokens:/);
-  });
-
-  test('no options at all is a ConfigError too', () => {
-    expect(() => createAuthStrategy(undefined as never)).toThrow(ConfigError);
-  });
-});
-
-describe('built-in strategies without a token server', () => {
-  test('static bearer token: sent to allowed origins only, never replayed', async () => {
-    const strategy = createStaticTokenStrategy({ token: 'pat-123456', origins: [API] });
-    const request = view(`${API}/x`);
-    const used = await strategy.authorize(request);
-    expect(request.headers.get('authorization')).toBe('Bearer pat-123456');
-    expect(await strategy.reject(used, details(request))).toEqual({
-      replay: false,
-      reason: 'not-refreshable',
-    });
-    const other = view('https://elsewhere.example/x');
-    await strategy.authorize(other);
-    expect(other.headers.has('authorization')).toBe(false);
-  });
-
-  test('API key in a header (default X-API-Key) or a query parameter', async () => {
-    const header = createApiKeyStrategy({ key: 'key-abcdef', origins: [API] });
-    const r1 = view(`${API}/x`);
-    await header.authorize(r1);
-    expect(r1.headers.get('x-api-key')).toBe('key-abcdef');
-
-    const custom = createApiKeyStrategy({
-      key: 'key-abcdef',
-      header: 'Ocp-Apim-Subscription-Key',
-      origins: [API],
-    });
-    const r2 = view(`${API}/x`);
-    await custom.authorize(r2);
-    expect(r2.headers.get('ocp-apim-subscription-key')).toBe('key-abcdef');
-
-    const query = createApiKeyStrategy({ key: 'key-abcdef', query: 'api_key', origins: [API] });
-    const r3 = view(`${API}/x?a=1`);
-    const used = await query.authorize(r3);
-    expect(r3.url.searchParams.get('api_key')).toBe('key-abcdef');
-    expect(await query.reject(used, details(r3))).toEqual({ replay: false, reason: 'not-refreshable' });
-
-    const elsewhere = view('https://elsewhere.example/x');
-    await query.authorize(elsewhere);
-    expect(elsewhere.url.search).toBe('');
-  });
-
-  test.each([
-    [() => createStaticTokenStrategy({ token: '', origins: [API] }), 'token'],
-    [() => createStaticTokenStrategy({ token: 'abc', origins: [] }), 'origins'],
-    [() => createApiKeyStrategy({ key: '', origins: [API] }), 'key'],
-    [() => createApiKeyStrategy({ key: 'k', header: 'X', query: 'q', origins: [API] }), 'query'],
-  ])('bad options fail naming the option (%#)', (make, option) => {
-    expect(make).toThrow(new RegExp(`^${option}:`));
+    expect(() => createAuthStrategy({ tokens: {} as never, origins: [web.api] })).toThrow(/^tokens:/);
   });
 });

@@ -4,10 +4,11 @@
  * @module
  */
 import { ConfigError } from './errors.js';
-import { EventSink, type AuthEvents, type Logger, type ReplayReason } from './events.js';
+import { EventSink, type AuthEvents, type Logger } from './events.js';
+import { normaliseOrigins } from './origins.js';
 import { bearer } from './policies/bearer.js';
-import { normaliseOrigins } from './policies/origin-allowlist.js';
-import type { AuthRequest, PolicyContext, RequestPolicy } from './policies/types.js';
+import type { RequestPolicy } from './policies/types.js';
+import { sendWithAuth, type LoopConfig, type RejectWhen } from './send.js';
 import type { TokenSource } from './source.js';
 import type { TokenStore } from './store.js';
 import { createToken, type Token } from './token.js';
@@ -17,90 +18,67 @@ import {
   type RetryOptions,
   type TokenManager,
 } from './token-manager.js';
+import type { AuthRequest, AuthResponse, SendOptions, Transport } from './transport.js';
 
-/** Options of {@link AuthStrategy.authorize}. */
-export interface AuthorizeOptions {
-  /** The caller's signal; aborts a token fetch this request is waiting for. */
-  signal?: AbortSignal;
-}
-
-/** What {@link AuthStrategy.authorize} did: pass it to {@link AuthStrategy.reject} if the response is rejected. */
-export interface AuthorizeResult {
-  /** False when the request went untouched (its origin is not allowed). */
-  readonly applied: boolean;
-  /** The token the request carries, if any. */
-  readonly token: Token | undefined;
-}
-
-/** The parts of a response that decide whether the credential was rejected. */
-export interface ResponseView {
-  /** HTTP status. */
-  status: number;
-  /** Response headers; only `get` is needed (for `WWW-Authenticate`). */
-  headers: {
-    /** The header's value, or null. */
-    get(name: string): string | null;
-  };
-}
-
-/** What an adapter tells {@link AuthStrategy.reject} about the rejected request. */
-export interface RejectDetails {
-  /** HTTP method of the rejected request. */
-  method: string;
-  /** Its URL (only origin and path are reported in events). */
-  url: URL;
-  /** How many times this request was already replayed (0 for the original). */
-  replayCount: number;
-  /** `true` when the body can be sent again; otherwise why not (e.g. `one-shot stream body`). */
-  replayable: true | string;
-}
-
-/** Whether the adapter should replay a rejected request once, and why. */
-export interface ReplayDecision {
-  /** Send the request once more, with a fresh token. */
-  replay: boolean;
-  /** Why (also in the `rejected` event). */
-  reason: ReplayReason;
-}
+export type { RejectWhen } from './send.js';
 
 /**
- * The strategy interface: everything an adapter needs, nothing about any HTTP client.
+ * Auth middleware that owns the request loop, in the shape of Azure's
+ * `bearerTokenAuthenticationPolicy.sendRequest(request, next)` and undici's interceptors.
+ * An adapter turns its client's transport into a {@link Transport} and hands every
+ * request to {@link AuthStrategy.send}; everything else happens here, once:
  *
- * Adapter loop: `authorize` → send → if `isRejected(response)` then
- * `reject(used, details)` → if `replay`, `authorize` again and send once more.
+ * - the origin is checked (exact scheme + host + port) before every hop; only hops to
+ *   `origins` get the policies and the credential, and https → http never does;
+ * - the policies run and the credential is set, then `next` sends the hop;
+ * - a 401 (or `Bearer error="invalid_token"`) invalidates exactly the token that hop
+ *   used and replays it once with a fresh one and the same bytes; a second 401 is
+ *   returned as it is; `error="insufficient_scope"` is reported, not replayed; a 401
+ *   from an origin that got no credential never touches the token;
+ * - redirects are followed hop by hop (303 → GET, 301/302 POST → GET, 307/308 the same
+ *   method and bytes, at most 20), the caller's `redirect: 'manual' | 'error'` honoured;
+ * - events and log lines say what happened, without a secret.
+ *
+ * @example
+ * ```ts
+ * // A transport over fetch, one hop per call, and the strategy around it.
+ * const next: Transport<AuthResponse & { response: Response }> = async (hop) => {
+ *   const response = await fetch(hop.url, { method: hop.method, headers: hop.headers, redirect: hop.redirect });
+ *   return { status: response.status, headers: response.headers, discard: () => response.body?.cancel(), response };
+ * };
+ * const { response } = await strategy.send(
+ *   { method: 'GET', url: new URL('https://apim.mskcc.org/msk-apim/external/blaze/fhir/Patient'), headers: new Headers() },
+ *   next,
+ * );
+ * ```
  */
 export interface AuthStrategy {
-  /** Applies the policies to the request view in place; returns which token it used. */
-  authorize(request: AuthRequest, options?: AuthorizeOptions): Promise<AuthorizeResult>;
-  /** Whether a response means "credential rejected". */
-  isRejected(response: ResponseView): boolean;
   /**
-   * Invalidates the token the rejected request used (only that token) and says whether
-   * to replay. Without `details` it only invalidates (and answers `replay: false`).
+   * Sends `request` through `next`, authenticated, following redirects and replaying a
+   * rejected hop once. Resolves with the response `next` gave for the last hop; rejects
+   * with the transport's own error, a `TokenEndpointError`, a `MissingScopeError`, a
+   * `RedirectError`, or the caller's abort reason.
+   *
+   * @param request - the caller's request; never changed
+   * @param next - sends one hop with the user's HTTP client
+   * @param options - the caller's signal, and how the transport treats redirects
    */
-  reject(used: AuthorizeResult, details?: RejectDetails): Promise<ReplayDecision>;
+  send<R extends AuthResponse>(request: AuthRequest, next: Transport<R>, options?: SendOptions): Promise<R>;
 }
 
 /** An {@link AuthStrategy} backed by a {@link TokenManager}. */
 export interface TokenAuthStrategy extends AuthStrategy {
-  /** The token manager, for warming up, sign-out, or tests. */
+  /** The token manager, for warming up, sign-out, or sharing with another strategy. */
   readonly tokens: TokenManager;
 }
 
-/** When a response counts as a rejected credential. */
-export type RejectWhen =
-  /** Any 401. Default. */
-  | 'unauthorized'
-  /** Only a 401 whose `WWW-Authenticate` says `error="invalid_token"` (RFC 6750 §3.1). */
-  | 'invalid-token';
-
-/** Options shared by every strategy factory and provider preset. */
+/** Options of every strategy factory. */
 export interface StrategyOptions {
   /** Origins that may receive the credential, e.g. `['https://apim.mskcc.org']`. Required. */
   origins: readonly string[];
-  /** Extra policies, run in order after the origin check and before the credential is set. */
+  /** Extra policies, run in order on each hop to an allowed origin, before the credential is set. */
   policies?: readonly RequestPolicy[];
-  /** When a response counts as rejected. Default `'unauthorized'` (any 401). */
+  /** When a 401 counts as a rejected credential. Default `'unauthorized'` (any 401). */
   rejectWhen?: RejectWhen;
   /** Where log lines go (`console`, pino, …). Never given a token or secret. Default: none. */
   logger?: Logger;
@@ -108,8 +86,18 @@ export interface StrategyOptions {
   on?: AuthEvents;
 }
 
+/** Options of the token manager a strategy builds. */
+export interface TokenOptions {
+  /** Where tokens are kept. Default: in memory, per strategy. */
+  store?: TokenStore;
+  /** When tokens are refreshed (see {@link RefreshOptions}). */
+  refresh?: RefreshOptions;
+  /** How failed token requests are retried, and each attempt's timeout (see {@link RetryOptions}). */
+  retry?: RetryOptions;
+}
+
 /** Options of {@link createAuthStrategy}. */
-export interface CreateAuthStrategyOptions extends StrategyOptions {
+export interface CreateAuthStrategyOptions extends StrategyOptions, TokenOptions {
   /** Where tokens come from. Required unless `tokens` is given. */
   source?: TokenSource;
   /**
@@ -118,40 +106,27 @@ export interface CreateAuthStrategyOptions extends StrategyOptions {
    * `store`, `refresh` and `retry` belong to the manager and cannot be given with it.
    */
   tokens?: TokenManager;
-  /** Sets the credential on the request. Default {@link bearer}. */
+  /** Sets the credential on the request, after the other policies. Default {@link bearer}. */
   credential?: RequestPolicy;
-  /** Where tokens are kept. Default: in memory, per strategy. */
-  store?: TokenStore;
-  /** When tokens are refreshed (see {@link RefreshOptions}). */
-  refresh?: RefreshOptions;
-  /** How failed token requests are retried (see {@link RetryOptions}). */
-  retry?: RetryOptions;
 }
 
-/** The options every provider preset accepts on top of its own. */
-export type ProviderOptions = Pick<
-  CreateAuthStrategyOptions,
-  'refresh' | 'store' | 'retry' | 'logger' | 'on' | 'rejectWhen' | 'policies'
->;
-
-const BEARER_CHALLENGE = /(?:^|,)\s*bearer\b/i;
-const INVALID_TOKEN = /\berror\s*=\s*"?invalid_token\b/i;
-
-function makeIsRejected(rejectWhen: RejectWhen | undefined): (response: ResponseView) => boolean {
-  if (rejectWhen !== undefined && rejectWhen !== 'unauthorized' && rejectWhen !== 'invalid-token') {
-    throw new ConfigError("must be 'unauthorized' or 'invalid-token'", { option: 'rejectWhen' });
-  }
-  if (rejectWhen === 'invalid-token') {
-    return (response) => {
-      if (response.status !== 401) return false;
-      const challenge = response.headers.get('www-authenticate') ?? '';
-      return BEARER_CHALLENGE.test(challenge) && INVALID_TOKEN.test(challenge);
-    };
-  }
-  return (response) => response.status === 401;
+/**
+ * The options every provider preset accepts on top of its own, passed on to
+ * {@link createAuthStrategy} as they are. `origins` is optional here: each preset
+ * defaults it to its API's origin.
+ *
+ * @example
+ * ```ts
+ * const shared: ProviderOptions = { retry: { maxAttempts: 5 }, logger: console, on: { tokenRefreshed: count } };
+ * mskApim({ baseUrl, clientId, clientSecret, researchStudy: '17-001', ...shared });
+ * ```
+ */
+export interface ProviderOptions extends Omit<StrategyOptions, 'origins'>, TokenOptions {
+  /** Origins that may receive the token. Default: the preset's API origin. */
+  origins?: readonly string[];
 }
 
-function validatePolicies(policies: readonly RequestPolicy[] | undefined): readonly RequestPolicy[] {
+function checkPolicies(policies: readonly RequestPolicy[] | undefined): readonly RequestPolicy[] {
   if (policies === undefined) return [];
   if (!Array.isArray(policies) || policies.some((p) => typeof p !== 'function')) {
     throw new ConfigError('must be an array of policy functions', { option: 'policies' });
@@ -159,70 +134,41 @@ function validatePolicies(policies: readonly RequestPolicy[] | undefined): reado
   return policies;
 }
 
-/** Internal core of every strategy: origin check, policies, credential, replay decision. */
+function checkRejectWhen(rejectWhen: unknown): RejectWhen {
+  if (rejectWhen === undefined) return 'unauthorized';
+  if (rejectWhen !== 'unauthorized' && rejectWhen !== 'invalid-token') {
+    throw new ConfigError("must be 'unauthorized' or 'invalid-token'", { option: 'rejectWhen' });
+  }
+  return rejectWhen;
+}
+
+/** Every strategy: the options checked once, and core's loop. */
 function buildStrategy(
   options: StrategyOptions,
   credential: RequestPolicy,
-  getToken: ((signal: AbortSignal | undefined) => Promise<Token>) | undefined,
-  invalidate: ((token: Token) => Promise<void>) | undefined,
+  getToken: LoopConfig['getToken'],
+  invalidate: LoopConfig['invalidate'],
 ): AuthStrategy {
-  const allowed = normaliseOrigins(options?.origins);
-  const policies = [...validatePolicies(options.policies), credential];
-  const isRejected = makeIsRejected(options.rejectWhen);
-  const sink = new EventSink(options.on, options.logger);
-
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError('must be an options object', { option: 'options' });
+  }
+  const config: LoopConfig = {
+    allowed: normaliseOrigins(options.origins),
+    policies: [...checkPolicies(options.policies), credential],
+    rejectWhen: checkRejectWhen(options.rejectWhen),
+    sink: new EventSink(options.on, options.logger),
+    getToken,
+    invalidate,
+  };
   return {
-    async authorize(request, authorizeOptions = {}) {
-      if (!allowed.has(request.url.origin)) return { applied: false, token: undefined };
-      const signal = authorizeOptions.signal;
-      let used: Token | undefined;
-      const context: PolicyContext = {
-        signal,
-        async token() {
-          if (!getToken) throw new ConfigError('this strategy has no token source', { option: 'source' });
-          used = await getToken(signal);
-          return used;
-        },
-      };
-      for (const policy of policies) {
-        if ((await policy(request, context)) === 'skip') return { applied: false, token: undefined };
-      }
-      return { applied: true, token: used };
-    },
-    isRejected,
-    async reject(used, details) {
-      const decide = (replay: boolean, reason: ReplayReason, detail?: string): ReplayDecision => {
-        if (details) {
-          const url = `${details.url.origin}${details.url.pathname}`;
-          sink.emit('rejected', {
-            method: details.method,
-            url,
-            replay,
-            reason,
-            ...(detail ? { detail } : {}),
-          });
-          sink.log(
-            replay ? 'info' : 'warn',
-            `authrail: ${details.method} ${url} was rejected (401); ${replay ? 'replaying once with a fresh token' : `not replayed: ${reason}${detail ? ` (${detail})` : ''}`}`,
-          );
-        }
-        return { replay, reason };
-      };
-      if (!used.applied) return decide(false, 'no-credential');
-      if (!invalidate || !used.token) return decide(false, 'not-refreshable');
-      await invalidate(used.token);
-      if (!details) return { replay: false, reason: 'replaying' };
-      if (details.replayCount > 0) return decide(false, 'already-replayed');
-      if (details.replayable !== true) return decide(false, 'body-not-replayable', details.replayable);
-      return decide(true, 'replaying');
-    },
+    send: (request, next, sendOptions) => sendWithAuth(config, request, next, sendOptions),
   };
 }
 
 /**
  * Builds an {@link AuthStrategy} from a token source: the one-line setup every
- * provider preset wraps. Requests to `origins` get the policies and a bearer token
- * from a {@link TokenManager}; requests elsewhere are left untouched.
+ * provider preset wraps. Hops to `origins` get the policies and a bearer token from a
+ * {@link TokenManager}; hops anywhere else are sent untouched.
  *
  * @throws {@link ConfigError} naming the option, for any invalid option
  * @example
@@ -267,25 +213,7 @@ export function createAuthStrategy(options: CreateAuthStrategyOptions): TokenAut
     (signal) => tokens.getToken(signal ? { signal } : {}),
     (token) => tokens.invalidate(token),
   );
-  return { ...strategy, tokens };
-}
-
-const PROVIDER_OPTION_KEYS = ['refresh', 'store', 'retry', 'logger', 'on', 'rejectWhen', 'policies'] as const;
-
-/**
- * Picks the options every provider preset passes through to {@link createAuthStrategy}
- * (`refresh`, `store`, `retry`, `logger`, `on`, `rejectWhen`, `policies`), leaving the
- * preset's own (URLs, credentials) behind.
- *
- * @example
- * ```ts
- * createAuthStrategy({ ...pickProviderOptions(options), source, origins });
- * ```
- */
-export function pickProviderOptions(options: ProviderOptions): ProviderOptions {
-  const picked: Record<string, unknown> = {};
-  for (const key of PROVIDER_OPTION_KEYS) if (options[key] !== undefined) picked[key] = options[key];
-  return picked as ProviderOptions;
+  return { send: strategy.send, tokens };
 }
 
 /** Options of {@link createStaticTokenStrategy}. */
@@ -297,19 +225,23 @@ export interface StaticTokenStrategyOptions extends StrategyOptions {
 }
 
 /**
- * A strategy with a fixed bearer token and no token server. A rejection is never
- * replayed: the same token would be rejected again.
+ * A strategy with a fixed bearer token and no token server. A 401 is never replayed:
+ * the same token would be rejected again (the `rejected` event says `not-refreshable`).
  *
+ * @throws {@link ConfigError} naming `token` when it is empty or holds whitespace
  * @example
  * ```ts
  * const strategy = createStaticTokenStrategy({ token: process.env.API_TOKEN!, origins: ['https://api.example.org'] });
  * ```
  */
 export function createStaticTokenStrategy(options: StaticTokenStrategyOptions): AuthStrategy {
-  if (typeof options?.token !== 'string' || options.token.length === 0) {
-    throw new ConfigError('must be a non-empty string', { option: 'token' });
+  if (typeof options?.token !== 'string' || options.token.length === 0 || /\s/.test(options.token)) {
+    throw new ConfigError('must be a non-empty string without whitespace', {
+      option: 'token',
+      secrets: [typeof options?.token === 'string' ? options.token : undefined],
+    });
   }
-  const token = createToken({
+  const token: Token = createToken({
     accessToken: options.token,
     ...(options.tokenType ? { tokenType: options.tokenType } : {}),
   });
@@ -328,8 +260,10 @@ export interface ApiKeyStrategyOptions extends StrategyOptions {
 
 /**
  * A strategy that sends an API key in a header (default `X-API-Key`) or a query
- * parameter, only to the allowed origins. Rejections are never replayed.
+ * parameter, only to the allowed origins and never on a redirect hop elsewhere. A 401
+ * is never replayed.
  *
+ * @throws {@link ConfigError} naming `key`, `header` or `query`
  * @example
  * ```ts
  * createApiKeyStrategy({ key: process.env.KEY!, header: 'Ocp-Apim-Subscription-Key', origins: ['https://apim.example.org'] });
@@ -342,8 +276,19 @@ export function createApiKeyStrategy(options: ApiKeyStrategyOptions): AuthStrate
   if (options.header !== undefined && options.query !== undefined) {
     throw new ConfigError('give either header or query, not both', { option: 'query' });
   }
+  if (options.query !== undefined && (typeof options.query !== 'string' || options.query.length === 0)) {
+    throw new ConfigError('must be a non-empty query parameter name', { option: 'query' });
+  }
   const { key, query } = options;
   const header = options.header ?? 'X-API-Key';
+  try {
+    new Headers().set(header, key);
+  } catch {
+    throw new ConfigError('must be a valid header name, and the key a valid header value', {
+      option: 'header',
+      secrets: [key],
+    });
+  }
   const credential: RequestPolicy = (request) => {
     if (query !== undefined) request.url.searchParams.set(query, key);
     else request.headers.set(header, key);

@@ -3,10 +3,7 @@ import fc from 'fast-check';
 import type { TokenEndpointError } from '@authrail/core';
 import {
   ConfigError,
-  DEFAULT_REFRESH,
   ErrorCodes,
-  backoffDelay,
-  classifyToken,
   createMemoryTokenStore,
   createToken,
   createTokenManager,
@@ -14,7 +11,8 @@ import {
   type AuthEvents,
   type Token,
 } from '@authrail/core';
-import { SECRET, fakeSource, manualClock, settle } from '../test/fake-source.js';
+import { SECRET, fakeSource, manualClock, settle } from '../../test-utils/src/fake-source.js';
+import { DEFAULT_REFRESH, backoffDelay, classifyToken } from './token-manager.js';
 
 function recorder() {
   const events: { name: keyof AuthEvents; event: unknown }[] = [];
@@ -203,6 +201,56 @@ describe('refresh ahead of expiry', () => {
     expect(source.calls).toHaveLength(2);
   });
 
+  test("a caller joining a failing background refresh turns it into its own: ref'd timers, phase token", async () => {
+    const clock = manualClock();
+    const source = fakeSource(clock.now, { kind: 'token', lifetimeS: 3600 });
+    const r = recorder();
+    const tokens = createTokenManager({
+      source,
+      now: clock.now,
+      on: r.on,
+      random: () => 0.99,
+      retry: { maxAttempts: 2, baseDelayMs: 150, maxDelayMs: 150, attemptTimeoutMs: 2_000 },
+    });
+    await tokens.getToken();
+    source.fallback = { kind: 'fail', status: 503 };
+    clock.advance(3_600_000 - 100_000); // stale: a background refresh starts, fails, backs off
+    await tokens.getToken();
+    await settle();
+    const timers = () => process.getActiveResourcesInfo().filter((t) => t === 'Timeout').length;
+    const whileBackground = timers(); // the backoff timer is unref'd: it keeps nothing alive
+    clock.advance(100_000); // expired: the next caller must wait, and joins the same flight
+    const waiting = tokens.getToken();
+    expect(timers()).toBe(whileBackground + 1); // …so the backoff timer now keeps the process alive
+    await expect(waiting).rejects.toMatchObject({ status: 503 });
+    expect(source.calls).toHaveLength(3); // joined, not restarted
+    expect(
+      r.events.filter((e) => e.name === 'error').map((e) => (e.event as { phase: string }).phase),
+    ).toEqual(['token']);
+  });
+
+  test('a read that raced a write reads again instead of fetching (async stores)', async () => {
+    const memory = createMemoryTokenStore();
+    // Each read answers with what the store held when it began, 5 ms later.
+    const laggingStore = {
+      get: async (key: string) => {
+        const snapshot = memory.get(key);
+        await new Promise((r) => setTimeout(r, 5));
+        return snapshot;
+      },
+      set: (key: string, token: Token) => memory.set(key, token),
+      delete: (key: string, token?: Token) => memory.delete(key, token),
+    };
+    const source = fakeSource();
+    const tokens = createTokenManager({ source, store: laggingStore });
+    await tokens.peek(); // the store key is ready
+    const given = createToken({ accessToken: 'written-meanwhile', expiresIn: 600 });
+    const reading = tokens.getToken(); // its first read will see an empty store…
+    await tokens.setToken(given); // …because this write lands while it reads
+    expect((await reading).accessToken).toBe('written-meanwhile');
+    expect(source.calls).toHaveLength(0);
+  });
+
   test('uses the refresh token when the held token has one, and the primary grant when it is refused', async () => {
     const clock = manualClock();
     const source = fakeSource(clock.now, { kind: 'token', lifetimeS: 60, refreshToken: 'rt-1' });
@@ -383,11 +431,13 @@ describe('abort', () => {
 });
 
 describe('store and lifecycle', () => {
-  test('setToken and clear', async () => {
+  test('setToken, peek and clear', async () => {
     const source = fakeSource();
     const tokens = createTokenManager({ source });
+    expect(await tokens.peek()).toBeUndefined();
     const given = createToken({ accessToken: 'from-code-exchange', expiresIn: 600 });
     await tokens.setToken(given);
+    expect(await tokens.peek()).toBe(given);
     expect((await tokens.getToken()).accessToken).toBe('from-code-exchange');
     await tokens.clear();
     expect((await tokens.getToken()).accessToken).toMatch(/^access-token-1/);

@@ -95,6 +95,8 @@ export interface TokenManager {
   setToken(token: Token): Promise<void>;
   /** Drops the stored token, whatever it is (sign-out). */
   clear(): Promise<void>;
+  /** The stored token, if any, as it is: never fetches or refreshes (e.g. "is anyone signed in?"). */
+  peek(): Promise<Token | undefined>;
 }
 
 /** The defaults, for docs and tests. */
@@ -229,11 +231,23 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
   });
 }
 
-function sleep(ms: number, background: boolean): Promise<void> {
+/** A token request in flight, shared by every caller that needs a token meanwhile. */
+interface Flight {
+  promise: Promise<Token>;
+  /** True while nobody waits for it (a refresh ahead of expiry); a waiting caller clears it. */
+  background: boolean;
+  /** The backoff timer between attempts, if one is running. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** Waits between attempts. A background refresh never keeps a process alive; a waiting caller's fetch does. */
+function sleep(ms: number, flight: Flight): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    // A background refresh must never keep a process alive; a caller's own wait may.
-    if (background) timer.unref?.();
+    flight.timer = setTimeout(() => {
+      flight.timer = undefined;
+      resolve();
+    }, ms);
+    if (flight.background) flight.timer.unref?.();
   });
 }
 
@@ -286,8 +300,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
 
   let key: string | undefined;
   const keyReady = tokenStoreKey(source.identity).then((k) => (key = k));
-  let inflight: Promise<Token> | undefined;
-  let inflightIsBackground = false;
+  let inflight: Flight | undefined;
   // Bumped whenever this manager writes the store, so a caller whose read raced a write reads again.
   let epoch = 0;
   let backgroundCooldownUntil = 0;
@@ -300,7 +313,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
 
   async function attemptLoop(
     previous: Token | undefined,
-    background: boolean,
+    flight: Flight,
   ): Promise<{ token: Token; attempts: number; grant: 'primary' | 'refresh_token' }> {
     let refreshToken = previous?.refreshToken;
     let attempt = 0;
@@ -341,7 +354,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
           'warn',
           `authrail: token request attempt ${attempt} failed (${error.code}${(error as TokenEndpointError).status ? ` ${(error as TokenEndpointError).status}` : ''}); retrying in ${delayMs} ms`,
         );
-        await sleep(delayMs, background);
+        await sleep(delayMs, flight);
       } finally {
         clearTimeout(timer);
       }
@@ -349,12 +362,16 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   }
 
   function startFetch(k: string, previous: Token | undefined, reason: TokenFetchReason): Promise<Token> {
-    if (inflight) return inflight;
-    const background = reason === 'refresh-ahead';
+    if (inflight) return inflight.promise;
+    const flight: Flight = {
+      promise: undefined as unknown as Promise<Token>,
+      background: reason === 'refresh-ahead',
+      timer: undefined,
+    };
     const started = now();
-    const run = (async () => {
+    flight.promise = (async () => {
       try {
-        const { token, attempts, grant } = await attemptLoop(previous, background);
+        const { token, attempts, grant } = await attemptLoop(previous, flight);
         await store.set(k, token);
         epoch += 1;
         lastInvalidated = false;
@@ -368,6 +385,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         return token;
       } catch (error) {
         const err = isAuthrailError(error) ? error : toAuthrailError(error, false, endpoint);
+        // Read now, not at the start: a caller may have joined a background refresh.
+        const background = flight.background;
         sink.emit('error', { error: err, phase: background ? 'background-refresh' : 'token' });
         sink.log(
           background ? 'warn' : 'error',
@@ -376,12 +395,20 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         throw err;
       } finally {
         inflight = undefined;
-        inflightIsBackground = false;
       }
     })();
-    inflight = run;
-    inflightIsBackground = background;
-    return run;
+    inflight = flight;
+    return flight.promise;
+  }
+
+  /** A caller now waits for the flight in progress: it is no longer in the background. */
+  function join(): Promise<Token> | undefined {
+    if (!inflight) return undefined;
+    if (inflight.background) {
+      inflight.background = false;
+      inflight.timer?.ref?.();
+    }
+    return inflight.promise;
   }
 
   function refreshInBackground(k: string, current: Token): void {
@@ -409,11 +436,12 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
           refreshInBackground(k, token);
           return token;
         }
-        // A background refresh in flight becomes a foreground one: callers now wait for it.
-        if (inflight && inflightIsBackground) inflightIsBackground = false;
-        return raceSignal(startFetch(k, token, 'expired'), signal);
+        return raceSignal(join() ?? startFetch(k, token, 'expired'), signal);
       }
-      return raceSignal(startFetch(k, undefined, lastInvalidated ? 'invalidated' : 'initial'), signal);
+      return raceSignal(
+        join() ?? startFetch(k, undefined, lastInvalidated ? 'invalidated' : 'initial'),
+        signal,
+      );
     }
   }
 
@@ -438,6 +466,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       await store.delete(k);
       lastInvalidated = false;
       epoch += 1;
+    },
+    async peek() {
+      return read(key ?? (await keyReady));
     },
   };
 }

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { ConfigError, createToken, toTokenRecord, tokenInfo } from '@authrail/core';
+import { ErrorCodes, TokenEndpointError, createToken, toTokenRecord, tokenInfo } from '@authrail/core';
 
 const ACCESS = 'eyJhbGciOiJSUzI1NiJ9.access-secret-value.sig';
 const REFRESH = 'refresh-secret-value-123';
@@ -76,17 +76,20 @@ describe('createToken', () => {
     expect(createToken({ accessToken: 'a' }).expiresAt).toBeUndefined();
   });
 
+  // Tokens come from servers: bad ones are a token response problem, never a ConfigError
+  // (which is for options, at construction).
   test.each([
-    [{ accessToken: '' }, 'accessToken'],
-    [{ accessToken: 42 }, 'accessToken'],
-    [{ accessToken: 'has space' }, 'accessToken'],
-    [{ accessToken: 'a', expiresIn: -1 }, 'expiresIn'],
-    [{ accessToken: 'a', expiresIn: Number.NaN }, 'expiresIn'],
-    [{ accessToken: 'a', expiresAt: Infinity }, 'expiresAt'],
-  ])('%j is refused naming %s', (init, option) => {
+    [{ accessToken: '' }, /access_token must be a non-empty string/],
+    [{ accessToken: 42 }, /access_token must be a non-empty string/],
+    [{ accessToken: 'has space' }, /access_token must not contain whitespace/],
+    [{ accessToken: 'a', expiresIn: -1 }, /expires_in must be/],
+    [{ accessToken: 'a', expiresIn: Number.NaN }, /expires_in must be/],
+    [{ accessToken: 'a', expiresAt: Infinity }, /expiry must be/],
+  ])('%j is TOKEN_RESPONSE_INVALID: %s', (init, message) => {
     const make = () => createToken(init as never);
-    expect(make).toThrow(ConfigError);
-    expect(make).toThrow(new RegExp(`^${option}:`));
+    expect(make).toThrow(TokenEndpointError);
+    expect(make).toThrow(message);
+    expect(() => make()).toThrow(expect.objectContaining({ code: ErrorCodes.TOKEN_RESPONSE_INVALID }));
   });
 
   test('a refused access token with whitespace is not echoed', () => {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ConfigError, REDACTED } from './errors.js';
+import { ErrorCodes, REDACTED, TokenEndpointError } from './errors.js';
 
 /** What a token is built from. `expiresIn` (seconds, as in RFC 6749) or `expiresAt` (epoch ms). */
 export interface TokenInit {
@@ -115,29 +115,38 @@ function normaliseTokenType(tokenType: string | undefined): string {
   return tokenType.toLowerCase() === 'bearer' ? 'Bearer' : tokenType;
 }
 
+/** Why a token cannot be used, or undefined when it can. */
+function invalidReason(init: TokenInit): string | undefined {
+  if (typeof init.accessToken !== 'string' || init.accessToken.length === 0)
+    return 'access_token must be a non-empty string';
+  if (/[\s\r\n]/.test(init.accessToken)) return 'access_token must not contain whitespace';
+  if (init.expiresIn !== undefined && !(Number.isFinite(init.expiresIn) && init.expiresIn >= 0))
+    return 'expires_in must be a non-negative number of seconds';
+  if (init.expiresAt !== undefined && !Number.isFinite(init.expiresAt))
+    return 'the expiry must be a finite epoch time in milliseconds';
+  return undefined;
+}
+
 /**
- * Builds a {@link Token}. Validates the input so a malformed token response fails here
- * with a clear error rather than as a bad `Authorization` header later.
+ * Builds a {@link Token}. Validates the input, so a malformed token response fails here
+ * with a typed error rather than as a bad `Authorization` header later.
  *
  * @param init - the token fields
  * @param now - the current time in epoch ms (for tests); default `Date.now()`
- * @throws {@link ConfigError} when `accessToken` is empty or not a string, or the lifetime is negative or not finite
+ * @throws `TokenEndpointError` with code `AUTHRAIL_TOKEN_RESPONSE_INVALID` when the
+ *   fields cannot make a usable token (empty or whitespace access token, a negative or
+ *   non-finite lifetime); the token itself never appears in the error
+ * @example
+ * ```ts
+ * const token = createToken({ accessToken: body.access_token, tokenType: body.token_type, expiresIn: body.expires_in });
+ * ```
  */
 export function createToken(init: TokenInit, now: number = Date.now()): Token {
-  if (typeof init.accessToken !== 'string' || init.accessToken.length === 0) {
-    throw new ConfigError('must be a non-empty string', { option: 'accessToken' });
-  }
-  if (/[\s\r\n]/.test(init.accessToken)) {
-    throw new ConfigError('must not contain whitespace', {
-      option: 'accessToken',
-      secrets: [init.accessToken],
+  const reason = invalidReason(init);
+  if (reason !== undefined) {
+    throw new TokenEndpointError(ErrorCodes.TOKEN_RESPONSE_INVALID, `the token is not usable: ${reason}`, {
+      secrets: [typeof init.accessToken === 'string' ? init.accessToken : undefined],
     });
-  }
-  if (init.expiresIn !== undefined && !(Number.isFinite(init.expiresIn) && init.expiresIn >= 0)) {
-    throw new ConfigError('must be a non-negative number of seconds', { option: 'expiresIn' });
-  }
-  if (init.expiresAt !== undefined && !Number.isFinite(init.expiresAt)) {
-    throw new ConfigError('must be a finite epoch time in milliseconds', { option: 'expiresAt' });
   }
   return new TokenImpl(init, now);
 }

@@ -1,109 +1,218 @@
+// The fetch adapter on its own: a strategy over a fake token source, bare local servers.
+// What every adapter must guarantee with real providers is the conformance table's job.
 import { describe, expect, test } from 'vitest';
-import { createStaticTokenStrategy } from '@authrail/core';
-import { mskApim } from '@authrail/msk-apim';
-import { demoClients } from '@authrail/sandbox';
+import {
+  createApiKeyStrategy,
+  createAuthStrategy,
+  createStaticTokenStrategy,
+  queryParamScope,
+  type AuthStrategy,
+} from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
-import { useSandbox } from '@authrail/test-utils';
+import { answer, fakeSource, useOrigins, type Route } from '@authrail/test-utils';
 
-const sb = useSandbox();
+const web = useOrigins();
 
-const strategy = () =>
-  mskApim({ baseUrl: sb.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' });
-const echoes = () => sb.resourceRequests({ route: 'echo' });
+function strategy(): { strategy: AuthStrategy; tokens: () => string[] } {
+  const source = fakeSource();
+  const built = createAuthStrategy({
+    source,
+    origins: [web.api],
+    policies: [queryParamScope({ param: 'researchstudy', value: '17-001' })],
+  });
+  return { strategy: built, tokens: () => source.issued.map((t) => t.accessToken) };
+}
+
+/** 401 for the first token the route sees, 200 afterwards. */
+function rejectFirstToken(): Route {
+  let first: string | undefined;
+  return (_req, res, seen) => {
+    first ??= seen.headers.authorization;
+    res.writeHead(seen.headers.authorization === first ? 401 : 200);
+    res.end(seen.body);
+  };
+}
+
+const redirect =
+  (status: number, to: () => string): Route =>
+  (_req, res) => {
+    res.writeHead(status, { location: to() });
+    res.end();
+  };
 
 describe('createAuthFetch', () => {
   test('accepts a string, a URL and a Request, and leaves the caller’s Request usable', async () => {
-    const api = createAuthFetch(strategy());
-    expect((await api(`${sb.urls.echo}/string`)).status).toBe(200);
-    expect((await api(new URL(`${sb.urls.echo}/url`))).status).toBe(200);
-    const request = new Request(`${sb.urls.echo}/request`, {
+    const api = createAuthFetch(strategy().strategy);
+    expect((await api(`${web.api}/string`)).status).toBe(200);
+    expect((await api(new URL(`${web.api}/url`))).status).toBe(200);
+    const request = new Request(`${web.api}/request`, {
       method: 'PUT',
       body: 'payload',
       headers: { 'X-Mine': '1' },
     });
     expect((await api(request)).status).toBe(200);
     expect(await request.text()).toBe('payload');
-    const put = echoes().find((r) => r.path === '/echo/request')!;
-    expect([put.method, put.body.toString(), put.headers['x-mine'], put.query.researchstudy]).toEqual([
-      'PUT',
-      'payload',
-      '1',
-      '17-001',
+    expect(
+      web.seen.map((s) => [s.path, s.method, s.query.researchstudy, s.headers.authorization?.split(' ')[0]]),
+    ).toEqual([
+      ['/string', 'GET', '17-001', 'Bearer'],
+      ['/url', 'GET', '17-001', 'Bearer'],
+      ['/request', 'PUT', '17-001', 'Bearer'],
     ]);
-    expect(echoes().map((r) => r.path)).toEqual(['/echo/string', '/echo/url', '/echo/request']);
+    expect(web.seen[2]).toMatchObject({ body: 'payload', headers: { 'x-mine': '1' } });
   });
 
-  test('a Request input with a body is replayed after a 401 with the same bytes, and stays usable', async () => {
-    const api = createAuthFetch(strategy());
-    await api(`${sb.urls.echo}/warm`);
-    sb.revokeTokens();
+  test('fetch’s method rules: the six standard methods upper-cased, any other kept as given', async () => {
+    const api = createAuthFetch(strategy().strategy);
+    await api(`${web.api}/m`, { method: 'delete' });
+    await api(`${web.api}/m`, { method: 'PATCH', body: 'x' });
+    expect(web.seen.map((s) => s.method)).toEqual(['DELETE', 'PATCH']);
+  });
+
+  test('a string input is sent as a URL and init: no Request is built for it', async () => {
+    const inputs: unknown[] = [];
+    const api = createAuthFetch(strategy().strategy, {
+      fetch: (input, init) => (inputs.push(input), fetch(input, init)),
+    });
+    await api(`${web.api}/plain`);
+    expect(inputs).toHaveLength(1);
+    expect(inputs[0]).toBeInstanceOf(URL);
+  });
+
+  test('a Request input with a FormData body is replayed after a 401 with the same bytes, and stays usable', async () => {
+    const { strategy: s, tokens } = strategy();
+    web.routes.set('/replayed', rejectFirstToken());
+    const api = createAuthFetch(s);
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array([0, 255, 1])]), 'f.bin');
-    const request = new Request(`${sb.urls.echo}/replayed`, { method: 'POST', body: form });
+    const request = new Request(`${web.api}/replayed`, { method: 'POST', body: form });
     expect((await api(request)).status).toBe(200);
-    const posts = echoes().filter((r) => r.path === '/echo/replayed');
-    expect(posts.map((r) => r.status)).toEqual([401, 200]);
-    expect(posts[1]!.body.equals(posts[0]!.body)).toBe(true); // same multipart bytes, same boundary
-    expect(posts[1]!.headers['content-type']).toBe(posts[0]!.headers['content-type']);
-    expect(posts[0]!.headers.authorization).not.toBe(posts[1]!.headers.authorization);
+    const [first, replay] = web.seen;
+    expect(replay?.body).toBe(first?.body); // the same multipart bytes, the same boundary
+    expect(replay?.headers['content-type']).toBe(first?.headers['content-type']);
+    expect([first?.headers.authorization, replay?.headers.authorization]).toEqual(
+      tokens().map((t) => `Bearer ${t}`),
+    );
     expect(request.bodyUsed).toBe(false);
   });
 
-  test('a stream init.body with a Request input is one-shot: sent once, the 401 returned', async () => {
-    const api = createAuthFetch(strategy());
-    sb.inject('echo', { type: 'unauthorized' });
+  test.each([307, 308])(
+    'a same-origin %i of a POST follows with the same bytes (ArrayBuffer, FormData)',
+    async (status) => {
+      web.routes.set(
+        '/temp',
+        redirect(status, () => '/final'),
+      );
+      const api = createAuthFetch(strategy().strategy);
+      const bytes = new Uint8Array([1, 2, 3, 250]);
+      expect((await api(`${web.api}/temp`, { method: 'POST', body: bytes.buffer })).status).toBe(200);
+      const form = new FormData();
+      form.append('a', 'b');
+      expect((await api(`${web.api}/temp`, { method: 'POST', body: form })).status).toBe(200);
+      const finals = web.seen.filter((s) => s.path === '/final');
+      const temps = web.seen.filter((s) => s.path === '/temp');
+      expect(finals.map((s) => s.method)).toEqual(['POST', 'POST']);
+      expect(finals.map((s) => s.body)).toEqual(temps.map((s) => s.body));
+    },
+  );
+
+  test('a stream body is one-shot: sent once, the 401 returned', async () => {
+    web.routes.set('/once', answer(401));
+    const api = createAuthFetch(strategy().strategy);
     const body = new ReadableStream<Uint8Array>({
       start: (c) => (c.enqueue(new TextEncoder().encode('once')), c.close()),
     });
-    const response = await api(new Request(`${sb.urls.echo}/once`, { method: 'POST' }), {
+    const response = await api(new Request(`${web.api}/once`, { method: 'POST' }), {
       body,
       duplex: 'half',
     } as RequestInit);
     expect(response.status).toBe(401);
-    expect(echoes().map((r) => r.body.toString())).toEqual(['once']);
+    expect(web.seen.map((s) => s.body)).toEqual(['once']);
   });
 
   test('init overrides a Request input, as fetch does', async () => {
-    const api = createAuthFetch(strategy());
-    await api(new Request(`${sb.urls.echo}/merge`, { headers: { 'X-A': 'request' } }), {
+    const api = createAuthFetch(strategy().strategy);
+    await api(new Request(`${web.api}/merge`, { headers: { 'X-A': 'request' } }), {
       headers: { 'X-A': 'init' },
     });
-    expect(echoes()[0]?.headers['x-a']).toBe('init');
+    expect(web.seen[0]?.headers['x-a']).toBe('init');
   });
 
-  test('a custom fetch is used for the API calls', async () => {
-    const sent: string[] = [];
-    const api = createAuthFetch(strategy(), {
-      fetch: (input, init) => {
-        sent.push(input instanceof Request ? input.url : String(input));
-        return fetch(input, init);
-      },
-    });
-    await api(`${sb.urls.echo}/custom`);
-    await api(`${sb.urls.elsewhere}/custom`);
-    expect(sent).toEqual([`${sb.urls.echo}/custom?researchstudy=17-001`, `${sb.urls.elsewhere}/custom`]);
-  });
-
-  test('options a Request does not carry (a proxy dispatcher) reach the inner fetch', async () => {
-    await fetch(`${sb.urls.elsewhere}/warm-up`); // Node creates its global undici agent on first use
+  test('the custom fetch sends every hop; options a Request does not carry (a proxy dispatcher) reach each', async () => {
+    await fetch(`${web.other}/warm-up`); // Node creates its global undici agent on first use
+    web.seen.length = 0;
     const dispatcher: unknown = Reflect.get(globalThis, Symbol.for('undici.globalDispatcher.1'));
     expect(dispatcher).toBeDefined();
-    const seen: unknown[] = [];
-    const api = createAuthFetch(strategy(), {
-      fetch: (input, init) => {
-        seen.push((init as { dispatcher?: unknown } | undefined)?.dispatcher);
-        return fetch(input, init);
-      },
+    const sent: [string, unknown][] = [];
+    web.routes.set(
+      '/hop',
+      redirect(302, () => `${web.other}/landed`),
+    );
+    const api = createAuthFetch(strategy().strategy, {
+      fetch: (input, init) => (
+        sent.push([String(input), (init as { dispatcher?: unknown }).dispatcher]),
+        fetch(input, init)
+      ),
     });
-    expect((await api(`${sb.urls.echo}/proxied`, { dispatcher } as RequestInit)).status).toBe(200);
-    expect((await api(`${sb.urls.elsewhere}/proxied`, { dispatcher } as RequestInit)).status).toBe(200);
-    expect(seen).toEqual([dispatcher, dispatcher]);
-    expect(echoes()[0]?.headers.authorization).toMatch(/^Bearer /);
+    expect((await api(`${web.api}/hop`, { dispatcher } as RequestInit)).status).toBe(200);
+    expect(sent).toEqual([
+      [`${web.api}/hop?researchstudy=17-001`, dispatcher],
+      [`${web.other}/landed`, dispatcher],
+    ]);
+  });
+
+  test('an API key header crosses no redirect to another origin, where fetch itself would forward it', async () => {
+    web.routes.set(
+      '/go',
+      redirect(302, () => `${web.other}/landed`),
+    );
+    const api = createAuthFetch(
+      createApiKeyStrategy({ key: 'key-abcdef', header: 'Ocp-Apim-Subscription-Key', origins: [web.api] }),
+    );
+    expect((await api(`${web.api}/go`)).status).toBe(200);
+    expect(web.seen.map((s) => [s.origin, s.headers['ocp-apim-subscription-key']])).toEqual([
+      ['api', 'key-abcdef'],
+      ['other', undefined],
+    ]);
+  });
+
+  test("redirects: 'runtime' lets the runtime follow (browsers); a forwarded credential is refused", async () => {
+    const modes: (RequestRedirect | undefined)[] = [];
+    const spy: typeof fetch = (input, init) => (modes.push(init?.redirect), fetch(input, init));
+    web.routes.set(
+      '/go',
+      redirect(302, () => `${web.other}/landed`),
+    );
+    const bearer = createAuthFetch(strategy().strategy, { fetch: spy, redirects: 'runtime' });
+    expect((await bearer(`${web.api}/go`)).status).toBe(200); // Node's fetch followed it, dropping Authorization
+    const apiKey = createAuthFetch(
+      createApiKeyStrategy({ key: 'key-abcdef', header: 'X-Key', origins: [web.api] }),
+      { fetch: spy, redirects: 'runtime' },
+    );
+    await expect(apiKey(`${web.api}/go`)).rejects.toMatchObject({ name: 'RedirectError' });
+    expect(modes).toEqual(['follow', 'manual']);
+    expect(web.seen.filter((s) => s.origin === 'other').map((s) => s.headers['x-key'])).toEqual([undefined]);
+  });
+
+  test("the caller's redirect and signal apply", async () => {
+    web.routes.set(
+      '/go',
+      redirect(302, () => '/there'),
+    );
+    const api = createAuthFetch(strategy().strategy);
+    expect((await api(`${web.api}/go`, { redirect: 'manual' })).status).toBe(302);
+    await expect(api(`${web.api}/go`, { redirect: 'error' })).rejects.toMatchObject({
+      name: 'RedirectError',
+    });
+    await expect(api(`${web.api}/x`, { signal: AbortSignal.abort(new Error('stop')) })).rejects.toThrow(
+      'stop',
+    );
   });
 
   test('bad arguments fail naming the option', () => {
     const s = createStaticTokenStrategy({ token: 'tok-1234', origins: ['https://api.example.org'] });
     expect(() => createAuthFetch({} as never)).toThrow(/^strategy:/);
     expect(() => createAuthFetch(s, { fetch: 'x' as never })).toThrow(/^fetch:/);
+    expect(() => createAuthFetch(s, { redirects: 'sometimes' as never })).toThrow(/^redirects:/);
   });
 });

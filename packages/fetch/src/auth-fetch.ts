@@ -1,4 +1,4 @@
-import { ConfigError, type AuthStrategy } from '@authrail/core';
+import { ConfigError, type AuthRequest, type AuthResponse, type AuthStrategy } from '@authrail/core';
 
 /**
  * Options of {@link createAuthFetch}.
@@ -13,6 +13,16 @@ export interface AuthFetchOptions {
   /** The `fetch` to send with. Default: the global `fetch`, looked up on each call. */
   fetch?: typeof fetch;
   /**
+   * Who follows redirects. `'hop-by-hop'`: authrail does, checking every hop's origin
+   * before it carries a credential; this needs a `fetch` that returns a 3xx for
+   * `redirect: 'manual'` (Node, Bun, Deno, workers). `'runtime'`: the runtime does, out
+   * of sight (browsers, whose `manual` gives an opaque response); it drops only
+   * `Authorization` on the way, so authrail refuses to let any other credential be
+   * followed. Default: `'runtime'` where there is a `document` or `importScripts`
+   * (browser pages and workers), `'hop-by-hop'` elsewhere.
+   */
+  redirects?: 'hop-by-hop' | 'runtime';
+  /**
    * Says whether a `Request` input carries a one-shot body that must be neither
    * buffered nor replayed. A `ReadableStream` given as `init.body` is always one-shot;
    * wrappers that turn a caller's stream into a `Request` (as ky does) use this to say so.
@@ -20,33 +30,79 @@ export interface AuthFetchOptions {
   isOneShot?: (request: Request) => boolean;
 }
 
-function isStream(body: unknown): boolean {
+/** Fetch normalises these methods to upper case and leaves any other as given. */
+const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+
+function normaliseMethod(method: string): string {
+  const upper = method.toUpperCase();
+  return NORMALISED_METHODS.has(upper) ? upper : method;
+}
+
+function isStream(body: unknown): body is ReadableStream {
   return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream;
 }
 
-/** The parts of a Request that a new Request must keep (everything but url, headers and body). */
-function requestInit(request: Request): RequestInit {
+/** Browsers (pages and workers) follow redirects out of sight; servers and workers show them. */
+function runtimeHidesRedirects(): boolean {
+  const scope = globalThis as { document?: unknown; importScripts?: unknown };
+  return typeof scope.document === 'object' || typeof scope.importScripts === 'function';
+}
+
+/** The fields of a `Request` input that a new request must keep (browsers read them). */
+function requestFields(request: Request): RequestInit {
   return {
-    method: request.method,
-    signal: request.signal,
-    redirect: request.redirect,
     credentials: request.credentials,
     cache: request.cache,
     integrity: request.integrity,
     keepalive: request.keepalive,
+    referrer: request.referrer,
     referrerPolicy: request.referrerPolicy,
     ...(request.mode === 'navigate' ? {} : { mode: request.mode }),
   };
 }
 
+/** One hop's answer: what core reads, and fetch's own `Response`. */
+class FetchHop implements AuthResponse {
+  constructor(readonly response: Response) {}
+  get status(): number {
+    return this.response.status;
+  }
+  get headers(): Headers {
+    return this.response.headers;
+  }
+  get url(): string {
+    return this.response.url;
+  }
+  discard(): Promise<void> | undefined {
+    return this.response.body?.cancel().catch(() => undefined);
+  }
+}
+
 /**
- * Wraps `fetch` so that every request to an allowed origin carries a valid credential,
- * and a rejected one (401) is replayed once with a fresh token: same method, headers
- * and body, byte for byte. A `ReadableStream` body is one-shot: it is sent once and a
- * 401 is returned as it is, with the reason in the `rejected` event. Requests to other
- * origins are sent untouched. The result has `fetch`'s signature and works in Node and
- * browsers.
+ * A body that can be sent once more with the same bytes. FormData is serialised once
+ * (its multipart boundary is random per serialisation) and its `Content-Type` kept;
+ * strings, bytes, Blobs and URLSearchParams serialise the same way every time.
+ */
+async function replayableBody(body: BodyInit, headers: Headers): Promise<BodyInit> {
+  if (typeof FormData === 'undefined' || !(body instanceof FormData)) return body;
+  const serialised = new Response(body);
+  const type = serialised.headers.get('content-type');
+  if (type && !headers.has('content-type')) headers.set('Content-Type', type);
+  return serialised.arrayBuffer();
+}
+
+/**
+ * Wraps `fetch` so that every request goes through the strategy's request loop: a valid
+ * credential on every hop to an allowed origin and on no other, redirects followed hop
+ * by hop, a rejected credential (401) replayed once with a fresh token and the same
+ * bytes. A `ReadableStream` body is one-shot: it is sent once and never replayed. The
+ * result has `fetch`'s signature, returns fetch's own `Response`s and throws fetch's own
+ * errors; it works in Node, browsers, Bun, Deno and workers.
  *
+ * @param strategy - any {@link AuthStrategy}, e.g. from a provider preset
+ * @param options - the `fetch` to wrap, and who follows redirects
+ * @returns a function with the signature of `fetch`
+ * @throws `ConfigError` (from `@authrail/core`) naming `strategy` or `fetch` when either is not one
  * @example
  * ```ts
  * import { createAuthFetch } from '@authrail/fetch';
@@ -57,61 +113,94 @@ function requestInit(request: Request): RequestInit {
  * ```
  */
 export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOptions = {}): typeof fetch {
-  if (
-    typeof strategy?.authorize !== 'function' ||
-    typeof strategy.isRejected !== 'function' ||
-    typeof strategy.reject !== 'function'
-  ) {
-    throw new ConfigError('must be an AuthStrategy (authorize, isRejected, reject)', { option: 'strategy' });
+  if (typeof strategy?.send !== 'function') {
+    throw new ConfigError('must be an AuthStrategy (with send)', { option: 'strategy' });
   }
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     throw new ConfigError('must be a fetch function', { option: 'fetch' });
   }
+  if (
+    options.redirects !== undefined &&
+    options.redirects !== 'hop-by-hop' &&
+    options.redirects !== 'runtime'
+  ) {
+    throw new ConfigError("must be 'hop-by-hop' or 'runtime'", { option: 'redirects' });
+  }
+  const { isOneShot } = options;
+  const transportFollowsRedirects =
+    (options.redirects ?? (runtimeHidesRedirects() ? 'runtime' : 'hop-by-hop')) === 'runtime';
+
   const authFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     // Read at call time, so test doubles and polyfills installed later are honoured;
     // called as a plain function, never as a method (browsers reject a foreign `this`).
     const send = options.fetch ?? globalThis.fetch;
-    const oneShot =
-      isStream(init?.body) ||
-      (input instanceof Request && input.body !== null && options.isOneShot?.(input) === true);
-    // A Request input is cloned so the caller's own object stays usable.
     // Options a Request does not carry (undici's `dispatcher` for proxies, and the like)
-    // are passed along to every send; the Request carries the rest.
-    const { body: _body, headers: _headers, method: _method, signal: _signal, ...passAlong } = init ?? {};
-    const template = new Request(
-      input instanceof Request ? input.clone() : input,
-      oneShot ? ({ ...init, duplex: 'half' } as RequestInit) : init,
-    );
-    let body: ArrayBuffer | ReadableStream<Uint8Array> | null | undefined;
-    for (let replayCount = 0; ; replayCount += 1) {
-      const view = {
-        method: template.method,
-        url: new URL(template.url),
-        headers: new Headers(template.headers),
+    // go along to every hop.
+    const {
+      body: initBody,
+      headers: initHeaders,
+      method: initMethod,
+      signal: initSignal,
+      redirect: initRedirect,
+      ...passAlong
+    } = init ?? {};
+    let request: AuthRequest;
+    let signal: AbortSignal | null | undefined = initSignal;
+    let fields: RequestInit | undefined;
+    if (input instanceof Request) {
+      signal ??= input.signal;
+      fields = requestFields(input);
+      let body: unknown = initBody ?? null;
+      let bodyIsStream = isStream(body);
+      if (initBody === undefined && input.body !== null) {
+        if (isOneShot?.(input) === true) {
+          body = input.body;
+          bodyIsStream = true;
+        } else body = await input.clone().arrayBuffer(); // the caller's Request stays usable
+      }
+      const headers = initHeaders === undefined ? input.headers : new Headers(initHeaders);
+      request = {
+        method: normaliseMethod(initMethod ?? input.method),
+        url: new URL(input.url),
+        headers,
+        body: body === null || bodyIsStream ? body : await replayableBody(body as BodyInit, headers),
+        bodyIsStream,
+        redirect: initRedirect ?? input.redirect,
       };
-      const used = await strategy.authorize(view, { signal: template.signal });
-      if (!used.applied) return send(template, passAlong);
-      // Buffered once, so the replay sends the same bytes (FormData keeps its boundary in
-      // the copied Content-Type). A stream is passed through and cannot be replayed.
-      if (body === undefined)
-        body = oneShot ? template.body : template.body ? await template.clone().arrayBuffer() : null;
-      const outgoing = new Request(view.url, {
-        ...requestInit(template),
-        headers: view.headers,
-        body,
-        ...(oneShot ? { duplex: 'half' } : {}),
-      } as RequestInit);
-      const response = await send(outgoing, passAlong);
-      if (!strategy.isRejected(response)) return response;
-      const decision = await strategy.reject(used, {
-        method: view.method,
-        url: view.url,
-        replayCount,
-        replayable: oneShot ? 'one-shot stream body' : true,
-      });
-      if (!decision.replay) return response;
-      await response.body?.cancel().catch(() => undefined);
+    } else {
+      const headers = new Headers(initHeaders);
+      const body = initBody ?? null;
+      const bodyIsStream = isStream(body);
+      request = {
+        method: initMethod === undefined ? 'GET' : normaliseMethod(initMethod),
+        url: new URL(
+          input instanceof URL ? input.href : input,
+          (globalThis as { location?: { href: string } }).location?.href,
+        ),
+        headers,
+        body: body === null || bodyIsStream ? body : await replayableBody(body, headers),
+        bodyIsStream,
+        redirect: initRedirect ?? 'follow',
+      };
     }
+    const hop = await strategy.send(
+      request,
+      async (out) =>
+        new FetchHop(
+          await send(out.url, {
+            ...passAlong,
+            ...fields,
+            method: out.method,
+            headers: out.headers,
+            body: out.body as BodyInit | null,
+            redirect: out.redirect ?? 'follow',
+            ...(signal ? { signal } : {}),
+            ...(out.bodyIsStream ? { duplex: 'half' } : {}),
+          } as RequestInit),
+        ),
+      { ...(signal ? { signal } : {}), transportFollowsRedirects },
+    );
+    return hop.response;
   };
   return authFetch as typeof fetch;
 }

@@ -10,12 +10,4 @@
  *
  * @packageDocumentation
  */
-export {
-  authHooks,
-  createAuthKy,
-  type AuthHook,
-  type AuthHooks,
-  type AuthHooksOptions,
-  type AuthKyOptions,
-  type KyLike,
-} from './auth-ky.js';
+export { createAuthKy, type AuthKyOptions, type KyLike } from './auth-ky.js';

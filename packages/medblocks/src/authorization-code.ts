@@ -3,24 +3,22 @@ import {
   ConfigError,
   ErrorCodes,
   createAuthStrategy,
-  createMemoryTokenStore,
   isAuthrailError,
-  pickProviderOptions,
-  tokenStoreKey,
-  type ProviderOptions,
-  type Token,
   type TokenAuthStrategy,
 } from '@authrail/core';
-import { authorizationCode, type FlowStorage } from '@authrail/oauth2';
+import {
+  authorizationCode,
+  type CallOptions,
+  type ClientPresetOptions,
+  type FlowStorage,
+} from '@authrail/oauth2';
 import { fhirJson } from './client-credentials.js';
-import { medblocksBase } from './common.js';
+import { medblocksServer } from './common.js';
 
 /** Options of {@link medblocksAuthorizationCode}. */
-export interface MedblocksAuthorizationCodeOptions extends ProviderOptions {
+export interface MedblocksAuthorizationCodeOptions extends ClientPresetOptions {
   /** The Medblocks base URL: `{baseUrl}/oauth2/…` and `{baseUrl}/fhir`. */
   baseUrl: string;
-  /** The public client id registered for the app. */
-  clientId: string;
   /** Where Medblocks sends the browser back to (registered with the client). */
   redirectUri: string;
   /** Path of the authorize endpoint: `/oauth2/auth` (default) or `/oauth2/authorize`, as Medblocks' docs name both. */
@@ -31,12 +29,6 @@ export interface MedblocksAuthorizationCodeOptions extends ProviderOptions {
   scope?: string;
   /** Where the pending PKCE verifier and state are kept. Default `sessionStorage` in browsers, memory otherwise. */
   storage?: FlowStorage;
-  /** Origins that receive the token. Default: the origin of `baseUrl`. */
-  origins?: readonly string[];
-  /** A `fetch` for token requests. */
-  fetch?: typeof fetch;
-  /** Token request timeout in ms. Default 30 000. */
-  timeoutMs?: number;
 }
 
 /** The strategy {@link medblocksAuthorizationCode} returns: usable with every adapter, plus the sign-in flow. */
@@ -88,64 +80,54 @@ export function medblocksAuthorizationCode(
 ): MedblocksAuthorizationCodeStrategy {
   if (!options || typeof options !== 'object')
     throw new ConfigError('must be an options object', { option: 'options' });
-  const { root, origin } = medblocksBase(options.baseUrl);
-  const path = (value: string | undefined, fallback: string, option: string) => {
-    const p = value ?? fallback;
-    if (typeof p !== 'string' || !p.startsWith('/'))
-      throw new ConfigError('must be a path starting with /', { option });
-    return p;
-  };
+  const server = medblocksServer(options.baseUrl, {
+    authorization: options.authorizePath ?? '/oauth2/auth',
+    revocation: options.revocationPath ?? '/oauth2/revoke',
+  });
   const source = authorizationCode({
-    server: {
-      issuer: root,
-      tokenEndpoint: `${root}/oauth2/token`,
-      authorizationEndpoint: `${root}${path(options.authorizePath, '/oauth2/auth', 'authorizePath')}`,
-      revocationEndpoint: `${root}${path(options.revocationPath, '/oauth2/revoke', 'revocationPath')}`,
-    },
+    server,
     clientId: options.clientId,
     redirectUri: options.redirectUri,
     scope: options.scope ?? 'openid offline_access user/*.read',
     ...(options.storage ? { storage: options.storage } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     storageKey: 'authrail:medblocks:',
   });
-  // Keep a handle on the store so sign-in checks and logout can look at the held token
-  // without the token manager refreshing it.
-  const store = options.store ?? createMemoryTokenStore();
   const strategy = createAuthStrategy({
-    ...pickProviderOptions(options),
-    store,
+    ...options,
     source,
-    origins: options.origins ?? [origin],
-    policies: [fhirJson(`${root}/fhir`), ...(options.policies ?? [])],
+    origins: options.origins ?? [new URL(server.issuer).origin],
+    policies: [fhirJson(`${server.issuer}/fhir`), ...(options.policies ?? [])],
   });
-  const storeKey = tokenStoreKey(source.identity);
-  async function heldToken(): Promise<Token | undefined> {
-    return store.get(await storeKey);
-  }
+  const { tokens } = strategy;
+  // Calls the token manager does not make are bounded by the same one timeout.
+  const attemptTimeoutMs = options.retry?.attemptTimeoutMs;
+  const call = (): CallOptions =>
+    attemptTimeoutMs === undefined ? {} : { signal: AbortSignal.timeout(attemptTimeoutMs) };
   return {
-    ...strategy,
-    authorizationUrl: () => source.authorizationUrl(),
+    send: strategy.send,
+    tokens,
+    authorizationUrl: () => source.authorizationUrl({}, call()),
     async login() {
       const location = (globalThis as { location?: { assign(url: string): void } }).location;
       if (typeof location?.assign !== 'function') {
-        throw new ConfigError(
+        // Not an option problem (ConfigError is for those): sign-in cannot start here.
+        throw new AuthrailError(
+          ErrorCodes.NOT_AUTHENTICATED,
           'login() navigates a browser; elsewhere call authorizationUrl() and open it yourself',
-          { option: 'login' },
         );
       }
-      location.assign((await source.authorizationUrl()).href);
+      location.assign((await source.authorizationUrl({}, call())).href);
     },
     async handleRedirect(url) {
-      await strategy.tokens.setToken(await source.handleRedirect(url));
+      await tokens.setToken(await source.handleRedirect(url, call()));
     },
     async isSignedIn() {
-      return (await heldToken()) !== undefined;
+      return (await tokens.peek()) !== undefined;
     },
     async logout() {
-      const token = await heldToken();
-      await strategy.tokens.clear();
+      const token = await tokens.peek();
+      await tokens.clear();
       await source.clearPending();
       const result: LogoutResult = { revoked: [], errors: [] };
       if (!token) return result;
@@ -156,7 +138,7 @@ export function medblocksAuthorizationCode(
       await Promise.all(
         targets.map(async ([value, hint]) => {
           try {
-            await source.revoke(value, hint);
+            await source.revoke(value, hint, call());
             result.revoked.push(hint);
           } catch (error) {
             const typed = isAuthrailError(error)

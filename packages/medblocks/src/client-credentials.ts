@@ -1,22 +1,13 @@
-import {
-  ConfigError,
-  createAuthStrategy,
-  pickProviderOptions,
-  type ProviderOptions,
-  type RequestPolicy,
-  type TokenAuthStrategy,
-} from '@authrail/core';
+import { ConfigError, createAuthStrategy, type RequestPolicy, type TokenAuthStrategy } from '@authrail/core';
 import { clientCredentials, clientSecretBasic, type ClientSecretPresetOptions } from '@authrail/oauth2';
-import { medblocksBase } from './common.js';
+import { medblocksServer } from './common.js';
 
 /** Options of {@link medblocksClientCredentials}. */
-export interface MedblocksClientCredentialsOptions extends ProviderOptions, ClientSecretPresetOptions {
+export interface MedblocksClientCredentialsOptions extends ClientSecretPresetOptions {
   /** The Medblocks base URL; the token endpoint is `{baseUrl}/oauth2/token`, FHIR at `{baseUrl}/fhir`. */
   baseUrl: string;
   /** Requested scope, if the client needs one. */
   scope?: string;
-  /** Origins that receive the token. Default: the origin of `baseUrl`. */
-  origins?: readonly string[];
 }
 
 /**
@@ -42,23 +33,27 @@ export function fhirJson(fhirBase: string): RequestPolicy {
  * `bearer` token type Medblocks returns is accepted (and sent as `Bearer`).
  *
  * @throws `ConfigError` (from `@authrail/core`) naming the option, for bad options
+ * @example
+ * ```ts
+ * const strategy = medblocksClientCredentials({ baseUrl: 'https://api.medblocks.com', clientId, clientSecret });
+ * attachAuth(axios.create({ baseURL: 'https://api.medblocks.com/fhir' }), strategy);
+ * ```
  */
 export function medblocksClientCredentials(options: MedblocksClientCredentialsOptions): TokenAuthStrategy {
   if (!options || typeof options !== 'object')
     throw new ConfigError('must be an options object', { option: 'options' });
-  const { root, origin } = medblocksBase(options.baseUrl);
+  const server = medblocksServer(options.baseUrl);
   const source = clientCredentials({
-    server: { issuer: root, tokenEndpoint: `${root}/oauth2/token` },
+    server,
     clientId: options.clientId,
     clientAuth: clientSecretBasic(options.clientSecret),
-    scope: options.scope,
-    fetch: options.fetch,
-    timeoutMs: options.timeoutMs,
+    ...(options.scope === undefined ? {} : { scope: options.scope }),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   return createAuthStrategy({
-    ...pickProviderOptions(options),
+    ...options,
     source,
-    origins: options.origins ?? [origin],
-    policies: [fhirJson(`${root}/fhir`), ...(options.policies ?? [])],
+    origins: options.origins ?? [new URL(server.issuer).origin],
+    policies: [fhirJson(`${server.issuer}/fhir`), ...(options.policies ?? [])],
   });
 }

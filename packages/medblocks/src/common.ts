@@ -1,10 +1,6 @@
-import { ConfigError } from '@authrail/core';
-import { secureUrl } from '@authrail/oauth2';
+import { endpointsAt, type EndpointPaths, type ServerEndpoints } from '@authrail/oauth2';
 
-/** Validated base URL without a trailing slash, and its origin. */
-export function medblocksBase(value: unknown): { root: string; origin: string } {
-  const url = secureUrl(value, 'baseUrl');
-  if (url.search || url.hash)
-    throw new ConfigError('must not have a query or fragment', { option: 'baseUrl' });
-  return { root: url.href.replace(/\/$/, ''), origin: url.origin };
+/** Medblocks' endpoints under its base URL. */
+export function medblocksServer(baseUrl: unknown, paths: Partial<EndpointPaths> = {}): ServerEndpoints {
+  return endpointsAt(baseUrl, { token: '/oauth2/token', ...paths });
 }

@@ -5,7 +5,7 @@ import {
   createToken,
   ErrorCodes,
   isTokenEndpointError,
-  type AuthRequest,
+  type AuthStrategy,
 } from '@authrail/core';
 import { createMemoryStorage } from '@authrail/oauth2';
 import { demoClients, startSandbox } from '@authrail/sandbox';
@@ -14,31 +14,21 @@ import {
   medblocksClientCredentials,
   type MedblocksAuthorizationCodeOptions,
 } from '@authrail/medblocks';
-import { FAST_RETRY, TOKEN_FAULT_CASES, useSandbox } from '@authrail/test-utils';
+import { FAST_RETRY, TOKEN_FAULT_CASES, sendThrough, useSandbox } from '@authrail/test-utils';
 
 const sb = useSandbox();
 
 const REDIRECT = 'http://127.0.0.1:5173/callback';
 
+/** Sends through the strategy; returns the response and the headers the sandbox received. */
 async function send(
-  strategy: { authorize(r: AuthRequest): Promise<unknown> },
+  strategy: AuthStrategy,
   url: string,
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ) {
-  const request: AuthRequest = {
-    method: init.method ?? 'GET',
-    url: new URL(url),
-    headers: new Headers(init.headers),
-  };
-  await strategy.authorize(request);
-  return {
-    request,
-    response: await fetch(request.url, {
-      method: request.method,
-      headers: request.headers,
-      ...(init.body ? { body: init.body } : {}),
-    }),
-  };
+  const response = await sendThrough(strategy, url, init);
+  const received = sb.requests.at(-1)!;
+  return { response, received: new Headers(received.headers as Record<string, string>) };
 }
 
 /** Plays the browser on the sandbox sign-in page: returns the URL Medblocks redirects back to. */
@@ -64,10 +54,10 @@ describe('medblocksClientCredentials', () => {
       baseUrl: sb.urls.medblocks.baseUrl,
       ...demoClients.medblocksBackend,
     });
-    const { request, response } = await send(strategy, `${sb.urls.medblocks.fhirBaseUrl}/Patient`);
+    const { received, response } = await send(strategy, `${sb.urls.medblocks.fhirBaseUrl}/Patient`);
     expect(response.status).toBe(200);
-    expect(request.headers.get('authorization')).toMatch(/^Bearer /);
-    expect(request.headers.get('accept')).toBe('application/fhir+json');
+    expect(received.get('authorization')).toMatch(/^Bearer /);
+    expect(received.get('accept')).toBe('application/fhir+json');
     expect(sb.tokenRequests({ service: 'medblocks' })[0]).toMatchObject({
       clientAuth: 'client_secret_basic',
     });
@@ -76,7 +66,7 @@ describe('medblocksClientCredentials', () => {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ resourceType: 'Patient' }),
     });
-    expect(created.request.headers.get('content-type')).toBe('application/fhir+json');
+    expect(created.received.get('content-type')).toBe('application/fhir+json');
     expect(created.response.status).toBe(201);
     expect(sb.tokenRequests()).toHaveLength(1);
   });
@@ -187,12 +177,9 @@ describe('medblocksAuthorizationCode', () => {
 
   test('before sign-in, a request fails with AUTHRAIL_NOT_AUTHENTICATED and nothing is sent', async () => {
     const auth = medblocksAuthorizationCode(options());
-    const request: AuthRequest = {
-      method: 'GET',
-      url: new URL(`${sb.urls.medblocks.fhirBaseUrl}/Patient`),
-      headers: new Headers(),
-    };
-    await expect(auth.authorize(request)).rejects.toMatchObject({ code: ErrorCodes.NOT_AUTHENTICATED });
+    await expect(send(auth, `${sb.urls.medblocks.fhirBaseUrl}/Patient`)).rejects.toMatchObject({
+      code: ErrorCodes.NOT_AUTHENTICATED,
+    });
     expect(sb.requests).toHaveLength(0);
   });
 
@@ -280,7 +267,10 @@ describe('medblocksAuthorizationCode', () => {
 
   test('login() navigates in a browser and explains itself elsewhere', async () => {
     const auth = medblocksAuthorizationCode(options());
-    await expect(auth.login()).rejects.toThrow(/^login: login\(\) navigates a browser/);
+    await expect(auth.login()).rejects.toMatchObject({
+      code: ErrorCodes.NOT_AUTHENTICATED,
+      message: expect.stringMatching(/^login\(\) navigates a browser/),
+    });
     const assigned: string[] = [];
     const globals = globalThis as { location?: unknown };
     globals.location = { assign: (u: string) => assigned.push(u) };

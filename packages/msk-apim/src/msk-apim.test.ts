@@ -5,12 +5,11 @@ import {
   MissingScopeError,
   isTokenEndpointError,
   type AuthEvents,
-  type AuthRequest,
   type TokenEndpointError,
 } from '@authrail/core';
 import { demoClients, startSandbox } from '@authrail/sandbox';
 import { mskApim, type MskApimOptions } from '@authrail/msk-apim';
-import { FAST_RETRY, TOKEN_FAULT_CASES, useSandbox } from '@authrail/test-utils';
+import { FAST_RETRY, TOKEN_FAULT_CASES, sendThrough, useSandbox } from '@authrail/test-utils';
 
 const sb = useSandbox();
 
@@ -23,24 +22,18 @@ const options = (extra: Partial<MskApimOptions> = {}): MskApimOptions => ({
   ...fast,
   ...extra,
 });
-const view = (url: string): AuthRequest => ({ method: 'GET', url: new URL(url), headers: new Headers() });
-
-/** Sends a request the way an adapter would, with plain fetch. */
-async function send(strategy: ReturnType<typeof mskApim>, url: string) {
-  const request = view(url);
-  const used = await strategy.authorize(request);
-  const response = await fetch(request.url, { headers: request.headers });
-  return { response, used, request };
-}
+const fhir = () => sb.resourceRequests({ route: 'msk-fhir' });
 
 describe('mskApim', () => {
   test('client_secret_post, scope=full, consented_on kept, researchstudy added', async () => {
     const strategy = mskApim(options());
-    const { response, used, request } = await send(strategy, `${sb.urls.mskApim.fhirBaseUrl}/Patient`);
+    const response = await sendThrough(strategy, `${sb.urls.mskApim.fhirBaseUrl}/Patient`);
     expect(response.status).toBe(200);
-    expect(request.url.searchParams.get('researchstudy')).toBe('17-001');
-    expect(used.token?.extra).toMatchObject({ consented_on: expect.any(String) });
-    expect(used.token?.scope).toBe('full');
+    expect(fhir()[0]?.query.researchstudy).toBe('17-001');
+    const token = await strategy.tokens.peek();
+    expect(token?.extra).toMatchObject({ consented_on: expect.any(String) });
+    expect(token?.scope).toBe('full');
+    expect(fhir()[0]?.headers.authorization).toBe(`Bearer ${token?.accessToken}`);
     const [tokenRequest] = sb.tokenRequests();
     expect(tokenRequest).toMatchObject({ clientAuth: 'client_secret_post', grantType: 'client_credentials' });
     expect(new URLSearchParams(tokenRequest!.body.toString()).get('scope')).toBe('full');
@@ -49,57 +42,56 @@ describe('mskApim', () => {
 
   test('an explicit per-request protocol is kept; no protocol at all → MissingScopeError, nothing sent', async () => {
     const strategy = mskApim(options());
-    const { request, response } = await send(
+    const response = await sendThrough(
       strategy,
       `${sb.urls.mskApim.fhirBaseUrl}/Patient?researchstudy=12-245`,
     );
-    expect(request.url.searchParams.getAll('researchstudy')).toEqual(['12-245']);
     expect(response.status).toBe(200);
+    expect(fhir()[0]?.query.researchstudy).toBe('12-245');
     const unscoped = mskApim(options({ researchStudy: undefined }));
-    await expect(unscoped.authorize(view(`${sb.urls.mskApim.fhirBaseUrl}/Patient`))).rejects.toBeInstanceOf(
+    await expect(sendThrough(unscoped, `${sb.urls.mskApim.fhirBaseUrl}/Patient`)).rejects.toBeInstanceOf(
       MissingScopeError,
     );
     expect(sb.tokenRequests()).toHaveLength(1);
+    expect(fhir()).toHaveLength(1);
   });
 
   test('withResearchStudy derives a strategy for another protocol that shares the token', async () => {
     const strategy = mskApim(options());
     const other = strategy.withResearchStudy('12-245');
-    const [a, b] = await Promise.all([
-      send(strategy, `${sb.urls.mskApim.fhirBaseUrl}/Patient`),
-      send(other, `${sb.urls.mskApim.fhirBaseUrl}/Patient`),
+    await Promise.all([
+      sendThrough(strategy, `${sb.urls.mskApim.fhirBaseUrl}/Patient`),
+      sendThrough(other, `${sb.urls.mskApim.fhirBaseUrl}/Patient`),
     ]);
-    expect(a.request.url.searchParams.get('researchstudy')).toBe('17-001');
-    expect(b.request.url.searchParams.get('researchstudy')).toBe('12-245');
-    expect(a.used.token?.accessToken).toBe(b.used.token?.accessToken);
+    expect(
+      fhir()
+        .map((r) => r.query.researchstudy)
+        .sort(),
+    ).toEqual(['12-245', '17-001']);
+    expect(new Set(fhir().map((r) => r.headers.authorization)).size).toBe(1);
     expect(sb.tokenRequests()).toHaveLength(1);
+    expect(other.tokens).toBe(strategy.tokens);
     expect(() => strategy.withResearchStudy('')).toThrow(/^researchStudy:/);
   });
 
   test('the token goes only to the API origin', async () => {
     const strategy = mskApim(options());
-    const request = view(`${sb.urls.elsewhere}/fhir/Patient`);
-    expect((await strategy.authorize(request)).applied).toBe(false);
-    expect(request.headers.has('authorization')).toBe(false);
-    expect(request.url.searchParams.has('researchstudy')).toBe(false);
+    await sendThrough(strategy, `${sb.urls.elsewhere}/fhir/Patient`);
+    const [theirs] = sb.requests.filter((r) => r.listener === 'elsewhere');
+    expect(theirs?.headers.authorization).toBeUndefined();
+    expect(theirs?.query).toEqual({});
+    expect(sb.tokenRequests()).toHaveLength(0);
   });
 
-  test('a revoked token is rejected, invalidated, and a fresh one is fetched for the replay', async () => {
+  test('a revoked token: the request is replayed once with a fresh token', async () => {
     const strategy = mskApim(options());
-    const first = await send(strategy, `${sb.urls.mskApim.fhirBaseUrl}/Patient`);
+    await sendThrough(strategy, `${sb.urls.mskApim.fhirBaseUrl}/Patient`);
+    const first = await strategy.tokens.peek();
     sb.revokeTokens();
-    const second = await send(strategy, `${sb.urls.mskApim.fhirBaseUrl}/Patient`);
-    expect(strategy.isRejected(second.response)).toBe(true);
-    const decision = await strategy.reject(second.used, {
-      method: 'GET',
-      url: second.request.url,
-      replayCount: 0,
-      replayable: true,
-    });
-    expect(decision.replay).toBe(true);
-    const third = await send(strategy, `${sb.urls.mskApim.fhirBaseUrl}/Patient`);
-    expect(third.response.status).toBe(200);
-    expect(third.used.token?.accessToken).not.toBe(first.used.token?.accessToken);
+    const response = await sendThrough(strategy, `${sb.urls.mskApim.fhirBaseUrl}/Patient`);
+    expect(response.status).toBe(200);
+    expect(fhir().map((r) => r.status)).toEqual([200, 401, 200]);
+    expect((await strategy.tokens.peek())?.accessToken).not.toBe(first?.accessToken);
     expect(sb.tokenRequests()).toHaveLength(2);
   });
 
@@ -215,10 +207,11 @@ describe('mskApim errors', () => {
   test('the caller can abort while the token is fetched', async () => {
     sb.inject('msk-token', { type: 'hang' });
     await expect(
-      mskApim(options()).authorize(view(`${sb.urls.mskApim.fhirBaseUrl}/Patient`), {
+      sendThrough(mskApim(options()), `${sb.urls.mskApim.fhirBaseUrl}/Patient`, {
         signal: AbortSignal.timeout(50),
       }),
     ).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(fhir()).toHaveLength(0);
   });
 });
 

@@ -1,14 +1,8 @@
-import {
-  ConfigError,
-  createAuthStrategy,
-  queryParamScope,
-  type ProviderOptions,
-  type TokenAuthStrategy,
-} from '@authrail/core';
+import { ConfigError, createAuthStrategy, queryParamScope, type TokenAuthStrategy } from '@authrail/core';
 import {
   clientCredentials,
   clientSecretPost,
-  secureUrl,
+  endpointsAt,
   type ClientSecretPresetOptions,
 } from '@authrail/oauth2';
 
@@ -18,8 +12,8 @@ export const DEFAULT_MSK_TOKEN_PATH = '/msk-apim/external/msk-oidc/oauth2/token'
 export const RESEARCH_STUDY_PARAM = 'researchstudy';
 
 /** Options of {@link mskApim}. */
-export interface MskApimOptions extends ProviderOptions, ClientSecretPresetOptions {
-  /** The APIM base URL, e.g. `https://apim.mskcc.org`. Its origin receives the token. */
+export interface MskApimOptions extends ClientSecretPresetOptions {
+  /** The APIM base URL, e.g. `https://apim.mskcc.org`. Its origin receives the token unless `origins` says otherwise. */
   baseUrl: string;
   /** The default protocol, added as `?researchstudy=` when a request has none. Without it every request must carry its own. */
   researchStudy?: string;
@@ -27,8 +21,6 @@ export interface MskApimOptions extends ProviderOptions, ClientSecretPresetOptio
   tokenPath?: string;
   /** Default `full`. */
   scope?: string;
-  /** Origins that receive the token. Default: the origin of `baseUrl`. */
-  origins?: readonly string[];
 }
 
 /** The strategy {@link mskApim} returns. */
@@ -40,69 +32,69 @@ export interface MskApimStrategy extends TokenAuthStrategy {
   withResearchStudy(researchStudy: string): MskApimStrategy;
 }
 
+function checkStudy(value: unknown): void {
+  if (value !== undefined && (typeof value !== 'string' || value.trim() === ''))
+    throw new ConfigError('must be a non-empty protocol number, e.g. "17-001"', { option: 'researchStudy' });
+}
+
 /**
- * The MSK APIM preset. Requests without a protocol (no default and none on the request)
- * are refused with `MissingScopeError` before anything is sent.
+ * The MSK APIM preset: client credentials with the secret in the form body
+ * (`client_secret_post`), `scope=full`, and every request scoped with
+ * `researchstudy=<protocol>`. Requests without a protocol (no default and none on the
+ * request) are refused with `MissingScopeError` before anything is sent.
  *
  * @throws `ConfigError` (from `@authrail/core`) naming the option, for bad options
+ * @example
+ * ```ts
+ * const strategy = mskApim({ baseUrl: 'https://apim.mskcc.org', clientId, clientSecret, researchStudy: '17-001' });
+ * const api = createAuthFetch(strategy);
+ * const other = createAuthFetch(strategy.withResearchStudy('20-123')); // same token
+ * ```
  */
 export function mskApim(options: MskApimOptions): MskApimStrategy {
   if (!options || typeof options !== 'object')
     throw new ConfigError('must be an options object', { option: 'options' });
-  const base = secureUrl(options.baseUrl, 'baseUrl');
-  const tokenPath = options.tokenPath ?? DEFAULT_MSK_TOKEN_PATH;
-  if (typeof tokenPath !== 'string' || !tokenPath.startsWith('/'))
-    throw new ConfigError('must be a path starting with /', { option: 'tokenPath' });
-  const checkStudy = (value: unknown, option: string) => {
-    if (value !== undefined && (typeof value !== 'string' || value.trim() === ''))
-      throw new ConfigError('must be a non-empty protocol number, e.g. "17-001"', { option });
-  };
-  checkStudy(options.researchStudy, 'researchStudy');
-  const root = base.href.replace(/\/$/, '');
+  const server = endpointsAt(options.baseUrl, { token: options.tokenPath ?? DEFAULT_MSK_TOKEN_PATH });
+  checkStudy(options.researchStudy);
   const source = clientCredentials({
-    server: { issuer: root, tokenEndpoint: `${root}${tokenPath}` },
+    server,
     clientId: options.clientId,
     clientAuth: clientSecretPost(options.clientSecret),
     scope: options.scope ?? 'full',
     ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
   });
-  const origins = options.origins ?? [base.origin];
-  const { refresh, store, retry, logger, on, rejectWhen, policies = [] } = options;
+  const origins = options.origins ?? [new URL(server.issuer).origin];
 
   const build = (
     researchStudy: string | undefined,
     shared: TokenAuthStrategy | undefined,
   ): MskApimStrategy => {
-    const common = {
-      origins,
-      policies: [
-        queryParamScope({
-          param: RESEARCH_STUDY_PARAM,
-          ...(researchStudy ? { value: researchStudy } : {}),
-          required: true,
-        }),
-        ...policies,
-      ],
-      ...(logger ? { logger } : {}),
-      ...(on ? { on } : {}),
-      ...(rejectWhen ? { rejectWhen } : {}),
-    };
-    const strategy: TokenAuthStrategy = shared
-      ? createAuthStrategy({ ...common, tokens: shared.tokens })
-      : createAuthStrategy({
-          ...common,
-          source,
-          ...(refresh ? { refresh } : {}),
-          ...(store ? { store } : {}),
-          ...(retry ? { retry } : {}),
-        });
+    const policies = [
+      queryParamScope({
+        param: RESEARCH_STUDY_PARAM,
+        ...(researchStudy ? { value: researchStudy } : {}),
+        required: true,
+      }),
+      ...(options.policies ?? []),
+    ];
+    const strategy = shared
+      ? // The token manager (and its store, refresh and retry) is the first strategy's.
+        createAuthStrategy({
+          ...options,
+          store: undefined,
+          refresh: undefined,
+          retry: undefined,
+          tokens: shared.tokens,
+          origins,
+          policies,
+        })
+      : createAuthStrategy({ ...options, source, origins, policies });
     return {
-      ...strategy,
+      send: strategy.send,
+      tokens: strategy.tokens,
       withResearchStudy(other) {
-        checkStudy(other, 'researchStudy');
-        if (other === undefined)
-          throw new ConfigError('must be a non-empty protocol number', { option: 'researchStudy' });
+        if (other === undefined) checkStudy('');
+        checkStudy(other);
         return build(other, strategy);
       },
     };

@@ -4,11 +4,12 @@ import {
   AuthrailError,
   ConfigError,
   ErrorCodes,
+  TokenEndpointError,
   type Token,
   type TokenSource,
 } from '@authrail/core';
 import { checkClientAuth, none, type ClientAuthentication } from './client-auth.js';
-import { checkClientId, checkTimeout, runGrant, tokenFrom, type GrantOptions } from './grant.js';
+import { checkClientId, runGrant, tokenFrom, type GrantOptions } from './grant.js';
 import { resolveServer, secureUrl, type ServerOptions } from './server.js';
 import { defaultStorage, type FlowStorage } from './storage.js';
 
@@ -36,21 +37,36 @@ export interface AuthorizationCodeSource extends TokenSource {
    * Creates a PKCE S256 verifier and a `state`, stores them, and returns the URL to send
    * the browser to. PKCE and state are always on.
    */
-  authorizationUrl(parameters?: Record<string, string>): Promise<URL>;
+  authorizationUrl(parameters?: Record<string, string>, options?: CallOptions): Promise<URL>;
   /**
    * Takes the URL the browser came back to: checks `state`, turns an `error` into an
    * {@link AuthorizationResponseError}, exchanges the code (with the verifier) and
    * returns the token. The pending state is removed either way.
    */
-  handleRedirect(url: string | URL): Promise<Token>;
+  handleRedirect(url: string | URL, options?: CallOptions): Promise<Token>;
   /**
    * Revokes a token at the revocation endpoint (RFC 7009), if the server has one; does
    * nothing otherwise. Failures reject with a `TokenEndpointError` (the token scrubbed).
    */
-  revoke(token: string, hint?: 'access_token' | 'refresh_token'): Promise<void>;
+  revoke(token: string, hint?: 'access_token' | 'refresh_token', options?: CallOptions): Promise<void>;
   /** Drops any pending authorization. */
   clearPending(): Promise<void>;
 }
+
+/**
+ * Options of the calls the token manager does not make (the code exchange, revocation,
+ * discovery for the authorize URL).
+ */
+export interface CallOptions {
+  /**
+   * Ends the call. Pass one bounded by your strategy's `retry.attemptTimeoutMs` (the
+   * Medblocks preset does); without it the call is bounded at 30 s.
+   */
+  signal?: AbortSignal;
+}
+
+/** The bound of a call made without a signal: the token manager's default attempt timeout. */
+const UNSIGNALLED_TIMEOUT_MS = 30_000;
 
 interface Pending {
   state: string;
@@ -81,7 +97,13 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
   const clientId = checkClientId(options.clientId);
   const redirectUri = secureUrl(options.redirectUri, 'redirectUri').href;
   const auth = options.clientAuth === undefined ? none() : checkClientAuth(options.clientAuth);
-  const timeoutMs = checkTimeout(options.timeoutMs);
+  if (!('discovery' in options.server) && !options.server.authorizationEndpoint) {
+    throw new ConfigError('must be given for the authorization code flow', {
+      option: 'server.authorizationEndpoint',
+    });
+  }
+  const bounded = (call: CallOptions | undefined) =>
+    call?.signal ?? AbortSignal.timeout(UNSIGNALLED_TIMEOUT_MS);
   const storage = options.storage ?? defaultStorage();
   if (
     typeof storage?.getItem !== 'function' ||
@@ -115,15 +137,14 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
       ...(options.scope ? { scope: options.scope } : {}),
     },
 
-    async authorizationUrl(parameters = {}) {
-      const metadata = await server.metadata(
-        options.fetch ?? globalThis.fetch,
-        AbortSignal.timeout(timeoutMs),
-      );
+    async authorizationUrl(parameters = {}, call) {
+      const metadata = await server.metadata(options.fetch ?? globalThis.fetch, bounded(call));
       if (!metadata.authorization_endpoint) {
-        throw new ConfigError('the server has no authorization endpoint', {
-          option: 'server.authorizationEndpoint',
-        });
+        throw new TokenEndpointError(
+          ErrorCodes.TOKEN_RESPONSE_INVALID,
+          `the discovery document of ${server.issuer.href} has no authorization_endpoint`,
+          { endpoint: server.issuer.href },
+        );
       }
       const pending: Pending = {
         state: client.randomState(),
@@ -145,7 +166,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
       });
     },
 
-    async handleRedirect(url) {
+    async handleRedirect(url, call) {
       const current = new URL(String(url));
       const pending = await readPending();
       await storage.removeItem(key);
@@ -191,7 +212,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         server,
         clientId,
         auth,
-        { ...fetchOption, timeoutMs, extraSecrets: secrets },
+        { ...fetchOption, signal: bounded(call), extraSecrets: secrets },
         (config) =>
           client.authorizationCodeGrant(config, callback, {
             pkceCodeVerifier: pending.codeVerifier,
@@ -212,17 +233,15 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         server,
         clientId,
         auth,
-        { ...fetchOption, timeoutMs, ...(signal ? { signal } : {}), extraSecrets: [refreshToken] },
+        { ...fetchOption, ...(signal ? { signal } : {}), extraSecrets: [refreshToken] },
         (config) => client.refreshTokenGrant(config, refreshToken),
       );
       return tokenFrom(response, refreshToken);
     },
 
-    async revoke(token, hint) {
-      const metadata = await server.metadata(
-        options.fetch ?? globalThis.fetch,
-        AbortSignal.timeout(timeoutMs),
-      );
+    async revoke(token, hint, call) {
+      const signal = bounded(call);
+      const metadata = await server.metadata(options.fetch ?? globalThis.fetch, signal);
       if (!metadata.revocation_endpoint) return;
       await runGrant(
         server,
@@ -230,7 +249,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         auth,
         {
           ...fetchOption,
-          timeoutMs,
+          signal,
           extraSecrets: [token],
           what: 'revocation endpoint',
           endpointField: 'revocation_endpoint',

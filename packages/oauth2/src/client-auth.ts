@@ -1,5 +1,5 @@
 import * as client from 'openid-client';
-import { ConfigError } from '@authrail/core';
+import { ConfigError, type ProviderOptions } from '@authrail/core';
 
 /** A secret, or a function that reads it (from a secret manager) — read again after `invalid_client`. */
 export type SecretInput = string | (() => string | Promise<string>);
@@ -180,18 +180,32 @@ export function checkClientAuth(value: unknown): ClientAuthentication {
 }
 
 /**
- * The credentials and token-request options every client-secret preset takes
- * (`mskApim`, `oktaClientCredentials`, `medblocksClientCredentials`).
+ * What every preset on an OAuth client takes: core's {@link ProviderOptions} (passed on
+ * to `createAuthStrategy` as they are), the client id, and the `fetch` its token
+ * requests use.
+ *
+ * @example
+ * ```ts
+ * export interface MyVendorOptions extends ClientPresetOptions { baseUrl: string }
+ * ```
  */
-export interface ClientSecretPresetOptions {
+export interface ClientPresetOptions extends ProviderOptions {
   /** The OAuth client id. */
   clientId: string;
+  /** A `fetch` for token requests. Default: the global `fetch`, looked up per call. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * What every preset on a confidential client takes (`mskApim`, `oktaClientCredentials`,
+ * `medblocksClientCredentials`): {@link ClientPresetOptions} and the client secret.
+ *
+ * @example
+ * ```ts
+ * const options: ClientSecretPresetOptions = { clientId: 'svc', clientSecret: () => vault.read('svc'), retry: { maxAttempts: 5 } };
+ * ```
+ */
+export interface ClientSecretPresetOptions extends ClientPresetOptions {
   /** The client secret, or a function that reads it (a secret manager): read again once after `invalid_client`, so rotated credentials work without a restart. */
   clientSecret: SecretInput;
-  /** Origins that receive the token. Each preset says its default. */
-  origins?: readonly string[];
-  /** A `fetch` for token requests. Default: the global `fetch`. */
-  fetch?: typeof fetch;
-  /** Token request timeout in ms. Default 30 000. */
-  timeoutMs?: number;
 }

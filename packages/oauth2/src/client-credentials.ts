@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { ConfigError, type TokenSource } from '@authrail/core';
 import { checkClientAuth, type ClientAuthentication } from './client-auth.js';
-import { checkClientId, checkTimeout, runGrant, tokenFrom, type GrantOptions } from './grant.js';
+import { checkClientId, runGrant, tokenFrom, type GrantOptions } from './grant.js';
 import { resolveServer, type ServerOptions } from './server.js';
 
 /** Options of {@link clientCredentials}. */
@@ -45,7 +45,6 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
     throw new ConfigError('client credentials need a confidential client (not none())', {
       option: 'clientAuth',
     });
-  const timeoutMs = checkTimeout(options.timeoutMs);
   if (options.scope !== undefined && typeof options.scope !== 'string')
     throw new ConfigError('must be a space-separated string', { option: 'scope' });
   const parameters = new URLSearchParams(options.parameters ?? {});
@@ -65,7 +64,6 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
         auth,
         {
           ...(options.fetch ? { fetch: options.fetch } : {}),
-          timeoutMs,
           ...(signal ? { signal } : {}),
           extraSecrets: refreshToken ? [refreshToken] : [],
         },

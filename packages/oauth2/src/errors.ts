@@ -11,11 +11,6 @@ export interface Observed {
 /**
  * Parses `Retry-After`: delta seconds or an HTTP date, into milliseconds from `now`.
  *
- * @example
- * ```ts
- * retryAfterMs('7'); // 7000
- * retryAfterMs('Wed, 21 Oct 2026 07:28:00 GMT'); // ms until then (0 if past)
- * ```
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
  */
 export function retryAfterMs(value: string | null | undefined, now = Date.now()): number | undefined {
@@ -41,28 +36,20 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 /**
  * Maps whatever openid-client or fetch threw into a {@link TokenEndpointError}: OAuth
- * error responses and Okta's `errorCode` shape (normalised into `error` /
- * `errorDescription`), non-JSON and malformed bodies, network failures and timeouts.
+ * error responses (`error`, `error_description`), non-JSON and malformed bodies, and
+ * network failures. The raw body is kept (scrubbed) for presets that know a vendor's
+ * own error shape. A caller's abort is not mapped here: the caller gets its reason, and
+ * the token manager maps its own attempt timeout.
  */
 export function toTokenEndpointError(
   error: unknown,
   observed: Observed,
   endpoint: string,
   secrets: readonly string[],
-  timedOut: boolean,
   what = 'token endpoint',
 ): AuthrailError {
-  if (isAuthrailError(error)) return error; // already typed (e.g. a ConfigError from a secret function)
+  if (isAuthrailError(error)) return error; // already typed (e.g. from a secret function)
   const common = { endpoint, secrets, cause: error };
-  const name = (error as { name?: unknown } | undefined)?.name;
-  if (timedOut || name === 'TimeoutError') {
-    return new TokenEndpointError(
-      ErrorCodes.TOKEN_ENDPOINT_TIMEOUT,
-      `${what} ${endpoint} did not answer in time`,
-      common,
-    );
-  }
-  if (name === 'AbortError') return error as AuthrailError; // the caller's own abort: keep it as it is
   if (observed.status === undefined) {
     return new TokenEndpointError(
       ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE,
@@ -72,24 +59,20 @@ export function toTokenEndpointError(
   }
   const status = observed.status;
   const retryAfter = retryAfterMs(observed.retryAfter);
-  const base = { ...common, status, ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }) };
+  const base = {
+    ...common,
+    status,
+    ...(observed.body ? { body: observed.body } : {}),
+    ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
+  };
   if (status >= 400) {
     const body = parseJson(observed.body);
-    if (body && (typeof body.error === 'string' || typeof body.errorCode === 'string')) {
-      const details = {
-        ...base,
-        error: str(body.error),
-        errorDescription: str(body.error_description),
-        errorCode: str(body.errorCode),
-        errorSummary: str(body.errorSummary),
-        errorId: str(body.errorId),
-      };
-      const kind = details.error ?? details.errorCode;
-      const why = details.errorDescription ?? details.errorSummary;
+    if (body && typeof body.error === 'string') {
+      const description = str(body.error_description);
       return new TokenEndpointError(
         ErrorCodes.TOKEN_ENDPOINT_ERROR,
-        `${what} ${endpoint} answered ${status} ${kind}${why ? `: ${why}` : ''}`,
-        details,
+        `${what} ${endpoint} answered ${status} ${body.error}${description ? `: ${description}` : ''}`,
+        { ...base, error: body.error, ...(description ? { errorDescription: description } : {}) },
       );
     }
     if (body) {
@@ -114,4 +97,24 @@ export function toTokenEndpointError(
     `${what} ${endpoint} answered ${status} but not with a usable ${what === 'token endpoint' ? 'token response' : 'document'}${code ? ` (${code})` : ''}`,
     base,
   );
+}
+
+/**
+ * What to throw when `signal` ended a request: a typed timeout when it was a timeout
+ * (the token manager's per-attempt timeout, or a caller's `AbortSignal.timeout`), the
+ * caller's own reason otherwise.
+ */
+export function abortedBy(signal: AbortSignal, endpoint: string, what = 'token endpoint'): unknown {
+  const reason: unknown = signal.reason;
+  if ((reason as { name?: unknown } | undefined)?.name === 'TimeoutError') {
+    return new TokenEndpointError(
+      ErrorCodes.TOKEN_ENDPOINT_TIMEOUT,
+      `${what} ${endpoint} did not answer in time`,
+      {
+        endpoint,
+        cause: reason,
+      },
+    );
+  }
+  return reason;
 }

@@ -9,15 +9,13 @@ import {
   type Token,
 } from '@authrail/core';
 import type { ClientAuthentication } from './client-auth.js';
-import { toTokenEndpointError, type Observed } from './errors.js';
+import { abortedBy, toTokenEndpointError, type Observed } from './errors.js';
 import { observe, withSignal, type ResolvedServer } from './server.js';
 
 /** Options every grant shares. */
 export interface GrantOptions {
   /** A `fetch` to use for token requests (a proxy agent, a test double server). Default: global `fetch`, looked up per call. */
   fetch?: typeof fetch;
-  /** Per-request timeout in milliseconds. Default 30 000. */
-  timeoutMs?: number;
 }
 
 const STANDARD = new Set(['access_token', 'token_type', 'expires_in', 'refresh_token', 'scope', 'id_token']);
@@ -37,13 +35,6 @@ export function tokenFrom(response: client.TokenEndpointResponse, previousRefres
   });
 }
 
-export function checkTimeout(value: unknown): number {
-  if (value === undefined) return 30_000;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
-    throw new ConfigError('must be a positive number of milliseconds', { option: 'timeoutMs' });
-  return value;
-}
-
 export function checkClientId(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0)
     throw new ConfigError('must be a non-empty string', { option: 'clientId' });
@@ -52,9 +43,10 @@ export function checkClientId(value: unknown): string {
 
 /**
  * Runs one token endpoint request through openid-client with a fresh Configuration
- * (so a rotated secret is used), the caller's signal and our own timeout, and maps any
- * failure to a typed error. After `invalid_client`, a secret (or key) given as a
- * function is read again and the request made once more.
+ * (so a rotated secret is used) under the caller's signal (the token manager's attempt
+ * signal, which carries the one timeout), and maps any failure to a typed error. After
+ * `invalid_client`, a secret (or key) given as a function is read again and the request
+ * made once more.
  */
 export async function runGrant<T>(
   server: ResolvedServer,
@@ -62,7 +54,6 @@ export async function runGrant<T>(
   auth: ClientAuthentication,
   options: {
     fetch?: typeof fetch;
-    timeoutMs: number;
     signal?: AbortSignal;
     extraSecrets?: readonly string[];
     /** What the endpoint is called in messages. Default `token endpoint`. */
@@ -73,21 +64,13 @@ export async function runGrant<T>(
   call: (config: client.Configuration) => Promise<T>,
 ): Promise<T> {
   const what = options.what ?? 'token endpoint';
+  const { signal } = options;
   let rotatable = false;
   const attempt = async (reread: boolean): Promise<T> => {
     const fetchImpl = options.fetch ?? globalThis.fetch;
     const observed: Observed = {};
     let secrets: string[] = [...(options.extraSecrets ?? [])];
-    const timeout = AbortSignal.timeout(options.timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    const callerAborted = () => options.signal?.aborted === true;
-    let metadata: client.ServerMetadata;
-    try {
-      metadata = await server.metadata(fetchImpl, signal);
-    } catch (error) {
-      if (callerAborted()) throw options.signal?.reason;
-      throw error; // typed by discovery
-    }
+    const metadata = await server.metadata(fetchImpl, signal);
     const url = new URL(metadata[options.endpointField ?? 'token_endpoint'] ?? server.tokenEndpointHint);
     const endpoint = `${url.origin}${url.pathname}`;
     let prepared: Awaited<ReturnType<ClientAuthentication['prepare']>>;
@@ -106,14 +89,13 @@ export async function runGrant<T>(
     try {
       const config = new client.Configuration(metadata, clientId, undefined, prepared.auth);
       if (server.insecure) client.allowInsecureRequests(config);
-      // openid-client has its own timeout (default 30 s): make it ours.
-      config.timeout = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+      config.timeout = 0; // openid-client's own 30 s timer off: the caller's signal is the one timeout
       const inner = withSignal(fetchImpl, signal);
       config[client.customFetch] = async (target, init) => observe(await inner(target, init), observed);
       return await call(config);
     } catch (error) {
-      if (callerAborted()) throw options.signal?.reason;
-      throw toTokenEndpointError(error, observed, endpoint, secrets, timeout.aborted, what);
+      if (signal?.aborted) throw abortedBy(signal, endpoint, what);
+      throw toTokenEndpointError(error, observed, endpoint, secrets, what);
     }
   };
   try {

@@ -28,6 +28,7 @@ export {
   none,
   privateKeyJwt,
   type ClientAuthentication,
+  type ClientPresetOptions,
   type ClientSecretPresetOptions,
   type PrivateKeyInput,
   type SecretInput,
@@ -37,8 +38,14 @@ export {
   authorizationCode,
   type AuthorizationCodeOptions,
   type AuthorizationCodeSource,
+  type CallOptions,
 } from './authorization-code.js';
 export { createMemoryStorage, type FlowStorage } from './storage.js';
-export { secureUrl, type ServerDiscovery, type ServerEndpoints, type ServerOptions } from './server.js';
-export { retryAfterMs } from './errors.js';
+export {
+  endpointsAt,
+  type EndpointPaths,
+  type ServerDiscovery,
+  type ServerEndpoints,
+  type ServerOptions,
+} from './server.js';
 export type { GrantOptions } from './grant.js';

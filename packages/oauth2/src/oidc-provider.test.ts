@@ -344,14 +344,6 @@ describe('client credentials against oidc-provider', () => {
     expect(() => clientCredentials({ server: direct(), clientId: 'x', clientAuth: {} as never })).toThrow(
       /^clientAuth:/,
     );
-    expect(() =>
-      clientCredentials({
-        server: direct(),
-        clientId: 'x',
-        clientAuth: clientSecretPost(SECRET),
-        timeoutMs: 0,
-      }),
-    ).toThrow(/^timeoutMs:/);
     expect(() => privateKeyJwt('pem' as never)).toThrow(ConfigError);
   });
 });
@@ -498,12 +490,11 @@ describe('token endpoints that misbehave', () => {
         server.close(() => resolve());
       }),
   );
-  const source = (timeoutMs?: number) =>
+  const source = () =>
     clientCredentials({
       server: { issuer: base, tokenEndpoint: `${base}/token` },
       clientId: 'c',
       clientAuth: clientSecretPost(SECRET),
-      ...(timeoutMs ? { timeoutMs } : {}),
     });
   const ok = {
     status: 200,
@@ -538,9 +529,9 @@ describe('token endpoints that misbehave', () => {
     expect(decodeURIComponent(secret!)).toBe('pässwörd-€-secret');
   });
 
-  test('a hanging endpoint becomes a timeout error', async () => {
+  test('a hanging endpoint ended by a timeout signal (the token manager passes one per attempt) is a timeout error', async () => {
     handler = () => 'hang';
-    await expect(source(100).fetchToken({})).rejects.toMatchObject({
+    await expect(source().fetchToken({ signal: AbortSignal.timeout(100) })).rejects.toMatchObject({
       code: ErrorCodes.TOKEN_ENDPOINT_TIMEOUT,
       retryable: true,
     });
@@ -643,19 +634,17 @@ describe('token endpoints that misbehave', () => {
           error_description: 'The refresh token is invalid or expired.',
         }),
       },
-      { code: ErrorCodes.TOKEN_ENDPOINT_ERROR, status: 400, error: 'invalid_grant', errorCode: undefined },
+      { code: ErrorCodes.TOKEN_ENDPOINT_ERROR, status: 400, error: 'invalid_grant' },
     ],
     [
       "Okta's errorCode shape (404, unknown authorization server)",
       { status: 404, body: JSON.stringify(oktaBody) },
+      // A vendor's own shape is kept as the body; the Okta preset reads it, not oauth2.
       {
         code: ErrorCodes.TOKEN_ENDPOINT_ERROR,
         status: 404,
-        error: 'E0000007',
-        errorDescription: oktaBody.errorSummary,
-        errorCode: 'E0000007',
-        errorSummary: oktaBody.errorSummary,
-        errorId: 'oae1234567890',
+        error: undefined,
+        body: JSON.stringify(oktaBody),
       },
     ],
     [
@@ -673,7 +662,7 @@ describe('token endpoints that misbehave', () => {
         status: 429,
         retryAfterMs: 7_000,
         retryable: true,
-        error: 'E0000047',
+        body: expect.stringContaining('E0000047'),
       },
     ],
     [

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
-import { ConfigError } from '@authrail/core';
-import { toTokenEndpointError, type Observed } from './errors.js';
+import { ConfigError, ErrorCodes, TokenEndpointError } from '@authrail/core';
+import { abortedBy, toTokenEndpointError, type Observed } from './errors.js';
 
 /** Server metadata given directly, for servers without discovery (MSK APIM, Okta org servers). */
 export interface ServerEndpoints {
@@ -45,30 +45,81 @@ const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
 /**
  * Parses an endpoint URL and refuses `http:` except on loopback hosts: client secrets
- * and tokens must not cross a network in clear text.
- *
- * @example
- * ```ts
- * secureUrl('http://127.0.0.1:8080/token', 'tokenEndpoint'); // URL
- * secureUrl('http://auth.example.org/token', 'tokenEndpoint'); // throws ConfigError naming tokenEndpoint
- * ```
- * @see https://www.rfc-editor.org/rfc/rfc6749#section-3.2
+ * and tokens must not cross a network in clear text (RFC 6749 §3.2).
  *
  * @throws `ConfigError` (from `@authrail/core`) naming `option`
  */
 export function secureUrl(value: unknown, option: string): URL {
-  let url: URL;
-  try {
-    url = new URL(String(value));
-  } catch {
-    throw new ConfigError('must be an absolute URL', { option });
-  }
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && LOOPBACK.test(url.hostname)) return url;
+  const url = parseUrl(value, option);
+  if (isSecure(url)) return url;
   throw new ConfigError(
     `must be an https: URL (http: only for loopback hosts), got ${url.protocol}//${url.host}`,
     { option },
   );
+}
+
+function parseUrl(value: unknown, option: string): URL {
+  try {
+    return new URL(String(value));
+  } catch {
+    throw new ConfigError('must be an absolute URL', { option });
+  }
+}
+
+/** Whether credentials may be sent to this URL: https:, or http: on a loopback host. */
+function isSecure(value: string | URL): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.test(url.hostname));
+}
+
+/** Paths of a vendor's endpoints under its base URL, for {@link endpointsAt}. */
+export interface EndpointPaths {
+  /** The token endpoint's path, e.g. `/oauth2/token`. */
+  token: string;
+  /** The authorization endpoint's path, for the code flow. */
+  authorization?: string;
+  /** The revocation endpoint's path (RFC 7009). */
+  revocation?: string;
+}
+
+/**
+ * The {@link ServerEndpoints} of a server whose endpoints hang off one base URL, as a
+ * vendor preset knows them: checks the base URL (https:, or http: on loopback; no query
+ * or fragment) naming the preset's own option, and each path.
+ *
+ * @param base - the user's base URL (e.g. `mskApim`'s `baseUrl`)
+ * @param paths - the vendor's endpoint paths, each starting with `/`
+ * @param option - the option `base` came from, for errors. Default `baseUrl`
+ * @throws `ConfigError` (from `@authrail/core`) naming `option` or the path option
+ * @example
+ * ```ts
+ * const server = endpointsAt(options.baseUrl, { token: '/oauth2/token', authorization: '/oauth2/auth' });
+ * // { issuer: 'https://api.medblocks.com', tokenEndpoint: 'https://api.medblocks.com/oauth2/token', authorizationEndpoint: … }
+ * ```
+ */
+export function endpointsAt(base: unknown, paths: EndpointPaths, option = 'baseUrl'): ServerEndpoints {
+  const url = secureUrl(base, option);
+  if (url.search || url.hash) throw new ConfigError('must not have a query or fragment', { option });
+  const root = url.href.replace(/\/$/, '');
+  const at = (path: string | undefined, name: string) => {
+    if (path === undefined) return undefined;
+    if (typeof path !== 'string' || !path.startsWith('/'))
+      throw new ConfigError('must be a path starting with /', { option: name });
+    return `${root}${path}`;
+  };
+  const authorizationEndpoint = at(paths.authorization, 'authorizePath');
+  const revocationEndpoint = at(paths.revocation, 'revocationPath');
+  return {
+    issuer: root,
+    tokenEndpoint: at(paths.token, 'tokenPath') as string,
+    ...(authorizationEndpoint ? { authorizationEndpoint } : {}),
+    ...(revocationEndpoint ? { revocationEndpoint } : {}),
+  };
 }
 
 /** Validated server options, with the metadata resolved once (discovery is cached). */
@@ -97,17 +148,21 @@ export function resolveServer(server: ServerOptions | undefined, option = 'serve
       tokenEndpointHint: issuer.href,
       metadata(fetchImpl, signal) {
         cached ??= discover(issuer, algorithms, fetchImpl, signal).then((meta) => {
-          if (!meta.token_endpoint)
-            throw new ConfigError('the discovered metadata has no token_endpoint', {
-              option: `${option}.issuer`,
-            });
-          for (const [key, name] of [
-            ['token_endpoint', 'tokenEndpoint'],
-            ['authorization_endpoint', 'authorizationEndpoint'],
-            ['revocation_endpoint', 'revocationEndpoint'],
-          ] as const) {
+          // What a server publishes is server data: a bad document is a typed token
+          // endpoint error, never a ConfigError (which is for options, at construction).
+          const invalid = (why: string) =>
+            new TokenEndpointError(
+              ErrorCodes.TOKEN_RESPONSE_INVALID,
+              `the discovery document of ${issuer.href} ${why}`,
+              {
+                endpoint: issuer.href,
+              },
+            );
+          if (!meta.token_endpoint) throw invalid('has no token_endpoint');
+          for (const key of ['token_endpoint', 'authorization_endpoint', 'revocation_endpoint'] as const) {
             const value = meta[key];
-            if (typeof value === 'string') secureUrl(value, `${option}.${name} (discovered)`);
+            if (typeof value === 'string' && !isSecure(value))
+              throw invalid(`gives ${key} over http: on a host that is not loopback`);
           }
           return meta;
         });
@@ -180,16 +235,10 @@ async function discover(
       });
       return { ...config.serverMetadata() };
     } catch (error) {
-      if (signal?.aborted && signal.reason?.name !== 'TimeoutError') throw signal.reason;
       const where = new URL(url);
-      failure = toTokenEndpointError(
-        error,
-        observed,
-        `${where.origin}${where.pathname}`,
-        [],
-        signal?.aborted === true,
-        'discovery document',
-      );
+      const shown = `${where.origin}${where.pathname}`;
+      if (signal?.aborted) throw abortedBy(signal, shown, 'discovery document');
+      failure = toTokenEndpointError(error, observed, shown, [], 'discovery document');
       // Only "not there" moves on to the next document; network failures and timeouts do not.
       if (observed.status === undefined || observed.status < 400) break;
     }

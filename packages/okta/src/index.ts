@@ -17,4 +17,10 @@
  *
  * @packageDocumentation
  */
-export { oktaClientCredentials, oktaTokenEndpoint, type OktaClientCredentialsOptions } from './okta.js';
+export {
+  oktaClientCredentials,
+  oktaErrorDetails,
+  oktaTokenEndpoint,
+  type OktaClientCredentialsOptions,
+  type OktaErrorDetails,
+} from './okta.js';

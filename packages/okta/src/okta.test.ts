@@ -1,9 +1,14 @@
 import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
-import { ErrorCodes, isTokenEndpointError, type AuthRequest, type TokenEndpointError } from '@authrail/core';
+import { ErrorCodes, isTokenEndpointError, type TokenEndpointError } from '@authrail/core';
 import { demoClients, startSandbox } from '@authrail/sandbox';
-import { oktaClientCredentials, oktaTokenEndpoint, type OktaClientCredentialsOptions } from '@authrail/okta';
-import { FAST_RETRY, TOKEN_FAULT_CASES, useSandbox } from '@authrail/test-utils';
+import {
+  oktaClientCredentials,
+  oktaErrorDetails,
+  oktaTokenEndpoint,
+  type OktaClientCredentialsOptions,
+} from '@authrail/okta';
+import { FAST_RETRY, TOKEN_FAULT_CASES, sendThrough, useSandbox } from '@authrail/test-utils';
 
 const sb = useSandbox();
 
@@ -36,19 +41,13 @@ async function failure(extra: Partial<OktaClientCredentialsOptions> = {}): Promi
 describe('oktaClientCredentials', () => {
   test('Basic client auth, Accept: application/json, {issuer}/v1/token; the CTRP accrual PUT with XML goes through', async () => {
     const strategy = oktaClientCredentials(options());
-    const request: AuthRequest = {
+    const response = await sendThrough(strategy, accrual(), {
       method: 'PUT',
-      url: new URL(accrual()),
-      headers: new Headers({ 'Content-Type': 'application/xml' }),
-    };
-    const used = await strategy.authorize(request);
-    const response = await fetch(request.url, {
-      method: 'PUT',
-      headers: request.headers,
+      headers: { 'Content-Type': 'application/xml' },
       body: '<accrual><studySubject/></accrual>',
     });
     expect(response.status).toBe(200);
-    expect(used.token?.scope).toBe('ctrp.accrual');
+    expect((await strategy.tokens.peek())?.scope).toBe('ctrp.accrual');
     const [tokenRequest] = sb.tokenRequests({ service: 'okta' });
     expect(tokenRequest).toMatchObject({
       clientAuth: 'client_secret_basic',
@@ -60,22 +59,13 @@ describe('oktaClientCredentials', () => {
   });
 
   test("the token goes only to the listed API origins; by default to the issuer's origin", async () => {
-    const strategy = oktaClientCredentials(options({ origins: ['https://ctrp.example.org'] }));
-    const request: AuthRequest = { method: 'GET', url: new URL(accrual()), headers: new Headers() };
-    expect((await strategy.authorize(request)).applied).toBe(false);
-    const byDefault = oktaClientCredentials({ ...options(), origins: undefined });
-    const toIssuerOrigin: AuthRequest = {
-      method: 'GET',
-      url: new URL(`${sb.url}/anything`),
-      headers: new Headers(),
-    };
-    expect((await byDefault.authorize(toIssuerOrigin)).applied).toBe(true); // by default, the issuer's origin only
-    const toApi: AuthRequest = {
-      method: 'GET',
-      url: new URL('https://ctrp.example.org/x'),
-      headers: new Headers(),
-    };
-    expect((await byDefault.authorize(toApi)).applied).toBe(false);
+    const carried = () =>
+      sb.resourceRequests({ route: 'ctrp-accrual' }).map((r) => r.headers.authorization !== undefined);
+    await sendThrough(oktaClientCredentials(options({ origins: ['https://ctrp.example.org'] })), accrual());
+    expect(carried()).toEqual([false]);
+    await sendThrough(oktaClientCredentials({ ...options(), origins: undefined }), accrual());
+    expect(carried()).toEqual([false, true]); // the sandbox's API shares the issuer's origin
+    expect(sb.tokenRequests()).toHaveLength(1);
   });
 
   test.each([
@@ -99,10 +89,16 @@ describe('oktaClientCredentials', () => {
     expect(notFound).toMatchObject({
       status: 404,
       error: 'E0000007',
+      errorDescription: expect.stringContaining('aus-missing'),
+    });
+    expect(oktaErrorDetails(notFound)).toEqual({
       errorCode: 'E0000007',
       errorSummary: expect.stringContaining('aus-missing'),
+      errorLink: expect.any(String),
       errorId: expect.stringMatching(/^oae/),
+      errorCauses: [],
     });
+    expect(oktaErrorDetails(invalidClient)).toBeUndefined(); // the OAuth shape
     sb.inject('okta-token', {
       type: 'okta-error',
       status: 400,

@@ -1,64 +1,156 @@
 import {
   ConfigError,
+  ErrorCodes,
+  TokenEndpointError,
   createAuthStrategy,
-  pickProviderOptions,
-  type ProviderOptions,
+  isTokenEndpointError,
   type TokenAuthStrategy,
+  type TokenSource,
 } from '@authrail/core';
 import {
   clientCredentials,
   clientSecretBasic,
-  secureUrl,
+  endpointsAt,
   type ClientSecretPresetOptions,
+  type ServerEndpoints,
 } from '@authrail/oauth2';
 
 /** Options of {@link oktaClientCredentials}. */
-export interface OktaClientCredentialsOptions extends ProviderOptions, ClientSecretPresetOptions {
+export interface OktaClientCredentialsOptions extends ClientSecretPresetOptions {
   /** The authorization server, e.g. `https://<org>.okta.com/oauth2/<authServerId>` (or the org URL for the org server). */
   issuer: string;
   /** Requested scopes, space separated. */
   scope?: string;
-  /**
-   * The API origins that receive the token. Default: the issuer's origin only, which is
-   * safe but rarely what you call: set it to your API (e.g. the CTRP API's origin).
-   */
-  origins?: readonly string[];
 }
 
 /**
  * The token endpoint of an Okta issuer: `{issuer}/v1/token` for a custom authorization
  * server, `{org}/oauth2/v1/token` for the org authorization server.
  *
+ * @throws `ConfigError` (from `@authrail/core`) naming `issuer` when it is not an https: URL
+ * @example
+ * ```ts
+ * oktaTokenEndpoint('https://nci.okta.com/oauth2/aus1abc'); // 'https://nci.okta.com/oauth2/aus1abc/v1/token'
+ * oktaTokenEndpoint('https://nci.okta.com'); // 'https://nci.okta.com/oauth2/v1/token'
+ * ```
  * @see https://developer.okta.com/docs/concepts/auth-servers/
  */
 export function oktaTokenEndpoint(issuer: string): string {
-  const url = secureUrl(issuer, 'issuer');
-  const root = url.href.replace(/\/$/, '');
-  return url.pathname.startsWith('/oauth2/') ? `${root}/v1/token` : `${root}/oauth2/v1/token`;
+  return oktaServer(issuer).tokenEndpoint;
+}
+
+function oktaServer(issuer: unknown): ServerEndpoints {
+  const server = endpointsAt(issuer, { token: '/v1/token' }, 'issuer');
+  const custom = new URL(server.issuer).pathname.startsWith('/oauth2/');
+  return custom ? server : { ...server, tokenEndpoint: `${server.issuer}/oauth2/v1/token` };
 }
 
 /**
- * Okta client credentials. Token lifetimes from 5 minutes to 24 hours (CTRP uses 30 min
- * to 8 h) are handled by the token manager's proportional refresh window.
+ * Okta's own error body, `{ errorCode, errorSummary, errorLink, errorId, errorCauses }`,
+ * as it comes from Okta's management-style endpoints and some token endpoint failures.
+ *
+ * @see https://developer.okta.com/docs/reference/error-codes/
+ */
+export interface OktaErrorDetails {
+  /** Okta's error code, e.g. `E0000011`. */
+  errorCode: string;
+  /** Its human summary. */
+  errorSummary: string | undefined;
+  /** A link to the error's documentation. */
+  errorLink: string | undefined;
+  /** The id of this occurrence, to quote in a support case. */
+  errorId: string | undefined;
+  /** Further causes (`errorSummary` of each). */
+  errorCauses: string[];
+}
+
+/**
+ * Reads Okta's error shape from a token endpoint error, if the body had it. The error's
+ * `error` and `errorDescription` already carry `errorCode` and `errorSummary` when the
+ * error came through {@link oktaClientCredentials}.
+ *
+ * @example
+ * ```ts
+ * catch (err) { const okta = oktaErrorDetails(err); if (okta) logger.warn(`Okta ${okta.errorCode} (${okta.errorId})`); }
+ * ```
+ */
+export function oktaErrorDetails(error: unknown): OktaErrorDetails | undefined {
+  if (!isTokenEndpointError(error) || !error.body) return undefined;
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(error.body) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof body?.errorCode !== 'string') return undefined;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const causes = Array.isArray(body.errorCauses) ? body.errorCauses : [];
+  return {
+    errorCode: body.errorCode,
+    errorSummary: str(body.errorSummary),
+    errorLink: str(body.errorLink),
+    errorId: str(body.errorId),
+    errorCauses: causes
+      .map((c) => str((c as { errorSummary?: unknown } | null)?.errorSummary))
+      .filter((c): c is string => c !== undefined),
+  };
+}
+
+/** Okta answers in two error shapes: the OAuth one passes as it is, Okta's own is mapped onto it. */
+function normaliseOktaErrors(source: TokenSource): TokenSource {
+  return {
+    identity: source.identity,
+    fetchToken: (options) =>
+      source.fetchToken(options).catch((error: unknown) => {
+        const okta = oktaErrorDetails(error);
+        if (!okta || !isTokenEndpointError(error) || error.error !== undefined) throw error;
+        throw new TokenEndpointError(
+          ErrorCodes.TOKEN_ENDPOINT_ERROR,
+          `Okta token endpoint ${error.endpoint ?? ''} answered ${error.status ?? ''} ${okta.errorCode}${okta.errorSummary ? `: ${okta.errorSummary}` : ''}`,
+          {
+            cause: error,
+            ...(error.status === undefined ? {} : { status: error.status }),
+            error: okta.errorCode,
+            ...(okta.errorSummary ? { errorDescription: okta.errorSummary } : {}),
+            ...(error.body ? { body: error.body } : {}),
+            ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+            ...(error.endpoint ? { endpoint: error.endpoint } : {}),
+          },
+        );
+      }),
+  };
+}
+
+/**
+ * Okta client credentials (NCI CTRP): HTTP Basic client authentication, both of Okta's
+ * error shapes as typed errors. Token lifetimes from 5 minutes to 24 hours (CTRP uses
+ * 30 min to 8 h) are handled by the token manager's proportional refresh window.
  *
  * @throws `ConfigError` (from `@authrail/core`) naming the option, for bad options
+ * @example
+ * ```ts
+ * const strategy = oktaClientCredentials({
+ *   issuer: 'https://nci.okta.com/oauth2/aus1abc',
+ *   clientId, clientSecret, scope: 'ctrp.accrual',
+ *   origins: ['https://ctrp.cancer.gov'],
+ * });
+ * ```
  * @see https://developer.okta.com/docs/guides/implement-grant-type/clientcreds/main/
  */
 export function oktaClientCredentials(options: OktaClientCredentialsOptions): TokenAuthStrategy {
   if (!options || typeof options !== 'object')
     throw new ConfigError('must be an options object', { option: 'options' });
-  const tokenEndpoint = oktaTokenEndpoint(options.issuer);
+  const server = oktaServer(options.issuer);
   const source = clientCredentials({
-    server: { issuer: options.issuer, tokenEndpoint },
+    server,
     clientId: options.clientId,
     clientAuth: clientSecretBasic(options.clientSecret),
-    scope: options.scope,
-    fetch: options.fetch,
-    timeoutMs: options.timeoutMs,
+    ...(options.scope === undefined ? {} : { scope: options.scope }),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   return createAuthStrategy({
-    ...pickProviderOptions(options),
-    source,
-    origins: options.origins ?? [new URL(tokenEndpoint).origin],
+    ...options,
+    source: normaliseOktaErrors(source),
+    origins: options.origins ?? [new URL(server.tokenEndpoint).origin],
   });
 }

@@ -111,6 +111,23 @@ describe('faults answer for the route', () => {
     expect((await fetch(sb.urls.echo, { headers: bearer(msk) })).status).toBe(200);
   });
 
+  test('unauthorized with another status and challenge, or none', async () => {
+    const msk = await tokenOf.mskApim(sb);
+    sb.inject(
+      'echo',
+      { type: 'unauthorized', status: 403, challenge: 'Bearer error="insufficient_scope", scope="x y"' },
+      { times: 1 },
+    );
+    sb.inject('echo', { type: 'unauthorized', challenge: '' }, { times: 1 });
+    const scoped = await fetch(sb.urls.echo, { headers: bearer(msk) });
+    expect([scoped.status, scoped.headers.get('www-authenticate')]).toEqual([
+      403,
+      'Bearer error="insufficient_scope", scope="x y"',
+    ]);
+    const plain = await fetch(sb.urls.echo, { headers: bearer(msk) });
+    expect([plain.status, plain.headers.get('www-authenticate')]).toEqual([401, null]);
+  });
+
   test('faults apply to the sign-in page too', async () => {
     sb.inject('medblocks-authorize', { type: 'status', status: 503 }, { times: 1 });
     expect((await fetch(sb.urls.medblocks.authorizeEndpoint)).status).toBe(503);

@@ -74,16 +74,17 @@ export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry)
     case 'missing-access-token':
       sendJson(ex, 200, { token_type: 'Bearer', expires_in: 3600 });
       return 'handled';
-    case 'unauthorized':
+    case 'unauthorized': {
+      const challenge =
+        fault.challenge ?? 'Bearer error="invalid_token", error_description="The access token is invalid"';
       sendJson(
         ex,
-        401,
-        { error: 'invalid_token' },
-        {
-          'WWW-Authenticate': 'Bearer error="invalid_token", error_description="The access token is invalid"',
-        },
+        fault.status ?? 401,
+        { error: fault.status === 403 ? 'insufficient_scope' : 'invalid_token' },
+        challenge ? { 'WWW-Authenticate': challenge } : {},
       );
       return 'handled';
+    }
     case 'okta-error':
       sendJson(ex, fault.status, {
         errorCode: fault.errorCode,

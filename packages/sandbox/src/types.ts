@@ -51,6 +51,7 @@ export type SandboxRoute =
  * sandbox.inject('msk-token', { type: 'status', status: 503 }, { times: 1 });
  * sandbox.inject('msk-token', { type: 'rate-limit', retryAfterSeconds: 2 }, { times: 1 });
  * sandbox.inject('okta-token', { type: 'okta-error', status: 400, errorCode: 'E0000021', errorSummary: 'Bad request' });
+ * sandbox.inject('echo', { type: 'unauthorized', status: 403, challenge: 'Bearer error="insufficient_scope", scope="a"' });
  * ```
  */
 export type Fault =
@@ -106,10 +107,18 @@ export type Fault =
       /** Fault kind. */
       type: 'missing-access-token';
     }
-  /** 401 with `WWW-Authenticate: Bearer error="invalid_token"` (resource routes). */
+  /**
+   * A rejected credential (resource routes): 401 with `WWW-Authenticate: Bearer
+   * error="invalid_token"` by default, or another status and challenge, e.g. 403 with
+   * `Bearer error="insufficient_scope", scope="patient/*.rs"`.
+   */
   | {
       /** Fault kind. */
       type: 'unauthorized';
+      /** The status. Default 401. */
+      status?: number;
+      /** The `WWW-Authenticate` value. Default `Bearer error="invalid_token", …`; `''` sends none. */
+      challenge?: string;
     }
   /** An error in Okta's own shape: `{ errorCode, errorSummary, errorLink, errorId, errorCauses }`. */
   | {

@@ -7,3 +7,17 @@ export {
 } from './oidc-provider.js';
 export { useSandbox } from './sandbox.js';
 export { FAST_RETRY, TOKEN_FAULT_CASES, type FaultOutcome, type TokenFaultCase } from './token-faults.js';
+export { sendThrough } from './transport.js';
+export {
+  TEST_CA,
+  answer,
+  fetchTransport,
+  request,
+  testLookup,
+  useOrigins,
+  type FetchHop,
+  type Origins,
+  type Route,
+  type Seen,
+} from './origins.js';
+export { SECRET, fakeSource, manualClock, settle, type FakeSource, type Step } from './fake-source.js';

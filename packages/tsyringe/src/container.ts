@@ -23,12 +23,7 @@ export type AuthStrategyProvider = AuthStrategy | ((container: DependencyContain
 export type AuthClientFactory<T> = (strategy: AuthStrategy) => T;
 
 function isStrategy(value: unknown): value is AuthStrategy {
-  const candidate = value as Partial<AuthStrategy> | undefined;
-  return (
-    typeof candidate?.authorize === 'function' &&
-    typeof candidate.isRejected === 'function' &&
-    typeof candidate.reject === 'function'
-  );
+  return typeof (value as Partial<AuthStrategy> | undefined)?.send === 'function';
 }
 
 function checkContainer(container: DependencyContainer): void {

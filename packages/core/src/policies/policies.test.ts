@@ -1,11 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import {
-  ConfigError,
   MissingScopeError,
   bearer,
   createToken,
-  normaliseOrigins,
-  originAllowlist,
   queryParamScope,
   type AuthRequest,
   type PolicyContext,
@@ -34,36 +31,6 @@ describe('bearer', () => {
     await bearer()(request, context(createToken({ accessToken: 'tok-123', tokenType: 'bearer' })));
     expect(request.headers.get('authorization')).toBe('Bearer tok-123');
   });
-});
-
-describe('originAllowlist', () => {
-  test('allowed origins pass, everything else is skipped', () => {
-    const policy = originAllowlist(['https://api.example.org', 'http://127.0.0.1:8080/any/path']);
-    expect(policy(view('https://api.example.org/fhir'), context())).toBeUndefined();
-    expect(policy(view('http://127.0.0.1:8080/fhir'), context())).toBeUndefined();
-    expect(policy(view('https://api.example.org:8443/fhir'), context())).toBe('skip');
-    expect(policy(view('http://api.example.org/fhir'), context())).toBe('skip');
-    expect(policy(view('https://evil.example.org/?u=https://api.example.org'), context())).toBe('skip');
-    expect(policy(view('https://api.example.org.evil.com/'), context())).toBe('skip');
-  });
-
-  test.each([
-    [[], /at least one origin/],
-    [undefined, /at least one origin/],
-    [['not a url'], /entry 0 is not an absolute URL/],
-    [['http://api.example.org'], /must be https:/],
-    [['ftp://files.example.org'], /must be https:/],
-  ])('%j is refused', (origins, message) => {
-    expect(() => normaliseOrigins(origins as never)).toThrow(ConfigError);
-    expect(() => normaliseOrigins(origins as never)).toThrow(message);
-  });
-
-  test.each(['http://localhost:3000', 'http://127.0.0.1', 'http://127.1.2.3:9', 'http://[::1]:80'])(
-    'loopback %s may be http:',
-    (origin) => {
-      expect(normaliseOrigins([origin]).size).toBe(1);
-    },
-  );
 });
 
 describe('queryParamScope', () => {

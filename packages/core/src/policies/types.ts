@@ -1,33 +1,23 @@
 import type { Token } from '../token.js';
-
-/**
- * The neutral view of an outgoing request that every adapter builds from its own
- * client's request and copies back after the policies ran. Policies change `url` and
- * `headers` in place.
- */
-export interface AuthRequest {
-  /** Upper-case HTTP method. */
-  method: string;
-  /** The full URL; policies may change its query (scoping). */
-  url: URL;
-  /** The request headers; policies set credentials here. */
-  headers: Headers;
-}
+import type { AuthRequest } from '../transport.js';
 
 /** What a policy can use besides the request. */
 export interface PolicyContext {
-  /** Gets a valid token (cached, refreshed or fetched); records it as the one used. */
+  /** Gets a valid token (cached, refreshed or fetched); records it as the one this hop uses. */
   token(): Promise<Token>;
   /** The caller's signal, for policies that do I/O. */
   readonly signal: AbortSignal | undefined;
 }
 
-/** `'skip'` leaves the request untouched and stops the remaining policies. */
+/** `'skip'` sends the request without any policy's changes and stops the remaining policies. */
 export type PolicyResult = void | 'skip';
 
 /**
- * A request policy: a small function over the neutral request view. Write your own to
- * add a header, sign a request, or scope requests another way.
+ * A request policy: a small function over one hop's request. Core runs the policies on
+ * every hop to an allowed origin (the first, each redirect hop, a replay), each time on a
+ * fresh copy of the caller's request, so a policy may `set` freely and never sees its
+ * own earlier changes. Write your own to add a header, sign a request, or scope requests
+ * another way.
  *
  * @example
  * ```ts

@@ -1,6 +1,6 @@
-// Test helpers for core: a scriptable TokenSource and a manual clock. Core has no HTTP
-// of its own, so its unit tests drive the token manager through this source; the
-// HTTP behaviour is tested against real servers in oauth2, the presets and adapters.
+// A scriptable TokenSource and a manual clock: core's unit tests drive the token manager
+// through it, and adapter tests build a strategy on it (no token server needed). Token
+// endpoint HTTP is tested against real servers in oauth2 and the presets.
 import {
   createToken,
   TokenEndpointError,

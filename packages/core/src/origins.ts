@@ -1,11 +1,22 @@
-import { ConfigError } from '../errors.js';
-import type { RequestPolicy } from './types.js';
+/**
+ * The origin allowlist: core's own check, run before every hop, so no policy can send a
+ * credential anywhere else.
+ *
+ * @module
+ */
+import { ConfigError } from './errors.js';
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
+/** Whether a URL's host is a loopback address, where `http:` is acceptable. */
+export function isLoopback(url: URL): boolean {
+  return LOOPBACK.test(url.hostname);
+}
+
 /**
- * Validates and normalises a list of origins (`https://api.example.org`). `http:` is
- * accepted only for loopback hosts, because a token sent in clear text is a token given away.
+ * Validates and normalises a list of origins (`https://api.example.org`) to exact
+ * scheme + host + port strings. `http:` is accepted only for loopback hosts, because a
+ * token sent in clear text is a token given away.
  *
  * @throws {@link ConfigError} naming `option` when the list is empty or an entry is not an origin
  */
@@ -21,7 +32,7 @@ export function normaliseOrigins(origins: readonly string[] | undefined, option 
     } catch {
       throw new ConfigError(`entry ${i} is not an absolute URL`, { option });
     }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) {
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
       throw new ConfigError(`entry ${i} (${url.origin}) must be https: (http: only for loopback)`, {
         option,
       });
@@ -29,18 +40,4 @@ export function normaliseOrigins(origins: readonly string[] | undefined, option 
     out.add(url.origin);
   }
   return out;
-}
-
-/**
- * Lets credentials go only to the given origins. A request to any other origin passes
- * through untouched: no token is fetched, no header or parameter added.
- *
- * @example
- * ```ts
- * originAllowlist(['https://apim.mskcc.org'])
- * ```
- */
-export function originAllowlist(origins: readonly string[]): RequestPolicy {
-  const allowed = normaliseOrigins(origins);
-  return (request) => (allowed.has(request.url.origin) ? undefined : 'skip');
 }
