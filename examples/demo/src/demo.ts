@@ -25,6 +25,8 @@ export interface DemoResult {
   retries: number;
   replays: number;
   refusedLocally: number;
+  /** Redirect hops to another origin that went without the credential. */
+  redirectsWithoutCredential: number;
 }
 
 interface Targets {
@@ -71,7 +73,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const sandbox = allReal
     ? undefined
     : await startSandbox({ tokenLifetimeSeconds: { mskApim: 3600, okta: 3600, medblocks: 3600 } });
-  const result: DemoResult = { tokenRequests: 0, refreshes: 0, retries: 0, replays: 0, refusedLocally: 0 };
+  const result: DemoResult = {
+    tokenRequests: 0,
+    refreshes: 0,
+    retries: 0,
+    replays: 0,
+    refusedLocally: 0,
+    redirectsWithoutCredential: 0,
+  };
 
   const trace = (service: string): { on: AuthEvents; logger: Logger } => ({
     on: {
@@ -97,7 +106,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       rejected: (e) => {
         if (e.replay) result.replays += 1;
         print(
-          `    ↳ [${service}] ${e.method} ${e.url} → 401; ${e.replay ? 'replaying once with a fresh token' : `not replayed (${e.reason})`}`,
+          `    ↳ [${service}] ${e.method} ${e.url} → ${e.status}; ${e.replay ? 'replaying once with a fresh token' : `not replayed (${e.reason})`}`,
         );
       },
       error: (e) => print(`    ↳ [${service}] ${e.phase} failed: ${e.error.code}`),
@@ -187,10 +196,24 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       } finally {
         await shortLived.close();
       }
+
+      // 6. A redirect to another origin: authrail follows it hop by hop, and the token stays behind.
+      print('\n6. A redirect from the MSK API to another origin');
+      const away = `${sandbox.urls.redirect}?to=${encodeURIComponent(`${sandbox.urls.elsewhere}/landing`)}&status=302`;
+      const landed = await mskFetch(away);
+      const seen = (await landed.json()) as {
+        headers: Record<string, string>;
+        query: Record<string, string>;
+      };
+      const carried = seen.headers.authorization !== undefined || seen.query.researchstudy !== undefined;
+      if (!carried) result.redirectsWithoutCredential += 1;
+      print(
+        `    302 → ${new URL(sandbox.urls.elsewhere).host}/landing → ${landed.status}; Authorization ${carried ? 'CARRIED' : 'not sent'}, researchstudy ${carried ? 'CARRIED' : 'not sent'}`,
+      );
     }
 
-    // 6. A request with no protocol is refused before anything is sent.
-    print('\n6. A request without a protocol is refused locally');
+    // 7. A request with no protocol is refused before anything is sent.
+    print('\n7. A request without a protocol is refused locally');
     const unscoped = mskApim({
       baseUrl: t.msk.baseUrl,
       clientId: t.msk.clientId,
@@ -208,7 +231,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     print(
       `\nDone: ${result.tokenRequests} tokens obtained, ${result.refreshes} refreshes, ${result.retries} retried token request(s), ${result.replays} replay(s), ` +
-        `${result.refusedLocally} request(s) refused locally. No token or secret was printed.`,
+        `${result.refusedLocally} request(s) refused locally, ${result.redirectsWithoutCredential} redirect(s) to another origin without the token. No token or secret was printed.`,
     );
     return result;
   } finally {

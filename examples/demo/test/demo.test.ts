@@ -12,14 +12,22 @@ test('the demo narrates every step against the embedded sandbox and prints no se
   const lines: string[] = [];
   const result = await runDemo({ print: (line) => lines.push(line), env: {} });
   const text = lines.join('\n');
-  expect(result).toEqual({ tokenRequests: 6, refreshes: 2, retries: 1, replays: 1, refusedLocally: 1 });
+  expect(result).toEqual({
+    tokenRequests: 6,
+    refreshes: 2,
+    retries: 1,
+    replays: 1,
+    refusedLocally: 1,
+    redirectsWithoutCredential: 1,
+  });
   for (const step of [
     '1. MSK Blaze',
     '2. NCI CTRP',
     '3. Medblocks',
     '4. The sandbox revokes',
     '5. Refresh ahead of expiry',
-    '6. A request without a protocol',
+    '6. A redirect from the MSK API to another origin',
+    '7. A request without a protocol',
   ]) {
     expect(text).toContain(step);
   }
@@ -32,6 +40,7 @@ test('the demo narrates every step against the embedded sandbox and prints no se
   );
   expect(text).toContain('token refreshed: refresh-ahead');
   expect(text).toContain('MissingScopeError (AUTHRAIL_MISSING_SCOPE)');
+  expect(text).toMatch(/302 → [\d.:]+\/landing → 200; Authorization not sent, researchstudy not sent/);
   for (const secret of SECRETS) expect(text).not.toContain(secret);
   expect(text).not.toMatch(/Bearer [A-Za-z0-9_-]{10,}/);
 }, 30_000);
