@@ -32,6 +32,5 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('examples/tsyringe-service', { setupFiles: ['reflect-metadata'] }),
   project('examples/spa-medblocks-pkce', { testTimeout: 60_000, hookTimeout: 60_000 }),
   project('scripts'),
+  project('bench'),
 ];
-
-export default projects;

@@ -19,9 +19,12 @@ function testFiles(dir: string): string[] {
 }
 
 test('every workspace folder with tests is a project in vitest.workspace.ts', () => {
-  const folders = ['packages', 'examples'].flatMap((group) =>
-    readdirSync(join(root, group)).map((name) => `${group}/${name}`),
-  );
+  const folders = [
+    ...['packages', 'examples'].flatMap((group) =>
+      readdirSync(join(root, group)).map((name) => `${group}/${name}`),
+    ),
+    'bench',
+  ];
   const withTests = folders.filter((folder) => testFiles(join(root, folder)).length > 0);
   expect(withTests.length).toBeGreaterThan(0);
   for (const folder of withTests) expect(listed).toContain(folder);

@@ -5,14 +5,13 @@ import { createAuthFetch } from '@authrail/fetch';
 import { mskApim, type MskApimStrategy } from '@authrail/msk-apim';
 import {
   AUTH_FETCH,
-  AUTH_STRATEGY,
   createAuthChildContainer,
   registerAuthClient,
   registerAuthStrategy,
 } from '@authrail/tsyringe';
 
 /** Where Blaze lives; registered in the container so services need no config code. */
-export const BLAZE_FHIR_URL = Symbol.for('example:BlazeFhirUrl');
+const BLAZE_FHIR_URL = Symbol.for('example:BlazeFhirUrl');
 
 export interface MskConfig {
   baseUrl: string;
@@ -52,5 +51,3 @@ export function forResearchStudy(container: DependencyContainer, researchStudy: 
     (parent as MskApimStrategy).withResearchStudy(researchStudy),
   );
 }
-
-export { AUTH_STRATEGY };

@@ -7,6 +7,7 @@ import ownAxios, {
 } from 'axios';
 import {
   ConfigError,
+  RedirectError,
   type AuthRequest,
   type AuthResponse,
   type AuthStrategy,
@@ -58,6 +59,27 @@ function isStream(data: unknown): boolean {
   if (typeof ReadableStream !== 'undefined' && data instanceof ReadableStream) return true;
   const candidate = data as { pipe?: unknown; on?: unknown } | null | undefined;
   return typeof candidate?.pipe === 'function' && typeof candidate.on === 'function'; // a Node Readable
+}
+
+/**
+ * The URL axios will request: `baseURL` + `url` as axios' buildFullPath joins them, and,
+ * when there are `params`, axios' own serialisation through `getUri` (which merges the
+ * config again, so it is kept off the common path).
+ */
+function requestUrl(instance: AxiosInstance, config: InternalAxiosRequestConfig): string {
+  const params = config.params as Record<string, unknown> | URLSearchParams | undefined;
+  if (
+    params !== undefined &&
+    params !== null &&
+    (params instanceof URLSearchParams || Object.keys(params).length > 0)
+  )
+    return instance.getUri(config);
+  const url = config.url ?? '';
+  const base = config.baseURL;
+  const absolute = /^([a-z][a-z\d+\-.]*:)?\/\//i.test(url);
+  if (base && (!absolute || config.allowAbsoluteUrls === false))
+    return url ? `${base.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}` : base;
+  return url;
 }
 
 /** Browsers follow redirects out of sight (XHR always; fetch too). */
@@ -118,18 +140,13 @@ function scrubRequest(request: unknown, secrets: readonly string[]): void {
   }
 }
 
-/** The values a hop carries that the caller's request did not: the credentials the policies set. */
-function credentialsOf(out: AuthRequest, original: Headers, url: URL): string[] {
+/** Query values a hop carries that the caller's URL did not: query credentials the policies set. */
+function queryCredentials(hop: URL, url: URL): string[] {
   const secrets: string[] = [];
-  out.headers.forEach((value, name) => {
-    if (original.get(name) !== value) secrets.push(value);
+  hop.searchParams.forEach((value, name) => {
+    if (url.searchParams.get(name) !== value && value.length >= 4)
+      secrets.push(value, encodeURIComponent(value));
   });
-  if (out.url.search !== url.search) {
-    out.url.searchParams.forEach((value, name) => {
-      if (url.searchParams.get(name) !== value && value.length >= 4)
-        secrets.push(value, encodeURIComponent(value));
-    });
-  }
   return secrets;
 }
 
@@ -199,7 +216,10 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
     const inner = axios.getAdapter(previous, config);
     let url: URL;
     try {
-      url = new URL(instance.getUri(config), (globalThis as { location?: { href: string } }).location?.href);
+      url = new URL(
+        requestUrl(instance, config),
+        (globalThis as { location?: { href: string } }).location?.href,
+      );
     } catch {
       return inner(config); // a URL axios itself will refuse: nothing to authenticate
     }
@@ -214,48 +234,70 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
       bodyIsStream: isStream(config.data),
       redirect,
     };
-    const signals = [
-      ...(config.signal && 'aborted' in config.signal ? [config.signal as AbortSignal] : []),
-      ...(typeof config.timeout === 'number' && config.timeout > 0
-        ? [AbortSignal.timeout(config.timeout)]
-        : []),
-    ];
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    // What ends the wait for a token: the caller's signal and axios' own `timeout`.
+    let signal = config.signal && 'aborted' in config.signal ? (config.signal as AbortSignal) : undefined;
+    if (typeof config.timeout === 'number' && config.timeout > 0) {
+      const timeout = AbortSignal.timeout(config.timeout);
+      signal = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    }
 
     const next = async (out: AuthRequest): Promise<AxiosHop> => {
-      // Each hop is its own config: the final URL (scope included) replaces baseURL + url +
-      // params, and the headers are axios' own with what the policies changed.
-      const headers = axios.AxiosHeaders.from(config.headers).concat();
+      // The hop is sent with the request's own config, changed for the hop and put back
+      // afterwards (a copy of axios' config object costs more than the whole rest of the
+      // hop): the final URL (scope included) replaces baseURL + url + params. Its headers
+      // are a fresh copy with what the policies changed: axios' adapters add to the headers
+      // object they are given (Content-Length), which must not leak into the next hop.
+      const headers = config.headers.concat();
+      const secrets: string[] = [];
       out.headers.forEach((value, name) => {
-        if (original.get(name) !== value) headers.set(name, value);
+        if (original.get(name) === value) return;
+        headers.set(name, value);
+        secrets.push(value);
       });
       original.forEach((_value, name) => {
         if (!out.headers.has(name)) headers.delete(name);
       });
+      if (out.url.search !== url.search) secrets.push(...queryCredentials(out.url, url));
       const manual = out.redirect === 'manual';
-      const hop = {
-        ...config,
+      const saved = {
+        url: config.url,
+        baseURL: config.baseURL,
+        params: config.params as unknown,
+        method: config.method,
+        headers: config.headers,
+        data: config.data as unknown,
+        maxRedirects: config.maxRedirects,
+        fetchOptions: config.fetchOptions as unknown,
+      };
+      Object.assign(config, {
         url: out.url.href,
         baseURL: undefined,
         params: undefined,
         method: out.method.toLowerCase(),
         headers,
         data: out.body,
-        ...(manual ? { maxRedirects: 0 } : {}),
-        ...(manual && adapterName === 'fetch'
-          ? { fetchOptions: { ...(config.fetchOptions as object), redirect: 'manual' } }
-          : {}),
-      } as InternalAxiosRequestConfig;
-      const secrets = credentialsOf(out, original, url);
+      });
+      // `manual`: core follows redirects itself, or (in a browser) the hop carries a
+      // credential the browser would forward. XHR cannot stop at a redirect: such a hop goes
+      // through axios' own fetch adapter, whose opaque redirect core then refuses.
+      let send = inner;
+      if (manual) {
+        config.maxRedirects = 0;
+        if (adapterName === 'xhr') send = fetchAdapter(axios, config, out);
+        if (adapterName === 'fetch' || send !== inner)
+          config.fetchOptions = { ...(saved.fetchOptions as object), redirect: 'manual' };
+      }
       let response: AxiosResponse;
       let error: ResponseError | undefined;
       try {
-        response = await inner(hop);
+        response = await send(config);
       } catch (thrown) {
         if (!isResponseError(thrown)) throw redact(thrown, config, secrets);
         error = thrown;
         response = thrown.response;
         error.config = config;
+      } finally {
+        Object.assign(config, saved);
       }
       scrubRequest(response.request, secrets);
       response.config = config;
@@ -289,7 +331,7 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
     let hop: AxiosHop;
     try {
       hop = await strategy.send(request, next, {
-        ...(signal ? { signal } : {}),
+        signal,
         transportFollowsRedirects: runtimeHidesRedirects(adapterName),
         ...(typeof config.maxRedirects === 'number' && config.maxRedirects > 0
           ? { maxRedirects: config.maxRedirects }
@@ -307,6 +349,22 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
   return () => {
     if (instance.defaults.adapter === authAdapter) instance.defaults.adapter = previous;
   };
+}
+
+/** axios' fetch adapter, for a browser hop that must not follow a redirect. */
+function fetchAdapter(
+  axios: AxiosStatic,
+  config: InternalAxiosRequestConfig,
+  out: AuthRequest,
+): AxiosAdapter {
+  try {
+    return axios.getAdapter('fetch', config);
+  } catch {
+    throw new RedirectError(
+      `${out.method} ${out.url.origin}${out.url.pathname} carries a credential the browser would forward on a redirect, and XHR cannot stop one (no fetch here); not sent`,
+      { status: 0 },
+    );
+  }
 }
 
 /** An error without a response (network, abort): its config and request hold the credential too. */

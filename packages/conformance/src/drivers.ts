@@ -19,7 +19,7 @@ import { TEST_CA, testLookup } from '@authrail/test-utils';
 export type BodyKind =
   'none' | 'json' | 'xml' | 'urlsearchparams' | 'formdata' | 'blob' | 'arraybuffer' | 'stream';
 
-export interface DriverRequest {
+interface DriverRequest {
   method: string;
   url: string;
   headers?: Record<string, string>;
@@ -29,7 +29,7 @@ export interface DriverRequest {
   timeout?: number;
 }
 
-export interface DriverResponse {
+interface DriverResponse {
   status: number;
   text: string;
 }

@@ -9,7 +9,7 @@ import { ConfigError } from './errors.js';
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
 /** Whether a URL's host is a loopback address, where `http:` is acceptable. */
-export function isLoopback(url: URL): boolean {
+function isLoopback(url: URL): boolean {
   return LOOPBACK.test(url.hostname);
 }
 

@@ -21,14 +21,14 @@ export type RejectWhen =
 
 /** What the loop needs from a strategy. */
 export interface LoopConfig {
-  /** Exact origins (scheme + host + port) that may receive credentials. */
-  allowed: ReadonlySet<string>;
+  /** Exact origins (scheme + host + port) that may receive credentials, each followed by `/`. */
+  allowedPrefixes: readonly string[];
   /** The policies, the credential last. */
   policies: readonly RequestPolicy[];
   rejectWhen: RejectWhen;
   sink: EventSink;
-  /** Gets the token a hop carries; undefined when the strategy has no token source. */
-  getToken: ((signal: AbortSignal | undefined) => Promise<Token>) | undefined;
+  /** Gets the token a hop carries (at once when cached); undefined when the strategy has no token source. */
+  getToken: ((signal: AbortSignal | undefined) => Token | Promise<Token>) | undefined;
   /** Drops exactly this token; undefined when tokens cannot be refreshed. */
   invalidate: ((token: Token) => Promise<void>) | undefined;
 }
@@ -70,6 +70,17 @@ function challengeFor(response: AuthResponse, tokenType: string): Challenge | un
   return parseChallenges(value)?.find((c) => c.scheme === scheme);
 }
 
+/**
+ * Whether a serialised URL is on an allowed origin: its `href` starts with the origin
+ * and a `/` (an http(s) URL's href is its origin, then its path). Exact as the origin
+ * itself (`https://api.example.org.evil.com/` and `:8443` do not match), and a string
+ * comparison instead of the `origin` getter, which parses, on every hop.
+ */
+function isAllowed(config: LoopConfig, href: string): boolean {
+  for (const prefix of config.allowedPrefixes) if (href.startsWith(prefix)) return true;
+  return false;
+}
+
 /** Origin and path: what events and log lines show of a URL (never its query). */
 function shown(url: URL): string {
   return `${url.origin}${url.pathname}`;
@@ -82,30 +93,38 @@ function sameHeaders(a: Headers, b: Headers, except: string): string | undefined
   return undefined;
 }
 
+/** What the policies of one hop see besides the request; records the token they used. */
+class HopContext implements PolicyContext {
+  used: Token | undefined;
+  constructor(
+    private readonly getToken: LoopConfig['getToken'],
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  token(): Token | Promise<Token> {
+    if (!this.getToken) throw new ConfigError('this strategy has no token source', { option: 'source' });
+    const got = this.getToken(this.signal);
+    if (got instanceof Promise) return got.then((token) => (this.used = token));
+    return (this.used = got);
+  }
+}
+
 /**
  * Runs the policies on one hop. Returns the token the hop carries (undefined when no
- * policy asked for one), or `'skip'` when a policy said to send the hop untouched.
+ * policy asked for one), or `'skip'` when a policy said to send the hop untouched. A
+ * policy that answers synchronously (bearer with a cached token) costs no promise.
  */
 async function applyPolicies(
   config: LoopConfig,
   request: AuthRequest,
   signal: AbortSignal | undefined,
 ): Promise<Token | undefined | 'skip'> {
-  let used: Token | undefined;
-  const { getToken } = config;
-  const context: PolicyContext = {
-    signal,
-    async token() {
-      if (!getToken) throw new ConfigError('this strategy has no token source', { option: 'source' });
-      used = await getToken(signal);
-      return used;
-    },
-  };
+  const context = new HopContext(config.getToken, signal);
   for (const policy of config.policies) {
     const result = policy(request, context);
     if ((result instanceof Promise ? await result : result) === 'skip') return 'skip';
   }
-  return used;
+  return context.used;
 }
 
 /** The request loop behind {@link AuthStrategy.send}. */
@@ -125,7 +144,7 @@ export async function sendWithAuth<R extends AuthResponse>(
     headers: request.headers,
     body: request.body ?? null,
     bodyIsStream: request.bodyIsStream === true && request.body != null,
-    credentialed: config.allowed.has(request.url.origin),
+    credentialed: isAllowed(config, request.url.href),
   };
   let replayed = false;
   let redirects = 0;
@@ -271,7 +290,7 @@ function follow(config: LoopConfig, from: Hop, url: URL, target: URL, status: nu
     headers,
     body,
     bodyIsStream,
-    credentialed: !downgrade && config.allowed.has(target.origin),
+    credentialed: !downgrade && isAllowed(config, target.href),
   };
 }
 

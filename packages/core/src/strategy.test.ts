@@ -7,14 +7,17 @@ import {
   RedirectError,
   createApiKeyStrategy,
   createAuthStrategy,
+  createMemoryTokenStore,
   createStaticTokenStrategy,
+  createTokenManager,
   queryParamScope,
+  type Token,
   type AuthResponse,
   type RejectedEvent,
   type RequestPolicy,
   type Transport,
 } from '@authrail/core';
-import { SECRET, fakeSource } from '../../test-utils/src/fake-source.js';
+import { SECRET, fakeSource, manualClock, settle } from '../../test-utils/src/fake-source.js';
 import { answer, fetchTransport, request, useOrigins } from '../../test-utils/src/origins.js';
 
 const web = useOrigins();
@@ -529,6 +532,45 @@ describe('send: abort and errors', () => {
     for (const token of tokens) expect(rendered).not.toContain(token);
     expect(rendered).not.toContain(SECRET);
     expect(lines.some((l) => l.includes('replaying once with a fresh token'))).toBe(true);
+  });
+});
+
+describe('send: the token on the hot path', () => {
+  test('fresh: served at once; stale: served at once with one background refresh; expired: a wait for a new one', async () => {
+    const clock = manualClock();
+    const source = fakeSource(clock.now);
+    const tokens = createTokenManager({ source, now: clock.now });
+    const strategy = createAuthStrategy({ tokens, origins: [web.api] });
+    const sent = () => web.seen.map((s) => s.headers.authorization);
+    await strategy.send(request(`${web.api}/a`), fetchTransport);
+    await strategy.send(request(`${web.api}/b`), fetchTransport);
+    expect(source.calls).toHaveLength(1);
+    clock.advance(3_600_000 - 200_000); // inside the refresh-ahead window
+    await Promise.all([1, 2, 3].map((i) => strategy.send(request(`${web.api}/stale-${i}`), fetchTransport)));
+    expect(new Set(sent()).size).toBe(1); // all served with the current token…
+    await settle();
+    expect(source.calls).toHaveLength(2); // …while exactly one refresh ran alongside
+    await strategy.send(request(`${web.api}/c`), fetchTransport);
+    expect(sent().at(-1)).toBe(`Bearer ${source.issued[1]!.accessToken}`);
+    clock.advance(3_600_000); // past expiry: the next request waits for a new token
+    await strategy.send(request(`${web.api}/d`), fetchTransport);
+    expect(source.calls).toHaveLength(3);
+    expect(sent().at(-1)).toBe(`Bearer ${source.issued[2]!.accessToken}`);
+  });
+
+  test('an async store (no synchronous answer) is read through the token manager', async () => {
+    const memory = createMemoryTokenStore();
+    const store = {
+      get: async (key: string) => memory.get(key),
+      set: async (key: string, token: Token) => memory.set(key, token),
+      delete: async (key: string, token?: Token) => memory.delete(key, token),
+    };
+    const source = fakeSource();
+    const strategy = createAuthStrategy({ source, store, origins: [web.api] });
+    await strategy.send(request(`${web.api}/a`), fetchTransport);
+    await strategy.send(request(`${web.api}/b`), fetchTransport);
+    expect(source.calls).toHaveLength(1);
+    expect(new Set(web.seen.map((s) => s.headers.authorization)).size).toBe(1);
   });
 });
 

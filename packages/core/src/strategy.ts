@@ -14,6 +14,7 @@ import type { TokenStore } from './store.js';
 import { createToken, type Token } from './token.js';
 import {
   createTokenManager,
+  servableNow,
   type RefreshOptions,
   type RetryOptions,
   type TokenManager,
@@ -153,7 +154,7 @@ function buildStrategy(
     throw new ConfigError('must be an options object', { option: 'options' });
   }
   const config: LoopConfig = {
-    allowed: normaliseOrigins(options.origins),
+    allowedPrefixes: [...normaliseOrigins(options.origins)].map((origin) => `${origin}/`),
     policies: [...checkPolicies(options.policies), credential],
     rejectWhen: checkRejectWhen(options.rejectWhen),
     sink: new EventSink(options.on, options.logger),
@@ -207,10 +208,12 @@ export function createAuthStrategy(options: CreateAuthStrategyOptions): TokenAut
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.on ? { on: options.on } : {}),
     });
+  const now = servableNow.get(tokens);
   const strategy = buildStrategy(
     options,
     options.credential ?? bearer(),
-    (signal) => tokens.getToken(signal ? { signal } : {}),
+    // A cached token is served without a promise; anything else goes through the manager.
+    (signal) => now?.() ?? tokens.getToken(signal ? { signal } : {}),
     (token) => tokens.invalidate(token),
   );
   return { send: strategy.send, tokens };
@@ -245,7 +248,7 @@ export function createStaticTokenStrategy(options: StaticTokenStrategyOptions): 
     accessToken: options.token,
     ...(options.tokenType ? { tokenType: options.tokenType } : {}),
   });
-  return buildStrategy(options, bearer(), () => Promise.resolve(token), undefined);
+  return buildStrategy(options, bearer(), () => token, undefined);
 }
 
 /** Options of {@link createApiKeyStrategy}. */

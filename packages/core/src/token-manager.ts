@@ -107,7 +107,7 @@ export const DEFAULT_REFRESH = {
   refreshAheadMs: 300_000,
 } as const;
 /** The defaults, for docs and tests. */
-export const DEFAULT_RETRY = {
+const DEFAULT_RETRY = {
   /** Attempts per token request, including the first. */
   maxAttempts: 3,
   /** First backoff delay, ms. */
@@ -119,6 +119,13 @@ export const DEFAULT_RETRY = {
   /** Per-attempt timeout, ms. */
   attemptTimeoutMs: 30_000,
 } as const;
+
+/**
+ * The synchronous fast path of the managers this module creates, for core's request
+ * loop: the token to serve now, without a promise, when the store answers synchronously
+ * and holds a fresh (or stale, refreshed in the background) token; undefined otherwise.
+ */
+export const servableNow = new WeakMap<TokenManager, () => Token | undefined>();
 
 /** Where a token stands: `fresh` (serve it), `stale` (serve it, refresh in the background), `expired` (wait for a new one). */
 export type TokenState = 'fresh' | 'stale' | 'expired';
@@ -156,7 +163,7 @@ function nonNegative(
 }
 
 /** Internal: validates refresh options. */
-export function resolveRefreshOptions(refresh: RefreshOptions | undefined): Required<RefreshOptions> {
+function resolveRefreshOptions(refresh: RefreshOptions | undefined): Required<RefreshOptions> {
   return {
     skewMs: nonNegative(refresh?.skewMs, 'refresh.skewMs', DEFAULT_REFRESH.skewMs),
     refreshAheadMs: nonNegative(
@@ -168,7 +175,7 @@ export function resolveRefreshOptions(refresh: RefreshOptions | undefined): Requ
 }
 
 /** Internal: validates retry options. */
-export function resolveRetryOptions(retry: RetryOptions | undefined): Required<RetryOptions> {
+function resolveRetryOptions(retry: RetryOptions | undefined): Required<RetryOptions> {
   return {
     maxAttempts: nonNegative(retry?.maxAttempts, 'retry.maxAttempts', DEFAULT_RETRY.maxAttempts, {
       integer: true,
@@ -445,7 +452,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     }
   }
 
-  return {
+  const manager: TokenManager = {
     getToken,
     async invalidate(token) {
       const k = key ?? (await keyReady);
@@ -471,4 +478,14 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       return read(key ?? (await keyReady));
     },
   };
+  servableNow.set(manager, () => {
+    if (key === undefined) return undefined;
+    const token = read(key);
+    if (token === undefined || isPromiseLike(token)) return undefined;
+    const state = classifyToken(token, now(), refresh);
+    if (state === 'expired') return undefined;
+    if (state === 'stale') refreshInBackground(key, token);
+    return token;
+  });
+  return manager;
 }

@@ -61,6 +61,18 @@ function requestFields(request: Request): RequestInit {
   };
 }
 
+/** What `init` sets that a request view does not carry: undici's `dispatcher` and the like. */
+const VIEW_FIELDS = new Set(['body', 'headers', 'method', 'signal', 'redirect']);
+
+/** The options of `init` to pass along to every hop, or undefined when there are none. */
+function passedAlong(init: RequestInit): Record<string, unknown> | undefined {
+  let rest: Record<string, unknown> | undefined;
+  for (const key in init) {
+    if (!VIEW_FIELDS.has(key)) (rest ??= {})[key] = (init as Record<string, unknown>)[key];
+  }
+  return rest;
+}
+
 /** One hop's answer: what core reads, and fetch's own `Response`. */
 class FetchHop implements AuthResponse {
   constructor(readonly response: Response) {}
@@ -129,6 +141,7 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
   const { isOneShot } = options;
   const transportFollowsRedirects =
     (options.redirects ?? (runtimeHidesRedirects() ? 'runtime' : 'hop-by-hop')) === 'runtime';
+  const sendOptions = { transportFollowsRedirects };
 
   const authFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     // Read at call time, so test doubles and polyfills installed later are honoured;
@@ -136,16 +149,13 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
     const send = options.fetch ?? globalThis.fetch;
     // Options a Request does not carry (undici's `dispatcher` for proxies, and the like)
     // go along to every hop.
-    const {
-      body: initBody,
-      headers: initHeaders,
-      method: initMethod,
-      signal: initSignal,
-      redirect: initRedirect,
-      ...passAlong
-    } = init ?? {};
+    const initBody = init?.body;
+    const initHeaders = init?.headers;
+    const initMethod = init?.method;
+    const initRedirect = init?.redirect;
+    const passAlong = init && passedAlong(init);
     let request: AuthRequest;
-    let signal: AbortSignal | null | undefined = initSignal;
+    let signal: AbortSignal | null | undefined = init?.signal;
     let fields: RequestInit | undefined;
     if (input instanceof Request) {
       signal ??= input.signal;
@@ -183,22 +193,24 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
         redirect: initRedirect ?? 'follow',
       };
     }
+    const next = async (out: AuthRequest): Promise<FetchHop> => {
+      // Built field by field: object spreads cost more than the rest of the hop.
+      const hopInit: RequestInit & { duplex?: 'half' } = {
+        method: out.method,
+        headers: out.headers,
+        body: out.body as BodyInit | null,
+        redirect: out.redirect ?? 'follow',
+      };
+      if (signal) hopInit.signal = signal;
+      if (out.bodyIsStream) hopInit.duplex = 'half';
+      if (fields) Object.assign(hopInit, fields);
+      if (passAlong) Object.assign(hopInit, passAlong);
+      return new FetchHop(await send(out.url, hopInit));
+    };
     const hop = await strategy.send(
       request,
-      async (out) =>
-        new FetchHop(
-          await send(out.url, {
-            ...passAlong,
-            ...fields,
-            method: out.method,
-            headers: out.headers,
-            body: out.body as BodyInit | null,
-            redirect: out.redirect ?? 'follow',
-            ...(signal ? { signal } : {}),
-            ...(out.bodyIsStream ? { duplex: 'half' } : {}),
-          } as RequestInit),
-        ),
-      { ...(signal ? { signal } : {}), transportFollowsRedirects },
+      next,
+      signal ? { signal, transportFollowsRedirects } : sendOptions,
     );
     return hop.response;
   };

@@ -61,7 +61,7 @@ export const demoClients = {
 } as const;
 
 /** The demo clients as {@link SandboxClient} registrations. */
-export const DEMO_CLIENTS: SandboxClient[] = [
+const DEMO_CLIENTS: SandboxClient[] = [
   { service: 'mskApim', ...demoClients.mskApim, researchStudies: [...demoClients.mskApim.researchStudies] },
   { service: 'okta', ...demoClients.okta, scopes: [...demoClients.okta.scopes] },
   { service: 'medblocks', ...demoClients.medblocksBackend },
@@ -69,7 +69,7 @@ export const DEMO_CLIENTS: SandboxClient[] = [
 ];
 
 /** The default access token lifetime of every service, seconds. */
-export const DEFAULT_LIFETIME_SECONDS = 3600;
+const DEFAULT_LIFETIME_SECONDS = 3600;
 
 /** Resolves `tokenLifetimeSeconds` to one positive lifetime per service. */
 export function resolveLifetimes(

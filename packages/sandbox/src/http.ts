@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RecordedRequest } from './types.js';
 
 /** The largest request body the sandbox accepts (8 MiB); larger ones get 413. */
-export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /** A read request body; `tooLarge` when it went over {@link MAX_BODY_BYTES} (the rest was drained). */
 export interface ReadBody {
@@ -123,7 +123,7 @@ export function methodNotAllowed(ex: Exchange, allow: string): void {
  * may call the sandbox — the SPA example runs on another port), and `WWW-Authenticate`
  * and `Retry-After` are readable by scripts.
  */
-export function corsHeaders(ex: Exchange): Record<string, string> {
+function corsHeaders(ex: Exchange): Record<string, string> {
   const origin = ex.req.headers.origin;
   if (!origin) return {};
   return {

@@ -3,8 +3,12 @@ import type { AuthRequest } from '../transport.js';
 
 /** What a policy can use besides the request. */
 export interface PolicyContext {
-  /** Gets a valid token (cached, refreshed or fetched); records it as the one this hop uses. */
-  token(): Promise<Token>;
+  /**
+   * Gets a valid token (cached, refreshed or fetched) and records it as the one this hop
+   * uses: the token itself when it is cached, a promise when it has to be fetched. `await`
+   * it either way.
+   */
+  token(): Token | Promise<Token>;
   /** The caller's signal, for policies that do I/O. */
   readonly signal: AbortSignal | undefined;
 }

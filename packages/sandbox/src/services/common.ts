@@ -111,7 +111,7 @@ export function patientBundle(base: string, tag?: string): unknown {
 }
 
 /** Client authentication a token request used, by inspection of the request itself. */
-export function clientAuthOf(
+function clientAuthOf(
   ex: Exchange,
   form: URLSearchParams,
 ): 'client_secret_basic' | 'client_secret_post' | 'none' {

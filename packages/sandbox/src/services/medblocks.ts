@@ -18,7 +18,7 @@ import { authenticate, badGrant, outcome, patientBundle, readTokenRequest, token
 /** Path prefix of everything Medblocks. */
 export const MEDBLOCKS_PREFIX = '/medblocks';
 /** How long an authorization code may be exchanged. */
-export const CODE_LIFETIME_MS = 60_000;
+const CODE_LIFETIME_MS = 60_000;
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -27,7 +27,7 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * or by default any `http:` URI on a loopback host (parsed, so `http://localhost.evil/`
  * and `http://127.0.0.1@evil/` are refused).
  */
-export function redirectAllowed(client: SandboxClient, uri: string): boolean {
+function redirectAllowed(client: SandboxClient, uri: string): boolean {
   if (client.redirectUris) return client.redirectUris.includes(uri);
   try {
     const url = new URL(uri);

@@ -1,0 +1,201 @@
+// Workload 1, overhead: the same GET to a loopback keep-alive server, with a cached token,
+// through each adapter and peer vs the bare client sending the same static header, at
+// concurrency 1 and 64, in interleaved rounds of one process run. Plus the per-call cost
+// of core's loop and of the credential step alone, in nanoseconds.
+//
+//   pnpm bench:overhead            full run (a few minutes)
+//   pnpm bench:overhead --quick    a smoke run: checks the harness, not the numbers
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import axios from 'axios';
+import { createAuthRefreshInterceptor } from 'axios-auth-refresh';
+import ky from 'ky';
+import { OAuth2Client, OAuth2Fetch } from '@badgateway/oauth2-client';
+import {
+  bearer,
+  createAuthStrategy,
+  createToken,
+  type AuthResponse,
+  type TokenAuthStrategy,
+  type TokenSource,
+} from '@authrail/core';
+import { attachAuth } from '@authrail/axios';
+import { createAuthFetch } from '@authrail/fetch';
+import { createAuthKy } from '@authrail/ky';
+import { compare, perCall, startServer, type Measured, type Variant } from './harness.js';
+
+const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.bench-access-token-with-a-realistic-length.signature-0123456789';
+const STATIC = `Bearer ${TOKEN}`;
+
+/** A token source with no server behind it: the token is cached after the first call. */
+function strategyFor(origin: string): TokenAuthStrategy {
+  const source: TokenSource = {
+    identity: { tokenEndpoint: 'https://auth.example.org/token', clientId: 'bench' },
+    fetchToken: () => Promise.resolve(createToken({ accessToken: TOKEN, expiresIn: 24 * 3600 })),
+  };
+  return createAuthStrategy({ source, origins: [origin] });
+}
+
+export interface OverheadReport {
+  node: string;
+  concurrency: number;
+  families: { family: string; results: Measured[] }[];
+}
+
+export interface OverheadOptions {
+  rounds: number;
+  perRound: number;
+  warmup: number;
+  concurrencies: number[];
+  microCalls: number;
+}
+
+export const FULL: OverheadOptions = {
+  rounds: 40,
+  perRound: 400,
+  warmup: 2_000,
+  concurrencies: [1, 64],
+  microCalls: 300_000,
+};
+export const QUICK: OverheadOptions = {
+  rounds: 2,
+  perRound: 50,
+  warmup: 20,
+  concurrencies: [1, 8],
+  microCalls: 2_000,
+};
+
+export async function runOverhead(
+  options: OverheadOptions,
+): Promise<{ reports: OverheadReport[]; micro: Record<string, number> }> {
+  const server = await startServer();
+  try {
+    const url = `${server.url}/fhir/Patient`;
+    const strategy = strategyFor(server.url);
+    await strategy.tokens.getToken(); // cached from here on
+
+    const authFetch = createAuthFetch(strategy);
+    const badgateway = new OAuth2Fetch({
+      client: new OAuth2Client({ server: 'https://auth.example.org/', clientId: 'bench' }),
+      getNewToken: () => ({ accessToken: TOKEN, refreshToken: null, expiresAt: Date.now() + 24 * 3600_000 }),
+      scheduleRefresh: false,
+    });
+    const authKy = createAuthKy(strategy, { ky, retry: 0 });
+    const bareKy = ky.create({ retry: 0, headers: { authorization: STATIC } });
+    const bareAxios = axios.create({ headers: { authorization: STATIC } });
+    const authAxios = axios.create();
+    attachAuth(authAxios, strategy);
+    const refreshAxios = axios.create();
+    refreshAxios.interceptors.request.use((config) => {
+      config.headers.Authorization = STATIC; // the peer's documented pattern: the user sets the token
+      return config;
+    });
+    createAuthRefreshInterceptor(refreshAxios as never, () => Promise.resolve());
+
+    const families: { family: string; variants: Variant[] }[] = [
+      {
+        family: 'fetch',
+        variants: [
+          {
+            name: 'bare fetch + static header',
+            send: () => fetch(url, { headers: { authorization: STATIC } }).then((r) => r.text()),
+          },
+          { name: '@authrail/fetch', send: () => authFetch(url).then((r) => r.text()) },
+          {
+            name: '@badgateway/oauth2-client OAuth2Fetch',
+            send: () => badgateway.fetch(url).then((r) => r.text()),
+          },
+        ],
+      },
+      {
+        family: 'ky',
+        variants: [
+          { name: 'bare ky 2 + static header', send: () => bareKy.get(url).text() },
+          { name: '@authrail/ky', send: () => authKy.get(url).text() },
+        ],
+      },
+      {
+        family: 'axios',
+        variants: [
+          { name: 'bare axios + static header', send: () => bareAxios.get(url) },
+          { name: '@authrail/axios', send: () => authAxios.get(url) },
+          { name: 'axios-auth-refresh', send: () => refreshAxios.get(url) },
+        ],
+      },
+    ];
+
+    const reports: OverheadReport[] = [];
+    for (const concurrency of options.concurrencies) {
+      const report: OverheadReport = { node: process.version, concurrency, families: [] };
+      for (const { family, variants } of families) {
+        report.families.push({ family, results: await compare(variants, { ...options, concurrency }) });
+      }
+      reports.push(report);
+    }
+
+    // Core alone: the loop with a transport that answers at once, and the credential step.
+    const request = {
+      method: 'GET',
+      url: new URL(url),
+      headers: new Headers({ accept: 'application/json' }),
+    };
+    const answered: AuthResponse = { status: 200, headers: new Headers(), discard() {} };
+    const noop = () => Promise.resolve(answered);
+    const credential = bearer();
+    const hop = { method: 'GET', url: new URL(url), headers: new Headers() };
+    const context = { signal: undefined, token: () => strategy.tokens.getToken() };
+    const micro = {
+      'send() with a transport that answers at once (ns)': await perCall(
+        () => strategy.send(request, noop),
+        options.microCalls,
+      ),
+      'credential step: cached token + Authorization set (ns)': await perCall(
+        () => credential(hop, context),
+        options.microCalls,
+      ),
+      'Headers.set alone, for scale (ns)': await perCall(
+        () => hop.headers.set('authorization', STATIC),
+        options.microCalls,
+      ),
+    };
+    return { reports, micro };
+  } finally {
+    server.stop();
+  }
+}
+
+export function toMarkdown(result: { reports: OverheadReport[]; micro: Record<string, number> }): string {
+  const fmt = (n: number) => n.toFixed(3);
+  const lines = [`# Overhead per request (${result.reports[0]?.node ?? process.version})`, ''];
+  for (const report of result.reports) {
+    lines.push(`## Concurrency ${report.concurrency}`, '');
+    lines.push(
+      '| client | wall µs/req | CPU µs/req | wall ratio (median, min–max) | CPU ratio (median, min–max) |',
+    );
+    lines.push('| --- | ---: | ---: | --- | --- |');
+    for (const { results } of report.families) {
+      for (const r of results) {
+        lines.push(
+          `| ${r.name} | ${r.median.wallUs.toFixed(1)} | ${r.median.cpuUs.toFixed(1)} | ${fmt(r.wallRatio.median)} (${fmt(r.wallRatio.min)}–${fmt(r.wallRatio.max)}) | ${fmt(r.cpuRatio.median)} (${fmt(r.cpuRatio.min)}–${fmt(r.cpuRatio.max)}) |`,
+        );
+      }
+    }
+    lines.push('');
+  }
+  lines.push('## Core alone', '', '| what | ns per call |', '| --- | ---: |');
+  for (const [what, ns] of Object.entries(result.micro)) lines.push(`| ${what} | ${ns.toFixed(0)} |`);
+  return `${lines.join('\n')}\n`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const quick = process.argv.includes('--quick');
+  const result = await runOverhead(quick ? QUICK : FULL);
+  const markdown = toMarkdown(result);
+  process.stdout.write(markdown);
+  if (!quick) {
+    const dir = fileURLToPath(new URL('../results/', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}overhead.md`, markdown);
+    writeFileSync(`${dir}overhead.json`, `${JSON.stringify(result, null, 2)}\n`);
+  }
+}
