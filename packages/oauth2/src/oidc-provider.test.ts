@@ -576,6 +576,15 @@ describe('token endpoints that misbehave', () => {
   };
   test.each<[string, Answer, Record<string, unknown>]>([
     [
+      // Server data, not an option: never a ConfigError.
+      'an access_token with a space in it',
+      {
+        status: 200,
+        body: JSON.stringify({ access_token: 'abc def', token_type: 'bearer', expires_in: 60 }),
+      },
+      { code: ErrorCodes.TOKEN_RESPONSE_INVALID, name: 'TokenEndpointError' },
+    ],
+    [
       'a text body on 200',
       { status: 200, body: 'ok', type: 'text/plain' },
       { code: ErrorCodes.TOKEN_RESPONSE_INVALID, status: 200 },
