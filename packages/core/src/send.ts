@@ -8,7 +8,7 @@
 import { parseChallenges, type Challenge } from './challenges.js';
 import { ConfigError, RedirectError } from './errors.js';
 import type { EventSink, RejectedEvent, ReplayReason } from './events.js';
-import type { PolicyContext, RequestPolicy } from './policies/types.js';
+import type { PolicyContext, PolicyResult, RequestPolicy } from './policies/types.js';
 import type { Token } from './token.js';
 import type { AuthRequest, AuthResponse, SendOptions, Transport } from './transport.js';
 
@@ -109,19 +109,39 @@ class HopContext implements PolicyContext {
   }
 }
 
+type PolicyOutcome = Token | undefined | 'skip';
+
 /**
  * Runs the policies on one hop. Returns the token the hop carries (undefined when no
- * policy asked for one), or `'skip'` when a policy said to send the hop untouched. A
- * policy that answers synchronously (bearer with a cached token) costs no promise.
+ * policy asked for one), or `'skip'` when a policy said to send the hop untouched. When
+ * every policy answers synchronously (bearer with a cached token) no promise is made.
  */
-async function applyPolicies(
+function applyPolicies(
   config: LoopConfig,
   request: AuthRequest,
   signal: AbortSignal | undefined,
-): Promise<Token | undefined | 'skip'> {
+): PolicyOutcome | Promise<PolicyOutcome> {
   const context = new HopContext(config.getToken, signal);
-  for (const policy of config.policies) {
-    const result = policy(request, context);
+  const { policies } = config;
+  for (let i = 0; i < policies.length; i += 1) {
+    const result = policies[i]!(request, context);
+    if (result instanceof Promise) return finishPolicies(policies, i, result, request, context);
+    if (result === 'skip') return 'skip';
+  }
+  return context.used;
+}
+
+/** The rest of {@link applyPolicies} once a policy answered with a promise. */
+async function finishPolicies(
+  policies: readonly RequestPolicy[],
+  index: number,
+  pending: Promise<PolicyResult>,
+  request: AuthRequest,
+  context: HopContext,
+): Promise<PolicyOutcome> {
+  if ((await pending) === 'skip') return 'skip';
+  for (let i = index + 1; i < policies.length; i += 1) {
+    const result = policies[i]!(request, context);
     if ((result instanceof Promise ? await result : result) === 'skip') return 'skip';
   }
   return context.used;
@@ -163,7 +183,8 @@ export async function sendWithAuth<R extends AuthResponse>(
     let used: Token | undefined;
     let carriesCredential = hop.credentialed;
     if (carriesCredential) {
-      const result = await applyPolicies(config, out, signal);
+      const applied = applyPolicies(config, out, signal);
+      const result = applied instanceof Promise ? await applied : applied;
       if (result === 'skip') {
         out.url = new URL(hop.href);
         out.headers = new Headers(hop.headers);

@@ -106,6 +106,30 @@ describe('send: the credential goes to allowed origins only', () => {
     expect(source.calls).toHaveLength(0);
   });
 
+  test('async policies run in order too; a skip after one still sends the hop untouched', async () => {
+    const order: string[] = [];
+    const slow: RequestPolicy = async (r) => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      order.push('slow');
+      r.headers.set('X-Slow', 'yes');
+    };
+    const after: RequestPolicy = (r) => (
+      order.push('after'),
+      r.url.pathname === '/public' ? 'skip' : undefined
+    );
+    const { source, send } = setup({ policies: [slow, after] });
+    await send(`${web.api}/private`);
+    await send(`${web.api}/public`);
+    expect(order).toEqual(['slow', 'after', 'slow', 'after']);
+    expect(web.seen.map((s) => [s.path, s.headers['x-slow'], s.headers.authorization !== undefined])).toEqual(
+      [
+        ['/private', 'yes', true],
+        ['/public', undefined, false],
+      ],
+    );
+    expect(source.calls).toHaveLength(1);
+  });
+
   test('a custom credential policy replaces bearer', async () => {
     const { source, send } = setup({
       credential: async (r, ctx) => void r.headers.set('X-Token', (await ctx.token()).accessToken),
