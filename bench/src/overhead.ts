@@ -51,8 +51,8 @@ export interface OverheadOptions {
 }
 
 export const FULL: OverheadOptions = {
-  rounds: 40,
-  perRound: 400,
+  rounds: 80,
+  perRound: 250,
   warmup: 2_000,
   concurrencies: [1, 64],
   microCalls: 300_000,

@@ -11,7 +11,14 @@ import {
   type RequestPolicy,
 } from '@authrail/core';
 import { attachAuth } from '@authrail/axios';
-import { answer, fakeSource, useOrigins, type FakeSource, type Route, type Step } from '@authrail/test-utils';
+import {
+  answer,
+  fakeSource,
+  rejectFirstCredential,
+  useOrigins,
+  type FakeSource,
+  type Step,
+} from '@authrail/test-utils';
 
 const web = useOrigins();
 
@@ -26,15 +33,6 @@ function setup(
     policies: [queryParamScope({ param: 'researchstudy', value: '17-001' }), ...policies],
   });
   return { strategy, source };
-}
-
-function rejectFirstToken(): Route {
-  let first: string | undefined;
-  return (_req, res, seen) => {
-    first ??= seen.headers.authorization;
-    res.writeHead(seen.headers.authorization === first ? 401 : 200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(seen));
-  };
 }
 
 describe('attachAuth', () => {
@@ -73,7 +71,7 @@ describe('attachAuth', () => {
       return config;
     });
     client.interceptors.response.use((response) => (order.push(`response ${response.status}`), response));
-    web.routes.set('/rewritten', rejectFirstToken());
+    web.routes.set('/rewritten', rejectFirstCredential());
     await client.get(`${web.other}/original`);
     expect(order).toEqual(['after false', 'before false', 'response 200']); // the 401 was replayed inside
     expect(web.seen.map((s) => [s.origin, s.path, s.headers.authorization?.startsWith('Bearer ')])).toEqual([
@@ -86,7 +84,7 @@ describe('attachAuth', () => {
     const client = axios.create();
     attachAuth(client, setup().strategy);
     client.interceptors.response.use((response) => response.data as never);
-    web.routes.set('/unwrapped', rejectFirstToken());
+    web.routes.set('/unwrapped', rejectFirstCredential());
     const data = (await client.post(`${web.api}/unwrapped`, {
       nested: { list: [1, 2] },
       text: 'ü',

@@ -5,11 +5,10 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { useOrigins, type Route } from '@authrail/test-utils';
+import { launchChromium, rejectFirstCredential, useOrigins, type Route } from '@authrail/test-utils';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const packageRoot = join(fileURLToPath(import.meta.url), '../..');
 const web = useOrigins();
 let browser: Browser;
@@ -28,19 +27,7 @@ beforeAll(async () => {
     logLevel: 'silent',
   });
   bundle = built.outputFiles[0]!.text;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -75,12 +62,7 @@ test('in Chromium: no credential is forwarded by a redirect the browser follows;
     res.writeHead(302, { location: new URL(req.url!, 'http://x').searchParams.get('to')! });
     res.end();
   });
-  let first: string | undefined;
-  web.routes.set('/reject-first', (_req, res, seen) => {
-    first ??= seen.headers.authorization;
-    res.writeHead(seen.headers.authorization === first ? 401 : 200);
-    res.end();
-  });
+  web.routes.set('/reject-first', rejectFirstCredential());
   web.routes.set(
     'other/landed',
     permissive((_req, res) => {

@@ -17,7 +17,7 @@ import { mskApim, type MskApimOptions } from '@authrail/msk-apim';
 import { oktaClientCredentials } from '@authrail/okta';
 import { demoClients, type RecordedRequest } from '@authrail/sandbox';
 import { BINARY, JSON_BODY, XML_BODY, drivers, type BodyKind, type Driver } from './drivers.js';
-import { answer, useOrigins, useSandbox } from '@authrail/test-utils';
+import { answer, redirectTo, useOrigins, useSandbox } from '@authrail/test-utils';
 
 const sb = useSandbox();
 /** Bare servers beside the sandbox: another origin that can answer 401, and a TLS one. */
@@ -404,10 +404,10 @@ describe.each(drivers)('$name adapter: redirects, hop by hop', (driver: Driver) 
 
   test('https → http never carries a credential, even to an allowed origin', async () => {
     const secure = web.secure('api.authrail.test');
-    web.routes.set('secure/down', (_req, res) => {
-      res.writeHead(302, { location: `${sb.urls.echo}/downgraded` });
-      res.end();
-    });
+    web.routes.set(
+      'secure/down',
+      redirectTo(302, () => `${sb.urls.echo}/downgraded`),
+    );
     for (const kind of credentialKinds([secure, sb.url])) {
       sb.reset();
       web.seen.length = 0;
@@ -425,10 +425,10 @@ describe.each(drivers)('$name adapter: redirects, hop by hop', (driver: Driver) 
 
   test('a subdomain of the allowed host is another origin', async () => {
     const allowed = web.secure('api.authrail.test');
-    web.routes.set('secure/up', (_req, res) => {
-      res.writeHead(302, { location: `${web.secure('evil.api.authrail.test')}/landing` });
-      res.end();
-    });
+    web.routes.set(
+      'secure/up',
+      redirectTo(302, () => `${web.secure('evil.api.authrail.test')}/landing`),
+    );
     for (const kind of credentialKinds([allowed])) {
       web.seen.length = 0;
       const send = driver.client(kind.strategy());

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { demoClients } from '@authrail/sandbox';
-import { TEST_CA, useOrigins, useSandbox } from '@authrail/test-utils';
+import { TEST_CA, redirectTo, rejectFirstCredential, useOrigins, useSandbox } from '@authrail/test-utils';
 
 const sb = useSandbox();
 const web = useOrigins({ tls: true });
@@ -64,19 +64,12 @@ interface Results {
 async function runApp(version: string, file: 'consumer.cjs' | 'consumer.mjs'): Promise<Results> {
   const app = join(work, `axios-${version}`);
   const allowed = web.secure('api.authrail.test');
-  web.routes.set('secure/up', (_req, res) => {
-    res.writeHead(302, { location: `${web.secure('evil.api.authrail.test')}/landing` });
-    res.end();
-  });
+  web.routes.set(
+    'secure/up',
+    redirectTo(302, () => `${web.secure('evil.api.authrail.test')}/landing`),
+  );
   sb.inject('echo', { type: 'unauthorized' }, { times: 2 }); // "always": the request and its replay
-  for (const client of ['axios', 'ky', 'fetch']) {
-    let first: string | undefined;
-    web.routes.set(`/replay-${client}`, (_req, res, seen) => {
-      first ??= seen.headers.authorization;
-      res.writeHead(seen.headers.authorization === first ? 401 : 200);
-      res.end();
-    });
-  }
+  for (const client of ['axios', 'ky', 'fetch']) web.routes.set(`/replay-${client}`, rejectFirstCredential());
   const { stdout } = await promisify(execFile)(process.execPath, [file], {
     cwd: app,
     env: {

@@ -9,7 +9,7 @@ import {
   type AuthStrategy,
 } from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
-import { answer, fakeSource, useOrigins, type Route } from '@authrail/test-utils';
+import { answer, fakeSource, redirectTo, rejectFirstCredential, useOrigins } from '@authrail/test-utils';
 
 const web = useOrigins();
 
@@ -22,23 +22,6 @@ function strategy(): { strategy: AuthStrategy; tokens: () => string[] } {
   });
   return { strategy: built, tokens: () => source.issued.map((t) => t.accessToken) };
 }
-
-/** 401 for the first token the route sees, 200 afterwards. */
-function rejectFirstToken(): Route {
-  let first: string | undefined;
-  return (_req, res, seen) => {
-    first ??= seen.headers.authorization;
-    res.writeHead(seen.headers.authorization === first ? 401 : 200);
-    res.end(seen.body);
-  };
-}
-
-const redirect =
-  (status: number, to: () => string): Route =>
-  (_req, res) => {
-    res.writeHead(status, { location: to() });
-    res.end();
-  };
 
 describe('createAuthFetch', () => {
   test('accepts a string, a URL and a Request, and leaves the caller’s Request usable', async () => {
@@ -81,7 +64,7 @@ describe('createAuthFetch', () => {
 
   test('a Request input with a FormData body is replayed after a 401 with the same bytes, and stays usable', async () => {
     const { strategy: s, tokens } = strategy();
-    web.routes.set('/replayed', rejectFirstToken());
+    web.routes.set('/replayed', rejectFirstCredential());
     const api = createAuthFetch(s);
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array([0, 255, 1])]), 'f.bin');
@@ -101,7 +84,7 @@ describe('createAuthFetch', () => {
     async (status) => {
       web.routes.set(
         '/temp',
-        redirect(status, () => '/final'),
+        redirectTo(status, () => '/final'),
       );
       const api = createAuthFetch(strategy().strategy);
       const bytes = new Uint8Array([1, 2, 3, 250]);
@@ -146,7 +129,7 @@ describe('createAuthFetch', () => {
     const sent: [string, unknown][] = [];
     web.routes.set(
       '/hop',
-      redirect(302, () => `${web.other}/landed`),
+      redirectTo(302, () => `${web.other}/landed`),
     );
     const api = createAuthFetch(strategy().strategy, {
       fetch: (input, init) => (
@@ -164,7 +147,7 @@ describe('createAuthFetch', () => {
   test('an API key header crosses no redirect to another origin, where fetch itself would forward it', async () => {
     web.routes.set(
       '/go',
-      redirect(302, () => `${web.other}/landed`),
+      redirectTo(302, () => `${web.other}/landed`),
     );
     const api = createAuthFetch(
       createApiKeyStrategy({ key: 'key-abcdef', header: 'Ocp-Apim-Subscription-Key', origins: [web.api] }),
@@ -181,7 +164,7 @@ describe('createAuthFetch', () => {
     const spy: typeof fetch = (input, init) => (modes.push(init?.redirect), fetch(input, init));
     web.routes.set(
       '/go',
-      redirect(302, () => `${web.other}/landed`),
+      redirectTo(302, () => `${web.other}/landed`),
     );
     const bearer = createAuthFetch(strategy().strategy, { fetch: spy, redirects: 'runtime' });
     expect((await bearer(`${web.api}/go`)).status).toBe(200); // Node's fetch followed it, dropping Authorization
@@ -197,7 +180,7 @@ describe('createAuthFetch', () => {
   test("the caller's redirect and signal apply", async () => {
     web.routes.set(
       '/go',
-      redirect(302, () => '/there'),
+      redirectTo(302, () => '/there'),
     );
     const api = createAuthFetch(strategy().strategy);
     expect((await api(`${web.api}/go`, { redirect: 'manual' })).status).toBe(302);

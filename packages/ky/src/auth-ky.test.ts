@@ -14,7 +14,15 @@ import {
   type RejectedEvent,
 } from '@authrail/core';
 import { createAuthKy } from '@authrail/ky';
-import { answer, fakeSource, useOrigins, type FakeSource, type Route, type Step } from '@authrail/test-utils';
+import {
+  answer,
+  fakeSource,
+  rejectFirstCredential,
+  useOrigins,
+  type FakeSource,
+  type Route,
+  type Step,
+} from '@authrail/test-utils';
 
 const web = useOrigins();
 
@@ -53,16 +61,6 @@ function statuses(...queue: number[]): Route {
   };
 }
 
-/** 401 for the first token the route sees. */
-function rejectFirstToken(): Route {
-  let first: string | undefined;
-  return (_req, res, seen) => {
-    first ??= seen.headers.authorization;
-    res.writeHead(seen.headers.authorization === first ? 401 : 200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(seen));
-  };
-}
-
 describe.each([
   ['ky 2', ky],
   ['ky 1', ky1 as unknown as typeof ky],
@@ -80,7 +78,7 @@ describe.each([
   test("a 401 replay does not use up ky's retry budget", async () => {
     const { strategy, events } = setup();
     let calls = 0;
-    const reject = rejectFirstToken();
+    const reject = rejectFirstCredential();
     web.routes.set('/budget', (req, res, seen) =>
       ++calls === 2 ? statuses(503)(req, res, seen) : reject(req, res, seen),
     );
@@ -98,6 +96,16 @@ describe.each([
     expect(error).toMatchObject({ name: 'TokenEndpointError', error: 'invalid_client' });
     expect(source.calls).toHaveLength(1);
     expect(web.seen).toHaveLength(0);
+  });
+
+  test('an instance without retries that retries per request still costs one token request', async () => {
+    const { strategy, source } = setup({ fallback: { kind: 'fail', status: 401, error: 'invalid_client' } });
+    const api = createAuthKy(strategy, { ky: instance, retry: 0 });
+    const error = await api
+      .get(`${web.api}/x`, { retry: { limit: 2, delay: () => 0 } })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'TokenEndpointError', error: 'invalid_client' });
+    expect(source.calls).toHaveLength(1);
   });
 
   test("with ky's default retry, a 503 storm costs exactly core's maxAttempts", async () => {

@@ -94,7 +94,7 @@ export function createAuthKy<K = typeof ky>(strategy: AuthStrategy, options: Aut
   ) => K;
   return extend((parent) => ({
     ...kyOptions,
-    retry: guardRetry(parent.retry, kyOptions.retry),
+    ...guardRetry(parent.retry, kyOptions.retry),
     hooks: {
       ...userHooks,
       beforeRequest: [...(userHooks.beforeRequest ?? []), markStream],
@@ -109,23 +109,29 @@ type ShouldRetry = (state: {
   retryCount: number;
 }) => boolean | undefined | Promise<boolean | undefined>;
 
+/** A retry limit as ky reads one: a number, an object's `limit`, or none given. */
+function limitOf(retry: unknown): number | undefined {
+  if (typeof retry === 'number') return retry;
+  const limit = (retry as { limit?: unknown } | null | undefined)?.limit;
+  return typeof limit === 'number' ? limit : undefined;
+}
+
 /**
- * ky's retry options with a `shouldRetry` that never retries authrail's own errors
- * (`MissingScopeError`, `TokenEndpointError`: the token manager already retried the token
- * endpoint) and otherwise defers to the user's `shouldRetry`, then to ky's defaults.
- * ky 1 retries any non-HTTP error; ky 2 only network errors.
+ * The `retry` option, with a `shouldRetry` that never retries authrail's own errors
+ * (`MissingScopeError`, `TokenEndpointError`, `RedirectError`: the token manager already
+ * retried the token endpoint) and otherwise defers to yours or the base instance's, then
+ * to ky's defaults (ky 1 retries any non-HTTP error; ky 2 only network errors). Only the
+ * keys you set are passed on (ky merges the rest from the base instance), and nothing is
+ * added when no retry can happen: ky normalises `retry` on every request.
  */
-function guardRetry(parent: unknown, own: unknown): Record<string, unknown> {
-  const asObject = (value: unknown): Record<string, unknown> =>
-    typeof value === 'number'
-      ? { limit: value }
-      : typeof value === 'object' && value !== null
-        ? (value as Record<string, unknown>)
-        : {};
-  const merged = { ...asObject(parent), ...asObject(own) };
-  const user = merged.shouldRetry as ShouldRetry | undefined;
+function guardRetry(parent: unknown, own: unknown): { retry?: unknown } {
+  const limit = limitOf(own) ?? limitOf(parent) ?? 2;
+  if (limit === 0) return own === undefined ? {} : { retry: own };
+  const mine = typeof own === 'object' && own !== null ? (own as Record<string, unknown>) : {};
+  const user = (mine.shouldRetry ?? (parent as { shouldRetry?: unknown } | null | undefined)?.shouldRetry) as
+    ShouldRetry | undefined;
   const shouldRetry: ShouldRetry = (state) => (isAuthrailError(state.error) ? false : user?.(state));
-  return { ...merged, shouldRetry };
+  return { retry: { ...mine, ...(typeof own === 'number' ? { limit: own } : {}), shouldRetry } };
 }
 
 /**

@@ -14,7 +14,13 @@ import {
   medblocksClientCredentials,
   type MedblocksAuthorizationCodeOptions,
 } from '@authrail/medblocks';
-import { FAST_RETRY, TOKEN_FAULT_CASES, sendThrough, useSandbox } from '@authrail/test-utils';
+import {
+  FAST_RETRY,
+  TOKEN_FAULT_CASES,
+  expectTokenFault,
+  sendThrough,
+  useSandbox,
+} from '@authrail/test-utils';
 
 const sb = useSandbox();
 
@@ -303,24 +309,15 @@ describe('medblocksAuthorizationCode', () => {
 
 describe('medblocksClientCredentials: every token endpoint fault of the shared table', () => {
   test.each(TOKEN_FAULT_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    sb.inject('medblocks-token', c.fault, c.times === undefined ? {} : { times: c.times });
-    const strategy = medblocksClientCredentials({
-      baseUrl: sb.urls.medblocks.baseUrl,
-      ...demoClients.medblocksBackend,
-      retry: FAST_RETRY,
-    });
-    const result = await strategy.tokens.getToken().then(
-      (token) => ({ token }),
-      (error: unknown) => ({ error }),
+    await expectTokenFault(
+      c,
+      sb,
+      'medblocks-token',
+      medblocksClientCredentials({
+        baseUrl: sb.urls.medblocks.baseUrl,
+        ...demoClients.medblocksBackend,
+        retry: FAST_RETRY,
+      }).tokens,
     );
-    expect(sb.tokenRequests({ service: 'medblocks' })).toHaveLength(c.requests);
-    if (c.outcome === 'token') {
-      expect(result).toMatchObject({ token: { tokenType: 'Bearer' } });
-      return;
-    }
-    expect(result).toMatchObject({
-      error: { code: c.outcome.code, status: c.outcome.status, ...c.outcome.fields },
-    });
-    expect(isTokenEndpointError((result as { error: unknown }).error)).toBe(true);
   });
 });

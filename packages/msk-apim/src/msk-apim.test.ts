@@ -9,7 +9,13 @@ import {
 } from '@authrail/core';
 import { demoClients, startSandbox } from '@authrail/sandbox';
 import { mskApim, type MskApimOptions } from '@authrail/msk-apim';
-import { FAST_RETRY, TOKEN_FAULT_CASES, sendThrough, useSandbox } from '@authrail/test-utils';
+import {
+  FAST_RETRY,
+  TOKEN_FAULT_CASES,
+  expectTokenFault,
+  sendThrough,
+  useSandbox,
+} from '@authrail/test-utils';
 
 const sb = useSandbox();
 
@@ -248,20 +254,6 @@ describe('mskApim options', () => {
 
 describe('mskApim: every token endpoint fault of the shared table', () => {
   test.each(TOKEN_FAULT_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    sb.inject('msk-token', c.fault, c.times === undefined ? {} : { times: c.times });
-    const strategy = mskApim(options({ retry: FAST_RETRY }));
-    const result = await strategy.tokens.getToken().then(
-      (token) => ({ token }),
-      (error: unknown) => ({ error }),
-    );
-    expect(sb.tokenRequests({ service: 'mskApim' })).toHaveLength(c.requests);
-    if (c.outcome === 'token') {
-      expect(result).toMatchObject({ token: { tokenType: 'Bearer' } });
-      return;
-    }
-    expect(result).toMatchObject({
-      error: { code: c.outcome.code, status: c.outcome.status, ...c.outcome.fields },
-    });
-    expect(isTokenEndpointError((result as { error: unknown }).error)).toBe(true);
+    await expectTokenFault(c, sb, 'msk-token', mskApim(options({ retry: FAST_RETRY })).tokens);
   });
 });

@@ -8,7 +8,13 @@ import {
   oktaTokenEndpoint,
   type OktaClientCredentialsOptions,
 } from '@authrail/okta';
-import { FAST_RETRY, TOKEN_FAULT_CASES, sendThrough, useSandbox } from '@authrail/test-utils';
+import {
+  FAST_RETRY,
+  TOKEN_FAULT_CASES,
+  expectTokenFault,
+  sendThrough,
+  useSandbox,
+} from '@authrail/test-utils';
 
 const sb = useSandbox();
 
@@ -150,20 +156,6 @@ describe('oktaClientCredentials', () => {
 
 describe('oktaClientCredentials: every token endpoint fault of the shared table', () => {
   test.each(TOKEN_FAULT_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    sb.inject('okta-token', c.fault, c.times === undefined ? {} : { times: c.times });
-    const strategy = oktaClientCredentials(options({ retry: FAST_RETRY }));
-    const result = await strategy.tokens.getToken().then(
-      (token) => ({ token }),
-      (error: unknown) => ({ error }),
-    );
-    expect(sb.tokenRequests({ service: 'okta' })).toHaveLength(c.requests);
-    if (c.outcome === 'token') {
-      expect(result).toMatchObject({ token: { tokenType: 'Bearer' } });
-      return;
-    }
-    expect(result).toMatchObject({
-      error: { code: c.outcome.code, status: c.outcome.status, ...c.outcome.fields },
-    });
-    expect(isTokenEndpointError((result as { error: unknown }).error)).toBe(true);
+    await expectTokenFault(c, sb, 'okta-token', oktaClientCredentials(options({ retry: FAST_RETRY })).tokens);
   });
 });

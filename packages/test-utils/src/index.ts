@@ -6,12 +6,20 @@ export {
   type OidcRequest,
 } from './oidc-provider.js';
 export { useSandbox } from './sandbox.js';
-export { FAST_RETRY, TOKEN_FAULT_CASES, type FaultOutcome, type TokenFaultCase } from './token-faults.js';
+export {
+  FAST_RETRY,
+  TOKEN_FAULT_CASES,
+  expectTokenFault,
+  type FaultOutcome,
+  type TokenFaultCase,
+} from './token-faults.js';
 export { sendThrough } from './transport.js';
 export {
   TEST_CA,
   answer,
   fetchTransport,
+  redirectTo,
+  rejectFirstCredential,
   request,
   testLookup,
   useOrigins,
@@ -21,3 +29,4 @@ export {
   type Seen,
 } from './origins.js';
 export { SECRET, fakeSource, manualClock, settle, type FakeSource, type Step } from './fake-source.js';
+export { launchChromium } from './chromium.js';

@@ -156,6 +156,24 @@ export function answer(status: number, headers: Record<string, string> = {}, bod
   };
 }
 
+/** 401 for the first credential the route sees (one the API no longer accepts), then 200 with the request echoed. */
+export function rejectFirstCredential(): Route {
+  let first: string | undefined;
+  return (_req, res, seen) => {
+    first ??= seen.headers.authorization;
+    res.writeHead(seen.headers.authorization === first ? 401 : 200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(seen));
+  };
+}
+
+/** A redirect with this status to where `to()` says (read when the request comes). */
+export function redirectTo(status: number, to: () => string): Route {
+  return (_req, res) => {
+    res.writeHead(status, { location: to() });
+    res.end();
+  };
+}
+
 /** What the fetch transport returns: the core view plus fetch's own `Response`. */
 export type FetchHop = AuthResponse & { response: Response };
 

@@ -2,12 +2,13 @@
 // and Medblocks all prove the same behaviour: transient faults retried to a token,
 // permanent ones surfaced as the right typed error after the right number of attempts.
 import { expect } from 'vitest';
-import type { Fault } from '@authrail/sandbox';
+import { isTokenEndpointError, type TokenManager } from '@authrail/core';
+import type { Fault, Sandbox, SandboxRoute } from '@authrail/sandbox';
 
 /** Retry options that keep the fault table fast: 3 attempts, tiny backoff, 300 ms per attempt. */
 export const FAST_RETRY = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 300 } as const;
 
-/** What a fault should end in. Codes are core's `ErrorCodes` values (spelt out: test-utils does not depend on core). */
+/** What a fault should end in. Codes are core's `ErrorCodes` values. */
 export type FaultOutcome =
   | 'token'
   | {
@@ -117,3 +118,29 @@ export const TOKEN_FAULT_CASES: readonly TokenFaultCase[] = [
     requests: 1,
   },
 ];
+
+/**
+ * Injects one case's fault on `route`, asks the preset's token manager for a token and
+ * checks the outcome and how many token requests it took.
+ */
+export async function expectTokenFault(
+  c: TokenFaultCase,
+  sandbox: Sandbox,
+  route: SandboxRoute,
+  tokens: TokenManager,
+): Promise<void> {
+  sandbox.inject(route, c.fault, c.times === undefined ? {} : { times: c.times });
+  const result = await tokens.getToken().then(
+    (token) => ({ token }),
+    (error: unknown) => ({ error }),
+  );
+  expect(sandbox.tokenRequests()).toHaveLength(c.requests);
+  if (c.outcome === 'token') {
+    expect(result).toMatchObject({ token: { tokenType: 'Bearer' } });
+    return;
+  }
+  expect(result).toMatchObject({
+    error: { code: c.outcome.code, status: c.outcome.status, ...c.outcome.fields },
+  });
+  expect(isTokenEndpointError((result as { error: unknown }).error)).toBe(true);
+}
