@@ -24,6 +24,14 @@ test('a smoke run of the overhead workload measures every client, adapter and pe
     }
   }
   expect(Object.values(result.micro).every((ns) => ns > 0)).toBe(true);
+  expect(result.added.map((m) => m.name)).toEqual([
+    'fetch (answers at once)',
+    '@authrail/fetch (answers at once)',
+    'ky 2 (answers at once)',
+    '@authrail/ky (answers at once)',
+    'axios (answers at once)',
+    '@authrail/axios (answers at once)',
+  ]);
   const markdown = toMarkdown(result);
   for (const name of [
     '@authrail/fetch',

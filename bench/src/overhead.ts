@@ -7,7 +7,7 @@
 //   pnpm bench:overhead --quick    a smoke run: checks the harness, not the numbers
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import axios from 'axios';
+import axios, { type InternalAxiosRequestConfig } from 'axios';
 import { createAuthRefreshInterceptor } from 'axios-auth-refresh';
 import ky from 'ky';
 import { OAuth2Client, OAuth2Fetch } from '@badgateway/oauth2-client';
@@ -34,6 +34,64 @@ function strategyFor(origin: string): TokenAuthStrategy {
     fetchToken: () => Promise.resolve(createToken({ accessToken: TOKEN, expiresIn: 24 * 3600 })),
   };
   return createAuthStrategy({ source, origins: [origin] });
+}
+
+/**
+ * authrail's own CPU per request, without the network: each client with a transport that
+ * answers at once, bare vs through authrail, in paired rounds. Free of I/O noise, it is
+ * the cost authrail adds to every request; set beside the bare client's CPU per real
+ * request it gives the overhead ratio the I/O noise of a shared machine hides.
+ */
+async function addedCpu(
+  origin: string,
+  strategy: TokenAuthStrategy,
+  options: OverheadOptions,
+): Promise<Measured[]> {
+  const url = `${origin}/fhir/Patient`;
+  const answer = () => Promise.resolve(new Response('{"resourceType":"Bundle"}', { status: 200 }));
+  const cannedAdapter = (config: InternalAxiosRequestConfig) =>
+    Promise.resolve({ data: '{}', status: 200, statusText: 'OK', headers: {}, config, request: {} });
+  const authFetch = createAuthFetch(strategy, { fetch: answer });
+  const bareKy = ky.create({ fetch: answer, retry: 0, headers: { authorization: STATIC } });
+  const authKy = createAuthKy(strategy, { ky, fetch: answer, retry: 0 });
+  const bareAxios = axios.create({ adapter: cannedAdapter, headers: { authorization: STATIC } });
+  const authAxios = axios.create({ adapter: cannedAdapter });
+  attachAuth(authAxios, strategy);
+  const pairs: [string, Variant[]][] = [
+    [
+      'fetch',
+      [
+        { name: 'fetch (answers at once)', send: () => answer().then((r) => r.text()) },
+        { name: '@authrail/fetch (answers at once)', send: () => authFetch(url).then((r) => r.text()) },
+      ],
+    ],
+    [
+      'ky',
+      [
+        { name: 'ky 2 (answers at once)', send: () => bareKy.get(url).text() },
+        { name: '@authrail/ky (answers at once)', send: () => authKy.get(url).text() },
+      ],
+    ],
+    [
+      'axios',
+      [
+        { name: 'axios (answers at once)', send: () => bareAxios.get(url) },
+        { name: '@authrail/axios (answers at once)', send: () => authAxios.get(url) },
+      ],
+    ],
+  ];
+  const out: Measured[] = [];
+  for (const [, variants] of pairs) {
+    out.push(
+      ...(await compare(variants, {
+        rounds: options.rounds,
+        perRound: options.perRound * 4,
+        warmup: options.warmup,
+        concurrency: 1,
+      })),
+    );
+  }
+  return out;
 }
 
 export interface OverheadReport {
@@ -65,9 +123,14 @@ export const QUICK: OverheadOptions = {
   microCalls: 2_000,
 };
 
-export async function runOverhead(
-  options: OverheadOptions,
-): Promise<{ reports: OverheadReport[]; micro: Record<string, number> }> {
+export interface OverheadResult {
+  reports: OverheadReport[];
+  micro: Record<string, number>;
+  /** Bare and authrail per client with a transport that answers at once (no network). */
+  added: Measured[];
+}
+
+export async function runOverhead(options: OverheadOptions): Promise<OverheadResult> {
   const server = await startServer();
   try {
     const url = `${server.url}/fhir/Patient`;
@@ -143,7 +206,9 @@ export async function runOverhead(
     const noop = () => Promise.resolve(answered);
     const credential = bearer();
     const hop = { method: 'GET', url: new URL(url), headers: new Headers() };
-    const context = { signal: undefined, token: () => strategy.tokens.getToken() };
+    // As core's loop calls it with a cached token: the token at once, no promise.
+    const cached = await strategy.tokens.getToken();
+    const context = { signal: undefined, token: () => cached };
     const micro = {
       'send() with a transport that answers at once (ns)': await perCall(
         () => strategy.send(request, noop),
@@ -158,13 +223,14 @@ export async function runOverhead(
         options.microCalls,
       ),
     };
-    return { reports, micro };
+    const added = await addedCpu(server.url, strategy, options);
+    return { reports, micro, added };
   } finally {
     server.stop();
   }
 }
 
-export function toMarkdown(result: { reports: OverheadReport[]; micro: Record<string, number> }): string {
+export function toMarkdown(result: OverheadResult): string {
   const fmt = (n: number) => n.toFixed(3);
   const lines = [`# Overhead per request (${result.reports[0]?.node ?? process.version})`, ''];
   for (const report of result.reports) {
@@ -184,6 +250,27 @@ export function toMarkdown(result: { reports: OverheadReport[]; micro: Record<st
   }
   lines.push('## Core alone', '', '| what | ns per call |', '| --- | ---: |');
   for (const [what, ns] of Object.entries(result.micro)) lines.push(`| ${what} | ${ns.toFixed(0)} |`);
+  // authrail's own CPU per request, and what it is of a real request of the bare client.
+  const realCpu = new Map(
+    (result.reports[0]?.families ?? []).map(({ family, results }) => [family, results[0]?.median.cpuUs ?? 0]),
+  );
+  lines.push(
+    '',
+    '## authrail’s own CPU per request (a transport that answers at once: no network noise)',
+    '',
+    '| client | bare CPU µs/req | through authrail CPU µs/req | added µs/req | added / a real bare request (concurrency 1) |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  );
+  for (let i = 0; i + 1 < result.added.length; i += 2) {
+    const bare = result.added[i]!;
+    const auth = result.added[i + 1]!;
+    const added = auth.median.cpuUs - bare.median.cpuUs;
+    const family = ['fetch', 'ky', 'axios'][i / 2]!;
+    const real = realCpu.get(family) ?? 0;
+    lines.push(
+      `| ${family} | ${bare.median.cpuUs.toFixed(1)} | ${auth.median.cpuUs.toFixed(1)} | ${added.toFixed(1)} | ${real ? `${((added / real) * 100).toFixed(1)} % (of ${real.toFixed(0)} µs)` : '—'} |`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 
