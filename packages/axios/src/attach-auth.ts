@@ -92,6 +92,21 @@ function runtimeHidesRedirects(adapterName: unknown): boolean {
   );
 }
 
+/**
+ * A body that sends the same bytes again: a `FormData` is serialised once (axios would
+ * give every send a new multipart boundary), its `Content-Type` with the boundary noted in
+ * `headers`; anything else axios serialised already, or is a stream, and stays as it is.
+ */
+async function replayableData(data: unknown, headers: Headers): Promise<unknown> {
+  if (typeof FormData === 'undefined' || !(data instanceof FormData)) return data ?? null;
+  const serialised = new Response(data);
+  headers.set('Content-Type', serialised.headers.get('content-type')!);
+  const bytes = await serialised.arrayBuffer();
+  // axios' Node adapter takes a Buffer (not a bare Uint8Array); browsers take the bytes.
+  const NodeBuffer = (globalThis as { Buffer?: { from(data: ArrayBuffer): Uint8Array } }).Buffer;
+  return NodeBuffer ? NodeBuffer.from(bytes) : new Uint8Array(bytes);
+}
+
 /** axios' headers as `Headers` (multi-values joined), what policies see. */
 function headersOf(headers: InternalAxiosRequestConfig['headers']): Headers {
   const view = new Headers();
@@ -230,7 +245,7 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
       method: (config.method ?? 'get').toUpperCase(),
       url,
       headers: original,
-      body: config.data ?? null,
+      body: await replayableData(config.data, original),
       bodyIsStream: isStream(config.data),
       redirect,
     };
@@ -250,7 +265,11 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
       const headers = config.headers.concat();
       const secrets: string[] = [];
       out.headers.forEach((value, name) => {
-        if (original.get(name) === value) return;
+        if (original.get(name) === value) {
+          // A FormData serialised once: its multipart Content-Type goes with the bytes.
+          if (name === 'content-type' && request.body !== config.data) headers.set(name, value);
+          return;
+        }
         headers.set(name, value);
         secrets.push(value);
       });

@@ -130,17 +130,10 @@ describe.each(drivers)('$name adapter', (driver: Driver) => {
       expect(attempts[0]!.headers.authorization).not.toBe(attempts[1]!.headers.authorization);
       expect(attempts[0]!.method).toBe('POST');
       expect(attempts[1]!.method).toBe('POST');
-      expect(attempts[0]!.headers['content-type']).toBe(
-        attempts[1]!.headers['content-type']?.replace(
-          /boundary=.*/,
-          attempts[0]!.headers['content-type']?.match(/boundary=.*/)?.[0] ?? '',
-        ),
-      );
+      expect(attempts[1]!.headers['content-type']).toBe(attempts[0]!.headers['content-type']);
       const check = expectedBody(kind);
       for (const attempt of attempts) check(attempt.body, attempt);
-      if (kind !== 'formdata' || driver.name !== 'axios')
-        expect(attempts[1]!.body.equals(attempts[0]!.body)).toBe(true);
-      else expect(normalise(attempts[1]!)).toBe(normalise(attempts[0]!));
+      expect(attempts[1]!.body.equals(attempts[0]!.body)).toBe(true); // the same bytes, boundary included
       expect(events).toEqual([
         expect.objectContaining({ method: 'POST', replay: true, reason: 'replaying' }),
       ]);
