@@ -327,9 +327,12 @@ export function scrubSecrets(text: string, secrets: readonly (string | undefined
 }
 
 function secretForms(secret: string): string[] {
-  const forms = new Set([secret, encodeURIComponent(secret)]);
+  const forms = new Set([secret]);
   try {
+    forms.add(encodeURIComponent(secret));
     forms.add(encodeURIComponent(secret).replace(/%20/g, '+'));
+    // application/x-www-form-urlencoded, as client_secret_post sends it: also !'()~ escaped.
+    forms.add(new URLSearchParams({ s: secret }).toString().slice(2));
   } catch {
     // lone surrogates cannot be encoded; the raw form is still scrubbed
   }

@@ -358,8 +358,8 @@ describe('failures', () => {
     process.on('unhandledRejection', onUnhandled);
     try {
       const source = fakeSource();
-      source.steps.push({ kind: 'fail', status: 401, error: 'invalid_client' });
-      const tokens = createTokenManager({ source, retry: fastRetry });
+      source.steps.push({ kind: 'fail', status: 503 });
+      const tokens = createTokenManager({ source, retry: { ...fastRetry, maxAttempts: 1 } });
       const results = await Promise.allSettled(Array.from({ length: 50 }, () => tokens.getToken()));
       expect(results.every((r) => r.status === 'rejected')).toBe(true);
       expect(source.calls).toHaveLength(1);
@@ -378,6 +378,7 @@ describe('failures', () => {
       maxDelayMs: 1_000,
       maxRetryAfterMs: 0,
       attemptTimeoutMs: 1,
+      failureCooldownMs: 0,
     };
     expect([1, 2, 3, 4, 5].map((a) => backoffDelay(a, retry, () => 0.999999))).toEqual([
       99, 199, 399, 799, 999,
@@ -394,6 +395,103 @@ describe('failures', () => {
         },
       ),
     );
+  });
+});
+
+describe('hardening: no wedge, no amplification (issue 9)', () => {
+  test('regression: a source that never settles, even aborted (a stalled gzip body), ends at the attempt deadline; the next call asks again', async () => {
+    const source = fakeSource();
+    source.steps.push({ kind: 'wedge' }, { kind: 'wedge' });
+    const tokens = createTokenManager({
+      source,
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, attemptTimeoutMs: 50 },
+    });
+    await expect(tokens.getToken()).rejects.toMatchObject({ code: ErrorCodes.TOKEN_ENDPOINT_TIMEOUT });
+    expect(source.calls).toHaveLength(2);
+    expect(source.calls.every((c) => c.signal?.aborted)).toBe(true);
+    await expect(tokens.getToken()).resolves.toBeDefined(); // the in-flight slot was freed
+    expect(source.calls).toHaveLength(3);
+  });
+
+  test('regression: a Retry-After longer than we wait is remembered: refused locally until then, saying so', async () => {
+    const clock = manualClock();
+    const source = fakeSource(clock.now);
+    source.steps.push({ kind: 'fail', status: 429, retryAfterMs: 3_600_000 });
+    const tokens = createTokenManager({ source, now: clock.now, retry: fastRetry });
+    await expect(tokens.getToken()).rejects.toMatchObject({ status: 429, retryAfterMs: 3_600_000 });
+    clock.advance(600_000);
+    const refused = await tokens.getToken().catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      code: ErrorCodes.TOKEN_ENDPOINT_ERROR,
+      status: 429,
+      retryAfterMs: 3_000_000,
+    });
+    expect((refused as Error).message).toMatch(
+      /not asking .* again until 2026-01-01T01:00:00\.000Z \(3000 s\): the server asked to wait/,
+    );
+    expect(source.calls).toHaveLength(1);
+    clock.advance(3_000_000);
+    await expect(tokens.getToken()).resolves.toBeDefined();
+    expect(source.calls).toHaveLength(2);
+  });
+
+  test('regression: a refused client (invalid_client) is not asked again for a short, doubling while', async () => {
+    const clock = manualClock();
+    const source = fakeSource(clock.now, { kind: 'fail', status: 401, error: 'invalid_client' });
+    const tokens = createTokenManager({
+      source,
+      now: clock.now,
+      retry: { ...fastRetry, failureCooldownMs: 5_000 },
+    });
+    const attempt = () =>
+      tokens.getToken().then(
+        () => new Error('got a token'),
+        (e: unknown) => e as Error,
+      );
+    expect(await attempt()).toMatchObject({ error: 'invalid_client' });
+    for (let i = 0; i < 20; i += 1)
+      expect((await attempt()).message).toMatch(/refused this client 1 time\(s\) in a row/);
+    expect(source.calls).toHaveLength(1);
+    clock.advance(5_000);
+    expect((await attempt()).message).not.toMatch(/not asking/); // asked again: refused again
+    expect(source.calls).toHaveLength(2);
+    clock.advance(9_000);
+    expect((await attempt()).message).toMatch(/until .* \(1 s\): it refused this client 2 time\(s\)/); // 10 s now
+    clock.advance(1_000);
+    source.fallback = { kind: 'token', lifetimeS: 3600 };
+    await expect(tokens.getToken()).resolves.toBeDefined();
+    expect(source.calls).toHaveLength(3);
+  });
+
+  test('regression: when every caller waiting for a hanging endpoint has aborted, the shared request is aborted', async () => {
+    const source = fakeSource(Date.now, { kind: 'hang' });
+    const tokens = createTokenManager({ source, retry: { maxAttempts: 3, attemptTimeoutMs: 60_000 } });
+    const a = tokens.getToken({ signal: AbortSignal.timeout(20) });
+    const b = tokens.getToken({ signal: AbortSignal.timeout(40) });
+    await expect(a).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(source.calls[0]?.signal?.aborted).toBe(false); // b still waits
+    await expect(b).rejects.toMatchObject({ name: 'TimeoutError' });
+    await settle();
+    expect(source.calls[0]?.signal?.aborted).toBe(true); // nobody waits: the request is given up…
+    expect(source.calls).toHaveLength(1); // …without another attempt
+    source.fallback = { kind: 'token', lifetimeS: 3600 };
+    await expect(tokens.getToken()).resolves.toBeDefined(); // and the next caller starts afresh
+  });
+
+  test('a refresh ahead of expiry is not aborted for want of waiters, and keeps nothing alive', async () => {
+    const clock = manualClock();
+    const source = fakeSource(clock.now);
+    const tokens = createTokenManager({ source, now: clock.now, retry: { attemptTimeoutMs: 60_000 } });
+    await tokens.getToken();
+    source.fallback = { kind: 'hang' };
+    const timers = () => process.getActiveResourcesInfo().filter((t) => t === 'Timeout').length;
+    const before = timers();
+    clock.advance(3_600_000 - 100_000); // stale: a background refresh starts and hangs
+    await tokens.getToken();
+    await settle();
+    expect(source.calls).toHaveLength(2);
+    expect(source.calls[1]?.signal?.aborted).toBe(false);
+    expect(timers()).toBe(before); // its deadline timer is unref'd
   });
 });
 

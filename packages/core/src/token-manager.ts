@@ -52,8 +52,19 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** A `Retry-After` longer than this fails at once instead of waiting. Default 60 000 ms. */
   maxRetryAfterMs?: number;
-  /** Each attempt is aborted after this long and counts as a timeout. Default 30 000 ms. */
+  /**
+   * Each attempt ends after this long and counts as a timeout, whether or not the
+   * transport answers its abort: the one timeout of a token request. Default 30 000 ms.
+   */
   attemptTimeoutMs?: number;
+  /**
+   * After the token endpoint refuses the client (`invalid_client`, `unauthorized_client`,
+   * `invalid_scope` and other 4xx but 429), it is not asked again for this long, doubling
+   * with each refusal in a row up to 5 minutes; calls meanwhile fail at once with the same
+   * error, which says until when. Okta allows 300–2,000 token calls a minute per org.
+   * `0` turns it off. Default 5 000 ms.
+   */
+  failureCooldownMs?: number;
 }
 
 /** Options of {@link createTokenManager}. */
@@ -118,7 +129,12 @@ const DEFAULT_RETRY = {
   maxRetryAfterMs: 60_000,
   /** Per-attempt timeout, ms. */
   attemptTimeoutMs: 30_000,
+  /** First cooldown after the token endpoint refuses the client, ms. */
+  failureCooldownMs: 5_000,
 } as const;
+
+/** The longest cooldown after repeated refusals of the client: 5 minutes. */
+const MAX_FAILURE_COOLDOWN_MS = 300_000;
 
 /**
  * The synchronous fast path of the managers this module creates, for core's request
@@ -144,20 +160,26 @@ export function classifyToken(token: Token, now: number, refresh: Required<Refre
   return 'fresh';
 }
 
+/** The longest delay a timer can hold: setTimeout turns anything longer into 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function nonNegative(
   value: unknown,
   option: string,
   fallback: number,
-  { integer = false, min = 0 } = {},
+  { integer = false, min = 0, max = MAX_TIMER_MS } = {},
 ): number {
   if (value === undefined) return fallback;
   if (
     typeof value !== 'number' ||
     !Number.isFinite(value) ||
     value < min ||
+    value > max ||
     (integer && !Number.isInteger(value))
   ) {
-    throw new ConfigError(`must be a finite ${integer ? 'integer' : 'number'} >= ${min}`, { option });
+    throw new ConfigError(`must be a finite ${integer ? 'integer' : 'number'} from ${min} to ${max}`, {
+      option,
+    });
   }
   return value;
 }
@@ -192,9 +214,13 @@ function resolveRetryOptions(retry: RetryOptions | undefined): Required<RetryOpt
       retry?.attemptTimeoutMs,
       'retry.attemptTimeoutMs',
       DEFAULT_RETRY.attemptTimeoutMs,
-      {
-        min: 1,
-      },
+      { min: 1, max: MAX_TIMER_MS },
+    ),
+    failureCooldownMs: nonNegative(
+      retry?.failureCooldownMs,
+      'retry.failureCooldownMs',
+      DEFAULT_RETRY.failureCooldownMs,
+      { max: MAX_FAILURE_COOLDOWN_MS },
     ),
   };
 }
@@ -241,21 +267,50 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
 /** A token request in flight, shared by every caller that needs a token meanwhile. */
 interface Flight {
   promise: Promise<Token>;
-  /** True while nobody waits for it (a refresh ahead of expiry); a waiting caller clears it. */
+  /** True while nobody waits for it (a refresh ahead of expiry): its timers keep nothing alive. */
   background: boolean;
-  /** The backoff timer between attempts, if one is running. */
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Started as a refresh ahead of expiry: when its last waiter leaves it goes back to the background. */
+  startedInBackground: boolean;
+  /** Callers waiting for it. */
+  waiters: number;
+  /** Ends the whole flight: every caller that waited has given up. */
+  controller: AbortController;
+  /** The timers running for it (an attempt's deadline, the backoff), to ref or unref. */
+  timers: Set<ReturnType<typeof setTimeout>>;
 }
 
-/** Waits between attempts. A background refresh never keeps a process alive; a waiting caller's fetch does. */
-function sleep(ms: number, flight: Flight): Promise<void> {
-  return new Promise((resolve) => {
-    flight.timer = setTimeout(() => {
-      flight.timer = undefined;
-      resolve();
-    }, ms);
-    if (flight.background) flight.timer.unref?.();
+/** A timer of a flight: it keeps the process alive only while a caller waits. */
+function flightTimer(flight: Flight, ms: number, fire: () => void): ReturnType<typeof setTimeout> {
+  const timer = setTimeout(() => {
+    flight.timers.delete(timer);
+    fire();
+  }, ms);
+  if (flight.background) timer.unref?.();
+  flight.timers.add(timer);
+  return timer;
+}
+
+function clearFlightTimer(flight: Flight, timer: ReturnType<typeof setTimeout>): void {
+  clearTimeout(timer);
+  flight.timers.delete(timer);
+}
+
+/** Rejects when the flight is given up; never resolves. */
+function abandoned(flight: Flight): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    const signal = flight.controller.signal;
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
+}
+
+/** Waits between attempts, unless the flight is given up meanwhile. */
+function sleep(ms: number, flight: Flight): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const slept = new Promise<void>((resolve) => {
+    timer = flightTimer(flight, ms, resolve);
+  });
+  return Promise.race([slept, abandoned(flight)]).finally(() => timer && clearFlightTimer(flight, timer));
 }
 
 /** Turns anything a source threw into an {@link AuthrailError}. */
@@ -311,6 +366,10 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   // Bumped whenever this manager writes the store, so a caller whose read raced a write reads again.
   let epoch = 0;
   let backgroundCooldownUntil = 0;
+  // A failure that makes the manager refuse locally for a while (throttling, a refused client).
+  let refusal: { error: TokenEndpointError; until: number; why: string } | undefined;
+  // Refusals of this client in a row, for the doubling cooldown.
+  let failures = 0;
   // The store is empty because the API rejected the last token, not because nothing was fetched yet.
   let lastInvalidated = false;
 
@@ -324,22 +383,37 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   ): Promise<{ token: Token; attempts: number; grant: 'primary' | 'refresh_token' }> {
     let refreshToken = previous?.refreshToken;
     let attempt = 0;
+    const stop = abandoned(flight);
+    stop.catch(() => undefined);
     for (;;) {
       attempt += 1;
       const controller = new AbortController();
+      const endAttempt = () => controller.abort(flight.controller.signal.reason);
+      flight.controller.signal.addEventListener('abort', endAttempt, { once: true });
       let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, retry.attemptTimeoutMs);
-      timer.unref?.();
+      // Every attempt ends by its own deadline, whether or not the source settles: a
+      // transport that never answers its abort (undici decoding a stalled gzip body) must
+      // not hold the in-flight slot, and every later caller with it, for good.
+      let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<never>((_resolve, reject) => {
+        deadlineTimer = flightTimer(flight, retry.attemptTimeoutMs, () => {
+          timedOut = true;
+          const reason = new DOMException(`no answer within ${retry.attemptTimeoutMs} ms`, 'TimeoutError');
+          controller.abort(reason);
+          reject(reason);
+        });
+      });
+      let delayMs: number;
       try {
-        const token = await source.fetchToken({
+        const fetching = source.fetchToken({
           signal: controller.signal,
           ...(refreshToken === undefined ? {} : { refreshToken }),
         });
+        fetching.catch(() => undefined); // it may settle after the deadline: nobody waits then
+        const token = await Promise.race([fetching, deadline, stop]);
         return { token, attempts: attempt, grant: refreshToken === undefined ? 'primary' : 'refresh_token' };
       } catch (raw) {
+        if (flight.controller.signal.aborted) throw flight.controller.signal.reason;
         const error = toAuthrailError(raw, timedOut, endpoint);
         const retryable = isTokenEndpointError(error) && error.retryable;
         if (!retryable && refreshToken !== undefined && error.code === ErrorCodes.TOKEN_ENDPOINT_ERROR) {
@@ -355,25 +429,77 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         if (!retryable || attempt >= retry.maxAttempts) throw error;
         const retryAfter = (error as TokenEndpointError).retryAfterMs;
         if (retryAfter !== undefined && retryAfter > retry.maxRetryAfterMs) throw error;
-        const delayMs = retryAfter ?? backoffDelay(attempt, retry, random);
+        delayMs = retryAfter ?? backoffDelay(attempt, retry, random);
         sink.emit('retry', { attempt, delayMs, error });
         sink.log(
           'warn',
           `authrail: token request attempt ${attempt} failed (${error.code}${(error as TokenEndpointError).status ? ` ${(error as TokenEndpointError).status}` : ''}); retrying in ${delayMs} ms`,
         );
-        await sleep(delayMs, flight);
       } finally {
-        clearTimeout(timer);
+        // The attempt is over: its deadline must not outlive it (nor be counted while we back off).
+        if (deadlineTimer) clearFlightTimer(flight, deadlineTimer);
+        flight.controller.signal.removeEventListener('abort', endAttempt);
       }
+      await sleep(delayMs, flight);
     }
   }
 
-  function startFetch(k: string, previous: Token | undefined, reason: TokenFetchReason): Promise<Token> {
-    if (inflight) return inflight.promise;
+  /**
+   * After a failure, whether to refuse locally for a while instead of asking again: a
+   * `Retry-After` (or Okta's `X-Rate-Limit-Reset`) longer than we waited is remembered, as
+   * MSAL's throttling does; a client the server refused (`invalid_client` and other 4xx) is
+   * not asked again for a short, doubling while.
+   */
+  function remember(error: AuthrailError): void {
+    if (!isTokenEndpointError(error)) return;
+    const status = error.status ?? 0;
+    if (error.retryAfterMs !== undefined && error.retryAfterMs > 0) {
+      refusal = { error, until: now() + error.retryAfterMs, why: 'the server asked to wait (Retry-After)' };
+      return;
+    }
+    if (error.code === ErrorCodes.TOKEN_ENDPOINT_ERROR && status >= 400 && status < 500 && status !== 429) {
+      if (retry.failureCooldownMs === 0) return;
+      failures += 1;
+      const cooldown = Math.min(MAX_FAILURE_COOLDOWN_MS, retry.failureCooldownMs * 2 ** (failures - 1));
+      refusal = {
+        error,
+        until: now() + cooldown,
+        why: `it refused this client ${failures} time(s) in a row`,
+      };
+    }
+  }
+
+  /** The error to throw instead of asking the token endpoint, while a refusal lasts. */
+  function refused(): AuthrailError | undefined {
+    if (!refusal) return undefined;
+    const remaining = refusal.until - now();
+    if (remaining <= 0) return undefined;
+    const { error, until, why } = refusal;
+    return new TokenEndpointError(
+      error.code,
+      `${error.message}; not asking ${endpoint} again until ${new Date(until).toISOString()} (${Math.ceil(remaining / 1000)} s): ${why}`,
+      {
+        ...(error.status === undefined ? {} : { status: error.status }),
+        ...(error.error === undefined ? {} : { error: error.error }),
+        ...(error.errorDescription === undefined ? {} : { errorDescription: error.errorDescription }),
+        ...(error.body === undefined ? {} : { body: error.body }),
+        retryAfterMs: remaining,
+        endpoint,
+        cause: error,
+      },
+    );
+  }
+
+  function startFetch(k: string, previous: Token | undefined, reason: TokenFetchReason): Flight {
+    if (inflight) return inflight;
+    const background = reason === 'refresh-ahead';
     const flight: Flight = {
       promise: undefined as unknown as Promise<Token>,
-      background: reason === 'refresh-ahead',
-      timer: undefined,
+      background,
+      startedInBackground: background,
+      waiters: 0,
+      controller: new AbortController(),
+      timers: new Set(),
     };
     const started = now();
     flight.promise = (async () => {
@@ -382,6 +508,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         await store.set(k, token);
         epoch += 1;
         lastInvalidated = false;
+        failures = 0;
+        refusal = undefined;
         const event = { token: tokenInfo(token), reason, grant, attempts, durationMs: now() - started };
         if (reason === 'initial') sink.emit('tokenFetched', event);
         else sink.emit('tokenRefreshed', event);
@@ -391,7 +519,15 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         );
         return token;
       } catch (error) {
+        if (flight.controller.signal.aborted) {
+          sink.log(
+            'debug',
+            `authrail: token request to ${endpoint} given up: every caller waiting for it left`,
+          );
+          throw error;
+        }
         const err = isAuthrailError(error) ? error : toAuthrailError(error, false, endpoint);
+        remember(err);
         // Read now, not at the start: a caller may have joined a background refresh.
         const background = flight.background;
         sink.emit('error', { error: err, phase: background ? 'background-refresh' : 'token' });
@@ -401,26 +537,67 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         );
         throw err;
       } finally {
-        inflight = undefined;
+        if (inflight === flight) inflight = undefined;
       }
     })();
+    flight.promise.catch(() => undefined); // reported through the error event; a flight nobody waits for must not be unhandled
     inflight = flight;
-    return flight.promise;
+    return flight;
   }
 
-  /** A caller now waits for the flight in progress: it is no longer in the background. */
-  function join(): Promise<Token> | undefined {
-    if (!inflight) return undefined;
-    if (inflight.background) {
-      inflight.background = false;
-      inflight.timer?.ref?.();
+  /**
+   * A caller waits for a flight: while anyone waits, its timers keep the process alive. A
+   * caller whose signal aborts leaves; when the last one has left, a flight a caller
+   * started is given up (its request aborted, so a hanging endpoint keeps nothing alive),
+   * and a refresh ahead of expiry goes back to the background.
+   */
+  function wait(flight: Flight, signal: AbortSignal | undefined): Promise<Token> {
+    flight.waiters += 1;
+    if (flight.background) {
+      flight.background = false;
+      for (const timer of flight.timers) timer.ref?.();
     }
-    return inflight.promise;
+    if (!signal) return flight.promise;
+    if (signal.aborted) {
+      leave(flight);
+      return Promise.reject(abortReason(signal));
+    }
+    return new Promise<Token>((resolve, reject) => {
+      const onAbort = () => {
+        leave(flight);
+        reject(abortReason(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      flight.promise.then(
+        (token) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(token);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  function leave(flight: Flight): void {
+    flight.waiters -= 1;
+    if (flight.waiters > 0) return;
+    if (flight.startedInBackground) {
+      flight.background = true;
+      for (const timer of flight.timers) timer.unref?.();
+      return;
+    }
+    flight.controller.abort(
+      new DOMException('every caller waiting for this token request left', 'AbortError'),
+    );
+    if (inflight === flight) inflight = undefined; // the next caller starts afresh
   }
 
   function refreshInBackground(k: string, current: Token): void {
-    if (inflight || now() < backgroundCooldownUntil) return;
-    startFetch(k, current, 'refresh-ahead').catch(() => {
+    if (inflight || now() < backgroundCooldownUntil || refused()) return;
+    startFetch(k, current, 'refresh-ahead').promise.catch(() => {
       // Reported through the error event; the current token stays in use. Back off so a
       // failing endpoint is not hit on every request.
       backgroundCooldownUntil = now() + retry.maxDelayMs;
@@ -443,12 +620,13 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
           refreshInBackground(k, token);
           return token;
         }
-        return raceSignal(join() ?? startFetch(k, token, 'expired'), signal);
+        const refusal = inflight ? undefined : refused();
+        if (refusal) throw refusal;
+        return wait(inflight ?? startFetch(k, token, 'expired'), signal);
       }
-      return raceSignal(
-        join() ?? startFetch(k, undefined, lastInvalidated ? 'invalidated' : 'initial'),
-        signal,
-      );
+      const refusal = inflight ? undefined : refused();
+      if (refusal) throw refusal;
+      return wait(inflight ?? startFetch(k, undefined, lastInvalidated ? 'invalidated' : 'initial'), signal);
     }
   }
 
@@ -466,6 +644,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       const k = key ?? (await keyReady);
       await store.set(k, token);
       lastInvalidated = false;
+      refusal = undefined;
+      failures = 0;
       epoch += 1;
     },
     async clear() {

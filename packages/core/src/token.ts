@@ -11,11 +11,20 @@ import { ErrorCodes, REDACTED, TokenEndpointError } from './errors.js';
 export interface TokenInit {
   /** The access token string. */
   accessToken: string;
-  /** The token type; `bearer` in any case is normalised to `Bearer` (Medblocks sends lowercase). Default `Bearer`. */
+  /**
+   * The token type; `bearer` in any case is normalised to `Bearer` (Medblocks sends
+   * lowercase). Default `Bearer`. Any other type is refused: a client must not send a
+   * token whose type it does not understand (RFC 6749 §7.1), e.g. a `DPoP` token without
+   * its proof.
+   */
   tokenType?: string;
   /** Absolute expiry, in milliseconds since the epoch. Wins over `expiresIn`. */
   expiresAt?: number;
-  /** Lifetime in seconds from `issuedAt` (RFC 6749 `expires_in`). */
+  /**
+   * Lifetime in seconds from `issuedAt` (RFC 6749 `expires_in`). `0` counts as "no
+   * lifetime given", as Go's oauth2 reads it: the token is used until the API rejects it,
+   * instead of a new token for every request.
+   */
   expiresIn?: number;
   /** When the token was received, epoch ms. Default: now. */
   issuedAt?: number;
@@ -39,7 +48,7 @@ export interface TokenInit {
 export interface Token {
   /** The secret access token. Do not log it. */
   readonly accessToken: string;
-  /** `Bearer` (normalised) or another scheme such as `DPoP`. */
+  /** `Bearer` (normalised; the only type authrail sends). */
   readonly tokenType: string;
   /** Absolute expiry in epoch ms, when known. A token without it is used until rejected. */
   readonly expiresAt: number | undefined;
@@ -71,10 +80,10 @@ class TokenImpl implements Token {
   constructor(init: TokenInit, now: number) {
     this.#accessToken = init.accessToken;
     this.#refreshToken = init.refreshToken;
-    this.tokenType = normaliseTokenType(init.tokenType);
+    this.tokenType = 'Bearer'; // the only type createToken accepts, in its canonical spelling
     this.issuedAt = init.issuedAt ?? now;
-    this.expiresAt =
-      init.expiresAt ?? (init.expiresIn === undefined ? undefined : this.issuedAt + init.expiresIn * 1000);
+    // expires_in 0 is "no lifetime given" (see TokenInit.expiresIn).
+    this.expiresAt = init.expiresAt ?? (init.expiresIn ? this.issuedAt + init.expiresIn * 1000 : undefined);
     this.scope = init.scope;
     this.extra = Object.freeze({ ...(init.extra ?? {}) });
     Object.freeze(this);
@@ -110,20 +119,38 @@ class TokenImpl implements Token {
   }
 }
 
-function normaliseTokenType(tokenType: string | undefined): string {
-  if (tokenType === undefined || tokenType === '') return 'Bearer';
-  return tokenType.toLowerCase() === 'bearer' ? 'Bearer' : tokenType;
-}
+/** The latest instant a `Date` can hold (ECMA-262 §21.4.1.22): an expiry past it cannot even be printed. */
+const LATEST_DATE_MS = 8.64e15;
 
-/** Why a token cannot be used, or undefined when it can. */
-function invalidReason(init: TokenInit): string | undefined {
+/**
+ * What an HTTP header can carry of a token: visible ASCII (RFC 9110 field values; RFC
+ * 6750's b64token is a subset). NUL, controls, spaces and anything beyond ASCII would
+ * make every request throw, with the token in the error.
+ */
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
+
+/** Why a token cannot be used, or undefined when it can. Never quotes the token. */
+function invalidReason(init: TokenInit, now: number): string | undefined {
   if (typeof init.accessToken !== 'string' || init.accessToken.length === 0)
     return 'access_token must be a non-empty string';
-  if (/[\s\r\n]/.test(init.accessToken)) return 'access_token must not contain whitespace';
+  if (!HEADER_SAFE.test(init.accessToken))
+    return 'access_token must be visible ASCII (no whitespace, control characters or non-ASCII)';
+  const type: unknown = init.tokenType;
+  if (type !== undefined && type !== '' && (typeof type !== 'string' || type.toLowerCase() !== 'bearer'))
+    return `token_type ${typeof type === 'string' && HEADER_SAFE.test(type) ? type.slice(0, 20) : '(unprintable)'} is not supported: only Bearer tokens can be sent (RFC 6749 §7.1)`;
+  if (
+    init.refreshToken !== undefined &&
+    (typeof init.refreshToken !== 'string' || !HEADER_SAFE.test(init.refreshToken))
+  )
+    return 'refresh_token must be visible ASCII';
   if (init.expiresIn !== undefined && !(Number.isFinite(init.expiresIn) && init.expiresIn >= 0))
     return 'expires_in must be a non-negative number of seconds';
   if (init.expiresAt !== undefined && !Number.isFinite(init.expiresAt))
     return 'the expiry must be a finite epoch time in milliseconds';
+  const issuedAt = init.issuedAt ?? now;
+  const expiresAt = init.expiresAt ?? (init.expiresIn ? issuedAt + init.expiresIn * 1000 : undefined);
+  if (expiresAt !== undefined && Math.abs(expiresAt) > LATEST_DATE_MS)
+    return 'expires_in is too large to be a time';
   return undefined;
 }
 
@@ -134,18 +161,22 @@ function invalidReason(init: TokenInit): string | undefined {
  * @param init - the token fields
  * @param now - the current time in epoch ms (for tests); default `Date.now()`
  * @throws `TokenEndpointError` with code `AUTHRAIL_TOKEN_RESPONSE_INVALID` when the
- *   fields cannot make a usable token (empty or whitespace access token, a negative or
- *   non-finite lifetime); the token itself never appears in the error
+ *   fields cannot make a usable token: an access token no header can carry (empty,
+ *   whitespace, NUL or other controls, non-ASCII), a token type other than Bearer, a
+ *   negative, non-finite or unprintably large lifetime; the token never appears in it
  * @example
  * ```ts
  * const token = createToken({ accessToken: body.access_token, tokenType: body.token_type, expiresIn: body.expires_in });
  * ```
  */
 export function createToken(init: TokenInit, now: number = Date.now()): Token {
-  const reason = invalidReason(init);
+  const reason = invalidReason(init, now);
   if (reason !== undefined) {
     throw new TokenEndpointError(ErrorCodes.TOKEN_RESPONSE_INVALID, `the token is not usable: ${reason}`, {
-      secrets: [typeof init.accessToken === 'string' ? init.accessToken : undefined],
+      secrets: [
+        typeof init.accessToken === 'string' ? init.accessToken : undefined,
+        typeof init.refreshToken === 'string' ? init.refreshToken : undefined,
+      ],
     });
   }
   return new TokenImpl(init, now);
@@ -155,7 +186,7 @@ export function createToken(init: TokenInit, now: number = Date.now()): Token {
 export interface TokenRecord {
   /** The access token (secret). */
   accessToken: string;
-  /** `Bearer`, `DPoP`, … */
+  /** `Bearer`. */
   tokenType: string;
   /** Expiry, epoch ms. */
   expiresAt?: number;
@@ -187,7 +218,7 @@ export function toTokenRecord(token: Token): TokenRecord {
 
 /** A short, non-reversible description of a token for events and logs: type and expiry only. */
 export interface TokenInfo {
-  /** `Bearer`, `DPoP`, … */
+  /** `Bearer`. */
   tokenType: string;
   /** Expiry, epoch ms, when known. */
   expiresAt: number | undefined;

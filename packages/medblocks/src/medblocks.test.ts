@@ -251,7 +251,11 @@ describe('medblocksAuthorizationCode', () => {
   test('a refused refresh token ends the session: AUTHRAIL_NOT_AUTHENTICATED, sign in again', async () => {
     const auth = medblocksAuthorizationCode(options());
     await auth.tokens.setToken(
-      createToken({ accessToken: 'expired-access', expiresIn: 0, refreshToken: 'unknown-refresh-token' }),
+      createToken({
+        accessToken: 'expired-access',
+        expiresAt: Date.now() - 1,
+        refreshToken: 'unknown-refresh-token',
+      }),
     );
     await expect(auth.tokens.getToken()).rejects.toMatchObject({ code: ErrorCodes.NOT_AUTHENTICATED });
     expect(sb.tokenRequests({ service: 'medblocks' }).map((r) => [r.grantType, r.status])).toEqual([

@@ -165,11 +165,24 @@ describe('mskApim errors', () => {
   });
 
   test('a rotated secret is picked up after invalid_client without a restart', async () => {
-    let current = 'old-rotated-secret';
-    const strategy = mskApim(options({ clientSecret: () => current }));
-    await expect(strategy.tokens.getToken()).rejects.toMatchObject({ error: 'invalid_client' });
-    current = secret;
+    // The secret manager rotates between the two reads: the request fails with the old
+    // secret, the function is read once more, and the same call succeeds.
+    const reads = ['old-rotated-secret', secret];
+    let read = 0;
+    const strategy = mskApim(options({ clientSecret: () => reads[Math.min(read++, 1)]! }));
     await expect(strategy.tokens.getToken()).resolves.toBeDefined();
+    expect(sb.tokenRequests().map((r) => r.status)).toEqual([401, 200]);
+  });
+
+  test('regression: after invalid_client the client is not asked again at once (negative caching)', async () => {
+    const strategy = mskApim(options({ clientSecret: 'wrong-secret-value' }));
+    await expect(strategy.tokens.getToken()).rejects.toMatchObject({ error: 'invalid_client' });
+    const again = await strategy.tokens.getToken().then(
+      () => new Error('got a token'),
+      (e: unknown) => e as Error,
+    );
+    expect(again.message).toMatch(/not asking .* again until .*: it refused this client 1 time/);
+    expect(sb.tokenRequests()).toHaveLength(1); // a string secret is not re-read, and not re-sent
   });
 
   test.each([

@@ -23,10 +23,14 @@ export interface ClientAuthentication {
   readonly method: 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'none';
   /**
    * Internal: the openid-client authentication for one request, and the strings to
-   * scrub from errors. `reread` reads a secret function again (after `invalid_client`).
+   * scrub from errors (in every encoding they travel in). `reread` reads a secret
+   * function again (after `invalid_client`).
    * @internal
    */
-  prepare(reread: boolean): Promise<{
+  prepare(
+    reread: boolean,
+    clientId: string,
+  ): Promise<{
     /** The openid-client authentication function. */
     auth: client.ClientAuth;
     /** Strings to scrub from errors. */
@@ -36,14 +40,38 @@ export interface ClientAuthentication {
   }>;
 }
 
+/**
+ * RFC 6749 §2.3.1's encoding of a Basic credential part (application/x-www-form-urlencoded,
+ * as oauth4webapi applies it: `-_.!~*'()` escaped too, space as `+`).
+ */
+function formUrlEncode(token: string): string {
+  return encodeURIComponent(token).replace(/(?:[-_.!~*'()]|%20)/g, (c) =>
+    c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
 interface SecretReader {
   (reread: boolean): Promise<string>;
   rotatable: boolean;
 }
 
+/** A lone UTF-16 surrogate: text that has no UTF-8 form, so no form encoding (RFC 6749 §2.3.1). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkSecret(value: unknown, option: string, what: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new ConfigError(`${what} no secret`, { option });
+  if (LONE_SURROGATE.test(value))
+    throw new ConfigError(`${what} text that cannot be encoded (a lone surrogate)`, {
+      option,
+      secrets: [value],
+    });
+  return value;
+}
+
 function secretReader(secret: SecretInput, option: string): SecretReader {
   if (typeof secret === 'string') {
     if (secret.length === 0) throw new ConfigError('must be a non-empty string or a function', { option });
+    checkSecret(secret, option, 'is');
     return Object.assign(() => Promise.resolve(secret), { rotatable: false });
   }
   if (typeof secret !== 'function')
@@ -53,11 +81,7 @@ function secretReader(secret: SecretInput, option: string): SecretReader {
     if (reread || !cached) {
       cached = Promise.resolve()
         .then(secret)
-        .then((value) => {
-          if (typeof value !== 'string' || value.length === 0)
-            throw new ConfigError('the secret function returned no secret', { option });
-          return value;
-        });
+        .then((value) => checkSecret(value, option, 'the secret function returned'));
       cached.catch(() => (cached = undefined));
     }
     return cached;
@@ -100,11 +124,18 @@ export function clientSecretBasic(secret: SecretInput): ClientAuthentication {
   const read = secretReader(secret, 'clientSecret');
   return {
     method: 'client_secret_basic',
-    async prepare(reread) {
+    async prepare(reread, clientId) {
       const value = await read(reread);
-      // The Basic header itself is scrubbed by shape (core's scrubSecrets); no btoa here,
-      // which would throw on a secret outside Latin-1.
-      return { auth: client.ClientSecretBasic(value), secrets: [value], rotatable: read.rotatable };
+      // What travels: the id and secret form-encoded (RFC 6749 §2.3.1), then base64. A
+      // server that echoes either (the bare credential, without "Basic ") must not leave it
+      // in an error. Form-encoding first makes any secret ASCII, so btoa never throws.
+      const encoded = formUrlEncode(value);
+      const credential = btoa(`${formUrlEncode(clientId)}:${encoded}`);
+      return {
+        auth: client.ClientSecretBasic(value),
+        secrets: [value, encoded, credential],
+        rotatable: read.rotatable,
+      };
     },
   };
 }

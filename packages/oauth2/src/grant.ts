@@ -75,7 +75,7 @@ export async function runGrant<T>(
     const endpoint = `${url.origin}${url.pathname}`;
     let prepared: Awaited<ReturnType<ClientAuthentication['prepare']>>;
     try {
-      prepared = await auth.prepare(reread);
+      prepared = await auth.prepare(reread, clientId);
     } catch (error) {
       if (isAuthrailError(error)) throw error;
       throw new TokenEndpointError(

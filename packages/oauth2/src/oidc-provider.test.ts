@@ -529,6 +529,66 @@ describe('token endpoints that misbehave', () => {
     expect(decodeURIComponent(secret!)).toBe('pässwörd-€-secret');
   });
 
+  // Issue 9.5: a server echoing the secret in the encoding it was sent in left it in the
+  // message, stack, errorDescription, JSON and inspect output.
+  test('regression: a secret echoed form-encoded (as client_secret_post sends it) is scrubbed everywhere', async () => {
+    const secret = "s3cr~et(1)!'x*y-z.ab_cd";
+    // The value alone, as it was encoded on the wire (no `client_secret=` to recognise it by).
+    handler = (body) => ({
+      status: 400,
+      body: JSON.stringify({
+        error: 'invalid_client',
+        error_description: `unknown secret ${/client_secret=([^&]+)/.exec(body)![1]}`,
+      }),
+    });
+    const error = await clientCredentials({
+      server: { issuer: base, tokenEndpoint: `${base}/token` },
+      clientId: 'c',
+      clientAuth: clientSecretPost(secret),
+    })
+      .fetchToken({})
+      .catch((e: unknown) => e);
+    const sent = new URLSearchParams(received.at(-1)!.body).toString();
+    expect(sent).toContain(new URLSearchParams({ s: secret }).toString().slice(2)); // it went out encoded
+    expect(error).toMatchObject({ error: 'invalid_client' });
+    for (const form of [
+      secret,
+      encodeURIComponent(secret),
+      new URLSearchParams({ s: secret }).toString().slice(2),
+    ])
+      expect(rendered(error)).not.toContain(form);
+  });
+
+  test('regression: the bare Basic credential echoed back (without "Basic ") is scrubbed', async () => {
+    const secret = 'basic-s3cret~(1)';
+    handler = () => ({
+      status: 401,
+      body: JSON.stringify({
+        error: 'invalid_client',
+        error_description: `credential ${received.at(-1)!.authorization!.replace(/^Basic /, '')} unknown`,
+      }),
+    });
+    const error = await clientCredentials({
+      server: { issuer: base, tokenEndpoint: `${base}/token` },
+      clientId: 'client~1',
+      clientAuth: clientSecretBasic(secret),
+    })
+      .fetchToken({})
+      .catch((e: unknown) => e);
+    const credential = received.at(-1)!.authorization!.replace(/^Basic /, '');
+    expect(error).toMatchObject({
+      error: 'invalid_client',
+      errorDescription: expect.stringContaining('[redacted]'),
+    });
+    expect(rendered(error)).not.toContain(credential);
+    expect(rendered(error)).not.toContain(secret);
+  });
+
+  test('a secret with no UTF-8 form (a lone surrogate) is refused at construction, naming the option', () => {
+    expect(() => clientSecretBasic('abc\ud800def')).toThrow(/^clientSecret: is text that cannot be encoded/);
+    expect(() => clientSecretPost('abc\udc00')).toThrow(/^clientSecret:/);
+  });
+
   test('a hanging endpoint ended by a timeout signal (the token manager passes one per attempt) is a timeout error', async () => {
     handler = () => 'hang';
     await expect(source().fetchToken({ signal: AbortSignal.timeout(100) })).rejects.toMatchObject({

@@ -22,7 +22,10 @@ export type Step =
       code?: (typeof ErrorCodes)[keyof typeof ErrorCodes];
     }
   | { kind: 'network' }
-  | { kind: 'hang' };
+  /** Never answers; rejects when its signal aborts. */
+  | { kind: 'hang' }
+  /** Never settles at all, not even when aborted (undici decoding a stalled gzip body). */
+  | { kind: 'wedge' };
 
 export interface FakeSource extends TokenSource {
   calls: FetchTokenOptions[];
@@ -82,6 +85,8 @@ export function fakeSource(
           case 'hang':
             await abortableDelay(Number.POSITIVE_INFINITY, options.signal);
             throw new Error('unreachable');
+          case 'wedge':
+            return await new Promise<never>(() => undefined);
         }
       } finally {
         source.pending -= 1;
