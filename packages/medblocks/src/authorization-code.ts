@@ -90,7 +90,8 @@ export function medblocksAuthorizationCode(
     redirectUri: options.redirectUri,
     scope: options.scope ?? 'openid offline_access user/*.read',
     ...(options.storage ? { storage: options.storage } : {}),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: options.fetch,
+    maxResponseBytes: options.maxResponseBytes,
     storageKey: 'authrail:medblocks:',
   });
   const strategy = createAuthStrategy({

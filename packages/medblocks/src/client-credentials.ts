@@ -48,7 +48,8 @@ export function medblocksClientCredentials(options: MedblocksClientCredentialsOp
     clientId: options.clientId,
     clientAuth: clientSecretBasic(options.clientSecret),
     ...(options.scope === undefined ? {} : { scope: options.scope }),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: options.fetch,
+    maxResponseBytes: options.maxResponseBytes,
   });
   return createAuthStrategy({
     ...options,

@@ -61,7 +61,8 @@ export function mskApim(options: MskApimOptions): MskApimStrategy {
     clientId: options.clientId,
     clientAuth: clientSecretPost(options.clientSecret),
     scope: options.scope ?? 'full',
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: options.fetch,
+    maxResponseBytes: options.maxResponseBytes,
   });
   const origins = options.origins ?? [new URL(server.issuer).origin];
 

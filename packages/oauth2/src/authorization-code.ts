@@ -10,6 +10,7 @@ import {
 } from '@authrail/core';
 import { checkClientAuth, none, type ClientAuthentication } from './client-auth.js';
 import { checkClientId, runGrant, tokenFrom, type GrantOptions } from './grant.js';
+import { checkHttp } from './http.js';
 import { resolveServer, secureUrl, type ServerOptions } from './server.js';
 import { defaultStorage, type FlowStorage } from './storage.js';
 
@@ -113,7 +114,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
     throw new ConfigError('must have getItem, setItem and removeItem', { option: 'storage' });
   }
   const key = `${options.storageKey ?? 'authrail:'}pending:${clientId}`;
-  const fetchOption = options.fetch ? { fetch: options.fetch } : {};
+  const http = checkHttp(options);
 
   async function readPending(): Promise<Pending | undefined> {
     const raw = await storage.getItem(key);
@@ -138,7 +139,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
     },
 
     async authorizationUrl(parameters = {}, call) {
-      const metadata = await server.metadata(options.fetch ?? globalThis.fetch, bounded(call));
+      const metadata = await server.metadata(http, bounded(call));
       if (!metadata.authorization_endpoint) {
         throw new TokenEndpointError(
           ErrorCodes.TOKEN_RESPONSE_INVALID,
@@ -212,7 +213,8 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         server,
         clientId,
         auth,
-        { ...fetchOption, signal: bounded(call), extraSecrets: secrets },
+        http,
+        { signal: bounded(call), extraSecrets: secrets },
         (config) =>
           client.authorizationCodeGrant(config, callback, {
             pkceCodeVerifier: pending.codeVerifier,
@@ -233,7 +235,8 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         server,
         clientId,
         auth,
-        { ...fetchOption, ...(signal ? { signal } : {}), extraSecrets: [refreshToken] },
+        http,
+        { ...(signal ? { signal } : {}), extraSecrets: [refreshToken] },
         (config) => client.refreshTokenGrant(config, refreshToken),
       );
       return tokenFrom(response, refreshToken);
@@ -241,14 +244,14 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
 
     async revoke(token, hint, call) {
       const signal = bounded(call);
-      const metadata = await server.metadata(options.fetch ?? globalThis.fetch, signal);
+      const metadata = await server.metadata(http, signal);
       if (!metadata.revocation_endpoint) return;
       await runGrant(
         server,
         clientId,
         auth,
+        http,
         {
-          ...fetchOption,
           signal,
           extraSecrets: [token],
           what: 'revocation endpoint',

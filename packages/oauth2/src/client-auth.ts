@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { ConfigError, type ProviderOptions } from '@authrail/core';
+import type { GrantOptions } from './grant.js';
 
 /** A secret, or a function that reads it (from a secret manager) — read again after `invalid_client`. */
 export type SecretInput = string | (() => string | Promise<string>);
@@ -212,19 +213,17 @@ export function checkClientAuth(value: unknown): ClientAuthentication {
 
 /**
  * What every preset on an OAuth client takes: core's {@link ProviderOptions} (passed on
- * to `createAuthStrategy` as they are), the client id, and the `fetch` its token
- * requests use.
+ * to `createAuthStrategy` as they are), the client id, and how its token requests are
+ * made ({@link GrantOptions}: `fetch`, `maxResponseBytes`).
  *
  * @example
  * ```ts
  * export interface MyVendorOptions extends ClientPresetOptions { baseUrl: string }
  * ```
  */
-export interface ClientPresetOptions extends ProviderOptions {
+export interface ClientPresetOptions extends ProviderOptions, GrantOptions {
   /** The OAuth client id. */
   clientId: string;
-  /** A `fetch` for token requests. Default: the global `fetch`, looked up per call. */
-  fetch?: typeof fetch;
 }
 
 /**

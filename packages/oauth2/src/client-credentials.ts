@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import { ConfigError, type TokenSource } from '@authrail/core';
 import { checkClientAuth, type ClientAuthentication } from './client-auth.js';
 import { checkClientId, runGrant, tokenFrom, type GrantOptions } from './grant.js';
+import { checkHttp } from './http.js';
 import { resolveServer, type ServerOptions } from './server.js';
 
 /** Options of {@link clientCredentials}. */
@@ -41,6 +42,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
   const server = resolveServer(options.server);
   const clientId = checkClientId(options.clientId);
   const auth = checkClientAuth(options.clientAuth);
+  const http = checkHttp(options);
   if (auth.method === 'none')
     throw new ConfigError('client credentials need a confidential client (not none())', {
       option: 'clientAuth',
@@ -62,8 +64,8 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
         server,
         clientId,
         auth,
+        http,
         {
-          ...(options.fetch ? { fetch: options.fetch } : {}),
           ...(signal ? { signal } : {}),
           extraSecrets: refreshToken ? [refreshToken] : [],
         },

@@ -5,7 +5,11 @@ import { ErrorCodes, TokenEndpointError, isAuthrailError, type AuthrailError } f
 export interface Observed {
   status?: number;
   retryAfter?: string | null;
+  /** Okta's `X-Rate-Limit-Reset`: when the rate limit window resets, in epoch seconds. */
+  rateLimitReset?: string | null;
   body?: string;
+  /** An error already typed while reading the response (a body over the size cap). */
+  failure?: AuthrailError;
 }
 
 /**
@@ -18,6 +22,20 @@ export function retryAfterMs(value: string | null | undefined, now = Date.now())
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * How long a 429 asks to wait: `Retry-After`, or else Okta's `X-Rate-Limit-Reset`
+ * (epoch seconds of the window's end), which Okta sends on 429 without `Retry-After`.
+ *
+ * @see https://developer.okta.com/docs/reference/rl-best-practices/
+ */
+function waitAsked(observed: Observed, now = Date.now()): number | undefined {
+  const retryAfter = retryAfterMs(observed.retryAfter, now);
+  if (retryAfter !== undefined || observed.status !== 429) return retryAfter;
+  const reset = observed.rateLimitReset?.trim();
+  if (!reset || !/^\d+$/.test(reset)) return undefined;
+  return Math.max(0, Number(reset) * 1000 - now);
 }
 
 function parseJson(text: string | undefined): Record<string, unknown> | undefined {
@@ -48,6 +66,7 @@ export function toTokenEndpointError(
   secrets: readonly string[],
   what = 'token endpoint',
 ): AuthrailError {
+  if (observed.failure) return observed.failure; // typed while reading (too large)
   if (isAuthrailError(error)) return error; // already typed (e.g. from a secret function)
   const common = { endpoint, secrets, cause: error };
   if (observed.status === undefined) {
@@ -58,7 +77,7 @@ export function toTokenEndpointError(
     );
   }
   const status = observed.status;
-  const retryAfter = retryAfterMs(observed.retryAfter);
+  const retryAfter = waitAsked(observed);
   const base = {
     ...common,
     status,

@@ -10,12 +10,19 @@ import {
 } from '@authrail/core';
 import type { ClientAuthentication } from './client-auth.js';
 import { abortedBy, toTokenEndpointError, type Observed } from './errors.js';
-import { observe, withSignal, type ResolvedServer } from './server.js';
+import { endpointFetch, type HttpSettings } from './http.js';
+import type { ResolvedServer } from './server.js';
 
-/** Options every grant shares. */
+/** Options every grant (and every preset on one) shares: how the authorization server is called. */
 export interface GrantOptions {
   /** A `fetch` to use for token requests (a proxy agent, a test double server). Default: global `fetch`, looked up per call. */
   fetch?: typeof fetch;
+  /**
+   * The most of a token, revocation or discovery response that is read, in bytes after
+   * decompression; a larger one is a `TOKEN_RESPONSE_INVALID` error. Default 1 MiB
+   * (1048576), as Go's oauth2.
+   */
+  maxResponseBytes?: number;
 }
 
 const STANDARD = new Set(['access_token', 'token_type', 'expires_in', 'refresh_token', 'scope', 'id_token']);
@@ -52,8 +59,8 @@ export async function runGrant<T>(
   server: ResolvedServer,
   clientId: string,
   auth: ClientAuthentication,
+  http: HttpSettings,
   options: {
-    fetch?: typeof fetch;
     signal?: AbortSignal;
     extraSecrets?: readonly string[];
     /** What the endpoint is called in messages. Default `token endpoint`. */
@@ -67,10 +74,9 @@ export async function runGrant<T>(
   const { signal } = options;
   let rotatable = false;
   const attempt = async (reread: boolean): Promise<T> => {
-    const fetchImpl = options.fetch ?? globalThis.fetch;
     const observed: Observed = {};
     let secrets: string[] = [...(options.extraSecrets ?? [])];
-    const metadata = await server.metadata(fetchImpl, signal);
+    const metadata = await server.metadata(http, signal);
     const url = new URL(metadata[options.endpointField ?? 'token_endpoint'] ?? server.tokenEndpointHint);
     const endpoint = `${url.origin}${url.pathname}`;
     let prepared: Awaited<ReturnType<ClientAuthentication['prepare']>>;
@@ -90,8 +96,7 @@ export async function runGrant<T>(
       const config = new client.Configuration(metadata, clientId, undefined, prepared.auth);
       if (server.insecure) client.allowInsecureRequests(config);
       config.timeout = 0; // openid-client's own 30 s timer off: the caller's signal is the one timeout
-      const inner = withSignal(fetchImpl, signal);
-      config[client.customFetch] = async (target, init) => observe(await inner(target, init), observed);
+      config[client.customFetch] = endpointFetch(http, signal, observed, what);
       return await call(config);
     } catch (error) {
       if (signal?.aborted) throw abortedBy(signal, endpoint, what);

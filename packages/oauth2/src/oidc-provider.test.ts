@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ConfigError, ErrorCodes, isTokenEndpointError } from '@authrail/core';
+import { ConfigError, ErrorCodes, createAuthStrategy, isTokenEndpointError } from '@authrail/core';
 import {
   authorizationCode,
   clientCredentials,
@@ -306,11 +306,19 @@ describe('client credentials against oidc-provider', () => {
     const error = await nowhere.fetchToken({}).catch((e: unknown) => e);
     expect(isTokenEndpointError(error)).toBe(true);
     expect(error).toMatchObject({ status: 404, retryable: false });
-    expect((error as Error).message).toMatch(/^discovery document /);
+    // Both forms are tried, and the error says where it looked.
+    expect((error as Error).message).toMatch(
+      /^no discovery document for issuer .*\/no-such-tenant: tried .*\/no-such-tenant\/\.well-known\/openid-configuration \(404\), .*\/\.well-known\/oauth-authorization-server\/no-such-tenant \(404\)$/,
+    );
     expect(seen).toEqual([
       '/no-such-tenant/.well-known/openid-configuration',
       '/.well-known/oauth-authorization-server/no-such-tenant',
     ]);
+    // Through the token manager: a 404 is not retried (two documents asked for, once each).
+    seen.length = 0;
+    const strategy = createAuthStrategy({ source: nowhere, origins: ['https://api.example.org'] });
+    await expect(strategy.tokens.getToken()).rejects.toMatchObject({ status: 404 });
+    expect(seen).toHaveLength(2);
     expect(() =>
       clientCredentials({
         server: { issuer: op.issuer, discovery: true, algorithm: 'saml' as never },

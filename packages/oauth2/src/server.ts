@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { ConfigError, ErrorCodes, TokenEndpointError } from '@authrail/core';
 import { abortedBy, toTokenEndpointError, type Observed } from './errors.js';
+import { endpointFetch, type HttpSettings } from './http.js';
 
 /** Server metadata given directly, for servers without discovery (MSK APIM, Okta org servers). */
 export interface ServerEndpoints {
@@ -127,7 +128,7 @@ export interface ResolvedServer {
   issuer: URL;
   insecure: boolean;
   /** Server metadata; discovery happens on first use and is cached. */
-  metadata(fetchImpl: typeof fetch, signal: AbortSignal | undefined): Promise<client.ServerMetadata>;
+  metadata(http: HttpSettings, signal: AbortSignal | undefined): Promise<client.ServerMetadata>;
   /** The token endpoint as configured (or the issuer, before discovery). For store keys and messages. */
   tokenEndpointHint: string;
 }
@@ -146,8 +147,8 @@ export function resolveServer(server: ServerOptions | undefined, option = 'serve
       issuer,
       insecure: issuer.protocol === 'http:',
       tokenEndpointHint: issuer.href,
-      metadata(fetchImpl, signal) {
-        cached ??= discover(issuer, algorithms, fetchImpl, signal).then((meta) => {
+      metadata(http, signal) {
+        cached ??= discover(issuer, algorithms, http, signal).then((meta) => {
           // What a server publishes is server data: a bad document is a typed token
           // endpoint error, never a ConfigError (which is for options, at construction).
           const invalid = (why: string) =>
@@ -201,35 +202,36 @@ export function resolveServer(server: ServerOptions | undefined, option = 'serve
   };
 }
 
-/** A customFetch for openid-client that also honours the caller's signal. */
-export function withSignal(fetchImpl: typeof fetch, signal: AbortSignal | undefined): client.CustomFetch {
-  return (url, options) => {
-    const signals = [options.signal, signal].filter((s): s is AbortSignal => s !== undefined);
-    return fetchImpl(url, {
-      ...options,
-      ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
-    } as RequestInit);
-  };
+/** One discovery document tried, for the error when none is there. */
+interface Tried {
+  url: string;
+  status: number | undefined;
 }
 
-/** Runs discovery through openid-client, one well-known document after the other; failures are typed. */
+/**
+ * Runs discovery through openid-client, one well-known document after the other (the
+ * OpenID form appends to the issuer's path, RFC 8414 inserts before it); a document
+ * that is not there (4xx) moves on to the next, anything else ends it. When none is
+ * there the error lists every URL tried.
+ */
 async function discover(
   issuer: URL,
   algorithms: readonly ('oidc' | 'oauth2')[],
-  fetchImpl: typeof fetch,
+  http: HttpSettings,
   signal: AbortSignal | undefined,
 ): Promise<client.ServerMetadata> {
   let failure: unknown;
+  const tried: Tried[] = [];
   for (const algorithm of algorithms) {
     const observed: Observed = {};
     let url = issuer.href;
+    const fetchDocument = endpointFetch(http, signal, observed, 'discovery document');
     try {
-      const inner = withSignal(fetchImpl, signal);
       const config = await client.discovery(issuer, 'discovery', undefined, undefined, {
         ...(issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
-        [client.customFetch]: async (target, init) => {
+        [client.customFetch]: (target, init) => {
           url = target;
-          return observe(await inner(target, init), observed);
+          return fetchDocument(target, init);
         },
         algorithm,
       });
@@ -239,21 +241,23 @@ async function discover(
       const shown = `${where.origin}${where.pathname}`;
       if (signal?.aborted) throw abortedBy(signal, shown, 'discovery document');
       failure = toTokenEndpointError(error, observed, shown, [], 'discovery document');
-      // Only "not there" moves on to the next document; network failures and timeouts do not.
-      if (observed.status === undefined || observed.status < 400) break;
+      tried.push({ url: shown, status: observed.status });
+      const missing = observed.status !== undefined && observed.status >= 400 && observed.status < 500;
+      if (!missing) throw failure;
     }
   }
-  throw failure;
-}
-
-/** Records the status, `Retry-After` and (on failure) the body of a response, leaving it readable. */
-export async function observe(response: Response, observed: Observed): Promise<Response> {
-  observed.status = response.status;
-  observed.retryAfter = response.headers.get('retry-after');
-  if (!response.ok)
-    observed.body = await response
-      .clone()
-      .text()
-      .catch(() => '');
-  return response;
+  if (tried.length < 2) throw failure;
+  const last = failure as TokenEndpointError;
+  throw new TokenEndpointError(
+    last.code,
+    `no discovery document for issuer ${issuer.href}: tried ${tried.map((t) => `${t.url} (${t.status})`).join(', ')}`,
+    {
+      endpoint: last.endpoint ?? issuer.href,
+      ...(last.status === undefined ? {} : { status: last.status }),
+      ...(last.error === undefined ? {} : { error: last.error }),
+      ...(last.body === undefined ? {} : { body: last.body }),
+      ...(last.retryAfterMs === undefined ? {} : { retryAfterMs: last.retryAfterMs }),
+      cause: last,
+    },
+  );
 }

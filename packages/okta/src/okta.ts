@@ -146,7 +146,8 @@ export function oktaClientCredentials(options: OktaClientCredentialsOptions): To
     clientId: options.clientId,
     clientAuth: clientSecretBasic(options.clientSecret),
     ...(options.scope === undefined ? {} : { scope: options.scope }),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: options.fetch,
+    maxResponseBytes: options.maxResponseBytes,
   });
   return createAuthStrategy({
     ...options,

@@ -45,6 +45,67 @@ describe('faults answer for the route', () => {
     expect((await oktaTokenRequest(sb)).status).toBe(200);
   });
 
+  test("rate-limit: as an HTTP date, or only as Okta's X-Rate-Limit-Reset", async () => {
+    sb.inject('okta-token', { type: 'rate-limit', retryAfterSeconds: 60, form: 'date' }, { times: 1 });
+    sb.inject('okta-token', { type: 'rate-limit', retryAfterSeconds: 60, form: 'okta-reset' }, { times: 1 });
+    const dated = await oktaTokenRequest(sb);
+    const wait = Date.parse(dated.headers.get('retry-after') ?? '') - Date.now();
+    expect(wait).toBeGreaterThan(55_000);
+    expect(wait).toBeLessThanOrEqual(60_000);
+    const okta = await oktaTokenRequest(sb);
+    expect(okta.headers.get('retry-after')).toBeNull();
+    const reset = Number(okta.headers.get('x-rate-limit-reset')) * 1000 - Date.now();
+    expect(reset).toBeGreaterThan(55_000);
+    expect(reset).toBeLessThanOrEqual(61_000);
+  });
+
+  test('token-response: a token response with fields set or left out', async () => {
+    sb.inject(
+      'msk-token',
+      { type: 'token-response', fields: { expires_in: 0, token_type: 'DPoP', scope: null } },
+      { times: 1 },
+    );
+    const body = (await json(await mskTokenRequest(sb))) as Record<string, unknown>;
+    expect(body).toMatchObject({ expires_in: 0, token_type: 'DPoP' });
+    expect(typeof body.access_token).toBe('string');
+    expect('scope' in body).toBe(false);
+  });
+
+  test('huge-body and gzip-bomb: the body is the given size (after decompression)', async () => {
+    sb.inject('msk-token', { type: 'huge-body', bytes: 3_000_000, status: 502 }, { times: 1 });
+    sb.inject('msk-token', { type: 'gzip-bomb', bytes: 5_000_000 }, { times: 1 });
+    const huge = await mskTokenRequest(sb);
+    expect(huge.status).toBe(502);
+    expect((await huge.arrayBuffer()).byteLength).toBe(3_000_000 + '{"access_token":""}'.length);
+    const bomb = await mskTokenRequest(sb);
+    expect(Number(bomb.headers.get('content-length'))).toBeLessThan(20_000);
+    expect((await bomb.arrayBuffer()).byteLength).toBe(
+      5_000_000 + '{"access_token":"","token_type":"Bearer"}'.length,
+    );
+  });
+
+  test('endless-body and stalled-gzip: headers, then a body that does not end', async () => {
+    sb.inject('msk-token', { type: 'endless-body' }, { times: 1 });
+    sb.inject('msk-token', { type: 'stalled-gzip' }, { times: 1 });
+    for (const expected of [undefined, 'gzip']) {
+      const controller = new AbortController();
+      const res = await fetch(`${sb.urls.mskApim.tokenEndpoint}`, {
+        method: 'POST',
+        signal: controller.signal,
+      });
+      expect(res.headers.get('content-encoding') ?? undefined).toBe(expected);
+      const reader = res.body!.getReader();
+      let read = 0;
+      const timer = setTimeout(() => controller.abort(), 300);
+      await (async () => {
+        for (;;) read += (await reader.read()).value?.byteLength ?? 0;
+      })().catch(() => undefined);
+      clearTimeout(timer);
+      expect(controller.signal.aborted).toBe(true); // still going after 300 ms
+      if (expected === undefined) expect(read).toBeGreaterThan(64 * 1024);
+    }
+  });
+
   test('html: a gateway error page, 502 by default or the given status', async () => {
     sb.inject('medblocks-token', { type: 'html' }, { times: 1 });
     sb.inject('medblocks-token', { type: 'html', status: 504 }, { times: 1 });

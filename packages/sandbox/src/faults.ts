@@ -1,7 +1,8 @@
 // Fault injection: what each injected fault does to a request before normal handling.
 import { STATUS_CODES } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { randomToken } from './state.js';
-import { send, sendHtml, sendJson, type Exchange } from './http.js';
+import { send, sendHead, sendHtml, sendJson, type Exchange } from './http.js';
 import type { Fault } from './types.js';
 
 /** What to do after a fault: `handled` (answered, or deliberately not answered) or `continue`. */
@@ -22,7 +23,49 @@ export const FAULT_TYPES: ReadonlySet<Fault['type']> = new Set<Fault['type']>([
   'missing-access-token',
   'unauthorized',
   'okta-error',
+  'token-response',
+  'huge-body',
+  'gzip-bomb',
+  'endless-body',
+  'stalled-gzip',
 ]);
+
+/** 64 KiB of JSON-string filler, the unit huge and endless bodies are written in. */
+const FILLER = Buffer.alloc(64 * 1024, 'a');
+
+/**
+ * A gzip body that expands to `bytes` bytes of a JSON-looking token response: gzip
+ * members concatenated (RFC 1952 §2.2), one per MiB of filler, so it is built in
+ * milliseconds; 100 MB compresses to about 100 KB.
+ */
+function gzipBomb(bytes: number): Buffer {
+  const mib = 1024 * 1024;
+  const members = [gzipSync('{"access_token":"')];
+  const whole = gzipSync(Buffer.alloc(mib, 'a'));
+  for (let left = bytes; left > 0; left -= mib) {
+    members.push(left >= mib ? whole : gzipSync(Buffer.alloc(left, 'a')));
+  }
+  members.push(gzipSync('","token_type":"Bearer"}'));
+  return Buffer.concat(members);
+}
+
+/** Streams `bytes` bytes of a JSON-looking body, honouring back-pressure; stops when the client leaves. */
+function streamBody(ex: Exchange, bytes: number | undefined): void {
+  const { res } = ex;
+  let left = bytes ?? Infinity;
+  res.write('{"access_token":"');
+  const pump = () => {
+    while (left > 0 && !res.destroyed) {
+      const n = Math.min(left, FILLER.length);
+      left -= n;
+      if (!res.write(n === FILLER.length ? FILLER : FILLER.subarray(0, n)))
+        return void res.once('drain', pump);
+      if (bytes === undefined) return void setTimeout(pump, 5).unref(); // endless: a chunk every few ms
+    }
+    if (!res.destroyed) res.end('"}');
+  };
+  pump();
+}
 
 /** Applies one fault to a request; `continue` means the request is then handled normally. */
 export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry): Promise<FaultOutcome> {
@@ -38,14 +81,55 @@ export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry)
         },
       );
       return 'handled';
-    case 'rate-limit':
-      sendJson(
-        ex,
-        429,
-        { error: 'rate_limited', error_description: 'Too many requests' },
-        { 'Retry-After': String(fault.retryAfterSeconds) },
-      );
+    case 'rate-limit': {
+      const at = Date.now() + fault.retryAfterSeconds * 1000;
+      const wait: Record<string, string> =
+        fault.form === 'okta-reset'
+          ? { 'X-Rate-Limit-Reset': String(Math.ceil(at / 1000)) }
+          : {
+              'Retry-After':
+                fault.form === 'date' ? new Date(at).toUTCString() : String(fault.retryAfterSeconds),
+            };
+      sendJson(ex, 429, { error: 'rate_limited', error_description: 'Too many requests' }, wait);
       return 'handled';
+    }
+    case 'token-response': {
+      const body: Record<string, unknown> = {
+        access_token: randomToken(),
+        token_type: 'Bearer',
+        expires_in: 3600,
+      };
+      for (const [key, value] of Object.entries(fault.fields)) {
+        if (value === null) delete body[key];
+        else body[key] = value;
+      }
+      sendJson(ex, 200, body);
+      return 'handled';
+    }
+    case 'huge-body':
+      sendHead(ex, fault.status ?? 200, { 'Content-Type': 'application/json' });
+      streamBody(ex, fault.bytes);
+      return 'handled';
+    case 'endless-body':
+      sendHead(ex, 200, { 'Content-Type': 'application/json' });
+      streamBody(ex, undefined);
+      return 'handled';
+    case 'gzip-bomb': {
+      send(ex, 200, gzipBomb(fault.bytes), {
+        'Content-Type': 'application/json',
+        'Content-Encoding': 'gzip',
+      });
+      return 'handled';
+    }
+    case 'stalled-gzip': {
+      // A valid gzip start (header and a first block), flushed so the client begins decoding.
+      const whole = gzipSync('{"access_token":"' + 'a'.repeat(4096));
+      sendHead(ex, 200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+      ex.res.write(whole.subarray(0, Math.floor(whole.length / 2)));
+      hung.add(ex);
+      ex.res.on('close', () => hung.delete(ex));
+      return 'handled';
+    }
     case 'delay':
       await new Promise((resolve) => setTimeout(resolve, fault.ms).unref());
       return 'continue';

@@ -85,6 +85,12 @@ export function send(
   ex.res.end(body);
 }
 
+/** Writes the status line and headers (with CORS) of a response whose body the caller streams. */
+export function sendHead(ex: Exchange, status: number, headers: Record<string, string>): void {
+  ex.record.status = status;
+  ex.res.writeHead(status, { ...corsHeaders(ex), ...headers });
+}
+
 /** Sends a JSON response (`application/json` unless `headers` say otherwise). */
 export function sendJson(
   ex: Exchange,
@@ -129,7 +135,7 @@ function corsHeaders(ex: Exchange): Record<string, string> {
   return {
     'Access-Control-Allow-Origin': origin,
     Vary: 'Origin',
-    'Access-Control-Expose-Headers': 'WWW-Authenticate, Retry-After, Location',
+    'Access-Control-Expose-Headers': 'WWW-Authenticate, Retry-After, X-Rate-Limit-Reset, Location',
   };
 }
 

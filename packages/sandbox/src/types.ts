@@ -66,12 +66,17 @@ export type Fault =
       /** Its content type; default `application/json`. */
       contentType?: string;
     }
-  /** 429 with `Retry-After` in seconds. */
+  /**
+   * 429 with `Retry-After` in seconds (or as an HTTP date), or with Okta's
+   * `X-Rate-Limit-Reset` (epoch seconds) and no `Retry-After`.
+   */
   | {
       /** Fault kind. */
       type: 'rate-limit';
       /** The `Retry-After` value, in seconds. */
       retryAfterSeconds: number;
+      /** How the wait is said. Default `seconds` (`Retry-After: 120`); `date` sends an HTTP date; `okta-reset` sends only `X-Rate-Limit-Reset`. */
+      form?: 'seconds' | 'date' | 'okta-reset';
     }
   /** Wait, then handle the request normally. */
   | {
@@ -106,6 +111,42 @@ export type Fault =
   | {
       /** Fault kind. */
       type: 'missing-access-token';
+    }
+  /**
+   * 200 JSON token response with these fields over a valid one (token routes), e.g.
+   * `{ expires_in: 0 }`, `{ token_type: 'DPoP' }`, `{ access_token: 'a\u0000b' }`.
+   */
+  | {
+      /** Fault kind. */
+      type: 'token-response';
+      /** Fields set (or, as `null`, left out) in the response. */
+      fields: Record<string, unknown>;
+    }
+  /** A body of this many bytes (streamed, never held whole): a huge token response or error page. */
+  | {
+      /** Fault kind. */
+      type: 'huge-body';
+      /** Body size in bytes. */
+      bytes: number;
+      /** The status. Default 200. */
+      status?: number;
+    }
+  /** A small gzip body that expands to `bytes` (a decompression bomb). */
+  | {
+      /** Fault kind. */
+      type: 'gzip-bomb';
+      /** Size after decompression, in bytes. */
+      bytes: number;
+    }
+  /** Headers, then a body that never ends (a chunk every few milliseconds until the client leaves). */
+  | {
+      /** Fault kind. */
+      type: 'endless-body';
+    }
+  /** `Content-Encoding: gzip` headers and the start of a gzip stream, then nothing (until the sandbox closes). */
+  | {
+      /** Fault kind. */
+      type: 'stalled-gzip';
     }
   /**
    * A rejected credential (resource routes): 401 with `WWW-Authenticate: Bearer
