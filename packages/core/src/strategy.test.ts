@@ -624,6 +624,23 @@ describe('construction', () => {
     [() => createStaticTokenStrategy({ token: '', origins: ['https://a.example'] }), 'token'],
     [() => createStaticTokenStrategy({ token: 'has space', origins: ['https://a.example'] }), 'token'],
     [() => createStaticTokenStrategy({ token: 'abc', origins: [] }), 'origins'],
+    // regression (issue 9 #4): tokens and keys no header can carry fail here, not on every request
+    [() => createStaticTokenStrategy({ token: 'a\u0000b', origins: ['https://a.example'] }), 'token'],
+    [() => createStaticTokenStrategy({ token: 'tökén', origins: ['https://a.example'] }), 'token'],
+    [() => createStaticTokenStrategy({ token: 'abc\r\nX: y', origins: ['https://a.example'] }), 'token'],
+    [
+      () =>
+        createStaticTokenStrategy({
+          token: 'abc',
+          tokenType: 'DPoP' as never,
+          origins: ['https://a.example'],
+        }),
+      'tokenType',
+    ],
+    [() => createApiKeyStrategy({ key: 'k\u0000', origins: ['https://a.example'] }), 'key'],
+    [() => createApiKeyStrategy({ key: 'kéy', origins: ['https://a.example'] }), 'key'],
+    [() => createApiKeyStrategy({ key: ' key', origins: ['https://a.example'] }), 'key'],
+    [() => createApiKeyStrategy({ key: 'k\ud800', query: 'q', origins: ['https://a.example'] }), 'key'],
     [() => createApiKeyStrategy({ key: '', origins: ['https://a.example'] }), 'key'],
     [
       () => createApiKeyStrategy({ key: 'k', header: 'X', query: 'q', origins: ['https://a.example'] }),
@@ -637,6 +654,23 @@ describe('construction', () => {
   ])('built-in strategies refuse bad options naming them (%#)', (make, option) => {
     expect(make).toThrow(ConfigError);
     expect(make).toThrow(new RegExp(`^${option}:`));
+    const error = (() => {
+      try {
+        make();
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(`${error?.message} ${error?.stack} ${inspect(error)}`).not.toMatch(/a\u0000b|tökén|kéy|k\u0000/);
+  });
+
+  test('a key with inner spaces (Authorization: Token abc) and any string in a query are fine', () => {
+    expect(() =>
+      createApiKeyStrategy({ key: 'Token abc', header: 'Authorization', origins: ['https://a.example'] }),
+    ).not.toThrow();
+    expect(() =>
+      createApiKeyStrategy({ key: 'kéy', query: 'k', origins: ['https://a.example'] }),
+    ).not.toThrow();
   });
 
   test('strategies built on one token manager share its token and single flight', async () => {

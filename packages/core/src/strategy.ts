@@ -143,6 +143,11 @@ function checkRejectWhen(rejectWhen: unknown): RejectWhen {
   return rejectWhen;
 }
 
+/** A token a header can carry: visible ASCII (RFC 6750 b64token is a subset). */
+const HEADER_TOKEN = /^[\x21-\x7e]+$/;
+/** A header value: visible ASCII with single inner spaces (RFC 9110 §5.5, without obs-text). */
+const HEADER_VALUE = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
+
 /** Every strategy: the options checked once, and core's loop. */
 function buildStrategy(
   options: StrategyOptions,
@@ -223,31 +228,40 @@ export function createAuthStrategy(options: CreateAuthStrategyOptions): TokenAut
 export interface StaticTokenStrategyOptions extends StrategyOptions {
   /** The token, e.g. a personal access token. */
   token: string;
-  /** Default `Bearer`. */
-  tokenType?: string;
+  /** `Bearer`, the only type that can be sent without a proof (RFC 6749 §7.1). Default `Bearer`. */
+  tokenType?: 'Bearer';
 }
 
 /**
  * A strategy with a fixed bearer token and no token server. A 401 is never replayed:
  * the same token would be rejected again (the `rejected` event says `not-refreshable`).
  *
- * @throws {@link ConfigError} naming `token` when it is empty or holds whitespace
+ * @throws {@link ConfigError} naming `token` when no header can carry it (empty,
+ *   whitespace, control characters, non-ASCII), or `tokenType` when it is not `Bearer`
  * @example
  * ```ts
  * const strategy = createStaticTokenStrategy({ token: process.env.API_TOKEN!, origins: ['https://api.example.org'] });
  * ```
  */
 export function createStaticTokenStrategy(options: StaticTokenStrategyOptions): AuthStrategy {
-  if (typeof options?.token !== 'string' || options.token.length === 0 || /\s/.test(options.token)) {
-    throw new ConfigError('must be a non-empty string without whitespace', {
-      option: 'token',
-      secrets: [typeof options?.token === 'string' ? options.token : undefined],
+  if (typeof options?.token !== 'string' || !HEADER_TOKEN.test(options.token)) {
+    throw new ConfigError(
+      'must be a non-empty string of visible ASCII (no whitespace, control characters or non-ASCII)',
+      {
+        option: 'token',
+        secrets: [typeof options?.token === 'string' ? options.token : undefined],
+      },
+    );
+  }
+  if (
+    options.tokenType !== undefined &&
+    (typeof options.tokenType !== 'string' || options.tokenType.toLowerCase() !== 'bearer')
+  ) {
+    throw new ConfigError("must be 'Bearer' when given: only bearer tokens can be sent without a proof", {
+      option: 'tokenType',
     });
   }
-  const token: Token = createToken({
-    accessToken: options.token,
-    ...(options.tokenType ? { tokenType: options.tokenType } : {}),
-  });
+  const token: Token = createToken({ accessToken: options.token });
   return buildStrategy(options, bearer(), () => token, undefined);
 }
 
@@ -275,6 +289,14 @@ export interface ApiKeyStrategyOptions extends StrategyOptions {
 export function createApiKeyStrategy(options: ApiKeyStrategyOptions): AuthStrategy {
   if (typeof options?.key !== 'string' || options.key.length === 0) {
     throw new ConfigError('must be a non-empty string', { option: 'key' });
+  }
+  if (options.query === undefined ? !HEADER_VALUE.test(options.key) : /\p{Cs}/u.test(options.key)) {
+    throw new ConfigError(
+      options.query === undefined
+        ? 'must be visible ASCII to go in a header (no control characters, non-ASCII, or spaces at either end)'
+        : 'must be a well-formed string (no lone surrogates)',
+      { option: 'key', secrets: [options.key] },
+    );
   }
   if (options.header !== undefined && options.query !== undefined) {
     throw new ConfigError('give either header or query, not both', { option: 'query' });
