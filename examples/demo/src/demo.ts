@@ -4,7 +4,7 @@
 import axios from 'axios';
 import ky from 'ky';
 import { attachAuth } from '@authrail/axios';
-import { isMissingScopeError, type AuthEvents, type Logger } from '@authrail/core';
+import { isMissingScopeError, type AuthEvents } from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
 import { createAuthKy } from '@authrail/ky';
 import { medblocksClientCredentials } from '@authrail/medblocks';
@@ -82,7 +82,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     redirectsWithoutCredential: 0,
   };
 
-  const trace = (service: string): { on: AuthEvents; logger: Logger } => ({
+  const trace = (service: string): { on: AuthEvents } => ({
     on: {
       tokenFetched: (e) => {
         result.tokenRequests += 1;
@@ -110,8 +110,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         );
       },
       error: (e) => print(`    ↳ [${service}] ${e.phase} failed: ${e.error.code}`),
+      uncredentialed: (e) =>
+        print(
+          `    ↳ [${service}] ${e.method} ${e.url} sent without a token (${e.reason}; said once per origin)`,
+        ),
     },
-    logger: {},
   });
 
   try {

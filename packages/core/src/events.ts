@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AuthrailError } from './errors.js';
+import { ConfigError, type AuthrailError } from './errors.js';
 import type { TokenInfo } from './token.js';
 
 /** Why a new token was requested. */
@@ -45,12 +45,16 @@ export interface RetryEvent {
   error: AuthrailError;
 }
 
-/** Emitted when getting a token failed for good, or a background refresh failed. */
+/** Emitted when getting a token failed for good, a background refresh failed, or revoking a token at sign-out failed. */
 export interface ErrorEvent {
   /** The typed error. */
   error: AuthrailError;
-  /** `token`: a caller waited for it and got this error; `background-refresh`: callers kept using the valid token. */
-  phase: 'token' | 'background-refresh';
+  /**
+   * `token`: a caller waited for it and got this error; `background-refresh`: callers
+   * kept using the valid token; `sign-out`: a token could not be revoked at sign-out
+   * (it was forgotten locally, but the server may still honour it).
+   */
+  phase: 'token' | 'background-refresh' | 'sign-out';
 }
 
 /** Why a rejected request was or was not replayed. */
@@ -85,6 +89,22 @@ export interface RejectedEvent {
 }
 
 /**
+ * Emitted the first time a strategy sends a request to an origin without a credential:
+ * the origin is not in `origins`, or the hop went from https: to http:. Once per origin,
+ * so a misconfigured allowlist is seen, not silent.
+ */
+export interface UncredentialedEvent {
+  /** The origin that got no credential. */
+  origin: string;
+  /** HTTP method of the first such request. */
+  method: string;
+  /** Origin and path of the first such request (no query string). */
+  url: string;
+  /** `not-allowed`: the origin is not in `origins`; `downgrade`: an https: request was redirected to http:. */
+  reason: 'not-allowed' | 'downgrade';
+}
+
+/**
  * Listeners for what happens inside authrail. All optional; a listener that throws is
  * logged and otherwise ignored.
  *
@@ -101,10 +121,12 @@ export interface AuthEvents {
   tokenRefreshed?: (event: TokenRefreshedEvent) => void;
   /** A token request failed and will be tried again. */
   retry?: (event: RetryEvent) => void;
-  /** Getting a token failed for good, or a background refresh failed. */
+  /** Getting a token failed for good, a background refresh failed, or a revocation at sign-out failed. */
   error?: (event: ErrorEvent) => void;
   /** An API rejected a request's credential (401, or 403 `insufficient_scope`); says whether it is replayed. */
   rejected?: (event: RejectedEvent) => void;
+  /** A request went to an origin without a credential, said once per origin (see {@link UncredentialedEvent}). */
+  uncredentialed?: (event: UncredentialedEvent) => void;
 }
 
 /**
@@ -112,7 +134,7 @@ export interface AuthEvents {
  * per call, never a token or secret, and calls the methods on the logger (keeps `this`).
  */
 export interface Logger {
-  /** Detail for troubleshooting. */
+  /** Detail for troubleshooting: each origin first sent a request without a credential. */
   debug?(message: string): void;
   /** Tokens fetched and refreshed, replays. */
   info?(message: string): void;
@@ -122,14 +144,59 @@ export interface Logger {
   error?(message: string): void;
 }
 
+/** Every event name, to refuse a misspelt listener at construction. */
+const EVENT_NAMES: ReadonlySet<string> = new Set<keyof AuthEvents>([
+  'tokenFetched',
+  'tokenRefreshed',
+  'retry',
+  'error',
+  'rejected',
+  'uncredentialed',
+]);
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+function checkOn(on: unknown): AuthEvents {
+  if (on === undefined) return {};
+  if (typeof on !== 'object' || on === null || Array.isArray(on))
+    throw new ConfigError('must be an object of event listeners, e.g. { error: (e) => … }', { option: 'on' });
+  for (const [name, listener] of Object.entries(on)) {
+    if (!EVENT_NAMES.has(name))
+      throw new ConfigError(`is not an event; events are ${[...EVENT_NAMES].join(', ')}`, {
+        option: `on.${name}`,
+      });
+    if (listener !== undefined && typeof listener !== 'function')
+      throw new ConfigError('must be a function', { option: `on.${name}` });
+  }
+  return on as AuthEvents;
+}
+
+function checkLogger(logger: unknown): Logger | undefined {
+  if (logger === undefined) return undefined;
+  const methods = LOG_LEVELS.filter(
+    (level) => (logger as Record<string, unknown> | null)?.[level] !== undefined,
+  );
+  if (
+    typeof logger !== 'object' ||
+    logger === null ||
+    methods.length === 0 ||
+    methods.some((level) => typeof (logger as Record<string, unknown>)[level] !== 'function')
+  ) {
+    throw new ConfigError('must be an object with debug, info, warn or error methods (console, pino, …)', {
+      option: 'logger',
+    });
+  }
+  return logger as Logger;
+}
+
 /** Internal: emits events and log lines, isolating the library from listener failures. */
 export class EventSink {
   readonly #on: AuthEvents;
   readonly #logger: Logger | undefined;
 
+  /** @throws `ConfigError` naming `on`, `on.<name>` or `logger` */
   constructor(on: AuthEvents | undefined, logger: Logger | undefined) {
-    this.#on = on ?? {};
-    this.#logger = logger;
+    this.#on = checkOn(on);
+    this.#logger = checkLogger(logger);
   }
 
   emit<K extends keyof AuthEvents>(name: K, event: Parameters<NonNullable<AuthEvents[K]>>[0]): void {

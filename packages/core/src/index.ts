@@ -53,6 +53,7 @@ export type {
   ErrorEvent,
   Logger,
   RejectedEvent,
+  UncredentialedEvent,
   ReplayReason,
   RetryEvent,
   TokenFetchReason,

@@ -18,7 +18,8 @@ function isLoopback(url: URL): boolean {
  * scheme + host + port strings. `http:` is accepted only for loopback hosts, because a
  * token sent in clear text is a token given away.
  *
- * @throws {@link ConfigError} naming `option` when the list is empty or an entry is not an origin
+ * @throws {@link ConfigError} naming `option` when the list is empty or an entry is not
+ *   an origin (a path, query or userinfo is refused, not dropped)
  */
 export function normaliseOrigins(origins: readonly string[] | undefined, option = 'origins'): Set<string> {
   if (!Array.isArray(origins) || origins.length === 0) {
@@ -36,6 +37,20 @@ export function normaliseOrigins(origins: readonly string[] | undefined, option 
       throw new ConfigError(`entry ${i} (${url.origin}) must be https: (http: only for loopback)`, {
         option,
       });
+    }
+    // Credentials go to a whole origin: a path here would read as a narrower grant than it is.
+    if (
+      url.pathname !== '/' ||
+      url.search ||
+      url.hash ||
+      String(value).includes('#') ||
+      url.username ||
+      url.password
+    ) {
+      throw new ConfigError(
+        `entry ${i} (${url.origin}${url.pathname === '/' ? '' : url.pathname}) must be an origin only: scheme, host and port, without path, query or credentials`,
+        { option },
+      );
     }
     out.add(url.origin);
   }

@@ -31,7 +31,12 @@ export interface LoopConfig {
   getToken: ((signal: AbortSignal | undefined) => Token | Promise<Token>) | undefined;
   /** Drops exactly this token; undefined when tokens cannot be refreshed. */
   invalidate: ((token: Token) => Promise<void>) | undefined;
+  /** Origins already said to have had a request without a credential. */
+  uncredentialed: Set<string>;
 }
+
+/** Origins remembered for the `uncredentialed` event; past this, no more are said (no unbounded growth). */
+const MAX_UNCREDENTIALED_ORIGINS = 256;
 
 /** At most this many redirects per call unless the client says otherwise, as fetch allows. */
 const MAX_REDIRECTS = 20;
@@ -199,6 +204,7 @@ export async function sendWithAuth<R extends AuthResponse>(
       if (forwarded) out.redirect = 'manual';
     }
 
+    if (!hop.credentialed) noteUncredentialed(config, url, out.method);
     const response = await next(out);
     const status = response.status;
 
@@ -313,6 +319,21 @@ function follow(config: LoopConfig, from: Hop, url: URL, target: URL, status: nu
     bodyIsStream,
     credentialed: !downgrade && isAllowed(config, target.href),
   };
+}
+
+/** Says, once per origin, that a request went out without a credential, and why. */
+function noteUncredentialed(config: LoopConfig, url: URL, method: string): void {
+  const { origin } = url;
+  if (config.uncredentialed.has(origin) || config.uncredentialed.size >= MAX_UNCREDENTIALED_ORIGINS) return;
+  config.uncredentialed.add(origin);
+  const reason = isAllowed(config, url.href) ? 'downgrade' : 'not-allowed';
+  config.sink.log(
+    'debug',
+    reason === 'downgrade'
+      ? `authrail: ${method} ${shown(url)} was reached from https: by a redirect to http:; sent without a credential (said once per origin)`
+      : `authrail: ${origin} is not in origins; requests to it are sent without a credential (said once per origin)`,
+  );
+  config.sink.emit('uncredentialed', { origin, method, url: shown(url), reason });
 }
 
 function rejected(sink: EventSink, event: RejectedEvent, challenge: Challenge | undefined): void {

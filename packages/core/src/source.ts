@@ -14,8 +14,10 @@ export interface FetchTokenOptions {
 }
 
 /**
- * Identifies what a source's tokens are for. Used to derive the {@link TokenStore} key,
- * so two sources for the same endpoint, client and scope share tokens. Never a secret.
+ * Identifies what a source's tokens are for: everything that makes two tokens
+ * different. Used to derive the {@link TokenStore} key, so two sources share a token
+ * only when endpoint, client, scope, every other grant parameter and (for user flows)
+ * the session are the same. Never a secret.
  */
 export interface TokenSourceIdentity {
   /** The token endpoint URL. */
@@ -24,6 +26,18 @@ export interface TokenSourceIdentity {
   clientId: string;
   /** The requested scope, space separated. */
   scope?: string;
+  /**
+   * Every other token request parameter that changes what the token is for: RFC 8707
+   * `resource`, `audience`, a tenant. Order does not matter.
+   */
+  parameters?: Readonly<Record<string, string | readonly string[]>>;
+  /**
+   * The tokens act for a user (an authorization code flow), not for the client: each
+   * user's tokens need their own key, so a store passed in (shared) needs `session`.
+   */
+  actsForUser?: boolean;
+  /** Whose tokens these are, for user flows: the app's session (or user) id. */
+  session?: string;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { createMemoryTokenStore, createToken } from '@authrail/core';
 import { fnv1a128, tokenStoreKey } from './store.js';
@@ -45,6 +46,39 @@ describe('tokenStoreKey', () => {
       tokenStoreKey({ tokenEndpoint: identity.tokenEndpoint, clientId: 'client-a' }),
     ]);
     expect(new Set(keys).size).toBe(5);
+  });
+
+  test('regression (issue 9 #6): differs by every grant parameter and by session; parameter order does not matter', async () => {
+    const keys = await Promise.all([
+      tokenStoreKey(identity),
+      tokenStoreKey({ ...identity, parameters: { audience: 'api://a' } }),
+      tokenStoreKey({ ...identity, parameters: { audience: 'api://b' } }),
+      tokenStoreKey({ ...identity, parameters: { resource: ['https://a.example/'] } }),
+      tokenStoreKey({ ...identity, parameters: { resource: ['https://a.example/', 'https://b.example/'] } }),
+      tokenStoreKey({ ...identity, actsForUser: true, session: 'alice' }),
+      tokenStoreKey({ ...identity, actsForUser: true, session: 'bob' }),
+    ]);
+    expect(new Set(keys).size).toBe(7);
+    expect(
+      await tokenStoreKey({
+        ...identity,
+        parameters: { resource: ['https://b.example/', 'https://a.example/'], audience: 'x' },
+      }),
+    ).toBe(
+      await tokenStoreKey({
+        ...identity,
+        parameters: { audience: 'x', resource: ['https://a.example/', 'https://b.example/'] },
+      }),
+    );
+    // No parameters at all (or empty ones) keep the key a store already holds tokens under.
+    expect(await tokenStoreKey({ ...identity, parameters: {} })).toBe(keys[0]);
+    expect(await tokenStoreKey({ ...identity, parameters: { resource: [] } })).toBe(keys[0]);
+  });
+
+  test('the key of endpoint, client and scope is the one earlier versions wrote (stores keep their tokens)', async () => {
+    const material = JSON.stringify([identity.tokenEndpoint, identity.clientId, identity.scope]);
+    const digest = createHash('sha256').update(material).digest('hex');
+    expect(await tokenStoreKey(identity)).toBe(`authrail:v1:${digest}`);
   });
 });
 

@@ -46,14 +46,25 @@ export function createMemoryTokenStore(): TokenStore {
 }
 
 /**
- * Derives the store key for a source: `authrail:v1:` and the SHA-256 of the token
- * endpoint, client id and scope. Contains no secret, and is the same in every process,
- * so a shared store serves a whole fleet. Where WebCrypto is unavailable (a page served
- * over plain `http:` from a non-loopback host), a 128-bit FNV-1a hash is used instead,
- * prefixed `authrail:v1f:` so the two never mix.
+ * Derives the store key for a source: `authrail:v1:` and the SHA-256 of everything in
+ * its {@link TokenSourceIdentity}: token endpoint, client id, scope, the other grant
+ * parameters (sorted) and the session. Contains no secret, and is the same in every
+ * process, so a shared store serves a whole fleet. Where WebCrypto is unavailable (a
+ * page served over plain `http:` from a non-loopback host), a 128-bit FNV-1a hash is
+ * used instead, prefixed `authrail:v1f:` so the two never mix.
  */
 export async function tokenStoreKey(identity: TokenSourceIdentity): Promise<string> {
-  const material = JSON.stringify([identity.tokenEndpoint, identity.clientId, identity.scope ?? '']);
+  const base = [identity.tokenEndpoint, identity.clientId, identity.scope ?? ''];
+  const parameters = Object.entries(identity.parameters ?? {})
+    .map(([name, value]): [string, string[]] => [name, [value].flat().map(String).sort()])
+    .filter(([, values]) => values.length > 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // Identities with nothing more than endpoint, client and scope keep the key they always had.
+  const material = JSON.stringify(
+    parameters.length || identity.session !== undefined
+      ? [...base, parameters, identity.session ?? null]
+      : base,
+  );
   const bytes = new TextEncoder().encode(material);
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) return `authrail:v1f:${fnv1a128(bytes)}`;

@@ -15,6 +15,7 @@ import {
   type AuthResponse,
   type RejectedEvent,
   type RequestPolicy,
+  type UncredentialedEvent,
   type Transport,
 } from '@authrail/core';
 import { SECRET, fakeSource, manualClock, settle } from '../../test-utils/src/fake-source.js';
@@ -71,6 +72,24 @@ describe('send: the credential goes to allowed origins only', () => {
     expect(second?.headers['x-caller']).toBe('kept');
     expect(second?.query).toEqual({ y: '1' });
     expect(source.calls).toHaveLength(1);
+  });
+
+  test('regression (issue 9 #11): a request to an origin not in origins is said once per origin, as a debug line and an event', async () => {
+    const said: UncredentialedEvent[] = [];
+    const debug: string[] = [];
+    const { send } = setup({
+      on: { uncredentialed: (e) => said.push(e) },
+      logger: { debug: (m) => debug.push(m) },
+    });
+    await send(`${web.other}/a?secret-looking=query`);
+    await send(`${web.other}/b`, { method: 'POST', body: 'x' });
+    await send(`${web.api}/fhir/Patient`);
+    expect(said).toEqual([
+      { origin: web.other, method: 'GET', url: `${web.other}/a`, reason: 'not-allowed' },
+    ]);
+    expect(debug).toEqual([
+      `authrail: ${web.other} is not in origins; requests to it are sent without a credential (said once per origin)`,
+    ]);
   });
 
   test("the caller's request is never changed: its URL and headers stay as they were", async () => {
@@ -661,7 +680,8 @@ describe('construction', () => {
         return e as Error;
       }
     })();
-    expect(`${error?.message} ${error?.stack} ${inspect(error)}`).not.toMatch(/a\u0000b|tökén|kéy|k\u0000/);
+    const text = `${error?.message} ${error?.stack} ${inspect(error)}`;
+    for (const secret of ['a\u0000b', 'tökén', 'kéy', 'k\u0000']) expect(text).not.toContain(secret);
   });
 
   test('a key with inner spaces (Authorization: Token abc) and any string in a query are fine', () => {

@@ -165,6 +165,7 @@ function buildStrategy(
     sink: new EventSink(options.on, options.logger),
     getToken,
     invalidate,
+    uncredentialed: new Set(),
   };
   return {
     send: (request, next, sendOptions) => sendWithAuth(config, request, next, sendOptions),

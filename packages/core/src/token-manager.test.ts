@@ -629,4 +629,20 @@ describe('options are validated at construction, naming the option', () => {
   test('a missing source is refused', () => {
     expect(() => createTokenManager({} as never)).toThrow(/^source:/);
   });
+
+  test("regression (issue 9 #6): a user flow's tokens in a store passed in need a session (or every user shares one key)", () => {
+    const userFlow = (identity: object) => {
+      const source = fakeSource();
+      return {
+        ...source,
+        identity: { ...source.identity, actsForUser: true, ...identity },
+        fetchToken: source.fetchToken,
+      };
+    };
+    const store = createMemoryTokenStore();
+    expect(() => createTokenManager({ source: userFlow({}), store })).toThrow(/^session: must be given/);
+    expect(() => createTokenManager({ source: userFlow({ session: '' }), store })).toThrow(/^session:/);
+    expect(() => createTokenManager({ source: userFlow({ session: 'alice' }), store })).not.toThrow();
+    expect(() => createTokenManager({ source: userFlow({}) })).not.toThrow(); // its own memory store
+  });
 });

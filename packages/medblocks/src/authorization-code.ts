@@ -29,6 +29,11 @@ export interface MedblocksAuthorizationCodeOptions extends ClientPresetOptions {
   scope?: string;
   /** Where the pending PKCE verifier and state are kept. Default `sessionStorage` in browsers, memory otherwise. */
   storage?: FlowStorage;
+  /**
+   * Whose tokens these are: your app's session (or user) id. Part of the token store
+   * key, so users sharing a store never get each other's tokens; required with `store`.
+   */
+  session?: string;
 }
 
 /** The strategy {@link medblocksAuthorizationCode} returns: usable with every adapter, plus the sign-in flow. */
@@ -46,9 +51,10 @@ export interface MedblocksAuthorizationCodeStrategy extends TokenAuthStrategy {
   isSignedIn(): Promise<boolean>;
   /**
    * Forgets the tokens and any pending sign-in, then revokes the refresh and access
-   * tokens at the revocation endpoint (RFC 7009). Best effort: a failed revocation does
-   * not throw; it is logged (`logger.warn`) and returned in {@link LogoutResult.errors}.
-   * An expired token is not refreshed first.
+   * tokens held at the revocation endpoint (RFC 7009), as they are: an expired token is
+   * not refreshed first, and a token endpoint that is down does not matter. Best effort:
+   * a failed revocation does not throw; it goes to the `error` event (`phase:
+   * 'sign-out'`) and `logger.warn`, and is returned in {@link LogoutResult.errors}.
    */
   logout(): Promise<LogoutResult>;
 }
@@ -93,6 +99,7 @@ export function medblocksAuthorizationCode(
     fetch: options.fetch,
     maxResponseBytes: options.maxResponseBytes,
     storageKey: 'authrail:medblocks:',
+    session: options.session,
   });
   const strategy = createAuthStrategy({
     ...options,
@@ -105,6 +112,22 @@ export function medblocksAuthorizationCode(
   const attemptTimeoutMs = options.retry?.attemptTimeoutMs;
   const call = (): CallOptions =>
     attemptTimeoutMs === undefined ? {} : { signal: AbortSignal.timeout(attemptTimeoutMs) };
+  // A failed revocation is said where every other failure is: the error event and the log.
+  // Listeners and loggers that throw are ignored, as core's own events do.
+  const report = (error: AuthrailError, hint: string) => {
+    try {
+      options.on?.error?.({ error, phase: 'sign-out' });
+    } catch {
+      // a broken listener must not break sign-out
+    }
+    try {
+      options.logger?.warn?.(
+        `authrail: revoking the ${hint} at sign-out failed (${error.code}); it was forgotten locally`,
+      );
+    } catch {
+      // nor a broken logger
+    }
+  };
   return {
     send: strategy.send,
     tokens,
@@ -149,9 +172,7 @@ export function medblocksAuthorizationCode(
                   secrets: [value],
                 });
             result.errors.push(typed);
-            options.logger?.warn?.(
-              `authrail: revoking the ${hint} at sign-out failed (${typed.code}); it was forgotten locally`,
-            );
+            report(typed, hint);
           }
         }),
       );

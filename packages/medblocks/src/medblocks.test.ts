@@ -1,11 +1,13 @@
 import { inspect } from 'node:util';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import {
   AuthorizationResponseError,
+  createMemoryTokenStore,
   createToken,
   ErrorCodes,
   isTokenEndpointError,
   type AuthStrategy,
+  type ErrorEvent,
 } from '@authrail/core';
 import { createMemoryStorage } from '@authrail/oauth2';
 import { demoClients, startSandbox } from '@authrail/sandbox';
@@ -164,11 +166,75 @@ describe('medblocksAuthorizationCode', () => {
       code: ErrorCodes.AUTHORIZATION_RESPONSE,
       error: 'state_mismatch',
     });
-    const again = new URL(await signInAt(await auth.authorizationUrl()));
-    again.searchParams.delete('state');
-    await expect(auth.handleRedirect(again)).rejects.toMatchObject({ error: 'state_mismatch' });
-    await expect(auth.handleRedirect(again)).rejects.toMatchObject({ error: 'no_pending_authorization' });
+    back.searchParams.delete('state');
+    await expect(auth.handleRedirect(back)).rejects.toMatchObject({ error: 'state_mismatch' });
+    await auth.logout(); // drops every pending sign-in
+    await expect(auth.handleRedirect(back)).rejects.toMatchObject({ error: 'no_pending_authorization' });
     expect(sb.tokenRequests()).toHaveLength(0);
+  });
+
+  test('regression (issue 9 #7): a forged callback does not cancel the real sign-in', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    const real = await signInAt(await auth.authorizationUrl());
+    const forged = new URL(real);
+    forged.searchParams.set('state', 'attacker-state');
+    forged.searchParams.set('code', 'attacker-code');
+    await expect(auth.handleRedirect(forged)).rejects.toMatchObject({ error: 'state_mismatch' });
+    await auth.handleRedirect(real);
+    expect(await auth.isSignedIn()).toBe(true);
+    expect(sb.tokenRequests().map((r) => r.grantType)).toEqual(['authorization_code']);
+    // Used up: the same callback again is refused.
+    await expect(auth.handleRedirect(real)).rejects.toMatchObject({ error: 'no_pending_authorization' });
+  });
+
+  test('regression (issue 9 #7): two tabs signing in at once both complete, in either order', async () => {
+    const storage = createMemoryStorage(); // one storage, as two tabs share localStorage
+    const tab1 = medblocksAuthorizationCode(options({ storage }));
+    const tab2 = medblocksAuthorizationCode(options({ storage }));
+    const url1 = await tab1.authorizationUrl();
+    const url2 = await tab2.authorizationUrl();
+    const back2 = await signInAt(url2);
+    const back1 = await signInAt(url1);
+    await tab2.handleRedirect(back2);
+    await tab1.handleRedirect(back1);
+    expect([await tab1.isSignedIn(), await tab2.isSignedIn()]).toEqual([true, true]);
+    expect(sb.tokenRequests().map((r) => r.status)).toEqual([200, 200]);
+  });
+
+  test('a pending sign-in expires after 10 minutes: its callback is refused and it is cleaned up', async () => {
+    const storage = createMemoryStorage();
+    const auth = medblocksAuthorizationCode(options({ storage }));
+    const back = await signInAt(await auth.authorizationUrl());
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 10 * 60_000 + 1);
+      await expect(auth.handleRedirect(back)).rejects.toMatchObject({ error: 'no_pending_authorization' });
+      await auth.authorizationUrl(); // a new sign-in prunes the expired one
+      const state = new URL(back).searchParams.get('state')!;
+      const prefix = `authrail:medblocks:pending:${demoClients.medblocksSpa.clientId}`;
+      expect(await storage.getItem(`${prefix}:${state}`)).toBeNull();
+      expect(JSON.parse((await storage.getItem(prefix))!)).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(sb.tokenRequests()).toHaveLength(0);
+  });
+
+  test('regression (issue 9 #6): users sharing a store are kept apart by session; one signing out leaves the other in', async () => {
+    const store = createMemoryTokenStore();
+    const alice = medblocksAuthorizationCode(options({ store, session: 'alice-session' }));
+    const bob = medblocksAuthorizationCode(options({ store, session: 'bob-session' }));
+    await alice.handleRedirect(await signInAt(await alice.authorizationUrl()));
+    await bob.handleRedirect(await signInAt(await bob.authorizationUrl()));
+    const [aliceToken, bobToken] = [await alice.tokens.getToken(), await bob.tokens.getToken()];
+    expect(aliceToken.accessToken).not.toBe(bobToken.accessToken);
+    await send(alice, `${sb.urls.medblocks.fhirBaseUrl}/Patient`);
+    expect(sb.requests.at(-1)?.headers.authorization).toBe(`Bearer ${aliceToken.accessToken}`);
+    await bob.logout();
+    expect([await alice.isSignedIn(), await bob.isSignedIn()]).toEqual([true, false]);
+    // A store passed without a session would give every user one key: refused.
+    expect(() => medblocksAuthorizationCode(options({ store }))).toThrow(/^session: must be given/);
+    expect(() => medblocksAuthorizationCode(options({ store, session: '' }))).toThrow(/^session:/);
   });
 
   test('access_denied from the authorize endpoint is an AuthorizationResponseError', async () => {
@@ -216,8 +282,13 @@ describe('medblocksAuthorizationCode', () => {
             }),
           )
         : fetch(input, init);
+    const events: ErrorEvent[] = [];
     const auth = medblocksAuthorizationCode(
-      options({ fetch: failingRevoke, logger: { warn: (m: string) => warnings.push(m) } }),
+      options({
+        fetch: failingRevoke,
+        logger: { warn: (m: string) => warnings.push(m) },
+        on: { error: (e) => events.push(e) },
+      }),
     );
     await auth.handleRedirect(await signInAt(await auth.authorizationUrl()));
     const token = await auth.tokens.getToken();
@@ -229,6 +300,12 @@ describe('medblocksAuthorizationCode', () => {
     ]);
     expect(await auth.isSignedIn()).toBe(false);
     expect(warnings).toHaveLength(2);
+    // regression (issue 9 #8): the docs promise the error event; each failure is one.
+    expect(events.map((e) => [e.phase, e.error.code])).toEqual([
+      ['sign-out', ErrorCodes.TOKEN_RESPONSE_INVALID],
+      ['sign-out', ErrorCodes.TOKEN_RESPONSE_INVALID],
+    ]);
+    expect(events.map((e) => e.error)).toEqual(result.errors);
     const text = [...warnings, ...result.errors.map((e) => inspect(e, { depth: 8, showHidden: true }))].join(
       '\n',
     );
@@ -236,7 +313,8 @@ describe('medblocksAuthorizationCode', () => {
     expect(text).not.toContain(token.refreshToken!);
   });
 
-  test('an expired session is neither refreshed by isSignedIn() nor by logout()', async () => {
+  test('an expired session is neither refreshed by isSignedIn() nor by logout(); a token endpoint that is down does not matter', async () => {
+    sb.inject('medblocks-token', { type: 'status', status: 503 });
     const auth = medblocksAuthorizationCode(options());
     await auth.tokens.setToken(
       createToken({ accessToken: 'expired-access', expiresIn: 0, refreshToken: 'some-refresh-token' }),
@@ -296,10 +374,11 @@ describe('medblocksAuthorizationCode', () => {
     const storage = createMemoryStorage();
     const auth = medblocksAuthorizationCode(options({ storage }));
     const url = await auth.authorizationUrl();
-    const pending = JSON.parse(
-      (await storage.getItem(`authrail:medblocks:pending:${demoClients.medblocksSpa.clientId}`))!,
-    ) as { state: string };
-    expect(pending.state).toBe(url.searchParams.get('state'));
+    const state = url.searchParams.get('state')!;
+    const prefix = `authrail:medblocks:pending:${demoClients.medblocksSpa.clientId}`;
+    const pending = JSON.parse((await storage.getItem(`${prefix}:${state}`))!) as { state: string };
+    expect(pending.state).toBe(state);
+    expect(JSON.parse((await storage.getItem(prefix))!)).toEqual([{ state, createdAt: expect.any(Number) }]);
   });
 
   test('bad options name the option', () => {
@@ -308,6 +387,9 @@ describe('medblocksAuthorizationCode', () => {
     );
     expect(() => medblocksAuthorizationCode(options({ authorizePath: 'auth' }))).toThrow(/^authorizePath:/);
     expect(() => medblocksAuthorizationCode(options({ storage: {} as never }))).toThrow(/^storage:/);
+    expect(() => medblocksAuthorizationCode(options({ redirectUri: `${REDIRECT}#frag` }))).toThrow(
+      /^redirectUri: must not have a fragment/,
+    );
   });
 });
 

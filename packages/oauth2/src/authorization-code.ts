@@ -30,6 +30,12 @@ export interface AuthorizationCodeOptions extends GrantOptions {
   storage?: FlowStorage;
   /** Key prefix in `storage`. Default `authrail:`. */
   storageKey?: string;
+  /**
+   * Whose tokens these are: your app's session (or user) id. Part of the token store key,
+   * so users sharing a store (a server-side app, Redis) never get each other's tokens;
+   * required when you pass `store`.
+   */
+  session?: string;
 }
 
 /** A {@link TokenSource} for the authorization code flow with PKCE. */
@@ -40,9 +46,11 @@ export interface AuthorizationCodeSource extends TokenSource {
    */
   authorizationUrl(parameters?: Record<string, string>, options?: CallOptions): Promise<URL>;
   /**
-   * Takes the URL the browser came back to: checks `state`, turns an `error` into an
-   * {@link AuthorizationResponseError}, exchanges the code (with the verifier) and
-   * returns the token. The pending state is removed either way.
+   * Takes the URL the browser came back to: finds the sign-in its `state` belongs to,
+   * turns an `error` into an {@link AuthorizationResponseError}, exchanges the code (with
+   * that sign-in's verifier) and returns the token. The matched sign-in is used up either
+   * way; a state that matches none (forged, stale, expired after 10 minutes) is refused
+   * and leaves every pending sign-in in place.
    */
   handleRedirect(url: string | URL, options?: CallOptions): Promise<Token>;
   /**
@@ -50,7 +58,7 @@ export interface AuthorizationCodeSource extends TokenSource {
    * nothing otherwise. Failures reject with a `TokenEndpointError` (the token scrubbed).
    */
   revoke(token: string, hint?: 'access_token' | 'refresh_token', options?: CallOptions): Promise<void>;
-  /** Drops any pending authorization. */
+  /** Drops every pending sign-in. */
   clearPending(): Promise<void>;
 }
 
@@ -69,12 +77,21 @@ export interface CallOptions {
 /** The bound of a call made without a signal: the token manager's default attempt timeout. */
 const UNSIGNALLED_TIMEOUT_MS = 30_000;
 
+/** How long a started sign-in can be completed: after this its pending entry is dropped. */
+const PENDING_TTL_MS = 10 * 60_000;
+
+/** Most sign-ins pending at once (tabs, retries); the oldest go first. */
+const MAX_PENDING = 10;
+
 interface Pending {
   state: string;
   codeVerifier: string;
   redirectUri: string;
   createdAt: number;
 }
+
+/** The index of pending sign-ins: their states and when they began, so expired ones can be removed. */
+type PendingIndex = { state: string; createdAt: number }[];
 
 /**
  * The authorization code grant with PKCE (S256) and state, for browser apps and
@@ -96,7 +113,10 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
     throw new ConfigError('must be an options object', { option: 'options' });
   const server = resolveServer(options.server);
   const clientId = checkClientId(options.clientId);
-  const redirectUri = secureUrl(options.redirectUri, 'redirectUri').href;
+  const redirect = secureUrl(options.redirectUri, 'redirectUri');
+  if (redirect.hash || String(options.redirectUri).includes('#'))
+    throw new ConfigError('must not have a fragment (RFC 6749 §3.1.2)', { option: 'redirectUri' });
+  const redirectUri = redirect.href;
   const auth = options.clientAuth === undefined ? none() : checkClientAuth(options.clientAuth);
   if (!('discovery' in options.server) && !options.server.authorizationEndpoint) {
     throw new ConfigError('must be given for the authorization code flow', {
@@ -113,22 +133,60 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
   ) {
     throw new ConfigError('must have getItem, setItem and removeItem', { option: 'storage' });
   }
-  const key = `${options.storageKey ?? 'authrail:'}pending:${clientId}`;
+  const prefix = options.storageKey ?? 'authrail:';
+  if (typeof prefix !== 'string') throw new ConfigError('must be a string', { option: 'storageKey' });
+  const session = options.session;
+  if (session !== undefined && (typeof session !== 'string' || session.length === 0))
+    throw new ConfigError('must be a non-empty string when given', { option: 'session' });
+  // Pending sign-ins are keyed by their state: two tabs can sign in at once, and a
+  // callback with another state (forged, or stale) cannot cancel the real one.
+  const indexKey = `${prefix}pending:${clientId}`;
+  const pendingKey = (state: string) => `${indexKey}:${state}`;
   const http = checkHttp(options);
+  const now = () => Date.now();
 
-  async function readPending(): Promise<Pending | undefined> {
+  async function readJson(key: string): Promise<unknown> {
     const raw = await storage.getItem(key);
     if (!raw) return undefined;
     try {
-      const value = JSON.parse(raw) as Partial<Pending> | null;
-      const ok =
-        typeof value?.state === 'string' &&
-        typeof value.codeVerifier === 'string' &&
-        typeof value.redirectUri === 'string';
-      return ok ? (value as Pending) : undefined; // anything else is not ours: treated as none pending
+      return JSON.parse(raw) as unknown;
     } catch {
-      return undefined;
+      return undefined; // not ours: treated as nothing stored
     }
+  }
+
+  async function readIndex(): Promise<PendingIndex> {
+    const value = await readJson(indexKey);
+    return Array.isArray(value)
+      ? (value as unknown[]).filter(
+          (e): e is PendingIndex[number] =>
+            typeof (e as PendingIndex[number])?.state === 'string' &&
+            typeof (e as PendingIndex[number]).createdAt === 'number',
+        )
+      : [];
+  }
+
+  /** Writes the index without `drop`ped and expired entries (and removes those entries). */
+  async function updateIndex(change: (live: PendingIndex) => PendingIndex): Promise<void> {
+    const all = await readIndex();
+    const live = all.filter((e) => now() - e.createdAt < PENDING_TTL_MS);
+    const next = change(live).slice(-MAX_PENDING);
+    const kept = new Set(next.map((e) => e.state));
+    for (const e of all) if (!kept.has(e.state)) await storage.removeItem(pendingKey(e.state));
+    if (next.length) await storage.setItem(indexKey, JSON.stringify(next));
+    else await storage.removeItem(indexKey);
+  }
+
+  async function readPending(state: string): Promise<Pending | undefined> {
+    const value = (await readJson(pendingKey(state))) as Partial<Pending> | undefined;
+    const ok =
+      typeof value?.state === 'string' &&
+      value.state === state &&
+      typeof value.codeVerifier === 'string' &&
+      typeof value.redirectUri === 'string' &&
+      typeof value.createdAt === 'number' &&
+      now() - value.createdAt < PENDING_TTL_MS;
+    return ok ? (value as Pending) : undefined;
   }
 
   return {
@@ -136,6 +194,8 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
       tokenEndpoint: server.tokenEndpointHint,
       clientId,
       ...(options.scope ? { scope: options.scope } : {}),
+      actsForUser: true,
+      ...(session === undefined ? {} : { session }),
     },
 
     async authorizationUrl(parameters = {}, call) {
@@ -153,7 +213,8 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         redirectUri,
         createdAt: Date.now(),
       };
-      await storage.setItem(key, JSON.stringify(pending));
+      await storage.setItem(pendingKey(pending.state), JSON.stringify(pending));
+      await updateIndex((live) => [...live, { state: pending.state, createdAt: pending.createdAt }]);
       const config = new client.Configuration(metadata, clientId);
       if (server.insecure) client.allowInsecureRequests(config);
       return client.buildAuthorizationUrl(config, {
@@ -168,25 +229,28 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
     },
 
     async handleRedirect(url, call) {
-      const current = new URL(String(url));
-      const pending = await readPending();
-      await storage.removeItem(key);
-      const params = current.searchParams;
+      const params = new URL(String(url)).searchParams;
+      const state = params.get('state');
+      const pending = state ? await readPending(state) : undefined;
       const secrets = [params.get('code') ?? undefined, pending?.codeVerifier].filter(
         (s): s is string => !!s,
       );
       if (!pending) {
-        throw new AuthorizationResponseError(
-          'no authorization is pending: call authorizationUrl() (or login()) first',
-          { error: 'no_pending_authorization', secrets },
-        );
+        // Nothing is removed: a forged or stale callback must not cancel a real sign-in.
+        const anyPending = (await readIndex()).some((e) => now() - e.createdAt < PENDING_TTL_MS);
+        throw anyPending
+          ? new AuthorizationResponseError(
+              'the state in the redirect matches no sign-in in progress: the response is not for this app (or it expired)',
+              { error: 'state_mismatch', secrets },
+            )
+          : new AuthorizationResponseError(
+              'no authorization is pending: call authorizationUrl() (or login()) first',
+              { error: 'no_pending_authorization', secrets },
+            );
       }
-      if (params.get('state') !== pending.state) {
-        throw new AuthorizationResponseError(
-          'the state in the redirect does not match the one sent: the response is not for this sign-in',
-          { error: 'state_mismatch', secrets },
-        );
-      }
+      // The state matched: this sign-in is used up, whatever the response says.
+      await storage.removeItem(pendingKey(pending.state));
+      await updateIndex((live) => live.filter((e) => e.state !== pending.state));
       const error = params.get('error');
       if (error) {
         const description = params.get('error_description') ?? undefined;
@@ -262,7 +326,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
     },
 
     async clearPending() {
-      await storage.removeItem(key);
+      await updateIndex(() => []);
     },
   };
 }

@@ -1,7 +1,14 @@
 import * as client from 'openid-client';
 import { ConfigError, type TokenSource } from '@authrail/core';
 import { checkClientAuth, type ClientAuthentication } from './client-auth.js';
-import { checkClientId, runGrant, tokenFrom, type GrantOptions } from './grant.js';
+import {
+  checkClientId,
+  checkParameters,
+  checkResource,
+  runGrant,
+  tokenFrom,
+  type GrantOptions,
+} from './grant.js';
 import { checkHttp } from './http.js';
 import { resolveServer, type ServerOptions } from './server.js';
 
@@ -15,10 +22,10 @@ export interface ClientCredentialsOptions extends GrantOptions {
   clientAuth: ClientAuthentication;
   /** Requested scope, space separated. */
   scope?: string;
-  /** RFC 8707 resource indicator(s). */
-  resource?: string | string[];
-  /** Extra token request parameters (e.g. `audience`). */
-  parameters?: Record<string, string>;
+  /** RFC 8707 resource indicator(s): absolute URIs without a fragment. */
+  resource?: string | readonly string[];
+  /** Extra token request parameters (e.g. `audience`). Part of the store key: tokens for another audience are kept apart. */
+  parameters?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -49,15 +56,19 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
     });
   if (options.scope !== undefined && typeof options.scope !== 'string')
     throw new ConfigError('must be a space-separated string', { option: 'scope' });
-  const parameters = new URLSearchParams(options.parameters ?? {});
+  const extra = checkParameters(options.parameters);
+  const resources = checkResource(options.resource);
+  const parameters = new URLSearchParams(extra);
   if (options.scope) parameters.set('scope', options.scope);
-  for (const resource of [options.resource ?? []].flat()) parameters.append('resource', resource);
+  for (const resource of resources) parameters.append('resource', resource);
 
   return {
     identity: {
       tokenEndpoint: server.tokenEndpointHint,
       clientId,
       ...(options.scope ? { scope: options.scope } : {}),
+      // Tokens for another resource or audience are other tokens: they get their own store key.
+      parameters: { ...extra, ...(resources.length ? { resource: resources } : {}) },
     },
     async fetchToken({ signal, refreshToken }) {
       const response = await runGrant(

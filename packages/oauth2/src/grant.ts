@@ -42,6 +42,65 @@ export function tokenFrom(response: client.TokenEndpointResponse, previousRefres
   });
 }
 
+/** Parameters the grant sets itself: given in `parameters` they would be sent twice or override the grant. */
+const RESERVED = new Set([
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'scope',
+  'resource',
+  'refresh_token',
+  'code',
+  'code_verifier',
+  'redirect_uri',
+]);
+
+/**
+ * Checks extra token request parameters: a plain object of strings, none of which the
+ * grant sets itself.
+ *
+ * @throws `ConfigError` naming `parameters`
+ */
+export function checkParameters(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof URLSearchParams)
+    throw new ConfigError('must be an object of parameter names to string values', { option: 'parameters' });
+  const checked: Record<string, string> = {};
+  for (const [name, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw new ConfigError(`${name} must be a string`, { option: 'parameters' });
+    if (RESERVED.has(name))
+      throw new ConfigError(`${name} is set by the grant (use its own option)`, { option: 'parameters' });
+    checked[name] = v;
+  }
+  return checked;
+}
+
+/**
+ * Checks RFC 8707 resource indicators: absolute URIs without a fragment.
+ *
+ * @throws `ConfigError` naming `resource`
+ * @see https://www.rfc-editor.org/rfc/rfc8707#section-2
+ */
+export function checkResource(value: unknown): string[] {
+  if (value === undefined) return [];
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  return list.map((resource) => {
+    let url: URL | undefined;
+    try {
+      url = typeof resource === 'string' ? new URL(resource) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.hash || (resource as string).includes('#'))
+      throw new ConfigError('must be an absolute URI without a fragment, or an array of them', {
+        option: 'resource',
+      });
+    return resource as string;
+  });
+}
+
 export function checkClientId(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0)
     throw new ConfigError('must be a non-empty string', { option: 'clientId' });

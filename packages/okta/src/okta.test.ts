@@ -74,6 +74,20 @@ describe('oktaClientCredentials', () => {
     expect(sb.tokenRequests()).toHaveLength(1);
   });
 
+  test("regression (issue 9 #11): the default origins (Okta's own) are said at construction, as the first log line", () => {
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(m), debug: (m: string) => lines.push(m) };
+    oktaClientCredentials({ ...options(), origins: undefined, logger });
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^authrail: oktaClientCredentials was given no origins, so only http:\/\/127\.0\.0\.1:\d+ \(Okta itself\) gets the token; .* pass origins/,
+      ),
+    ]);
+    lines.length = 0;
+    oktaClientCredentials(options({ logger }));
+    expect(lines).toEqual([]);
+  });
+
   test.each([
     ['https://nci.okta.com/oauth2/aus123', 'https://nci.okta.com/oauth2/aus123/v1/token'],
     ['https://nci.okta.com/oauth2/default/', 'https://nci.okta.com/oauth2/default/v1/token'],

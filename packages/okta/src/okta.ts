@@ -21,6 +21,12 @@ export interface OktaClientCredentialsOptions extends ClientSecretPresetOptions 
   issuer: string;
   /** Requested scopes, space separated. */
   scope?: string;
+  /**
+   * Origins that get the token: your API's, e.g. `['https://ctrp-api.example.gov']`.
+   * Give it. The default is Okta's own origin, which is almost never the API's: left
+   * out, requests to the API go without a token, and a warning says so at construction.
+   */
+  origins?: readonly string[];
 }
 
 /**
@@ -149,9 +155,21 @@ export function oktaClientCredentials(options: OktaClientCredentialsOptions): To
     fetch: options.fetch,
     maxResponseBytes: options.maxResponseBytes,
   });
-  return createAuthStrategy({
+  const oktaOrigin = new URL(server.tokenEndpoint).origin;
+  const strategy = createAuthStrategy({
     ...options,
     source: normaliseOktaErrors(source),
-    origins: options.origins ?? [new URL(server.tokenEndpoint).origin],
+    origins: options.origins ?? [oktaOrigin],
   });
+  if (options.origins === undefined) {
+    // Okta issues the token; the API it is for (CTRP) lives elsewhere. Said first, and loudly.
+    try {
+      options.logger?.warn?.(
+        `authrail: oktaClientCredentials was given no origins, so only ${oktaOrigin} (Okta itself) gets the token; requests to your API go without one until you pass origins: ['https://your-api.example.org']`,
+      );
+    } catch {
+      // a broken logger must not break construction
+    }
+  }
+  return strategy;
 }
