@@ -184,8 +184,42 @@ function nonNegative(
   return value;
 }
 
+/**
+ * Checks that an options group (`refresh`, `retry`) is a plain object with only the
+ * keys it knows: a misspelt key would otherwise be ignored without a word.
+ */
+function checkGroup(value: unknown, option: string, known: readonly string[]): void {
+  if (value === undefined) return;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError(`must be an object with ${known.join(', ')}`, { option });
+  for (const key of Object.keys(value))
+    if (!known.includes(key))
+      throw new ConfigError(`is not an option; ${option} takes ${known.join(', ')}`, {
+        option: `${option}.${key}`,
+      });
+}
+
+function checkStore(store: unknown): TokenStore | undefined {
+  if (store === undefined) return undefined;
+  const methods = store as Partial<Record<keyof TokenStore, unknown>> | null;
+  if (
+    typeof methods?.get !== 'function' ||
+    typeof methods.set !== 'function' ||
+    typeof methods.delete !== 'function'
+  )
+    throw new ConfigError('must be a TokenStore: an object with get, set and delete', { option: 'store' });
+  return store as TokenStore;
+}
+
+function checkFunction<T>(value: T | undefined, option: string, fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'function') throw new ConfigError('must be a function', { option });
+  return value;
+}
+
 /** Internal: validates refresh options. */
 function resolveRefreshOptions(refresh: RefreshOptions | undefined): Required<RefreshOptions> {
+  checkGroup(refresh, 'refresh', Object.keys(DEFAULT_REFRESH));
   return {
     skewMs: nonNegative(refresh?.skewMs, 'refresh.skewMs', DEFAULT_REFRESH.skewMs),
     refreshAheadMs: nonNegative(
@@ -198,6 +232,7 @@ function resolveRefreshOptions(refresh: RefreshOptions | undefined): Required<Re
 
 /** Internal: validates retry options. */
 function resolveRetryOptions(retry: RetryOptions | undefined): Required<RetryOptions> {
+  checkGroup(retry, 'retry', Object.keys(DEFAULT_RETRY));
   return {
     maxAttempts: nonNegative(retry?.maxAttempts, 'retry.maxAttempts', DEFAULT_RETRY.maxAttempts, {
       integer: true,
@@ -352,6 +387,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   ) {
     throw new ConfigError('must be a TokenSource with fetchToken() and identity', { option: 'source' });
   }
+  const store = checkStore(options.store) ?? createMemoryTokenStore();
   const { session } = source.identity;
   if (session !== undefined && (typeof session !== 'string' || session.length === 0))
     throw new ConfigError('must be a non-empty string when given', { option: 'session' });
@@ -364,9 +400,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   }
   const refresh = resolveRefreshOptions(options.refresh);
   const retry = resolveRetryOptions(options.retry);
-  const store = options.store ?? createMemoryTokenStore();
-  const now = options.now ?? Date.now;
-  const random = options.random ?? Math.random;
+  const now = checkFunction(options.now, 'now', Date.now);
+  const random = checkFunction(options.random, 'random', Math.random);
   const sink = new EventSink(options.on, options.logger);
   const endpoint = source.identity.tokenEndpoint;
 

@@ -138,6 +138,9 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
   ) {
     throw new ConfigError("must be 'hop-by-hop' or 'runtime'", { option: 'redirects' });
   }
+  if (options.isOneShot !== undefined && typeof options.isOneShot !== 'function') {
+    throw new ConfigError('must be a function of the Request', { option: 'isOneShot' });
+  }
   const { isOneShot } = options;
   const transportFollowsRedirects =
     (options.redirects ?? (runtimeHidesRedirects() ? 'runtime' : 'hop-by-hop')) === 'runtime';

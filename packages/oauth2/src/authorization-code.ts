@@ -118,6 +118,8 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
     throw new ConfigError('must not have a fragment (RFC 6749 §3.1.2)', { option: 'redirectUri' });
   const redirectUri = redirect.href;
   const auth = options.clientAuth === undefined ? none() : checkClientAuth(options.clientAuth);
+  if (options.scope !== undefined && typeof options.scope !== 'string')
+    throw new ConfigError('must be a space-separated string', { option: 'scope' });
   if (!('discovery' in options.server) && !options.server.authorizationEndpoint) {
     throw new ConfigError('must be given for the authorization code flow', {
       option: 'server.authorizationEndpoint',

@@ -52,6 +52,9 @@ const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
  */
 export function secureUrl(value: unknown, option: string): URL {
   const url = parseUrl(value, option);
+  // Credentials in a URL end up in logs and error causes; they are never how OAuth authenticates.
+  if (url.username || url.password)
+    throw new ConfigError('must not contain a user name or password (user:password@)', { option });
   if (isSecure(url)) return url;
   throw new ConfigError(
     `must be an https: URL (http: only for loopback hosts), got ${url.protocol}//${url.host}`,
@@ -60,6 +63,8 @@ export function secureUrl(value: unknown, option: string): URL {
 }
 
 function parseUrl(value: unknown, option: string): URL {
+  if (typeof value !== 'string' && !(value instanceof URL))
+    throw new ConfigError('must be an absolute URL (a string)', { option });
   try {
     return new URL(String(value));
   } catch {

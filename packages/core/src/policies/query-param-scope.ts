@@ -28,6 +28,9 @@ export function queryParamScope(options: QueryParamScopeOptions): RequestPolicy 
   if (options.value !== undefined && (typeof options.value !== 'string' || options.value.length === 0)) {
     throw new ConfigError('must be a non-empty string when given', { option: 'value' });
   }
+  if (options.required !== undefined && typeof options.required !== 'boolean') {
+    throw new ConfigError('must be true or false when given', { option: 'required' });
+  }
   const { param, value, required = false } = options;
   return (request) => {
     const existing = request.url.searchParams.get(param);
