@@ -59,7 +59,7 @@ describe('faults answer for the route', () => {
     expect(reset).toBeLessThanOrEqual(61_000);
   });
 
-  test('token-response: a token response with fields set or left out', async () => {
+  test("token-response: the route's own token response with fields set or left out", async () => {
     sb.inject(
       'msk-token',
       { type: 'token-response', fields: { expires_in: 0, token_type: 'DPoP', scope: null } },
@@ -67,8 +67,12 @@ describe('faults answer for the route', () => {
     );
     const body = (await json(await mskTokenRequest(sb))) as Record<string, unknown>;
     expect(body).toMatchObject({ expires_in: 0, token_type: 'DPoP' });
-    expect(typeof body.access_token).toBe('string');
     expect('scope' in body).toBe(false);
+    // The token is the route's own: the API accepts it.
+    const api = await fetch(`${sb.urls.mskApim.fhirBaseUrl}/Patient?researchstudy=17-001`, {
+      headers: { Authorization: `Bearer ${String(body.access_token)}` },
+    });
+    expect(api.status).toBe(200);
   });
 
   test('huge-body and gzip-bomb: the body is the given size (after decompression)', async () => {

@@ -93,19 +93,9 @@ export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry)
       sendJson(ex, 429, { error: 'rate_limited', error_description: 'Too many requests' }, wait);
       return 'handled';
     }
-    case 'token-response': {
-      const body: Record<string, unknown> = {
-        access_token: randomToken(),
-        token_type: 'Bearer',
-        expires_in: 3600,
-      };
-      for (const [key, value] of Object.entries(fault.fields)) {
-        if (value === null) delete body[key];
-        else body[key] = value;
-      }
-      sendJson(ex, 200, body);
-      return 'handled';
-    }
+    case 'token-response':
+      ex.tokenFields = fault.fields; // applied by the route's own (valid) token response
+      return 'continue';
     case 'huge-body':
       sendHead(ex, fault.status ?? 200, { 'Content-Type': 'application/json' });
       streamBody(ex, fault.bytes);

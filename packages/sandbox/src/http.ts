@@ -66,6 +66,8 @@ export interface Exchange {
   body: Buffer;
   /** The record in `sandbox.requests`; its `status` is set when the response is sent. */
   record: RecordedRequest;
+  /** Fields a `token-response` fault sets (or, as null, removes) in this request's token response. */
+  tokenFields?: Record<string, unknown>;
 }
 
 /** Sends a response (with the CORS headers of {@link corsHeaders}) and records its status. */

@@ -113,8 +113,9 @@ export type Fault =
       type: 'missing-access-token';
     }
   /**
-   * 200 JSON token response with these fields over a valid one (token routes), e.g.
-   * `{ expires_in: 0 }`, `{ token_type: 'DPoP' }`, `{ access_token: 'a\u0000b' }`.
+   * The route's own token response (a real token) with these fields set over it, or
+   * removed when `null` (token routes), e.g. `{ expires_in: 0 }`, `{ token_type: 'DPoP' }`,
+   * `{ access_token: 'a\u0000b' }`. A request the route refuses is refused as usual.
    */
   | {
       /** Fault kind. */

@@ -180,5 +180,10 @@ export function badGrant(ex: Exchange, grantType: string, supported: readonly st
 
 /** A successful token response, never cached (RFC 6749 §5.1). */
 export function tokenResponse(ex: Exchange, body: Record<string, unknown>): void {
-  sendJson(ex, 200, body, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+  const sent = { ...body };
+  for (const [key, value] of Object.entries(ex.tokenFields ?? {})) {
+    if (value === null) delete sent[key];
+    else sent[key] = value;
+  }
+  sendJson(ex, 200, sent, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
 }

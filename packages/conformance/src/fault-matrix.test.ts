@@ -1,0 +1,152 @@
+// The fault matrix: every token endpoint fault × every provider × every adapter, each
+// cell a real request through a real client against the sandbox. One child process per
+// adapter (run in parallel), so each can be watched for unhandled rejections and for
+// ending by itself once its last request is done. The measured table is the one in
+// docs/security.md (AUTHRAIL_UPDATE_DOCS=1 rewrites it).
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, test } from 'vitest';
+import {
+  MATRIX_ADAPTERS,
+  MATRIX_FAULTS,
+  MATRIX_PROVIDERS,
+  type CellResult,
+  type ChildReport,
+  type MatrixAdapter,
+} from './fault-matrix/faults.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CHILD = fileURLToPath(new URL('./fault-matrix/child.ts', import.meta.url));
+const DOCS = `${ROOT}docs/security.md`;
+/** After its report, a child has this long to end by itself. */
+const EXIT_GRACE_MS = 10_000;
+
+interface ChildRun {
+  adapter: MatrixAdapter;
+  report: ChildReport | undefined;
+  /** Whether it ended by itself within the grace period after its report. */
+  exitedByItself: boolean;
+  code: number | null;
+  stderr: string;
+}
+
+function runChild(adapter: MatrixAdapter): Promise<ChildRun> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@authrail/source', '--import', 'tsx', CHILD, adapter],
+      {
+        cwd: ROOT,
+        env: { ...process.env, NODE_OPTIONS: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    let grace: NodeJS.Timeout | undefined;
+    let killed = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (!grace && stdout.includes('\n'))
+        grace = setTimeout(() => {
+          killed = true;
+          child.kill('SIGKILL');
+        }, EXIT_GRACE_MS);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(grace);
+      const line = stdout.trim().split('\n').at(-1);
+      let report: ChildReport | undefined;
+      try {
+        report = line ? (JSON.parse(line) as ChildReport) : undefined;
+      } catch {
+        report = undefined;
+      }
+      resolve({ adapter, report, exitedByItself: !killed && code === 0, code, stderr });
+    });
+  });
+}
+
+let runs: ChildRun[] = [];
+beforeAll(async () => {
+  runs = await Promise.all(MATRIX_ADAPTERS.map(runChild));
+}, 240_000);
+
+const cellsOf = (fault: string, provider: string): CellResult[] =>
+  runs.flatMap((r) => r.report?.cells ?? []).filter((c) => c.fault === fault && c.provider === provider);
+
+/** What a cell shows in the docs table: the outcome and the token requests it took. */
+const shown = (c: Pick<CellResult, 'outcome' | 'tokenRequests'>) =>
+  `${c.outcome === 'token' ? 'response' : `\`${c.outcome.replace(/^AUTHRAIL_/, '')}\``} · ${c.tokenRequests}`;
+
+function table(): string {
+  const names = {
+    'msk-apim': 'MSK APIM',
+    okta: 'Okta',
+    medblocks: 'Medblocks',
+    'medblocks-refresh': 'Medblocks refresh',
+  };
+  const lines = [
+    `| Token endpoint fault | ${MATRIX_PROVIDERS.map((p) => names[p]).join(' | ')} |`,
+    `| --- | ${MATRIX_PROVIDERS.map(() => '---').join(' | ')} |`,
+  ];
+  for (const fault of MATRIX_FAULTS) {
+    const cells = MATRIX_PROVIDERS.map((provider) => {
+      const [first] = cellsOf(fault.name, provider);
+      return first ? shown(first) : 'not run';
+    });
+    lines.push(`| ${fault.name} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+describe('fault matrix: token endpoint faults × providers × adapters (issue 9)', () => {
+  test.each(
+    MATRIX_FAULTS.flatMap((fault) =>
+      MATRIX_PROVIDERS.map((provider) => [fault.name, provider, fault] as const),
+    ),
+  )(
+    '%s, %s: every adapter ends in the same typed outcome, with bounded token requests',
+    (name, provider, fault) => {
+      const expected = provider === 'medblocks-refresh' && fault.refresh ? fault.refresh : fault.expect;
+      const cells = cellsOf(name, provider);
+      expect(cells.map((c) => c.adapter).sort()).toEqual([...MATRIX_ADAPTERS].sort());
+      for (const c of cells) {
+        expect({ adapter: c.adapter, outcome: c.outcome, tokenRequests: c.tokenRequests }).toEqual({
+          adapter: c.adapter,
+          outcome: expected.outcome,
+          tokenRequests: expected.requests,
+        });
+      }
+    },
+  );
+
+  test('no cell left an unhandled rejection, and every process ended by itself', () => {
+    for (const run of runs) {
+      expect({ adapter: run.adapter, unhandled: run.report?.unhandledRejections }).toEqual({
+        adapter: run.adapter,
+        unhandled: [],
+      });
+      expect({ adapter: run.adapter, exited: run.exitedByItself, stderr: run.stderr }).toEqual({
+        adapter: run.adapter,
+        exited: true,
+        stderr: '',
+      });
+    }
+  });
+
+  test('docs/security.md shows the table measured here', async () => {
+    const docs = await readFile(DOCS, 'utf8');
+    const start = '<!-- fault-matrix:start -->\n';
+    const end = '\n<!-- fault-matrix:end -->';
+    const measured = `${start}${table()}${end}`;
+    const current = docs.slice(docs.indexOf(start), docs.indexOf(end) + end.length);
+    if (process.env.AUTHRAIL_UPDATE_DOCS === '1' && current !== measured) {
+      await writeFile(DOCS, docs.replace(current, measured));
+      return;
+    }
+    expect(current, 'run with AUTHRAIL_UPDATE_DOCS=1 to update docs/security.md').toBe(measured);
+  });
+});

@@ -1,0 +1,202 @@
+// One process of the fault matrix: runs every fault × provider cell through the adapters
+// named on the command line, against its own sandbox, then closes the sandbox and prints
+// its report. It never calls process.exit: the parent checks that it ends by itself (no
+// timer, socket or listener of ours keeps it alive).
+import axios from 'axios';
+import ky from 'ky';
+import ky1 from 'ky1';
+import { createToken, isAuthrailError, type AuthStrategy } from '@authrail/core';
+import { attachAuth } from '@authrail/axios';
+import { createAuthFetch } from '@authrail/fetch';
+import { createAuthKy } from '@authrail/ky';
+import { medblocksAuthorizationCode, medblocksClientCredentials } from '@authrail/medblocks';
+import { mskApim } from '@authrail/msk-apim';
+import { createMemoryStorage } from '@authrail/oauth2';
+import { oktaClientCredentials } from '@authrail/okta';
+import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import {
+  MATRIX_FAULTS,
+  MATRIX_PROVIDERS,
+  type CellResult,
+  type ChildReport,
+  type MatrixAdapter,
+  type MatrixFault,
+  type MatrixProvider,
+} from './faults.js';
+
+/** Each attempt's deadline: long enough for a loaded CI machine, short enough to keep hangs cheap. */
+const retry = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 600 };
+/** A cell that takes this long has hung: nothing in it should take a tenth of it. */
+const HUNG_MS = 20_000;
+
+const unhandledRejections: string[] = [];
+process.on('unhandledRejection', (reason) => {
+  unhandledRejections.push(reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason));
+});
+
+/** Plays the browser on the sandbox's sign-in page; returns the redirect back. */
+async function signIn(authorizeUrl: URL): Promise<string> {
+  const form = new URLSearchParams(authorizeUrl.searchParams);
+  form.set('username', demoClients.user.username);
+  form.set('password', demoClients.user.password);
+  form.set('decision', 'allow');
+  const back = await fetch(authorizeUrl.origin + authorizeUrl.pathname, {
+    method: 'POST',
+    body: form,
+    redirect: 'manual',
+  });
+  await back.body?.cancel();
+  return back.headers.get('location') ?? '';
+}
+
+/** The provider's strategy and the API URL its users call. */
+async function provider(sb: Sandbox, name: MatrixProvider): Promise<{ strategy: AuthStrategy; url: string }> {
+  switch (name) {
+    case 'msk-apim':
+      return {
+        strategy: mskApim({
+          baseUrl: sb.urls.mskApim.baseUrl,
+          ...demoClients.mskApim,
+          researchStudy: '17-001',
+          retry,
+        }),
+        url: `${sb.urls.mskApim.fhirBaseUrl}/Patient`,
+      };
+    case 'okta':
+      return {
+        strategy: oktaClientCredentials({
+          issuer: sb.urls.okta.issuer,
+          ...demoClients.okta,
+          scope: 'ctrp.read',
+          origins: [sb.url],
+          retry,
+        }),
+        url: `${sb.urls.ctrp.baseUrl}/accrual-services/trials/nci/NCI-2024-00001/sites/po/123`,
+      };
+    case 'medblocks':
+      return {
+        strategy: medblocksClientCredentials({
+          baseUrl: sb.urls.medblocks.baseUrl,
+          ...demoClients.medblocksBackend,
+          retry,
+        }),
+        url: `${sb.urls.medblocks.fhirBaseUrl}/Patient`,
+      };
+    case 'medblocks-refresh': {
+      // Signed in for real, then the access token expires: the next request refreshes.
+      const auth = medblocksAuthorizationCode({
+        baseUrl: sb.urls.medblocks.baseUrl,
+        clientId: demoClients.medblocksSpa.clientId,
+        redirectUri: 'http://127.0.0.1:5173/callback',
+        storage: createMemoryStorage(),
+        retry,
+      });
+      await auth.handleRedirect(await signIn(await auth.authorizationUrl()));
+      const token = (await auth.tokens.peek())!;
+      await auth.tokens.setToken(
+        createToken({
+          accessToken: token.accessToken,
+          refreshToken: token.refreshToken!,
+          expiresAt: Date.now() - 1,
+        }),
+      );
+      return { strategy: auth, url: `${sb.urls.medblocks.fhirBaseUrl}/Patient` };
+    }
+  }
+}
+
+/** Sends one GET through the adapter; resolves with the status, rejects with what the client threw. */
+function client(adapter: MatrixAdapter, strategy: AuthStrategy): (url: string) => Promise<number> {
+  switch (adapter) {
+    case 'fetch': {
+      const api = createAuthFetch(strategy);
+      return async (url) => {
+        const response = await api(url);
+        await response.body?.cancel();
+        return response.status;
+      };
+    }
+    case 'ky 1':
+    case 'ky 2': {
+      const api = createAuthKy(strategy, adapter === 'ky 1' ? { ky: ky1 } : { ky });
+      return async (url) => (await api.get(url)).status;
+    }
+    case 'axios': {
+      const api = axios.create();
+      attachAuth(api, strategy);
+      return async (url) => (await api.get(url, { responseType: 'text' })).status;
+    }
+  }
+}
+
+function outcomeOf(error: unknown): CellResult['outcome'] {
+  const typed = isAuthrailError(error)
+    ? error
+    : isAuthrailError((error as { cause?: unknown })?.cause)
+      ? (error as { cause: unknown }).cause
+      : undefined;
+  if (typed && isAuthrailError(typed)) return typed.code as CellResult['outcome'];
+  const e = error as { name?: string; message?: string } | undefined;
+  return `untyped: ${e?.name ?? typeof error}: ${e?.message ?? String(error)}`;
+}
+
+async function cell(
+  sb: Sandbox,
+  fault: MatrixFault,
+  name: MatrixProvider,
+  adapter: MatrixAdapter,
+): Promise<CellResult> {
+  sb.reset();
+  const { strategy, url } = await provider(sb, name);
+  const before = sb.tokenRequests().length;
+  sb.inject(TOKEN_ROUTE[name], fault.fault, fault.times === undefined ? {} : { times: fault.times });
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), HUNG_MS)));
+  const outcome = await Promise.race([
+    client(
+      adapter,
+      strategy,
+    )(url).then(
+      (status): CellResult['outcome'] => (status === 200 ? 'token' : `untyped: HTTP ${status}`),
+      outcomeOf,
+    ),
+    hung,
+  ]);
+  clearTimeout(timer);
+  const ms = Math.round(performance.now() - started);
+  sb.clearFaults();
+  return {
+    fault: fault.name,
+    provider: name,
+    adapter,
+    outcome,
+    tokenRequests: sb.tokenRequests().length - before,
+    ms,
+  };
+}
+
+const TOKEN_ROUTE = {
+  'msk-apim': 'msk-token',
+  okta: 'okta-token',
+  medblocks: 'medblocks-token',
+  'medblocks-refresh': 'medblocks-token',
+} as const;
+
+const adapters = process.argv.slice(2) as MatrixAdapter[];
+const sb = await startSandbox();
+const cells: CellResult[] = [];
+try {
+  for (const adapter of adapters)
+    for (const name of MATRIX_PROVIDERS)
+      for (const fault of MATRIX_FAULTS) cells.push(await cell(sb, fault, name, adapter));
+} finally {
+  await sb.close();
+}
+const report: ChildReport = { cells, unhandledRejections };
+process.stdout.write(`${JSON.stringify(report)}\n`);
+// If anything still holds the process, say what (this timer itself does not hold it).
+setTimeout(
+  () => process.stderr.write(`still alive: ${JSON.stringify(process.getActiveResourcesInfo())}\n`),
+  3_000,
+).unref();
