@@ -116,9 +116,12 @@ function client(adapter: MatrixAdapter, strategy: AuthStrategy): (url: string) =
         return response.status;
       };
     }
-    case 'ky 1':
+    case 'ky 1': {
+      const api = createAuthKy(strategy, { ky: ky1 });
+      return async (url) => (await api.get(url)).status;
+    }
     case 'ky 2': {
-      const api = createAuthKy(strategy, adapter === 'ky 1' ? { ky: ky1 } : { ky });
+      const api = createAuthKy(strategy, { ky });
       return async (url) => (await api.get(url)).status;
     }
     case 'axios': {
