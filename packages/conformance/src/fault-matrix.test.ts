@@ -89,7 +89,7 @@ function table(): string {
     'medblocks-refresh': 'Medblocks refresh',
   };
   const lines = [
-    `| Token endpoint fault | ${MATRIX_PROVIDERS.map((p) => names[p]).join(' | ')} |`,
+    `| Fault | ${MATRIX_PROVIDERS.map((p) => names[p]).join(' | ')} |`,
     `| --- | ${MATRIX_PROVIDERS.map(() => '---').join(' | ')} |`,
   ];
   for (const fault of MATRIX_FAULTS) {
@@ -134,6 +134,14 @@ describe('fault matrix: token endpoint faults × providers × adapters (issue 9)
         exited: true,
         stderr: '',
       });
+    }
+  });
+
+  test('secret hygiene: no secret, in any encoding, in any event, log line or error of any cell', () => {
+    for (const run of runs) {
+      expect({ adapter: run.adapter, leaks: run.report?.leaks }).toEqual({ adapter: run.adapter, leaks: [] });
+      // Not vacuous: every cell rendered its events, log lines and errors.
+      expect(run.report?.captures ?? 0).toBeGreaterThan(MATRIX_FAULTS.length * MATRIX_PROVIDERS.length);
     }
   });
 

@@ -569,6 +569,30 @@ describe('store and lifecycle', () => {
     expect(JSON.stringify(r.events)).not.toContain('access-token');
   });
 
+  test('a rejected token keeps its refresh token: the next one comes from the refresh grant, not a new sign-in', async () => {
+    const source = fakeSource();
+    source.steps.push({ kind: 'token', lifetimeS: 3600, refreshToken: 'refresh-1' });
+    const r = recorder();
+    const tokens = createTokenManager({ source, on: r.on });
+    const first = await tokens.getToken();
+    await tokens.invalidate(first);
+    // Held, but never served: a copy that is already expired, with the refresh token.
+    expect((await tokens.peek())?.refreshToken).toBe('refresh-1');
+    const second = await tokens.getToken();
+    expect(second.accessToken).not.toBe(first.accessToken);
+    expect(source.calls.map((c) => c.refreshToken)).toEqual([undefined, 'refresh-1']);
+    expect(
+      r.events.map((e) => [(e.event as { reason: string }).reason, (e.event as { grant: string }).grant]),
+    ).toEqual([
+      ['initial', 'primary'],
+      ['invalidated', 'refresh_token'],
+    ]);
+    // A late 401 for the first token changes nothing now.
+    await tokens.invalidate(first);
+    expect((await tokens.getToken()).accessToken).toBe(second.accessToken);
+    expect(source.calls).toHaveLength(2);
+  });
+
   test('a throwing listener or logger never breaks token delivery', async () => {
     const source = fakeSource();
     const tokens = createTokenManager({

@@ -14,7 +14,7 @@ import {
 import { EventSink, type AuthEvents, type Logger, type TokenFetchReason } from './events.js';
 import type { TokenSource } from './source.js';
 import { createMemoryTokenStore, tokenStoreKey, type TokenStore } from './store.js';
-import { tokenInfo, type Token } from './token.js';
+import { createToken, tokenInfo, type Token } from './token.js';
 
 /**
  * When to refresh. A token is served until `expiresAt - skew`; from
@@ -269,6 +269,18 @@ function resolveRetryOptions(retry: RetryOptions | undefined): Required<RetryOpt
 export function backoffDelay(attempt: number, retry: Required<RetryOptions>, random: () => number): number {
   const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
   return Math.floor(random() * ceiling);
+}
+
+/** A copy of a rejected token that keeps its refresh token but can never be served (expired at issue). */
+function spent(token: Token): Token {
+  return createToken({
+    accessToken: token.accessToken,
+    issuedAt: token.issuedAt,
+    expiresAt: token.issuedAt,
+    ...(token.scope === undefined ? {} : { scope: token.scope }),
+    ...(token.refreshToken === undefined ? {} : { refreshToken: token.refreshToken }),
+    extra: token.extra,
+  });
 }
 
 function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
@@ -667,7 +679,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         }
         const refusal = inflight ? undefined : refused();
         if (refusal) throw refusal;
-        return wait(inflight ?? startFetch(k, token, 'expired'), signal);
+        return wait(inflight ?? startFetch(k, token, lastInvalidated ? 'invalidated' : 'expired'), signal);
       }
       const refusal = inflight ? undefined : refused();
       if (refusal) throw refusal;
@@ -681,8 +693,16 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       const k = key ?? (await keyReady);
       const got = read(k);
       const current = isPromiseLike(got) ? await got : got;
-      if (current && current.accessToken === token.accessToken) lastInvalidated = true;
-      await store.delete(k, token);
+      const isCurrent = current !== undefined && current.accessToken === token.accessToken;
+      if (isCurrent) lastInvalidated = true;
+      if (isCurrent && current.refreshToken !== undefined) {
+        // The API refused the access token, not the session: keep the refresh token (in a
+        // copy that is already expired, so it is never served) and refresh with it, as an
+        // expired token would be. Dropping it would sign the user out on any 401.
+        await store.set(k, spent(current));
+      } else {
+        await store.delete(k, token);
+      }
       epoch += 1;
     },
     async setToken(token) {

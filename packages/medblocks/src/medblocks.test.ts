@@ -326,6 +326,16 @@ describe('medblocksAuthorizationCode', () => {
     expect(sb.tokenRequests()).toHaveLength(0);
   });
 
+  test('a 401 from the API is answered with the refresh token: the request goes through, the user stays signed in', async () => {
+    const auth = medblocksAuthorizationCode(options());
+    await auth.handleRedirect(await signInAt(await auth.authorizationUrl()));
+    sb.inject('medblocks-fhir', { type: 'unauthorized' }, { times: 1 });
+    const { response } = await send(auth, `${sb.urls.medblocks.fhirBaseUrl}/Patient`);
+    expect(response.status).toBe(200);
+    expect(sb.tokenRequests().map((r) => r.grantType)).toEqual(['authorization_code', 'refresh_token']);
+    expect(await auth.isSignedIn()).toBe(true);
+  });
+
   test('a refused refresh token ends the session: AUTHRAIL_NOT_AUTHENTICATED, sign in again', async () => {
     const auth = medblocksAuthorizationCode(options());
     await auth.tokens.setToken(

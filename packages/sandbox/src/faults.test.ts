@@ -110,6 +110,14 @@ describe('faults answer for the route', () => {
     }
   });
 
+  test('echo-credentials: 401 invalid_client quoting the Authorization header and the form body', async () => {
+    sb.inject('okta-token', { type: 'echo-credentials' }, { times: 1 });
+    const res = await oktaTokenRequest(sb);
+    const body = (await json(res)) as { error: string; error_description: string };
+    expect([res.status, body.error]).toEqual([401, 'invalid_client']);
+    expect(body.error_description).toMatch(/Authorization: Basic \S+; body: grant_type=client_credentials/);
+  });
+
   test('html: a gateway error page, 502 by default or the given status', async () => {
     sb.inject('medblocks-token', { type: 'html' }, { times: 1 });
     sb.inject('medblocks-token', { type: 'html', status: 504 }, { times: 1 });

@@ -28,6 +28,7 @@ export const FAULT_TYPES: ReadonlySet<Fault['type']> = new Set<Fault['type']>([
   'gzip-bomb',
   'endless-body',
   'stalled-gzip',
+  'echo-credentials',
 ]);
 
 /** 64 KiB of JSON-string filler, the unit huge and endless bodies are written in. */
@@ -96,6 +97,12 @@ export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry)
     case 'token-response':
       ex.tokenFields = fault.fields; // applied by the route's own (valid) token response
       return 'continue';
+    case 'echo-credentials':
+      sendJson(ex, 401, {
+        error: 'invalid_client',
+        error_description: `Client authentication failed. Authorization: ${ex.req.headers.authorization ?? '(none)'}; body: ${ex.body.toString('utf8')}`,
+      });
+      return 'handled';
     case 'huge-body':
       sendHead(ex, fault.status ?? 200, { 'Content-Type': 'application/json' });
       streamBody(ex, fault.bytes);

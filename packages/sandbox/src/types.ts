@@ -123,6 +123,15 @@ export type Fault =
       /** Fields set (or, as `null`, left out) in the response. */
       fields: Record<string, unknown>;
     }
+  /**
+   * 401 `invalid_client` whose description quotes what the client sent: its
+   * `Authorization` header and its raw form body (secrets, refresh tokens, codes), as
+   * careless servers do. For testing that no error passes them on.
+   */
+  | {
+      /** Fault kind. */
+      type: 'echo-credentials';
+    }
   /** A body of this many bytes (streamed, never held whole): a huge token response or error page. */
   | {
       /** Fault kind. */

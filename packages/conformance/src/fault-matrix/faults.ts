@@ -4,17 +4,21 @@
 import type { Fault } from '@authrail/sandbox';
 
 /** A typed outcome: `token` (the request went through) or an authrail error code. */
-export type Outcome =
+type Outcome =
   | 'token'
   | 'AUTHRAIL_TOKEN_ENDPOINT_ERROR'
   | 'AUTHRAIL_TOKEN_RESPONSE_INVALID'
   | 'AUTHRAIL_TOKEN_ENDPOINT_UNREACHABLE'
   | 'AUTHRAIL_TOKEN_ENDPOINT_TIMEOUT'
-  | 'AUTHRAIL_NOT_AUTHENTICATED';
+  | 'AUTHRAIL_NOT_AUTHENTICATED'
+  /** The API's own answer reached the caller (fetch resolves with it; ky and axios throw their HTTP error). */
+  | 'HTTP 401';
 
 export interface MatrixFault {
   name: string;
   fault: Fault;
+  /** Where the fault is played: the token endpoint (default) or the API. */
+  at?: 'token' | 'api';
   /** How many token requests it applies to; default all. */
   times?: number;
   /** What every client must end in, and after how many token requests (3 attempts allowed). */
@@ -168,6 +172,20 @@ export const MATRIX_FAULTS: readonly MatrixFault[] = [
     // The refresh token was refused: the manager drops it and the session ends.
     refresh: { outcome: 'AUTHRAIL_NOT_AUTHENTICATED', requests: 1 },
   },
+  {
+    name: 'invalid_client echoing the credentials',
+    fault: { type: 'echo-credentials' },
+    expect: { outcome: 'AUTHRAIL_TOKEN_ENDPOINT_ERROR', requests: 1 },
+    refresh: { outcome: 'AUTHRAIL_NOT_AUTHENTICATED', requests: 1 },
+  },
+  {
+    // Not the token endpoint: the API rejects a good token, and the fresh one too.
+    name: 'API answers 401 twice',
+    fault: { type: 'unauthorized' },
+    at: 'api',
+    times: 2,
+    expect: { outcome: 'HTTP 401', requests: 2 },
+  },
 ];
 
 /** The providers, as a user configures them. */
@@ -192,4 +210,8 @@ export interface CellResult {
 export interface ChildReport {
   cells: CellResult[];
   unhandledRejections: string[];
+  /** Events, log lines and errors captured (each rendered as message, stack, causes, JSON and inspect). */
+  captures: number;
+  /** Secrets (by kind) found in a capture: must be none. */
+  leaks: string[];
 }
