@@ -105,7 +105,8 @@ export function medblocksAuthorizationCode(
     ...options,
     source,
     origins: options.origins ?? [new URL(server.issuer).origin],
-    policies: [fhirJson(`${server.issuer}/fhir`), ...(options.policies ?? [])],
+    // concat, not spread: a non-array `policies` reaches core's check and its ConfigError.
+    policies: [fhirJson(`${server.issuer}/fhir`)].concat(options.policies ?? []),
   });
   const { tokens } = strategy;
   // Calls the token manager does not make are bounded by the same one timeout.

@@ -55,6 +55,7 @@ export function medblocksClientCredentials(options: MedblocksClientCredentialsOp
     ...options,
     source,
     origins: options.origins ?? [new URL(server.issuer).origin],
-    policies: [fhirJson(`${server.issuer}/fhir`), ...(options.policies ?? [])],
+    // concat, not spread: a non-array `policies` reaches core's check and its ConfigError.
+    policies: [fhirJson(`${server.issuer}/fhir`)].concat(options.policies ?? []),
   });
 }

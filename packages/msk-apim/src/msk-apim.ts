@@ -70,14 +70,14 @@ export function mskApim(options: MskApimOptions): MskApimStrategy {
     researchStudy: string | undefined,
     shared: TokenAuthStrategy | undefined,
   ): MskApimStrategy => {
+    // concat, not spread: a non-array `policies` reaches core's check and its ConfigError.
     const policies = [
       queryParamScope({
         param: RESEARCH_STUDY_PARAM,
         ...(researchStudy ? { value: researchStudy } : {}),
         required: true,
       }),
-      ...(options.policies ?? []),
-    ];
+    ].concat(options.policies ?? []);
     const strategy = shared
       ? // The token manager (and its store, refresh and retry) is the first strategy's.
         createAuthStrategy({
