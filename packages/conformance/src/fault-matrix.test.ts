@@ -3,10 +3,10 @@
 // adapter (run in parallel), so each can be watched for unhandled rejections and for
 // ending by itself once its last request is done. The measured table is the one in
 // docs/security.md (AUTHRAIL_UPDATE_DOCS=1 rewrites it).
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { runChild, type ChildRun } from '@authrail/test-utils';
 import {
   MATRIX_ADAPTERS,
   MATRIX_FAULTS,
@@ -19,59 +19,16 @@ import {
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fault-matrix/child.ts', import.meta.url));
 const DOCS = `${ROOT}docs/security.md`;
-/** After its report, a child has this long to end by itself. */
-const EXIT_GRACE_MS = 10_000;
 
-interface ChildRun {
-  adapter: MatrixAdapter;
-  report: ChildReport | undefined;
-  /** Whether it ended by itself within the grace period after its report. */
-  exitedByItself: boolean;
-  code: number | null;
-  stderr: string;
-}
+type AdapterRun = ChildRun<ChildReport> & { adapter: MatrixAdapter };
+const runChildFor = async (adapter: MatrixAdapter): Promise<AdapterRun> => ({
+  adapter,
+  ...(await runChild<ChildReport>(CHILD, [adapter])),
+});
 
-function runChild(adapter: MatrixAdapter): Promise<ChildRun> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@authrail/source', '--import', 'tsx', CHILD, adapter],
-      {
-        cwd: ROOT,
-        env: { ...process.env, NODE_OPTIONS: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    let grace: NodeJS.Timeout | undefined;
-    let killed = false;
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (!grace && stdout.includes('\n'))
-        grace = setTimeout(() => {
-          killed = true;
-          child.kill('SIGKILL');
-        }, EXIT_GRACE_MS);
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => {
-      clearTimeout(grace);
-      const line = stdout.trim().split('\n').at(-1);
-      let report: ChildReport | undefined;
-      try {
-        report = line ? (JSON.parse(line) as ChildReport) : undefined;
-      } catch {
-        report = undefined;
-      }
-      resolve({ adapter, report, exitedByItself: !killed && code === 0, code, stderr });
-    });
-  });
-}
-
-let runs: ChildRun[] = [];
+let runs: AdapterRun[] = [];
 beforeAll(async () => {
-  runs = await Promise.all(MATRIX_ADAPTERS.map(runChild));
+  runs = await Promise.all(MATRIX_ADAPTERS.map(runChildFor));
 }, 240_000);
 
 const cellsOf = (fault: string, provider: string): CellResult[] =>

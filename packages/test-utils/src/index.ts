@@ -30,3 +30,4 @@ export {
 } from './origins.js';
 export { SECRET, fakeSource, manualClock, settle, type FakeSource, type Step } from './fake-source.js';
 export { launchChromium } from './chromium.js';
+export { runChild, type ChildRun } from './child-process.js';
