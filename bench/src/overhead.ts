@@ -232,7 +232,14 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
 
 export function toMarkdown(result: OverheadResult): string {
   const fmt = (n: number) => n.toFixed(3);
-  const lines = [`# Overhead per request (${result.reports[0]?.node ?? process.version})`, ''];
+  const lines = [
+    `# Overhead per request (${result.reports[0]?.node ?? process.version})`,
+    '',
+    // What users run: the built packages. Run from sources through tsx, every closure gets
+    // esbuild's __name wrapper, which bare clients from node_modules do not pay.
+    `authrail measured from ${import.meta.resolve('@authrail/core').includes('/src/') ? 'sources (through tsx: slower than what ships)' : 'its built packages (dist), as installed'}.`,
+    '',
+  ];
   for (const report of result.reports) {
     lines.push(`## Concurrency ${report.concurrency}`, '');
     lines.push(
