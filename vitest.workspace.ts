@@ -23,6 +23,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('packages/fetch'),
   project('packages/ky'),
   project('packages/axios'),
+  project('packages/redis'),
   project('packages/conformance'),
   project('packages/tsyringe', { setupFiles: ['reflect-metadata'] }),
   project('examples/demo'),

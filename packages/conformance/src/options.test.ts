@@ -38,6 +38,7 @@ const strategyRows = (factory: string, withOrigins = true): Row[] => [
 const tokenRows = (factory: string): Row[] => [
   [factory, 'store', {}],
   [factory, 'store', 'redis'],
+  [factory, 'store', { get() {}, set() {}, delete() {}, singleFlight: 'yes' }],
   [factory, 'refresh', '60s'],
   [factory, 'refresh', { skewMs: -1 }, 'refresh.skewMs'],
   [factory, 'refresh', { skew: 5 }, 'refresh.skew'],

@@ -47,7 +47,7 @@ export {
   type TokenRecord,
 } from './token.js';
 export type { FetchTokenOptions, TokenSource, TokenSourceIdentity } from './source.js';
-export { createMemoryTokenStore, type TokenStore } from './store.js';
+export { createMemoryTokenStore, type SingleFlightOptions, type TokenStore } from './store.js';
 export type {
   AuthEvents,
   ErrorEvent,

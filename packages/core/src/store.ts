@@ -21,6 +21,31 @@ export interface TokenStore {
    * away a newer one.
    */
   delete(key: string, token?: Token): Promise<void> | void;
+  /**
+   * Optional: makes a token request single-flight across every process sharing this store
+   * (a fleet), as the token manager already makes it within one process. The store runs
+   * `fetch` where no other process is running it for `key`; the others wait until the
+   * token it stores can be used, instead of asking the token endpoint themselves.
+   *
+   * `fetch` gets the token stored at that moment (use its refresh token: another process
+   * may have rotated it) and resolves with the new token, which the store stores before
+   * it lets anyone else fetch. Resolves with the token to use, fetched here or elsewhere.
+   * Rejects when the fetch here fails, or when another process's attempt failed and the
+   * store says so, so a failing token endpoint is not asked by every process in turn.
+   */
+  singleFlight?(
+    key: string,
+    fetch: (current: Token | undefined) => Promise<Token>,
+    options: SingleFlightOptions,
+  ): Promise<Token>;
+}
+
+/** What a store's {@link TokenStore.singleFlight} is told about the token request it coordinates. */
+export interface SingleFlightOptions {
+  /** Aborted when every caller in this process has given up: stop waiting, release what is held. */
+  signal: AbortSignal;
+  /** Whether a stored token can be served as it is: one that another process stored ends the wait. */
+  isUsable(token: Token): boolean;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   isTokenEndpointError,
   type AuthEvents,
   type Token,
+  type TokenStore,
 } from '@authrail/core';
 import { SECRET, fakeSource, manualClock, settle } from '../../test-utils/src/fake-source.js';
 import { DEFAULT_REFRESH, backoffDelay, classifyToken } from './token-manager.js';
@@ -549,6 +550,45 @@ describe('store and lifecycle', () => {
     const ta = await a.getToken();
     expect((await b.getToken()).accessToken).toBe(ta.accessToken);
     expect(source.calls).toHaveLength(1);
+  });
+
+  test("a store's singleFlight runs the fetch, gets the stored token as it is now, and may hand over another process's token", async () => {
+    const memory = createMemoryTokenStore();
+    const elsewhere = createToken({ accessToken: 'fetched-by-another-process', expiresIn: 3600 });
+    const rotated = createToken({
+      accessToken: 'old',
+      expiresAt: Date.now() - 1,
+      refreshToken: 'rotated-elsewhere',
+    });
+    let handOver = false;
+    const seen: (string | undefined)[] = [];
+    const store: TokenStore = {
+      get: memory.get,
+      set: memory.set,
+      delete: memory.delete,
+      async singleFlight(key, fetch, options) {
+        expect(options.isUsable(elsewhere)).toBe(true);
+        expect(options.isUsable(rotated)).toBe(false);
+        if (handOver) return elsewhere;
+        const token = await fetch(rotated);
+        seen.push(rotated.refreshToken);
+        await memory.set(key, token);
+        return token;
+      },
+    };
+    const source = fakeSource();
+    const fetched: unknown[] = [];
+    const manager = createTokenManager({ source, store, on: { tokenFetched: (e) => fetched.push(e) } });
+    await manager.getToken();
+    // The fetch used the refresh token the store had, not one this process held.
+    expect(source.calls.map((c) => c.refreshToken)).toEqual(['rotated-elsewhere']);
+    expect(fetched).toHaveLength(1);
+    await manager.clear();
+    handOver = true;
+    expect((await manager.getToken()).accessToken).toBe('fetched-by-another-process');
+    expect(source.calls).toHaveLength(1); // nothing fetched here
+    expect(fetched).toHaveLength(1); // and no tokenFetched for a token this process did not fetch
+    expect(seen).toEqual(['rotated-elsewhere']);
   });
 
   test('events say why a token was fetched', async () => {

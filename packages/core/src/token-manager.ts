@@ -205,9 +205,15 @@ function checkStore(store: unknown): TokenStore | undefined {
   if (
     typeof methods?.get !== 'function' ||
     typeof methods.set !== 'function' ||
-    typeof methods.delete !== 'function'
+    typeof methods.delete !== 'function' ||
+    (methods.singleFlight !== undefined && typeof methods.singleFlight !== 'function')
   )
-    throw new ConfigError('must be a TokenStore: an object with get, set and delete', { option: 'store' });
+    throw new ConfigError(
+      'must be a TokenStore: an object with get, set and delete (and singleFlight, if any, a function)',
+      {
+        option: 'store',
+      },
+    );
   return store as TokenStore;
 }
 
@@ -561,12 +567,39 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     const started = now();
     flight.promise = (async () => {
       try {
-        const { token, attempts, grant } = await attemptLoop(previous, flight);
-        await store.set(k, token);
+        let fetched: Awaited<ReturnType<typeof attemptLoop>> | undefined;
+        let token: Token;
+        if (store.singleFlight) {
+          // A fleet: the store runs this fetch where no other process runs it, and stores the
+          // result itself; or hands over the token another process stored meanwhile.
+          token = await store.singleFlight(
+            k,
+            async (current) => {
+              fetched = await attemptLoop(current ?? previous, flight);
+              return fetched.token;
+            },
+            {
+              signal: flight.controller.signal,
+              isUsable: (candidate) => classifyToken(candidate, now(), refresh) === 'fresh',
+            },
+          );
+        } else {
+          fetched = await attemptLoop(current ?? previous, flight);
+          token = fetched.token;
+          await store.set(k, token);
+        }
         epoch += 1;
         lastInvalidated = false;
         failures = 0;
         refusal = undefined;
+        if (!fetched) {
+          sink.log(
+            'debug',
+            `authrail: token for ${endpoint} taken from the shared store (another process fetched it)`,
+          );
+          return token;
+        }
+        const { attempts, grant } = fetched;
         const event = { token: tokenInfo(token), reason, grant, attempts, durationMs: now() - started };
         if (reason === 'initial') sink.emit('tokenFetched', event);
         else sink.emit('tokenRefreshed', event);

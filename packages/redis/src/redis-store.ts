@@ -1,0 +1,512 @@
+/**
+ * The Redis token store: one token per grant for a whole fleet, one token request at a
+ * time across processes, and a copy in each process so a cached request never touches
+ * the network.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import {
+  ConfigError,
+  TokenEndpointError,
+  createToken,
+  isAuthrailError,
+  isTokenEndpointError,
+  toTokenRecord,
+  type ErrorCode,
+  type Logger,
+  type SingleFlightOptions,
+  type Token,
+  type TokenRecord,
+  type TokenStore,
+} from '@authrail/core';
+import { createCipher, type Cipher, type EncryptionOptions, type Sealed } from './encryption.js';
+
+/** What a {@link RedisStoreEvents} listener is told when the store stops or resumes sharing. */
+export interface RedisStoreEvent {
+  /** The Redis operation that failed (or, on `restored`, succeeded again). */
+  operation: string;
+  /** Why, on `degraded`: the Redis client's message (never a token). */
+  reason?: string;
+}
+
+/** Listeners for the store's own events. */
+export interface RedisStoreEvents {
+  /** Redis could not be used: each process now fetches and keeps its own tokens. Said once per outage. */
+  degraded?(event: RedisStoreEvent): void;
+  /** Redis answers again: tokens are shared again. */
+  restored?(event: RedisStoreEvent): void;
+}
+
+/** Options of {@link createRedisTokenStore}. */
+export interface RedisTokenStoreOptions {
+  /** Your ioredis client: a `Redis` (standalone or Sentinel) or a `Cluster`. */
+  client: Redis | Cluster;
+  /** Prefix of every key and of the channel. Default `authrail`. */
+  prefix?: string;
+  /** Encryption at rest (AES-256-GCM, with key ids for rotation). Default: none. */
+  encryption?: EncryptionOptions;
+  /**
+   * How long the process fetching a token holds the fleet's lock without renewing it.
+   * It is renewed while the fetch runs; a process that dies holding it is replaced after
+   * at most this long. Default 10 000 ms.
+   */
+  leaseMs?: number;
+  /** Deadline of every Redis call; past it the store works without Redis. Default 1 000 ms. */
+  commandTimeoutMs?: number;
+  /** While waiting for another process's token, how often to look in case a message was missed. Default 250 ms. */
+  pollMs?: number;
+  /**
+   * After a process's token request fails, how long the others take its failure as their
+   * own instead of asking the token endpoint each in turn. Default 5 000 ms.
+   */
+  failureHoldMs?: number;
+  /** How long a value with a refresh token is kept after its access token expires. Default 24 h. */
+  refreshTokenTtlMs?: number;
+  /** How long a token without an expiry is kept. Default 1 h. */
+  defaultTtlMs?: number;
+  /** Where the store says it lost or regained Redis (`warn` / `info`). */
+  logger?: Logger;
+  /** Listeners for `degraded` and `restored`. */
+  on?: RedisStoreEvents;
+}
+
+/** A {@link TokenStore} on Redis; {@link RedisTokenStore.close} ends its own connection. */
+export interface RedisTokenStore extends TokenStore {
+  /** Ends the store's subscriber connection (your client stays open). Also done when your client ends. */
+  close(): Promise<void>;
+}
+
+// Values are `fence|fingerprint|payload`: the fence orders writes (a lock holder whose
+// lease ran out cannot overwrite a newer token), the fingerprint lets a rejected token be
+// deleted only if it is still the stored one, even when the payload is encrypted.
+const SET_SCRIPT = `
+local f = ARGV[3]
+if f == '' then f = redis.call('INCR', KEYS[2]) else f = tonumber(f) end
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local cf = tonumber(string.match(cur, '^(%d+)|'))
+  if cf and cf > f then return 0 end
+end
+redis.call('SET', KEYS[1], f .. '|' .. ARGV[1], 'PX', ARGV[2])
+return 1`;
+const DELETE_SCRIPT = `
+if ARGV[1] ~= '' then
+  local cur = redis.call('GET', KEYS[1])
+  if not cur then return 0 end
+  if string.match(cur, '^%d+|([^|]*)|') ~= ARGV[1] then return 0 end
+end
+return redis.call('DEL', KEYS[1])`;
+const LOCK_SCRIPT = `
+local f = redis.call('INCR', KEYS[2])
+if redis.call('SET', KEYS[1], f, 'NX', 'PX', ARGV[1]) then return f end
+return 0`;
+const RENEW_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+const UNLOCK_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** A failure of another process's token request, as the others read it. */
+interface SharedFailure {
+  code: ErrorCode;
+  message: string;
+  status?: number;
+  error?: string;
+  retryAfterMs?: number;
+}
+
+const DEFAULTS = {
+  prefix: 'authrail',
+  leaseMs: 10_000,
+  commandTimeoutMs: 1_000,
+  pollMs: 250,
+  failureHoldMs: 5_000,
+  refreshTokenTtlMs: 24 * 3_600_000,
+  defaultTtlMs: 3_600_000,
+} as const;
+
+function positive(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2 ** 31 - 1)
+    throw new ConfigError('must be a positive number of milliseconds (at most 2^31 − 1)', { option });
+  return value;
+}
+
+function fingerprint(token: Token): string {
+  return createHash('sha256').update(token.accessToken).digest('hex').slice(0, 32);
+}
+
+class Timeout extends Error {
+  constructor(operation: string, ms: number) {
+    super(`Redis ${operation} got no answer within ${ms} ms`);
+  }
+}
+
+/**
+ * Creates a token store on your ioredis client, for a fleet of processes (or pods) that
+ * call the same APIs: they share one token per grant, and a token request runs in one
+ * process at a time while the others wait for its result (a lease lock with a fencing
+ * token, released on failure, expiring if its holder dies; pub/sub to wake the waiters,
+ * polling in case a message is lost). Each process keeps a copy of each token, dropped
+ * when another process changes it, so a request with a cached token does not touch
+ * Redis. Works on a single Redis, Sentinel and Redis Cluster (a token's keys share a
+ * hash slot). When Redis fails or is slow, every process fetches its own tokens, with
+ * the `degraded` event; sharing resumes when Redis answers again.
+ *
+ * @param options - your client, and optionally encryption, timing and listeners
+ * @returns the store, for `store` of any strategy or preset
+ * @throws `ConfigError` (from `@authrail/core`) naming the option that is wrong
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { createRedisTokenStore } from '@authrail/redis';
+ *
+ * const store = createRedisTokenStore({ client: new Redis(process.env.REDIS_URL!) });
+ * const strategy = mskApim({ baseUrl, clientId, clientSecret, researchStudy: '17-001', store });
+ * ```
+ */
+export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTokenStore {
+  const client = options?.client;
+  if (
+    typeof client?.eval !== 'function' ||
+    typeof client.publish !== 'function' ||
+    typeof client.duplicate !== 'function'
+  )
+    throw new ConfigError('must be an ioredis client (Redis or Cluster)', { option: 'client' });
+  const prefix = options.prefix ?? DEFAULTS.prefix;
+  if (typeof prefix !== 'string' || prefix.length === 0 || /[{}|\s]/.test(prefix))
+    throw new ConfigError('must be a non-empty string without braces, | or spaces', { option: 'prefix' });
+  const cipher: Cipher | undefined = createCipher(options.encryption);
+  const leaseMs = positive(options.leaseMs, 'leaseMs', DEFAULTS.leaseMs);
+  const commandTimeoutMs = positive(options.commandTimeoutMs, 'commandTimeoutMs', DEFAULTS.commandTimeoutMs);
+  const pollMs = positive(options.pollMs, 'pollMs', DEFAULTS.pollMs);
+  const failureHoldMs = positive(options.failureHoldMs, 'failureHoldMs', DEFAULTS.failureHoldMs);
+  const refreshTokenTtlMs = positive(
+    options.refreshTokenTtlMs,
+    'refreshTokenTtlMs',
+    DEFAULTS.refreshTokenTtlMs,
+  );
+  const defaultTtlMs = positive(options.defaultTtlMs, 'defaultTtlMs', DEFAULTS.defaultTtlMs);
+  const { logger, on } = options;
+  if (logger !== undefined && (typeof logger !== 'object' || logger === null))
+    throw new ConfigError('must be a logger such as console or pino', { option: 'logger' });
+  if (on !== undefined && (typeof on !== 'object' || on === null))
+    throw new ConfigError('must be an object of listeners', { option: 'on' });
+  for (const [name, listener] of Object.entries(on ?? {}))
+    if ((name !== 'degraded' && name !== 'restored') || typeof listener !== 'function')
+      throw new ConfigError(
+        `${name} is not an event of the Redis store (degraded, restored) or not a function`,
+        {
+          option: 'on',
+        },
+      );
+
+  const channel = `${prefix}:changed`;
+  const instance = randomBytes(6).toString('hex');
+  const keys = (key: string) => {
+    const base = `${prefix}:{${key}}`;
+    return {
+      token: `${base}:token`,
+      fence: `${base}:fence`,
+      lock: `${base}:lock`,
+      failure: `${base}:failure`,
+    };
+  };
+
+  /** Each process's copy of each token: what makes a cached request free of Redis. */
+  const local = new Map<string, Token>();
+  /** Waiters for a change of a key, woken by pub/sub. */
+  const waiters = new Map<string, Set<() => void>>();
+
+  // Degradation: after a failure, Redis is left alone for a moment (so requests do not
+  // each wait for a deadline), then tried again.
+  let degradedSince: number | undefined;
+  let retryAt = 0;
+  const say = (level: 'warn' | 'info', line: string) => {
+    try {
+      logger?.[level]?.(line);
+    } catch {
+      // a throwing logger must not break token delivery
+    }
+  };
+  const emit = (name: 'degraded' | 'restored', event: RedisStoreEvent) => {
+    try {
+      on?.[name]?.(event);
+    } catch {
+      // nor a throwing listener
+    }
+  };
+  function failed(operation: string, error: unknown): void {
+    retryAt = Date.now() + Math.min(commandTimeoutMs, 1_000);
+    if (degradedSince !== undefined) return;
+    degradedSince = Date.now();
+    const reason = error instanceof Error ? error.message : String(error);
+    say(
+      'warn',
+      `authrail: Redis ${operation} failed (${reason}); each process fetches its own tokens until Redis answers again`,
+    );
+    emit('degraded', { operation, reason });
+  }
+  function succeeded(operation: string): void {
+    if (degradedSince === undefined) return;
+    degradedSince = undefined;
+    say('info', `authrail: Redis answers again (${operation}); tokens are shared again`);
+    emit('restored', { operation });
+  }
+  const bypassed = () => degradedSince !== undefined && Date.now() < retryAt;
+
+  /** One Redis call with its deadline; a failure marks the store degraded and rethrows. */
+  async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const pending = run();
+    pending.catch(() => undefined); // it may fail after the deadline: nobody waits then
+    try {
+      const result = await Promise.race([
+        pending,
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Timeout(operation, commandTimeoutMs)), commandTimeoutMs);
+          timer.unref?.();
+        }),
+      ]);
+      succeeded(operation);
+      return result;
+    } catch (error) {
+      failed(operation, error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // The subscriber: a connection of the store's own, opened on first use, ended with
+  // close() or when the user's client ends.
+  let subscriber: Redis | Cluster | undefined;
+  let closed = false;
+  function subscribe(): void {
+    if (subscriber || closed) return;
+    const sub = (client.duplicate as () => Redis | Cluster).call(client);
+    subscriber = sub;
+    // Without the subscriber, waiters poll and copies live until their token's refresh
+    // point: nothing to degrade. ioredis reconnects and subscribes again by itself.
+    sub.on('error', () => undefined);
+    sub.on('message', (from: string, message: string) => {
+      if (from !== channel) return;
+      const [sender, key] = [message.slice(0, message.indexOf(' ')), message.slice(message.indexOf(' ') + 1)];
+      if (sender !== instance) local.delete(key);
+      const waiting = waiters.get(key);
+      if (waiting) for (const wake of [...waiting]) wake();
+    });
+    sub.subscribe(channel).catch(() => undefined);
+    client.once('end', () => void close());
+  }
+  async function close(): Promise<void> {
+    closed = true;
+    const sub = subscriber;
+    subscriber = undefined;
+    sub?.disconnect();
+  }
+  const announce = (key: string) =>
+    call('publish', () => client.publish(channel, `${instance} ${key}`)).catch(() => undefined);
+
+  function encode(key: string, token: Token): string {
+    const record = JSON.stringify(toTokenRecord(token));
+    const payload = cipher ? JSON.stringify(cipher.seal(record, key)) : record;
+    return `${fingerprint(token)}|${payload}`;
+  }
+  function decode(key: string, stored: string): Token | undefined {
+    const payload = stored.slice(stored.indexOf('|', stored.indexOf('|') + 1) + 1);
+    try {
+      let json: string | undefined = payload;
+      if (cipher) {
+        const sealed = JSON.parse(payload) as Partial<Sealed>;
+        json =
+          typeof sealed.kid === 'string' && typeof sealed.iv === 'string' && typeof sealed.ct === 'string'
+            ? cipher.open(sealed as Sealed, key)
+            : undefined;
+      }
+      const record = json === undefined ? undefined : (JSON.parse(json) as Partial<TokenRecord>);
+      if (record === undefined || typeof record.accessToken !== 'string') {
+        say(
+          'warn',
+          `authrail: a stored token could not be read${cipher ? ' with the encryption keys given' : ''}; fetching a new one`,
+        );
+        return undefined;
+      }
+      return createToken(record as TokenRecord);
+    } catch {
+      say('warn', 'authrail: a stored token could not be read; fetching a new one');
+      return undefined;
+    }
+  }
+  function ttlOf(token: Token): number {
+    if (token.expiresAt === undefined) return defaultTtlMs;
+    const left = Math.max(token.expiresAt - Date.now(), 0);
+    return Math.max(Math.round(left + (token.refreshToken ? refreshTokenTtlMs : 0)), 1_000);
+  }
+
+  async function readRemote(key: string): Promise<Token | undefined> {
+    const stored = await call('get', () => client.get(keys(key).token));
+    const token = stored === null ? undefined : decode(key, stored);
+    if (token) local.set(key, token);
+    else local.delete(key);
+    return token;
+  }
+  async function writeRemote(key: string, token: Token, fence: number | ''): Promise<void> {
+    const k = keys(key);
+    await call('set', () =>
+      client.eval(SET_SCRIPT, 2, k.token, k.fence, encode(key, token), String(ttlOf(token)), String(fence)),
+    );
+    await announce(key);
+  }
+
+  /** Until a message about `key`, the poll interval, or the abort; whichever is first. */
+  function changeOf(key: string, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = waiters.get(key);
+      if (!set) waiters.set(key, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0) waiters.delete(key);
+        resolve();
+      };
+      const timer = setTimeout(done, pollMs);
+      timer.unref?.();
+      set.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async function sharedFailure(key: string): Promise<TokenEndpointError | undefined> {
+    const stored = await call('get', () => client.get(keys(key).failure));
+    if (stored === null) return undefined;
+    try {
+      const failure = JSON.parse(stored) as SharedFailure;
+      return new TokenEndpointError(
+        failure.code,
+        `${failure.message} (another process's token request; not asked again here)`,
+        {
+          ...(failure.status === undefined ? {} : { status: failure.status }),
+          ...(failure.error === undefined ? {} : { error: failure.error }),
+          ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+        },
+      );
+    } catch {
+      return undefined;
+    }
+  }
+  async function shareFailure(key: string, error: unknown): Promise<void> {
+    // Only the token endpoint's answers are shared: an abort here is nobody else's business.
+    if (!isTokenEndpointError(error)) return;
+    const failure: SharedFailure = {
+      code: error.code,
+      message: error.message,
+      ...(error.status === undefined ? {} : { status: error.status }),
+      ...(error.error === undefined ? {} : { error: error.error }),
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    };
+    const hold = Math.max(failureHoldMs, error.retryAfterMs ?? 0);
+    await call('set', () => client.set(keys(key).failure, JSON.stringify(failure), 'PX', hold)).catch(
+      () => undefined,
+    );
+    await announce(key);
+  }
+
+  async function singleFlight(
+    key: string,
+    fetch: (current: Token | undefined) => Promise<Token>,
+    { signal, isUsable }: SingleFlightOptions,
+  ): Promise<Token> {
+    // Without Redis: this process fetches and keeps its own token.
+    const alone = async () => {
+      const token = await fetch(local.get(key));
+      local.set(key, token);
+      return token;
+    };
+    if (bypassed() || closed) return alone();
+    subscribe();
+    const k = keys(key);
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      let fence: number;
+      try {
+        const failure = await sharedFailure(key);
+        if (failure) throw failure;
+        fence = Number(
+          await call('lock', () => client.eval(LOCK_SCRIPT, 2, k.lock, k.fence, String(leaseMs))),
+        );
+      } catch (error) {
+        if (isAuthrailError(error)) throw error;
+        return alone(); // Redis failed: this process fetches its own
+      }
+      if (fence > 0) {
+        const renew = setInterval(() => {
+          call('renew', () => client.eval(RENEW_SCRIPT, 1, k.lock, String(fence), String(leaseMs))).catch(
+            () => undefined,
+          );
+        }, leaseMs / 3);
+        renew.unref?.();
+        try {
+          // Someone may have stored a usable token between our look and our lock.
+          const current = await readRemote(key).catch(() => local.get(key));
+          if (current && isUsable(current)) return current;
+          let token: Token;
+          try {
+            token = await fetch(current);
+          } catch (error) {
+            await shareFailure(key, error);
+            throw error;
+          }
+          local.set(key, token);
+          await writeRemote(key, token, fence).catch(() => undefined);
+          await call('del', () => client.del(k.failure)).catch(() => undefined);
+          return token;
+        } finally {
+          clearInterval(renew);
+          await call('unlock', () => client.eval(UNLOCK_SCRIPT, 1, k.lock, String(fence))).catch(
+            () => undefined,
+          );
+        }
+      }
+      // Another process is fetching: wait for its token (or its failure, or its lease to end).
+      await changeOf(key, signal);
+      try {
+        const current = await readRemote(key);
+        if (current && isUsable(current)) return current;
+      } catch {
+        return alone();
+      }
+    }
+  }
+
+  return {
+    get(key) {
+      const held = local.get(key);
+      if (held) return held;
+      if (bypassed() || closed) return undefined;
+      subscribe();
+      return readRemote(key).catch(() => undefined);
+    },
+    async set(key, token) {
+      local.set(key, token);
+      if (bypassed() || closed) return;
+      await writeRemote(key, token, '').catch(() => undefined);
+    },
+    async delete(key, token) {
+      const held = local.get(key);
+      if (token === undefined || held?.accessToken === token.accessToken) local.delete(key);
+      if (bypassed() || closed) return;
+      const deleted = await call('del', () =>
+        client.eval(DELETE_SCRIPT, 1, keys(key).token, token === undefined ? '' : fingerprint(token)),
+      ).catch(() => 0);
+      // Only a real change is announced: a late 401 for an older token drops nobody's copy.
+      if (Number(deleted) > 0) await announce(key);
+    },
+    singleFlight,
+    close,
+  };
+}

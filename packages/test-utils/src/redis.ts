@@ -1,0 +1,154 @@
+// Real Redis servers for the tests: Debian's redis-server on free loopback ports, without
+// persistence, one standalone or a three-master cluster. `.ci/run` installs redis-server.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RedisServer {
+  port: number;
+  /** Stops the server (SIGKILL when `hard`); its data is gone. */
+  stop(hard?: boolean): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
+}
+
+export interface RedisCluster {
+  /** The masters' ports, for ioredis' startup nodes. */
+  ports: number[];
+  /** The master serving `key`'s slot. */
+  masterOf(key: string): RedisServer;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function launch(port: number, extra: string[]): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    const timer = setTimeout(
+      () => reject(new Error(`redis-server on ${port} did not start: ${out}`)),
+      10_000,
+    );
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `redis-server could not be started (is it installed? .ci/run installs it): ${error.message}`,
+        ),
+      );
+    });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+  });
+}
+
+function server(port: number, extra: string[] = []): RedisServer & { ready: Promise<void> } {
+  let child: ChildProcess | undefined;
+  const handle = {
+    port,
+    ready: Promise.resolve(),
+    async start() {
+      child = await launch(port, extra);
+    },
+    async stop(hard = false) {
+      const running = child;
+      child = undefined;
+      if (!running || running.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        running.once('exit', () => resolve());
+        running.kill(hard ? 'SIGKILL' : 'SIGTERM');
+      });
+    },
+  };
+  handle.ready = handle.start();
+  return handle;
+}
+
+/** A standalone redis-server on a free port. */
+export async function startRedis(): Promise<RedisServer> {
+  const handle = server(await freePort());
+  await handle.ready;
+  return handle;
+}
+
+/** Three masters, no replicas, slots split by `redis-cli --cluster create`. */
+export async function startRedisCluster(): Promise<RedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'authrail-redis-cluster-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const nodes = ports.map((port) =>
+    server(port, [
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, `nodes-${port}.conf`),
+      '--cluster-node-timeout',
+      '2000',
+      '--dir',
+      dir,
+    ]),
+  );
+  await Promise.all(nodes.map((n) => n.ready));
+  const create = spawnSync(
+    'redis-cli',
+    [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  if (create.status !== 0)
+    throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+  for (let i = 0; ; i += 1) {
+    const info = spawnSync('redis-cli', ['-p', String(ports[0]), 'cluster', 'info'], { encoding: 'utf8' });
+    if (info.stdout.includes('cluster_state:ok')) break;
+    if (i > 100) throw new Error(`the cluster did not become ready: ${info.stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    ports,
+    masterOf(key) {
+      const run = (...args: string[]) =>
+        spawnSync('redis-cli', ['-p', String(ports[0]), ...args], { encoding: 'utf8' }).stdout;
+      const slot = Number(run('cluster', 'keyslot', key).trim());
+      // `cluster nodes`: "<id> 127.0.0.1:<port>@<bus> <flags> … connected 0-5460 …" per node.
+      for (const line of run('cluster', 'nodes').trim().split('\n')) {
+        const fields = line.split(' ');
+        const port = Number(fields[1]?.split(':')[1]?.split('@')[0]);
+        for (const range of fields.slice(8)) {
+          const [from, to = from] = range.split('-').map(Number);
+          if (slot >= from! && slot <= to! && ports.includes(port)) return nodes[ports.indexOf(port)]!;
+        }
+      }
+      throw new Error(`no master found for slot ${slot}`);
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop(true)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
