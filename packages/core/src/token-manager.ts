@@ -584,7 +584,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
             },
           );
         } else {
-          fetched = await attemptLoop(current ?? previous, flight);
+          fetched = await attemptLoop(previous, flight);
           token = fetched.token;
           await store.set(k, token);
         }
