@@ -66,21 +66,28 @@ if (!existsSync(marker) || statSync(lockfile).mtimeMs > statSync(marker).mtimeMs
   must(process.execPath, [pnpm, 'install', '--frozen-lockfile']);
 }
 
-// 3. The tests drive a real browser: Debian's Chromium (never a downloaded build).
+// 3. The tests drive real servers from Debian's packages: Chromium (never a downloaded
+// build) for the browser tests, redis-server and redis-cli for the fleet tests.
 if (task === 'test') {
   const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(chromium)) {
+  const onPath = (command) => run('sh', ['-c', `command -v ${command} >/dev/null`], { stdio: 'ignore' }) === 0;
+  const missing = [
+    ...(existsSync(chromium) ? [] : ['chromium']),
+    ...(onPath('redis-server') && onPath('redis-cli') ? [] : ['redis-server']),
+  ];
+  if (missing.length > 0) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     if (isRoot && existsSync('/usr/bin/apt-get')) {
-      console.log('› installing Chromium for the browser test (apt-get install chromium)');
+      console.log(`› installing what the tests run (apt-get install ${missing.join(' ')}; Chromium is about 115 packages)`);
       must('apt-get', ['update', '-qq']);
-      must('apt-get', ['install', '-y', '-qq', 'chromium'], {
+      must('apt-get', ['install', '-y', '-qq', ...missing], {
         env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       });
     } else {
       console.error(
-        `The SPA test needs Chromium at ${chromium}. Install it (Debian/Ubuntu: sudo apt-get install chromium) ` +
-          'or set CHROMIUM_PATH to a Chromium or Chrome binary.',
+        `The tests need ${missing.join(' and ')}. Install ${missing.length > 1 ? 'them' : 'it'} ` +
+          `(Debian/Ubuntu: sudo apt-get install ${missing.join(' ')})` +
+          (missing.includes('chromium') ? ', or set CHROMIUM_PATH to a Chromium or Chrome binary.' : '.'),
       );
       process.exit(1);
     }

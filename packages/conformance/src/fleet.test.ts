@@ -1,0 +1,216 @@
+// A fleet of real processes sharing tokens through @authrail/redis, against the sandbox
+// and real redis-server processes (a standalone server and a three-master cluster) that
+// the test starts. Each worker (fleet/worker.ts) is the MSK APIM preset over fetch.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '@authrail/test-utils';
+import type { WorkerConfig, WorkerReply } from './fleet/worker.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const WORKER = fileURLToPath(new URL('./fleet/worker.ts', import.meta.url));
+
+interface Worker {
+  child: ChildProcess;
+  /** Sends a command; resolves with the worker's reply. */
+  send(command: string): Promise<WorkerReply>;
+  /** Resolves when the process has ended, with whether it ended by itself. */
+  ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startWorker(config: WorkerConfig): Promise<Worker> {
+  const child = spawn(process.execPath, ['--conditions=@authrail/source', '--import', 'tsx', WORKER], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_OPTIONS: '', FLEET_WORKER: JSON.stringify(config) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const replies: ((line: string) => void)[] = [];
+  const ready = new Promise<void>((resolve) => replies.push(() => resolve()));
+  createInterface({ input: child.stdout! }).on('line', (line) => replies.shift()?.(line));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const worker: Worker = {
+    child,
+    ended,
+    send(command) {
+      return new Promise((resolve) => {
+        replies.push((line) => resolve(JSON.parse(line) as WorkerReply));
+        child.stdin!.write(`${command}\n`);
+      });
+    },
+  };
+  return ready.then(() => worker);
+}
+
+async function quit(workers: Worker[]): Promise<void> {
+  for (const w of workers)
+    if (w.child.exitCode === null && w.child.signalCode === null) w.child.stdin!.write('quit\n');
+  const ends = await Promise.all(workers.map((w) => w.ended));
+  // Each ended by itself: the store's own connection closed, nothing left holding it.
+  expect(ends.filter((e) => e.signal === null).every((e) => e.code === 0)).toBe(true);
+}
+
+let sb: Sandbox;
+let redis: RedisServer;
+let cluster: RedisCluster;
+let run = 0;
+
+beforeAll(async () => {
+  [sb, redis, cluster] = await Promise.all([
+    startSandbox({ tokenLifetimeSeconds: { mskApim: 3600 } }),
+    startRedis(),
+    startRedisCluster(),
+  ]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([sb?.close(), redis?.stop(), cluster?.stop()]);
+});
+
+function config(overrides: Partial<WorkerConfig> = {}): WorkerConfig {
+  return {
+    redis: { port: redis.port },
+    store: 'redis',
+    baseUrl: sb.urls.mskApim.baseUrl,
+    fhirUrl: sb.urls.mskApim.fhirBaseUrl,
+    ...demoClients.mskApim,
+    prefix: `fleet${(run += 1)}`,
+    leaseMs: 2_000,
+    ...overrides,
+  };
+}
+
+const tokenRequests = () => sb.tokenRequests({ service: 'mskApim' }).length;
+
+describe.each([
+  ['standalone Redis', () => ({})],
+  ['Redis Cluster (3 masters)', () => ({ redis: { cluster: cluster.ports } })],
+] as const)('a fleet on %s', (_name, where) => {
+  test('16 processes on a cold cache, all at once: exactly 1 token request; each request succeeds', async () => {
+    const shared = config(where());
+    const workers = await Promise.all(Array.from({ length: 16 }, () => startWorker(shared)));
+    const before = tokenRequests();
+    const replies = await Promise.all(workers.map((w) => w.send('request 3')));
+    expect(tokenRequests() - before).toBe(1);
+    expect(replies.map((r) => [r.ok, r.failed])).toEqual(replies.map(() => [3, []]));
+    await quit(workers);
+  }, 60_000);
+
+  test('a revoked token: 1 token request for the whole fleet, each process replays once', async () => {
+    const shared = config(where());
+    const workers = await Promise.all(Array.from({ length: 8 }, () => startWorker(shared)));
+    await Promise.all(workers.map((w) => w.send('request 1')));
+    const before = tokenRequests();
+    const apiBefore = sb.requests.filter((r) => r.route === 'msk-fhir').length;
+    sb.inject('msk-fhir', { type: 'unauthorized' }, { times: 8 }); // the token is revoked
+    const replies = await Promise.all(workers.map((w) => w.send('request 1')));
+    expect(replies.every((r) => r.ok === 1 && r.failed.length === 0)).toBe(true);
+    expect(tokenRequests() - before).toBe(1);
+    // 8 rejected + 8 replays: each process replayed once.
+    expect(sb.requests.filter((r) => r.route === 'msk-fhir').length - apiBefore).toBe(16);
+    await quit(workers);
+  }, 60_000);
+});
+
+describe('a fleet under steady load', () => {
+  test('8 processes, 2 s tokens, 20 s of load (10 lifetimes): as many token requests as one process would make', async () => {
+    const short = await startSandbox({ tokenLifetimeSeconds: { mskApim: 2 } });
+    try {
+      const shared = {
+        ...config(),
+        baseUrl: short.urls.mskApim.baseUrl,
+        fhirUrl: short.urls.mskApim.fhirBaseUrl,
+      };
+      const workers = await Promise.all(Array.from({ length: 8 }, () => startWorker(shared)));
+      const replies = await Promise.all(workers.map((w) => w.send('steady 20000 50')));
+      const requests = short.tokenRequests({ service: 'mskApim' }).length;
+      const ok = replies.reduce((n, r) => n + r.ok, 0);
+      console.info(`fleet steady load: ${ok} requests, ${requests} token requests in 20 s of 2 s tokens`);
+      expect(replies.every((r) => r.failed.length === 0 && r.ok > 50)).toBe(true);
+      // One process refreshes each token at half its life: 20 in 20 s. Eight processes on
+      // their own stores would make 160.
+      expect(requests).toBeGreaterThanOrEqual(10);
+      expect(requests).toBeLessThanOrEqual(22);
+      await quit(workers);
+    } finally {
+      await short.close();
+    }
+  }, 90_000);
+});
+
+describe('a fleet when things fail', () => {
+  test('the cluster master holding the token killed: requests still succeed, the event is seen', async () => {
+    const own = await startRedisCluster();
+    try {
+      const shared = config({ redis: { cluster: own.ports } });
+      const workers = await Promise.all(Array.from({ length: 3 }, () => startWorker(shared)));
+      await Promise.all(workers.map((w) => w.send('request 1')));
+      const before = tokenRequests();
+      // The master holding this grant's keys (prefix:{storeKey}:…, all in one slot).
+      const found: string[] = [];
+      for (const port of own.ports) {
+        const node = new Redis({ host: '127.0.0.1', port });
+        found.push(...(await node.keys(`${shared.prefix}:*`)));
+        node.disconnect();
+      }
+      expect(found.some((k) => k.endsWith(':token'))).toBe(true);
+      await own.masterOf(found[0]!).stop(true);
+      sb.inject('msk-fhir', { type: 'unauthorized' }, { times: 3 });
+      const replies = await Promise.all(workers.map((w) => w.send('request 2')));
+      expect(replies.every((r) => r.ok === 2 && r.failed.length === 0)).toBe(true);
+      expect(replies.every((r) => r.events.includes('degraded'))).toBe(true);
+      expect(tokenRequests() - before).toBeLessThanOrEqual(3);
+      for (const w of workers) w.child.kill();
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
+  test('the lock holder killed with SIGKILL mid-fetch: another process takes over within the lease', async () => {
+    const shared = config({ leaseMs: 1_000 });
+    const [holder, ...others] = await Promise.all(Array.from({ length: 5 }, () => startWorker(shared)));
+    const before = tokenRequests();
+    sb.inject('msk-token', { type: 'delay', ms: 5_000 }, { times: 1 });
+    void holder!.send('request 1');
+    for (let i = 0; tokenRequests() === before; i += 1) {
+      if (i > 200) throw new Error('the holder never asked for a token');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    holder!.child.kill('SIGKILL');
+    const started = Date.now();
+    const replies = await Promise.all(others.map((w) => w.send('request 2')));
+    expect(replies.every((r) => r.ok === 2 && r.failed.length === 0)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(4_000); // within the lease (1 s) and a token request
+    expect(tokenRequests() - before).toBe(2); // the dead holder's, and one for everyone else
+    await Promise.all(others.map((w) => w.send('request 2')));
+    expect(tokenRequests() - before).toBe(2); // and none after
+    await quit(others);
+  }, 60_000);
+
+  test('Redis stopped mid-run: every request still succeeds, the event is seen; back: sharing resumes', async () => {
+    const shared = config();
+    const workers = await Promise.all(Array.from({ length: 4 }, () => startWorker(shared)));
+    await Promise.all(workers.map((w) => w.send('request 1')));
+    const before = tokenRequests();
+    expect(before).toBeGreaterThan(0);
+    await redis.stop(true);
+    sb.inject('msk-fhir', { type: 'unauthorized' }, { times: 4 }); // force every process to need a new token
+    const during = await Promise.all(workers.map((w) => w.send('request 2')));
+    expect(during.every((r) => r.ok === 2 && r.failed.length === 0)).toBe(true);
+    expect(during.every((r) => r.events.includes('degraded'))).toBe(true);
+    expect(tokenRequests() - before).toBe(4); // each process on its own
+
+    await redis.start();
+    await new Promise((resolve) => setTimeout(resolve, 2_500)); // clients reconnect
+    const mid = tokenRequests();
+    sb.inject('msk-fhir', { type: 'unauthorized' }, { times: 4 });
+    const after = await Promise.all(workers.map((w) => w.send('request 2')));
+    expect(after.every((r) => r.ok === 2 && r.failed.length === 0)).toBe(true);
+    expect(after.every((r) => r.events.includes('restored'))).toBe(true);
+    expect(tokenRequests() - mid).toBeLessThanOrEqual(2); // shared again (a process still reconnecting may fetch its own)
+    await quit(workers);
+  }, 60_000);
+});

@@ -1,0 +1,99 @@
+// One process of a fleet: the MSK APIM preset with the Redis token store, calling the
+// sandbox's Blaze FHIR API through @authrail/fetch. The parent drives it over stdin, a
+// command per line, and reads one JSON line per command:
+//   request N            N requests, one after another
+//   steady MS EVERY      a request every EVERY ms for MS ms
+//   quit                 close the store and the client, and end by itself
+import { createInterface } from 'node:readline';
+import { Cluster, Redis } from 'ioredis';
+import { createAuthFetch } from '@authrail/fetch';
+import { mskApim } from '@authrail/msk-apim';
+import { createRedisTokenStore } from '@authrail/redis';
+
+export interface WorkerConfig {
+  /** A standalone Redis port, or the ports of a cluster's masters. */
+  redis: { port: number } | { cluster: number[] };
+  /** `memory` compares with the per-process default store. */
+  store: 'redis' | 'memory';
+  baseUrl: string;
+  fhirUrl: string;
+  clientId: string;
+  clientSecret: string;
+  prefix: string;
+  leaseMs: number;
+}
+
+export interface WorkerReply {
+  ok: number;
+  /** Requests that ended otherwise: HTTP status or error code. */
+  failed: string[];
+  /** The store's degraded/restored events so far. */
+  events: string[];
+}
+
+const config = JSON.parse(process.env.FLEET_WORKER ?? '{}') as WorkerConfig;
+const client =
+  'cluster' in config.redis
+    ? new Cluster(
+        config.redis.cluster.map((port) => ({ host: '127.0.0.1', port })),
+        {
+          redisOptions: { maxRetriesPerRequest: 1 },
+          clusterRetryStrategy: (times) => Math.min(100 * times, 1_000),
+        },
+      )
+    : new Redis({ host: '127.0.0.1', port: config.redis.port, maxRetriesPerRequest: 1 });
+client.on('error', () => undefined); // the store says what matters through its events
+const events: string[] = [];
+const store =
+  config.store === 'redis'
+    ? createRedisTokenStore({
+        client,
+        prefix: config.prefix,
+        leaseMs: config.leaseMs,
+        commandTimeoutMs: 500,
+        on: { degraded: () => events.push('degraded'), restored: () => events.push('restored') },
+      })
+    : undefined;
+const api = createAuthFetch(
+  mskApim({
+    baseUrl: config.baseUrl,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    researchStudy: '17-001',
+    retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 50, attemptTimeoutMs: 10_000 },
+    ...(store ? { store } : {}),
+  }),
+);
+
+async function one(reply: WorkerReply): Promise<void> {
+  try {
+    const response = await api(`${config.fhirUrl}/Patient`);
+    await response.text();
+    if (response.status === 200) reply.ok += 1;
+    else reply.failed.push(`HTTP ${response.status}`);
+  } catch (error) {
+    reply.failed.push((error as { code?: string }).code ?? String(error));
+  }
+}
+
+const lines = createInterface({ input: process.stdin });
+process.stdout.write('ready\n');
+for await (const line of lines) {
+  const [command, a = '0', b = '0'] = line.trim().split(' ');
+  const reply: WorkerReply = { ok: 0, failed: [], events };
+  if (command === 'request') {
+    for (let i = 0; i < Number(a); i += 1) await one(reply);
+  } else if (command === 'steady') {
+    const until = Date.now() + Number(a);
+    while (Date.now() < until) {
+      await one(reply);
+      await new Promise((resolve) => setTimeout(resolve, Number(b)));
+    }
+  } else if (command === 'quit') {
+    await store?.close();
+    client.disconnect();
+    lines.close();
+    break;
+  }
+  process.stdout.write(`${JSON.stringify(reply)}\n`);
+}
