@@ -70,7 +70,8 @@ if (!existsSync(marker) || statSync(lockfile).mtimeMs > statSync(marker).mtimeMs
 // build) for the browser tests, redis-server and redis-cli for the fleet tests.
 if (task === 'test') {
   const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  const onPath = (command) => run('sh', ['-c', `command -v ${command} >/dev/null`], { stdio: 'ignore' }) === 0;
+  const onPath = (command) =>
+    run('sh', ['-c', `command -v ${command} >/dev/null`], { stdio: 'ignore' }) === 0;
   const missing = [
     ...(existsSync(chromium) ? [] : ['chromium']),
     ...(onPath('redis-server') && onPath('redis-cli') ? [] : ['redis-server']),
@@ -78,7 +79,9 @@ if (task === 'test') {
   if (missing.length > 0) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     if (isRoot && existsSync('/usr/bin/apt-get')) {
-      console.log(`› installing what the tests run (apt-get install ${missing.join(' ')}; Chromium is about 115 packages)`);
+      console.log(
+        `› installing what the tests run (apt-get install ${missing.join(' ')}; Chromium is about 115 packages)`,
+      );
       must('apt-get', ['update', '-qq']);
       must('apt-get', ['install', '-y', '-qq', ...missing], {
         env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
