@@ -101,6 +101,46 @@ test('denying consent shows the access_denied error and stays signed out', async
   const page = await browser.newPage();
   await signIn(page, 'Deny');
   await expect.poll(() => page.textContent('#error')).toContain('access_denied');
-  expect(await page.textContent('#status')).toBe('Signed out');
+  // (The first look at the tokens asks the other tabs, which takes a moment.)
+  await expect.poll(() => page.textContent('#status')).toBe('Signed out');
   await page.close();
+});
+
+test('three tabs: a tab opened later is signed in, one refresh for all, sign-out in one signs out all', async () => {
+  const sandbox = app.sandbox!;
+  const grants = () => sandbox.tokenRequests({ service: 'medblocks' }).map((r) => r.grantType);
+  const before = grants().length;
+  // Tabs of one browser profile: one context.
+  const context = await browser.newContext();
+  const first = await context.newPage();
+  await signIn(first, 'Sign in');
+  await first.waitForSelector('#patients li');
+
+  const others = [await context.newPage(), await context.newPage()];
+  for (const tab of others) {
+    await tab.goto(app.url);
+    await expect.poll(() => tab.textContent('#status')).toBe('Signed in'); // no sign-in of its own
+    await tab.waitForSelector('#patients li');
+  }
+  expect(grants().slice(before)).toEqual(['authorization_code']);
+
+  // Past half the token's life: all three list at once; one tab refreshes, the others
+  // take its token (the rotated refresh token is used once).
+  await first.waitForTimeout(1_600);
+  const tabs = [first, ...others];
+  await Promise.all(tabs.map((tab) => tab.click('#list')));
+  for (const tab of tabs) await expect.poll(() => tab.locator('#patients li').count()).toBe(4);
+  await expect.poll(() => grants().slice(before)).toEqual(['authorization_code', 'refresh_token']);
+  await first.waitForTimeout(300);
+  expect(grants().slice(before)).toEqual(['authorization_code', 'refresh_token']);
+  for (const tab of tabs) expect(await tab.textContent('#error')).toBe('');
+
+  // Signing out in the second tab signs out the others: their next request needs a sign-in.
+  await others[0]!.click('#sign-out');
+  await expect.poll(() => others[0]!.textContent('#status')).toBe('Signed out');
+  for (const tab of [first, others[1]!]) {
+    await tab.click('#list');
+    await expect.poll(() => tab.textContent('#error')).toContain('AUTHRAIL_NOT_AUTHENTICATED');
+  }
+  await context.close();
 });

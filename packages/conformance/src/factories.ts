@@ -5,6 +5,7 @@ import {
   createApiKeyStrategy,
   createAuthStrategy,
   createStaticTokenStrategy,
+  createTabTokenStore,
   createTokenManager,
   queryParamScope,
   type AuthStrategy,
@@ -23,6 +24,8 @@ import {
   privateKeyJwt,
 } from '@authrail/oauth2';
 import { oktaClientCredentials } from '@authrail/okta';
+import { createRedisTokenStore } from '@authrail/redis';
+import { Redis } from 'ioredis';
 
 /** Values that must never appear in an error, whatever the option. */
 export const SECRETS = ['s3cret-value', 'p4ssw0rd', 'static-token-value'];
@@ -31,6 +34,7 @@ const source: TokenSource = {
   identity: { tokenEndpoint: 'https://auth.example.org/token', clientId: 'svc' },
   fetchToken: () => Promise.reject(new Error('not called at construction')),
 };
+const redisClient = new Redis({ lazyConnect: true });
 const strategy: AuthStrategy = createStaticTokenStrategy({ token: 'static-token-value', origins: [API] });
 
 export type Options = Record<string, unknown>;
@@ -131,6 +135,12 @@ export const FACTORIES: Record<string, Factory> = {
   createAuthKy: {
     valid: () => ({ strategy }),
     build: ({ strategy: s, ...o }) => createAuthKy(s as never, o as never),
+  },
+  createTabTokenStore: { valid: () => ({}), build: (o) => createTabTokenStore(o as never) },
+  createRedisTokenStore: {
+    // lazyConnect: built, never connected (the store subscribes on first use only).
+    valid: () => ({ client: redisClient }),
+    build: (o) => createRedisTokenStore(o as never),
   },
   attachAuth: {
     valid: () => ({ instance: axios.create(), strategy }),

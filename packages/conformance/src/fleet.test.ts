@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '@authrail/test-utils';
 import type { WorkerConfig, WorkerReply } from './fleet/worker.js';
@@ -21,12 +21,20 @@ interface Worker {
   ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Every worker started, so none outlives a failed test. */
+const started: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of started.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 function startWorker(config: WorkerConfig): Promise<Worker> {
   const child = spawn(process.execPath, ['--conditions=@authrail/source', '--import', 'tsx', WORKER], {
     cwd: ROOT,
     env: { ...process.env, NODE_OPTIONS: '', FLEET_WORKER: JSON.stringify(config) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  started.push(child);
   const replies: ((line: string) => void)[] = [];
   const ready = new Promise<void>((resolve) => replies.push(() => resolve()));
   createInterface({ input: child.stdout! }).on('line', (line) => replies.shift()?.(line));

@@ -48,6 +48,7 @@ export {
 } from './token.js';
 export type { FetchTokenOptions, TokenSource, TokenSourceIdentity } from './source.js';
 export { createMemoryTokenStore, type SingleFlightOptions, type TokenStore } from './store.js';
+export { createTabTokenStore, type TabTokenStoreOptions } from './tab-store.js';
 export type {
   AuthEvents,
   ErrorEvent,

@@ -22,6 +22,11 @@ export interface TokenStore {
    */
   delete(key: string, token?: Token): Promise<void> | void;
   /**
+   * Set by a store that only ever holds one user's tokens (a browser's tabs): a user flow
+   * then needs no `session` to use it. A store shared by users must not set it.
+   */
+  readonly oneUser?: true;
+  /**
    * Optional: makes a token request single-flight across every process sharing this store
    * (a fleet), as the token manager already makes it within one process. The store runs
    * `fetch` where no other process is running it for `key`; the others wait until the

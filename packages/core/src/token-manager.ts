@@ -409,7 +409,12 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const { session } = source.identity;
   if (session !== undefined && (typeof session !== 'string' || session.length === 0))
     throw new ConfigError('must be a non-empty string when given', { option: 'session' });
-  if (options.store !== undefined && source.identity.actsForUser && session === undefined) {
+  if (
+    options.store !== undefined &&
+    options.store.oneUser !== true &&
+    source.identity.actsForUser &&
+    session === undefined
+  ) {
     // Every user's tokens would share one key: one user's requests would carry another's token.
     throw new ConfigError(
       "must be given when a user flow's tokens go in a store you pass: each user's tokens need their own key",

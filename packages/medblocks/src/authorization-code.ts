@@ -3,6 +3,7 @@ import {
   ConfigError,
   ErrorCodes,
   createAuthStrategy,
+  createTabTokenStore,
   isAuthrailError,
   type TokenAuthStrategy,
 } from '@authrail/core';
@@ -70,7 +71,10 @@ export interface LogoutResult {
 /**
  * Medblocks authorization code + PKCE for browser apps (a public client). When the
  * access token expires, the refresh token is used (rotated refresh tokens are followed);
- * requests made before sign-in fail with `AUTHRAIL_NOT_AUTHENTICATED`.
+ * requests made before sign-in fail with `AUTHRAIL_NOT_AUTHENTICATED`. In a browser page
+ * the app's tabs share the token through `createTabTokenStore` (unless `store` is
+ * given): a tab opened later is signed in, a refresh happens in one tab, and signing out
+ * in one tab signs out all.
  *
  * @example
  * ```ts
@@ -101,8 +105,14 @@ export function medblocksAuthorizationCode(
     storageKey: 'authrail:medblocks:',
     session: options.session,
   });
+  // In a browser page, the tabs of the app share the user's token and refresh it once.
+  const inPage = typeof (globalThis as { document?: unknown }).document === 'object';
+  const store =
+    options.store ??
+    (inPage ? createTabTokenStore({ name: `authrail:medblocks:${options.clientId}` }) : undefined);
   const strategy = createAuthStrategy({
     ...options,
+    ...(store ? { store } : {}),
     source,
     origins: options.origins ?? [new URL(server.issuer).origin],
     // concat, not spread: a non-array `policies` reaches core's check and its ConfigError.

@@ -90,10 +90,11 @@ for await (const line of lines) {
       await new Promise((resolve) => setTimeout(resolve, Number(b)));
     }
   } else if (command === 'quit') {
-    await store?.close();
-    client.disconnect();
-    lines.close();
     break;
   }
   process.stdout.write(`${JSON.stringify(reply)}\n`);
 }
+// Told to quit, or the parent is gone (stdin ended): close what holds the process.
+lines.close();
+await store?.close();
+client.disconnect();
