@@ -312,6 +312,29 @@ describe('Redis failing', () => {
     expect(events.filter(([n]) => n === 'restored')).toHaveLength(3);
   }, 30_000);
 
+  test('Redis slow (CLIENT PAUSE): nothing waits past commandTimeoutMs; the token comes per process, then sharing resumes', async () => {
+    const events: string[] = [];
+    const on = { degraded: () => events.push('degraded'), restored: () => events.push('restored') };
+    const source = fakeSource();
+    const managers = [0, 1].map(() =>
+      createTokenManager({ source, store: store({ prefix: 'slow', on, commandTimeoutMs: 150 }) }),
+    );
+    const admin = client();
+    await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+    const started = Date.now();
+    const tokens = await Promise.all(managers.map((m) => m.getToken()));
+    expect(Date.now() - started).toBeLessThan(1_000); // not the 1.5 s pause
+    expect(tokens).toHaveLength(2);
+    expect(events).toContain('degraded');
+    await settle(1_800); // the pause is over, and the store's pause before trying again
+    await Promise.all(managers.map(async (m) => m.invalidate(await m.getToken())));
+    const calls = source.calls.length;
+    const again = await Promise.all(managers.map((m) => m.getToken()));
+    expect(source.calls.length - calls).toBe(1); // shared again
+    expect(again[0]!.accessToken).toBe(again[1]!.accessToken);
+    expect(events).toContain('restored');
+  }, 20_000);
+
   test('bad options are refused at construction, naming the option', () => {
     const c = client();
     const cases: [Record<string, unknown>, string][] = [
