@@ -10,7 +10,7 @@ import {
   type Token,
   type TokenSource,
 } from '@authrail/core';
-import { fakeSource, startRedis, type RedisServer } from '@authrail/test-utils';
+import { fakeSource, startRedis, startRedisSentinel, type RedisServer } from '@authrail/test-utils';
 import { createRedisTokenStore, type RedisStoreEvent, type RedisTokenStore } from './index.js';
 
 let redis: RedisServer;
@@ -359,4 +359,29 @@ describe('Redis failing', () => {
       });
     }
   });
+});
+
+describe('Redis Sentinel', () => {
+  test('through a Sentinel-configured client: shared tokens, one token request for 4 processes', async () => {
+    const sentinel = await startRedisSentinel();
+    const sentinelClients: Redis[] = [];
+    try {
+      const source = fakeSource();
+      const managers = [0, 1, 2, 3].map(() => {
+        const c = new Redis({ sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: sentinel.name });
+        c.on('error', () => undefined);
+        sentinelClients.push(c);
+        const s = createRedisTokenStore({ client: c, prefix: 'sentinel' });
+        stores.push(s);
+        return createTokenManager({ source, store: s });
+      });
+      const tokens = await Promise.all(managers.map((m) => m.getToken()));
+      expect(source.calls).toHaveLength(1);
+      expect(new Set(tokens.map((t) => t.accessToken)).size).toBe(1);
+    } finally {
+      for (const s of stores.splice(0)) await s.close();
+      for (const c of sentinelClients) c.disconnect();
+      await sentinel.stop();
+    }
+  }, 30_000);
 });

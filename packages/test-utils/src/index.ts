@@ -31,4 +31,11 @@ export {
 export { SECRET, fakeSource, manualClock, settle, type FakeSource, type Step } from './fake-source.js';
 export { launchChromium } from './chromium.js';
 export { runChild, type ChildRun } from './child-process.js';
-export { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './redis.js';
+export {
+  startRedis,
+  startRedisCluster,
+  startRedisSentinel,
+  type RedisCluster,
+  type RedisSentinel,
+  type RedisServer,
+} from './redis.js';

@@ -1,7 +1,7 @@
 // Real Redis servers for the tests: Debian's redis-server on free loopback ports, without
 // persistence, one standalone or a three-master cluster. `.ci/run` installs redis-server.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,11 +33,16 @@ function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number, extra: string[]): Promise<ChildProcess> {
+function launch(
+  port: number,
+  extra: string[],
+  ready = 'Ready to accept connections',
+  head: string[] = [],
+): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra],
+      [...head, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -55,7 +60,7 @@ function launch(port: number, extra: string[]): Promise<ChildProcess> {
     });
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      if (out.includes('Ready to accept connections')) {
+      if (out.includes(ready)) {
         clearTimeout(timer);
         resolve(child);
       }
@@ -148,6 +153,46 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     },
     async stop() {
       await Promise.all(nodes.map((n) => n.stop(true)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RedisSentinel {
+  /** The sentinel's port, for ioredis' `sentinels`. */
+  port: number;
+  /** The name the master is monitored under. */
+  name: string;
+  stop(): Promise<void>;
+}
+
+/** A master and one Sentinel monitoring it (quorum 1), as ioredis' `sentinels` option expects. */
+export async function startRedisSentinel(): Promise<RedisSentinel> {
+  const master = await startRedis();
+  const dir = mkdtempSync(join(tmpdir(), 'authrail-redis-sentinel-'));
+  const port = await freePort();
+  const name = 'authrail';
+  const conf = join(dir, 'sentinel.conf');
+  // Sentinel rewrites its configuration file: it must be its own and writable.
+  writeFileSync(
+    conf,
+    [
+      `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 2000`,
+      '',
+    ].join('\n'),
+  );
+  const sentinel = await launch(port, ['--sentinel'], '+monitor master', [conf]);
+  return {
+    port,
+    name,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        sentinel.once('exit', () => resolve());
+        sentinel.kill('SIGKILL');
+      });
+      await master.stop(true);
       rmSync(dir, { recursive: true, force: true });
     },
   };
