@@ -362,7 +362,7 @@ describe('Redis failing', () => {
 });
 
 describe('Redis Sentinel', () => {
-  test('through a Sentinel-configured client: shared tokens, one token request for 4 processes', async () => {
+  test('through Sentinel: shared tokens, one token request for 4 processes; across a failover, tokens meanwhile and shared after', async () => {
     const sentinel = await startRedisSentinel();
     const sentinelClients: Redis[] = [];
     try {
@@ -378,10 +378,32 @@ describe('Redis Sentinel', () => {
       const tokens = await Promise.all(managers.map((m) => m.getToken()));
       expect(source.calls).toHaveLength(1);
       expect(new Set(tokens.map((t) => t.accessToken)).size).toBe(1);
+
+      // Failover: the master is lost; every request still gets a token meanwhile.
+      await sentinel.master.stop(true);
+      await Promise.all(managers.map(async (m) => m.invalidate(await m.getToken())));
+      const during = await Promise.all(managers.map((m) => m.getToken()));
+      expect(during).toHaveLength(4);
+      // The Sentinel promotes the replica; the clients follow it; sharing resumes.
+      const probe = new Redis({ port: sentinel.port });
+      probe.on('error', () => undefined);
+      sentinelClients.push(probe);
+      for (let i = 0; ; i += 1) {
+        const [, port] = (await probe.call('SENTINEL', 'get-master-addr-by-name', sentinel.name)) as string[];
+        if (Number(port) === sentinel.replica.port) break;
+        if (i > 100) throw new Error('no failover');
+        await settle(100);
+      }
+      await settle(1_500);
+      await Promise.all(managers.map(async (m) => m.invalidate(await m.getToken())));
+      const calls = source.calls.length;
+      const after = await Promise.all(managers.map((m) => m.getToken()));
+      expect(source.calls.length - calls).toBe(1);
+      expect(new Set(after.map((t) => t.accessToken)).size).toBe(1);
     } finally {
       for (const s of stores.splice(0)) await s.close();
       for (const c of sentinelClients) c.disconnect();
       await sentinel.stop();
     }
-  }, 30_000);
+  }, 60_000);
 });

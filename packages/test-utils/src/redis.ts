@@ -163,12 +163,19 @@ export interface RedisSentinel {
   port: number;
   /** The name the master is monitored under. */
   name: string;
+  /** The master first monitored, and its replica (which a failover promotes). */
+  master: RedisServer;
+  replica: RedisServer;
   stop(): Promise<void>;
 }
 
 /** A master and one Sentinel monitoring it (quorum 1), as ioredis' `sentinels` option expects. */
 export async function startRedisSentinel(): Promise<RedisSentinel> {
   const master = await startRedis();
+  // A replica, for the Sentinel to promote when the master is lost.
+  const replicaPort = await freePort();
+  const replica = server(replicaPort, ['--replicaof', '127.0.0.1', String(master.port)]);
+  await replica.ready;
   const dir = mkdtempSync(join(tmpdir(), 'authrail-redis-sentinel-'));
   const port = await freePort();
   const name = 'authrail';
@@ -187,12 +194,14 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
   return {
     port,
     name,
+    master,
+    replica,
     async stop() {
       await new Promise<void>((resolve) => {
         sentinel.once('exit', () => resolve());
         sentinel.kill('SIGKILL');
       });
-      await master.stop(true);
+      await Promise.all([master.stop(true), replica.stop(true)]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
