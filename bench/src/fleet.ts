@@ -5,7 +5,6 @@
 //
 //   pnpm bench:fleet            full run (16 workers × 60 s, twice; about 3 minutes)
 //   pnpm bench:fleet --quick    a smoke run: checks the harness, not the numbers
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -20,12 +19,11 @@ import {
 } from '@authrail/core';
 import { createRedisTokenStore } from '@authrail/redis';
 import { demoClients, startSandbox } from '@authrail/sandbox';
-import { startRedis } from '@authrail/test-utils';
+import { spawnTs, startRedis } from '@authrail/test-utils';
 import { compare, type Measured } from './harness.js';
 
 // The conformance suite's fleet worker: the MSK APIM preset over fetch, driven over stdin.
 const WORKER = fileURLToPath(new URL('../../packages/conformance/src/fleet/worker.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface FleetOptions {
   workers: number;
@@ -89,12 +87,11 @@ async function runFleet(
     };
     const workers = await Promise.all(
       Array.from({ length: options.workers }, async () => {
-        const child = spawn(process.execPath, ['--conditions=@authrail/source', '--import', 'tsx', WORKER], {
-          cwd: ROOT,
-          env: { ...process.env, NODE_OPTIONS: '', FLEET_WORKER: JSON.stringify(config) },
+        const child = spawnTs(WORKER, {
+          env: { FLEET_WORKER: JSON.stringify(config) },
           stdio: ['pipe', 'pipe', 'inherit'],
         });
-        const lines = createInterface({ input: child.stdout });
+        const lines = createInterface({ input: child.stdout! });
         const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
         await next(); // ready
         return { child, next };
@@ -103,11 +100,11 @@ async function runFleet(
     const replies = await Promise.all(
       workers.map(async (w) => {
         const reply = w.next();
-        w.child.stdin.write(`steady ${options.seconds * 1000} ${options.everyMs}\n`);
+        w.child.stdin!.write(`steady ${options.seconds * 1000} ${options.everyMs}\n`);
         return JSON.parse(await reply) as { ok: number; failed: string[] };
       }),
     );
-    for (const w of workers) w.child.stdin.write('quit\n');
+    for (const w of workers) w.child.stdin!.write('quit\n');
     const tokenRequests = sandbox.tokenRequests({ service: 'mskApim' }).length;
     return {
       store,

@@ -2,11 +2,11 @@
 // the whole Medblocks authorization-code + PKCE flow against the sandbox.
 import { mkdir, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '@authrail/test-utils';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startApp, type App } from '../scripts/app-server.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = fileURLToPath(new URL('../test-results/', import.meta.url));
 let app: App;
 let browser: Browser;
@@ -14,19 +14,7 @@ let browser: Browser;
 beforeAll(async () => {
   // 3 s tokens: old enough to be refreshed (from 1.5 s) within the test.
   app = await startApp({ mode: 'preview', sandbox: { tokenLifetimeSeconds: { medblocks: 3 } } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   await mkdir(artifacts, { recursive: true });
 });
 

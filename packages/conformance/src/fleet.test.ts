@@ -1,16 +1,21 @@
 // A fleet of real processes sharing tokens through @authrail/redis, against the sandbox
 // and real redis-server processes (a standalone server and a three-master cluster) that
 // the test starts. Each worker (fleet/worker.ts) is the MSK APIM preset over fetch.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
-import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '@authrail/test-utils';
+import {
+  spawnTs,
+  startRedis,
+  startRedisCluster,
+  type RedisCluster,
+  type RedisServer,
+} from '@authrail/test-utils';
 import type { WorkerConfig, WorkerReply } from './fleet/worker.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WORKER = fileURLToPath(new URL('./fleet/worker.ts', import.meta.url));
 
 interface Worker {
@@ -29,9 +34,8 @@ afterEach(() => {
 });
 
 function startWorker(config: WorkerConfig): Promise<Worker> {
-  const child = spawn(process.execPath, ['--conditions=@authrail/source', '--import', 'tsx', WORKER], {
-    cwd: ROOT,
-    env: { ...process.env, NODE_OPTIONS: '', FLEET_WORKER: JSON.stringify(config) },
+  const child = spawnTs(WORKER, {
+    env: { FLEET_WORKER: JSON.stringify(config) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   started.push(child);

@@ -1,10 +1,35 @@
 // Runs a TypeScript file in a Node process of its own, to watch what a test process
 // cannot watch in itself: unhandled rejections, and whether the process ends by itself
 // once its work is done (no timer, socket or listener left holding it).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * Starts `script` (a .ts file) in a Node process of its own, through tsx, with workspace
+ * packages resolved to their sources, from the repository root.
+ */
+export function spawnTs(
+  script: string,
+  options: {
+    args?: readonly string[];
+    nodeArgs?: readonly string[];
+    env?: NodeJS.ProcessEnv;
+    stdio?: StdioOptions;
+  } = {},
+): ChildProcess {
+  const { args = [], nodeArgs = [], env = {}, stdio = ['ignore', 'pipe', 'pipe'] } = options;
+  return spawn(
+    process.execPath,
+    [...nodeArgs, '--conditions=@authrail/source', '--import', 'tsx', script, ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
+      stdio,
+    },
+  );
+}
 
 export interface ChildRun<Report> {
   /** The last line the child wrote to stdout, parsed as JSON; undefined when there was none. */
@@ -27,16 +52,12 @@ export function runChild<Report>(
 ): Promise<ChildRun<Report>> {
   const { graceMs = 10_000, nodeArgs = [] } = options;
   return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [...nodeArgs, '--conditions=@authrail/source', '--import', 'tsx', script, ...args],
-      { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawnTs(script, { args, nodeArgs });
     let stdout = '';
     let stderr = '';
     let grace: NodeJS.Timeout | undefined;
     let killed = false;
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       if (!grace && stdout.includes('\n'))
         grace = setTimeout(() => {
@@ -44,7 +65,7 @@ export function runChild<Report>(
           child.kill('SIGKILL');
         }, graceMs);
     });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('exit', (code) => {
       clearTimeout(grace);
       const line = stdout.trim().split('\n').at(-1);

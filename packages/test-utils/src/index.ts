@@ -30,7 +30,7 @@ export {
 } from './origins.js';
 export { SECRET, fakeSource, manualClock, settle, type FakeSource, type Step } from './fake-source.js';
 export { launchChromium } from './chromium.js';
-export { runChild, type ChildRun } from './child-process.js';
+export { runChild, spawnTs, type ChildRun } from './child-process.js';
 export {
   startRedis,
   startRedisCluster,
