@@ -52,6 +52,29 @@ describe('createAuthFetch', () => {
     expect(web.seen.map((s) => s.method)).toEqual(['DELETE', 'PATCH']);
   });
 
+  test('a Request input’s own fields go along to every hop; fields left at fetch’s defaults are not passed', async () => {
+    const inits: RequestInit[] = [];
+    const api = createAuthFetch(strategy().strategy, {
+      fetch: (input, init) => (inits.push({ ...init }), fetch(input, init)),
+    });
+    const own = new Request(`${web.api}/fields`, {
+      cache: 'no-store',
+      credentials: 'include',
+      keepalive: true,
+      referrerPolicy: 'no-referrer',
+    });
+    await api(own);
+    await api(new Request(`${web.api}/defaults`));
+    expect(inits[0]).toMatchObject({
+      cache: 'no-store',
+      credentials: 'include',
+      keepalive: true,
+      referrerPolicy: 'no-referrer',
+    });
+    const passed = Object.keys(inits[1]!).sort();
+    expect(passed).toEqual(['body', 'headers', 'method', 'redirect', 'signal']); // a Request always has a signal
+  });
+
   test('a string input is sent as a URL and init: no Request is built for it', async () => {
     const inputs: unknown[] = [];
     const api = createAuthFetch(strategy().strategy, {

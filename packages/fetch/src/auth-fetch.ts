@@ -48,17 +48,22 @@ function runtimeHidesRedirects(): boolean {
   return typeof scope.document === 'object' || typeof scope.importScripts === 'function';
 }
 
-/** The fields of a `Request` input that a new request must keep (browsers read them). */
-function requestFields(request: Request): RequestInit {
-  return {
-    credentials: request.credentials,
-    cache: request.cache,
-    integrity: request.integrity,
-    keepalive: request.keepalive,
-    referrer: request.referrer,
-    referrerPolicy: request.referrerPolicy,
-    ...(request.mode === 'navigate' ? {} : { mode: request.mode }),
-  };
+/**
+ * The fields of a `Request` input that a new request must keep (browsers read them).
+ * Only those that differ from fetch's defaults: each one given costs fetch a check
+ * (the referrer a URL parse) on every hop, and a default given is the default anyway.
+ * Undefined when all are defaults, as for every request ky makes in Node.
+ */
+function requestFields(request: Request): RequestInit | undefined {
+  let fields: RequestInit | undefined;
+  if (request.credentials !== 'same-origin') (fields ??= {}).credentials = request.credentials;
+  if (request.cache !== 'default') (fields ??= {}).cache = request.cache;
+  if (request.integrity) (fields ??= {}).integrity = request.integrity;
+  if (request.keepalive) (fields ??= {}).keepalive = true;
+  if (request.referrer !== 'about:client') (fields ??= {}).referrer = request.referrer;
+  if (request.referrerPolicy) (fields ??= {}).referrerPolicy = request.referrerPolicy;
+  if (request.mode !== 'cors' && request.mode !== 'navigate') (fields ??= {}).mode = request.mode;
+  return fields;
 }
 
 /** What `init` sets that a request view does not carry: undici's `dispatcher` and the like. */
@@ -88,6 +93,10 @@ class FetchHop implements AuthResponse {
   discard(): Promise<void> | undefined {
     return this.response.body?.cancel().catch(() => undefined);
   }
+}
+
+function toHop(response: Response): FetchHop {
+  return new FetchHop(response);
 }
 
 /**
@@ -196,7 +205,7 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
         redirect: initRedirect ?? 'follow',
       };
     }
-    const next = async (out: AuthRequest): Promise<FetchHop> => {
+    const next = (out: AuthRequest): Promise<FetchHop> => {
       // Built field by field: object spreads cost more than the rest of the hop.
       const hopInit: RequestInit & { duplex?: 'half' } = {
         method: out.method,
@@ -208,7 +217,7 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
       if (out.bodyIsStream) hopInit.duplex = 'half';
       if (fields) Object.assign(hopInit, fields);
       if (passAlong) Object.assign(hopInit, passAlong);
-      return new FetchHop(await send(out.url, hopInit));
+      return send(out.url, hopInit).then(toHop);
     };
     const hop = await strategy.send(
       request,
