@@ -35,7 +35,7 @@ export interface FleetOptions {
   perRound: number;
 }
 
-const FULL: FleetOptions = {
+export const FULL: FleetOptions = {
   workers: 16,
   seconds: 60,
   everyMs: 20,
@@ -43,7 +43,7 @@ const FULL: FleetOptions = {
   rounds: 40,
   perRound: 2_000,
 };
-const QUICK: FleetOptions = {
+export const QUICK: FleetOptions = {
   workers: 2,
   seconds: 2,
   everyMs: 50,

@@ -1,0 +1,67 @@
+// The report's chart: per-request overhead as a ratio to the bare client, for each adapter
+// and peer, at each concurrency. A plain SVG, written by hand so the report needs no
+// plotting dependency and renders on GitHub.
+import type { OverheadReport } from './overhead.js';
+
+const escape = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Bars of median wall-time ratios (1.00 = the bare client), with the target drawn as a line. */
+export function overheadChart(reports: OverheadReport[], target: number): string {
+  const rows: { label: string; ratio: number; peer: boolean; concurrency: number }[] = [];
+  for (const report of reports) {
+    for (const { results } of report.families) {
+      for (const r of results.slice(1)) {
+        rows.push({
+          label: r.name,
+          ratio: r.wallRatio.median,
+          peer: !r.name.startsWith('@authrail/'),
+          concurrency: report.concurrency,
+        });
+      }
+    }
+  }
+  const left = 330;
+  const width = 760;
+  const barHeight = 16;
+  const gap = 6;
+  const top = 40;
+  const plotWidth = width - left - 70;
+  const max = Math.max(1.3, target + 0.05, ...rows.map((r) => r.ratio));
+  const min = 0.9;
+  const x = (ratio: number) => left + ((Math.max(min, ratio) - min) / (max - min)) * plotWidth;
+  const groups = [...new Set(rows.map((r) => r.concurrency))];
+  let y = top;
+  const parts: string[] = [];
+  for (const concurrency of groups) {
+    parts.push(`<text x="8" y="${y + 12}" font-weight="bold">concurrency ${concurrency}</text>`);
+    y += barHeight + gap;
+    for (const row of rows.filter((r) => r.concurrency === concurrency)) {
+      const fill = row.peer ? '#9aa5b1' : row.ratio <= target ? '#2f855a' : '#c05621';
+      parts.push(
+        `<text x="${left - 8}" y="${y + 12}" text-anchor="end">${escape(row.label)}</text>`,
+        `<rect x="${x(min)}" y="${y}" width="${Math.max(1, x(row.ratio) - x(min))}" height="${barHeight}" fill="${fill}"/>`,
+        `<text x="${x(row.ratio) + 4}" y="${y + 12}">${row.ratio.toFixed(3)}</text>`,
+      );
+      y += barHeight + gap;
+    }
+    y += gap * 2;
+  }
+  const height = y + 30;
+  const axis = [1, target]
+    .map(
+      (value) =>
+        `<line x1="${x(value)}" y1="${top - 8}" x2="${x(value)}" y2="${y}" stroke="${value === 1 ? '#333' : '#c53030'}" stroke-dasharray="${value === 1 ? '' : '4 3'}"/>` +
+        `<text x="${x(value)}" y="${y + 16}" text-anchor="middle">${value === 1 ? '1.00 (bare client)' : `${value.toFixed(2)} target`}</text>`,
+    )
+    .join('');
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    '<rect width="100%" height="100%" fill="#fff"/>',
+    `<text x="8" y="20" font-size="14" font-weight="bold">Per-request time over the bare client (median of interleaved rounds; green: authrail within target, orange: over, grey: peers)</text>`,
+    ...parts,
+    axis,
+    '</svg>',
+    '',
+  ].join('\n');
+}
