@@ -38,11 +38,11 @@ export const CREDENTIAL_TARGET_NS = 500;
 
 /** Overhead in `pnpm bench`: fewer rounds than `pnpm bench:overhead`, to fit the whole run in 10 minutes. */
 const OVERHEAD_IN_BENCH: OverheadOptions = {
-  rounds: 40,
+  rounds: 30,
   perRound: 250,
   warmup: 2_000,
   concurrencies: [1, 64],
-  microCalls: 300_000,
+  microCalls: 100_000,
 };
 const OVERHEAD_QUICK: OverheadOptions = {
   rounds: 1,
@@ -81,7 +81,7 @@ export interface BenchOptions {
 export const FULL: BenchOptions = {
   overhead: OVERHEAD_IN_BENCH,
   workloads: WORKLOADS_FULL,
-  fleet: { ...FLEET_FULL, seconds: 20 },
+  fleet: { ...FLEET_FULL, seconds: 15 },
 };
 export const QUICK: BenchOptions = {
   overhead: OVERHEAD_QUICK,
