@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The README's two commands (`npm run demo`, `npm test`) land here, so that a machine
+// The README's two commands (`npm run demo`, `npm test`), and `npm run bench`, land here, so that a machine
 // with only Node and this repository can run them: we install the pinned pnpm into
 // .tools/ (no global install, no corepack), install the workspace, make sure the
 // system tools the tests need are present, then hand over to the real script.
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const task = process.argv[2];
-const tasks = { demo: 'demo:run', test: 'test:run' };
+const tasks = { demo: 'demo:run', test: 'test:run', bench: 'bench:run' };
 if (!(task in tasks)) {
   console.error(`usage: node scripts/bootstrap.mjs <${Object.keys(tasks).join('|')}> [args…]`);
   process.exit(2);
@@ -68,19 +68,20 @@ if (!existsSync(marker) || statSync(lockfile).mtimeMs > statSync(marker).mtimeMs
 
 // 3. The tests drive real servers from Debian's packages: Chromium (never a downloaded
 // build) for the browser tests, redis-server and redis-cli for the fleet tests.
-if (task === 'test') {
+// The benchmarks need only redis-server (the fleet workload).
+if (task === 'test' || task === 'bench') {
   const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   const onPath = (command) =>
     run('sh', ['-c', `command -v ${command} >/dev/null`], { stdio: 'ignore' }) === 0;
   const missing = [
-    ...(existsSync(chromium) ? [] : ['chromium']),
+    ...(task === 'bench' || existsSync(chromium) ? [] : ['chromium']),
     ...(onPath('redis-server') && onPath('redis-cli') ? [] : ['redis-server']),
   ];
   if (missing.length > 0) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     if (isRoot && existsSync('/usr/bin/apt-get')) {
       console.log(
-        `› installing what the tests run (apt-get install ${missing.join(' ')}; Chromium is about 115 packages)`,
+        `› installing what the ${task === 'bench' ? 'benchmarks run' : 'tests run'} (apt-get install ${missing.join(' ')}${missing.includes('chromium') ? '; Chromium is about 115 packages' : ''})`,
       );
       must('apt-get', ['update', '-qq']);
       must('apt-get', ['install', '-y', '-qq', ...missing], {
@@ -88,7 +89,7 @@ if (task === 'test') {
       });
     } else {
       console.error(
-        `The tests need ${missing.join(' and ')}. Install ${missing.length > 1 ? 'them' : 'it'} ` +
+        `The ${task === 'bench' ? 'benchmarks' : 'tests'} need ${missing.join(' and ')}. Install ${missing.length > 1 ? 'them' : 'it'} ` +
           `(Debian/Ubuntu: sudo apt-get install ${missing.join(' ')})` +
           (missing.includes('chromium') ? ', or set CHROMIUM_PATH to a Chromium or Chrome binary.' : '.'),
       );

@@ -28,6 +28,12 @@ export interface BenchEnv {
 export interface BenchClient {
   /** Resolves with the HTTP status the caller finally sees; rejects on a transport error. */
   get(path: string): Promise<number>;
+  /**
+   * authrail's own account of why each token was requested (its `tokenFetched` and
+   * `tokenRefreshed` events), beside what the server counted: `refresh-ahead` means no
+   * caller waited for it.
+   */
+  reasons?: Record<string, number>;
 }
 
 type Family = 'fetch' | 'ky' | 'axios' | 'undici';
@@ -45,7 +51,8 @@ export interface Contender {
 const CLIENT_ID = 'bench-client';
 const CLIENT_SECRET = 'bench-client-secret';
 
-function authrailStrategy(env: BenchEnv): TokenAuthStrategy {
+function authrailStrategy(env: BenchEnv, reasons: Record<string, number>): TokenAuthStrategy {
+  const count = ({ reason }: { reason: string }) => void (reasons[reason] = (reasons[reason] ?? 0) + 1);
   return createAuthStrategy({
     source: clientCredentials({
       server: { issuer: env.origin, tokenEndpoint: env.tokenUrl },
@@ -53,6 +60,7 @@ function authrailStrategy(env: BenchEnv): TokenAuthStrategy {
       clientAuth: clientSecretPost(CLIENT_SECRET),
     }),
     origins: [env.origin],
+    on: { tokenFetched: count, tokenRefreshed: count },
   });
 }
 
@@ -120,8 +128,9 @@ export const CONTENDERS: Contender[] = [
     peer: false,
     how: 'client credentials through openid-client; refresh ahead, single flight, 401 → replay once',
     create(env) {
-      const api = createAuthFetch(authrailStrategy(env));
-      return { get: (path) => fetchStatus(api(`${env.origin}${path}`)) };
+      const reasons = {};
+      const api = createAuthFetch(authrailStrategy(env, reasons));
+      return { get: (path) => fetchStatus(api(`${env.origin}${path}`)), reasons };
     },
   },
   {
@@ -130,8 +139,9 @@ export const CONTENDERS: Contender[] = [
     peer: false,
     how: 'as @authrail/fetch, as ky’s transport (ky’s own retry defaults kept)',
     create(env) {
-      const api = createAuthKy(authrailStrategy(env), { ky });
-      return { get: (path) => kyStatus(() => api.get(`${env.origin}${path}`)) };
+      const reasons = {};
+      const api = createAuthKy(authrailStrategy(env, reasons), { ky });
+      return { get: (path) => kyStatus(() => api.get(`${env.origin}${path}`)), reasons };
     },
   },
   {
@@ -140,9 +150,10 @@ export const CONTENDERS: Contender[] = [
     peer: false,
     how: 'as @authrail/fetch, wrapping the instance’s adapter',
     create(env) {
+      const reasons = {};
       const api = axiosFor(env);
-      attachAuth(api, authrailStrategy(env));
-      return { get: (path) => axiosStatus(() => api.get(`${env.origin}${path}`)) };
+      attachAuth(api, authrailStrategy(env, reasons));
+      return { get: (path) => axiosStatus(() => api.get(`${env.origin}${path}`)), reasons };
     },
   },
   {

@@ -41,6 +41,8 @@ test('a smoke run of `pnpm bench`: every workload, every contender, every target
       0,
     ]);
   for (const r of expiry) expect(r.requests > 0 && r.tokenRequests > 0).toBe(true);
+  // authrail's own account of each token request sits beside the server's count.
+  for (const r of expiry.filter(ours)) expect(r.reasons).toBeTypeOf('object');
   for (const r of memory) expect([r.failures, Number.isFinite(r.heapGrowthKb)]).toEqual([0, true]);
 
   // Workload 6.

@@ -38,7 +38,7 @@ export const CREDENTIAL_TARGET_NS = 500;
 
 /** Overhead in `pnpm bench`: fewer rounds than `pnpm bench:overhead`, to fit the whole run in 10 minutes. */
 const OVERHEAD_IN_BENCH: OverheadOptions = {
-  rounds: 30,
+  rounds: 24,
   perRound: 250,
   warmup: 2_000,
   concurrencies: [1, 64],

@@ -75,6 +75,8 @@ interface ExpiryResult {
   /** Latency (ms) near a token request vs elsewhere. */
   near: { p50: number; p99: number; count: number };
   elsewhere: { p50: number; p99: number; count: number };
+  /** authrail's own events during the load: why each token was requested. */
+  reasons?: Record<string, number>;
 }
 
 interface StormResult {
@@ -189,6 +191,7 @@ async function expiry(
   const client = contender.create(env);
   await drive(client, 1, 1); // the first token: the load starts warm
   await control.set({ resetStats: true });
+  if (client.reasons) for (const reason of Object.keys(client.reasons)) delete client.reasons[reason];
   const samples: [number, number][] = [];
   const origin = performance.timeOrigin;
   const endAt = performance.now() + seconds * 1000;
@@ -229,6 +232,7 @@ async function expiry(
     failures,
     near: summary(near),
     elsewhere: summary(elsewhere),
+    ...(client.reasons ? { reasons: { ...client.reasons } } : {}),
   };
 }
 
@@ -378,13 +382,19 @@ export function toMarkdown(result: WorkloadsResult): string {
     '',
     `## Expiry under steady load: ${o.expiry.lifetimeS} s tokens, ${o.expiry.seconds} s, ${o.expiry.concurrency} callers`,
     '',
-    `"Waited": in flight for the whole of a token request (from its arrival at the token endpoint to its ${o.tokenLatencyMs} ms later answer), so it may have waited on it; a slow request that overlapped none (a GC pause) is not counted. "Near a refresh": from 100 ms before a token request to 100 ms after its answer (with ${o.expiry.lifetimeS} s tokens the seconds around successive expiries overlap, so the window is the refresh itself).`,
+    `"Waited": in flight for the whole of a token request (from its arrival at the token endpoint to its ${o.tokenLatencyMs} ms later answer), so it may have waited on it; a slow request that overlapped none (a GC pause) is not counted. For authrail the last column says why each token was requested: \`refresh-ahead\` means in the background, with no caller waiting. "Near a refresh": from 100 ms before a token request to 100 ms after its answer (with ${o.expiry.lifetimeS} s tokens the seconds around successive expiries overlap, so the window is the refresh itself).`,
     '',
-    '| contender | requests | token requests | per lifetime (target 1) | waited (target 0) | 401s (target 0) | failures (target 0) | p50 / p99 near a refresh, ms | p50 / p99 elsewhere, ms | p99 ratio (target ≤ 1.1) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| contender | requests | token requests | per lifetime (target 1) | waited (target 0) | 401s (target 0) | failures (target 0) | p50 / p99 near a refresh, ms | p50 / p99 elsewhere, ms | p99 ratio (target ≤ 1.1) | why, by authrail’s events |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...result.expiry.map(
       (r) =>
-        `| ${label(r.contender)} | ${r.requests} | ${r.tokenRequests} | ${r.perLifetime.toFixed(2)} | ${r.waited} | ${r.unauthorized} | ${r.failures} | ${ms(r.near.p50)} / ${ms(r.near.p99)} | ${ms(r.elsewhere.p50)} / ${ms(r.elsewhere.p99)} | ${r.elsewhere.count && r.near.count ? (r.near.p99 / r.elsewhere.p99).toFixed(2) : '— (no request was away from a token request)'} |`,
+        `| ${label(r.contender)} | ${r.requests} | ${r.tokenRequests} | ${r.perLifetime.toFixed(2)} | ${r.waited} | ${r.unauthorized} | ${r.failures} | ${ms(r.near.p50)} / ${ms(r.near.p99)} | ${ms(r.elsewhere.p50)} / ${ms(r.elsewhere.p99)} | ${r.elsewhere.count && r.near.count ? (r.near.p99 / r.elsewhere.p99).toFixed(2) : '— (no request was away from a token request)'} | ${
+          r.reasons
+            ? Object.entries(r.reasons)
+                .map(([why, n]) => `${why} ${n}`)
+                .join(', ') || 'none'
+            : '—'
+        } |`,
     ),
     '',
     `## Revocation storm: the token revoked while ${o.stormRequests.toLocaleString('en')} requests are in flight`,
