@@ -11,6 +11,9 @@ import axios, { type InternalAxiosRequestConfig } from 'axios';
 import { createAuthRefreshInterceptor } from 'axios-auth-refresh';
 import ky from 'ky';
 import { OAuth2Client, OAuth2Fetch } from '@badgateway/oauth2-client';
+import { withTokenRefresh } from 'fetch-extras';
+import { Agent, request as undiciRequest } from 'undici';
+import { createOidcInterceptor } from 'undici-oidc-interceptor';
 import {
   bearer,
   createAuthStrategy,
@@ -26,6 +29,14 @@ import { compare, perCall, startServer, type Measured, type Variant } from './ha
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.bench-access-token-with-a-realistic-length.signature-0123456789';
 const STATIC = `Bearer ${TOKEN}`;
+/** undici-oidc-interceptor reads `exp` from the token: a JWT-shaped one that lives a day. */
+const JWT = [
+  { alg: 'none', typ: 'JWT' },
+  { sub: 'bench', exp: Math.floor(Date.now() / 1000) + 24 * 3600 },
+]
+  .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+  .concat('bench-signature')
+  .join('.');
 
 /** A token source with no server behind it: the token is cached after the first call. */
 function strategyFor(origin: string): TokenAuthStrategy {
@@ -154,6 +165,34 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
       return config;
     });
     createAuthRefreshInterceptor(refreshAxios as never, () => Promise.resolve());
+    // fetch-extras: the user keeps the token and sets the header; the wrapper refreshes on a 401.
+    const refreshFetch = withTokenRefresh({ refreshToken: () => Promise.resolve(TOKEN) })(fetch);
+    // ky's documented refresh hook: a header from the user's variable, retry on 401.
+    const hookedKy = ky.create({
+      retry: { statusCodes: [401] },
+      hooks: {
+        beforeRequest: [({ request }) => void request.headers.set('Authorization', STATIC)],
+        beforeRetry: [({ request }) => void request.headers.set('Authorization', STATIC)],
+      },
+    });
+    // undici: the bare client with its own pool, and the interceptor with a cached token.
+    const undiciAgent = new Agent();
+    const oidcAgent = new Agent().compose(
+      createOidcInterceptor({
+        idpTokenUrl: 'https://auth.example.org/token',
+        clientId: 'bench',
+        clientSecret: 'bench-secret',
+        accessToken: JWT,
+        urls: [server.url],
+      }),
+    );
+    const undiciGet = async (
+      dispatcher: Agent | ReturnType<Agent['compose']>,
+      headers?: Record<string, string>,
+    ) => {
+      const response = await undiciRequest(url, { dispatcher, ...(headers ? { headers } : {}) });
+      return response.body.text();
+    };
 
     const families: { family: string; variants: Variant[] }[] = [
       {
@@ -168,6 +207,10 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
             name: '@badgateway/oauth2-client OAuth2Fetch',
             send: () => badgateway.fetch(url).then((r) => r.text()),
           },
+          {
+            name: 'fetch-extras withTokenRefresh',
+            send: () => refreshFetch(url, { headers: { authorization: STATIC } }).then((r) => r.text()),
+          },
         ],
       },
       {
@@ -175,6 +218,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
         variants: [
           { name: 'bare ky 2 + static header', send: () => bareKy.get(url).text() },
           { name: '@authrail/ky', send: () => authKy.get(url).text() },
+          { name: 'ky docs’ refresh hook', send: () => hookedKy.get(url).text() },
         ],
       },
       {
@@ -183,6 +227,16 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
           { name: 'bare axios + static header', send: () => bareAxios.get(url) },
           { name: '@authrail/axios', send: () => authAxios.get(url) },
           { name: 'axios-auth-refresh', send: () => refreshAxios.get(url) },
+        ],
+      },
+      {
+        family: 'undici',
+        variants: [
+          {
+            name: 'bare undici request + static header',
+            send: () => undiciGet(undiciAgent, { authorization: STATIC }),
+          },
+          { name: 'undici-oidc-interceptor', send: () => undiciGet(oidcAgent) },
         ],
       },
     ];

@@ -14,7 +14,7 @@ test('a smoke run of `pnpm bench`: every workload, every contender, every target
   // Workload 1: a ratio for every client, adapter and peer, at each concurrency.
   expect(result.overhead.reports.map((r) => r.concurrency)).toEqual(QUICK.overhead.concurrencies);
   for (const report of result.overhead.reports) {
-    expect(report.families.map((f) => f.family)).toEqual(['fetch', 'ky', 'axios']);
+    expect(report.families.map((f) => f.family)).toEqual(['fetch', 'ky', 'axios', 'undici']);
     for (const { results } of report.families) {
       expect(results[0]?.wallRatio.median).toBe(1); // the bare client is the baseline
       for (const r of results) {
@@ -55,7 +55,8 @@ test('a smoke run of `pnpm bench`: every workload, every contender, every target
   expect(result.checks.length).toBeGreaterThan(20);
   const markdown = toMarkdown(result);
   for (const check of result.checks) expect(markdown).toContain(`| ${check.what} | ${check.target} |`);
-  for (const name of [...names, 'bare fetch', 'bare ky 2', 'bare axios']) expect(markdown).toContain(name);
+  for (const name of [...names, 'bare fetch', 'bare ky 2', 'bare axios', 'bare undici'])
+    expect(markdown).toContain(name);
   const svg = overheadChart(result.overhead.reports, OVERHEAD_TARGET);
   expect(svg.startsWith('<svg')).toBe(true);
   expect(svg).toContain('@authrail/ky');

@@ -38,7 +38,7 @@ export const CREDENTIAL_TARGET_NS = 500;
 
 /** Overhead in `pnpm bench`: fewer rounds than `pnpm bench:overhead`, to fit the whole run in 10 minutes. */
 const OVERHEAD_IN_BENCH: OverheadOptions = {
-  rounds: 24,
+  rounds: 20,
   perRound: 250,
   warmup: 2_000,
   concurrencies: [1, 64],
@@ -81,7 +81,7 @@ export interface BenchOptions {
 export const FULL: BenchOptions = {
   overhead: OVERHEAD_IN_BENCH,
   workloads: WORKLOADS_FULL,
-  fleet: { ...FLEET_FULL, seconds: 15 },
+  fleet: { ...FLEET_FULL, seconds: 10 },
 };
 export const QUICK: BenchOptions = {
   overhead: OVERHEAD_QUICK,
@@ -141,11 +141,17 @@ export function checks(result: Omit<BenchResult, 'checks'>): Check[] {
       r.perLifetime.toFixed(2),
       r.perLifetime <= 1.1,
     );
+    // A token request a caller waited for is one authrail made for any reason but a refresh
+    // in the background (its events say which); the server cannot tell them apart.
+    const waitedFor = Object.entries(r.reasons ?? {}).reduce(
+      (n, [why, count]) => (why === 'refresh-ahead' ? n : n + count),
+      0,
+    );
     add(
-      `expiry, ${r.contender}: waited / 401s / failures`,
+      `expiry, ${r.contender}: token requests a caller waited for / 401s / failures`,
       '0 / 0 / 0',
-      `${r.waited} / ${r.unauthorized} / ${r.failures}`,
-      r.waited + r.unauthorized + r.failures === 0,
+      `${waitedFor} / ${r.unauthorized} / ${r.failures}`,
+      r.reasons !== undefined && waitedFor + r.unauthorized + r.failures === 0,
     );
     const ratio = r.near.p99 / r.elsewhere.p99;
     add(
