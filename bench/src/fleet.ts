@@ -5,7 +5,6 @@
 //
 //   pnpm bench:fleet            full run (16 workers × 60 s, twice; about 3 minutes)
 //   pnpm bench:fleet --quick    a smoke run: checks the harness, not the numbers
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -20,7 +19,7 @@ import {
 import { createRedisTokenStore } from '@authrail/redis';
 import { demoClients, startSandbox } from '@authrail/sandbox';
 import { spawnTs, startRedis } from '@authrail/test-utils';
-import { compare, type Measured } from './harness.js';
+import { compare, report, type Measured } from './harness.js';
 
 // The conformance suite's fleet worker: the MSK APIM preset over fetch, driven over stdin.
 const WORKER = fileURLToPath(new URL('../../packages/conformance/src/fleet/worker.ts', import.meta.url));
@@ -211,12 +210,5 @@ export function toMarkdown(result: FleetResult): string {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
   const result = await runFleetBench(quick ? QUICK : FULL);
-  const markdown = toMarkdown(result);
-  process.stdout.write(markdown);
-  if (!quick) {
-    const dir = fileURLToPath(new URL('../results/', import.meta.url));
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(`${dir}fleet.md`, markdown);
-    writeFileSync(`${dir}fleet.json`, `${JSON.stringify(result, null, 2)}\n`);
-  }
+  report('fleet', toMarkdown(result), result, quick);
 }

@@ -2,6 +2,7 @@
 // client: the machines are shared and noisy, so only a ratio measured side by side says
 // anything. Wall time and CPU time (process.cpuUsage) per request, median with min–max.
 import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** Sends one request and reads its body. */
@@ -120,4 +121,24 @@ export async function startServer(): Promise<{ url: string; stop(): void }> {
     child.once('error', reject);
   });
   return { url, stop: () => child.kill() };
+}
+
+/**
+ * Prints a run's markdown and, unless it was a `--quick` smoke run, writes it with its data
+ * (and any other files) to `bench/results/<name>.*`.
+ */
+export function report(
+  name: string,
+  markdown: string,
+  data: unknown,
+  quick: boolean,
+  extra: Record<string, string> = {},
+): void {
+  process.stdout.write(markdown);
+  if (quick) return;
+  const dir = fileURLToPath(new URL('../results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}${name}.md`, markdown);
+  writeFileSync(`${dir}${name}.json`, `${JSON.stringify(data, null, 2)}\n`);
+  for (const [file, text] of Object.entries(extra)) writeFileSync(`${dir}${file}`, text);
 }

@@ -5,7 +5,6 @@
 //
 //   pnpm bench:overhead            full run (a few minutes)
 //   pnpm bench:overhead --quick    a smoke run: checks the harness, not the numbers
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import axios, { type InternalAxiosRequestConfig } from 'axios';
 import { createAuthRefreshInterceptor } from 'axios-auth-refresh';
@@ -25,7 +24,7 @@ import {
 import { attachAuth } from '@authrail/axios';
 import { createAuthFetch } from '@authrail/fetch';
 import { createAuthKy } from '@authrail/ky';
-import { compare, perCall, startServer, type Measured, type Variant } from './harness.js';
+import { compare, perCall, report, startServer, type Measured, type Variant } from './harness.js';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.bench-access-token-with-a-realistic-length.signature-0123456789';
 const STATIC = `Bearer ${TOKEN}`;
@@ -338,12 +337,5 @@ export function toMarkdown(result: OverheadResult): string {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
   const result = await runOverhead(quick ? QUICK : FULL);
-  const markdown = toMarkdown(result);
-  process.stdout.write(markdown);
-  if (!quick) {
-    const dir = fileURLToPath(new URL('../results/', import.meta.url));
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(`${dir}overhead.md`, markdown);
-    writeFileSync(`${dir}overhead.json`, `${JSON.stringify(result, null, 2)}\n`);
-  }
+  report('overhead', toMarkdown(result), result, quick);
 }

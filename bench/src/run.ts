@@ -6,10 +6,10 @@
 //   pnpm bench            the full run (under 10 minutes on a 2-core machine)
 //   pnpm bench --quick    a smoke run: checks the harness, not the numbers; writes nothing
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { overheadChart } from './chart.js';
+import { report } from './harness.js';
 import {
   FULL as FLEET_FULL,
   QUICK as FLEET_QUICK,
@@ -18,6 +18,8 @@ import {
   type FleetResult,
 } from './fleet.js';
 import {
+  FULL as OVERHEAD_FULL,
+  QUICK as OVERHEAD_QUICK,
   runOverhead,
   toMarkdown as overheadMarkdown,
   type OverheadOptions,
@@ -37,20 +39,7 @@ export const OVERHEAD_TARGET = 1.02;
 export const CREDENTIAL_TARGET_NS = 500;
 
 /** Overhead in `pnpm bench`: fewer rounds than `pnpm bench:overhead`, to fit the whole run in 10 minutes. */
-const OVERHEAD_IN_BENCH: OverheadOptions = {
-  rounds: 20,
-  perRound: 250,
-  warmup: 2_000,
-  concurrencies: [1, 64],
-  microCalls: 100_000,
-};
-const OVERHEAD_QUICK: OverheadOptions = {
-  rounds: 1,
-  perRound: 5,
-  warmup: 2,
-  concurrencies: [1, 2],
-  microCalls: 50,
-};
+const OVERHEAD_IN_BENCH: OverheadOptions = { ...OVERHEAD_FULL, rounds: 20, microCalls: 100_000 };
 
 export interface BenchResult {
   node: string;
@@ -243,15 +232,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const result = await runBench(quick ? QUICK : FULL, (line) =>
     process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
   );
-  const markdown = toMarkdown(result);
-  process.stdout.write(markdown);
-  if (!quick) {
-    const dir = fileURLToPath(new URL('../results/', import.meta.url));
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(`${dir}latest.md`, markdown);
-    writeFileSync(`${dir}latest.json`, `${JSON.stringify(result, null, 2)}\n`);
-    writeFileSync(`${dir}latest.svg`, overheadChart(result.overhead.reports, OVERHEAD_TARGET));
-  }
+  report('latest', toMarkdown(result), result, quick, {
+    'latest.svg': overheadChart(result.overhead.reports, OVERHEAD_TARGET),
+  });
   // Pools and keep-alive sockets of the peers would keep the process alive for minutes.
   process.exit(0);
 }
