@@ -39,7 +39,7 @@ export const OVERHEAD_TARGET = 1.02;
 export const CREDENTIAL_TARGET_NS = 500;
 
 /** Overhead in `pnpm bench`: fewer rounds than `pnpm bench:overhead`, to fit the whole run in 10 minutes. */
-const OVERHEAD_IN_BENCH: OverheadOptions = { ...OVERHEAD_FULL, rounds: 20, microCalls: 100_000 };
+const OVERHEAD_IN_BENCH: OverheadOptions = { ...OVERHEAD_FULL, rounds: 20, warmup: 500, microCalls: 100_000 };
 
 export interface BenchResult {
   node: string;
