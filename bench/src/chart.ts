@@ -8,7 +8,7 @@ const escape = (text: string): string =>
 
 /** Bars of median wall-time ratios (1.00 = the bare client), with the target drawn as a line. */
 export function overheadChart(reports: OverheadReport[], target: number): string {
-  const rows: { label: string; ratio: number; peer: boolean; concurrency: number }[] = [];
+  const rows: { label: string; ratio: number; peer: boolean; floor: boolean; concurrency: number }[] = [];
   for (const report of reports) {
     for (const { results } of report.families) {
       for (const r of results.slice(1)) {
@@ -16,6 +16,7 @@ export function overheadChart(reports: OverheadReport[], target: number): string
           label: r.name,
           ratio: r.wallRatio.median,
           peer: !r.name.startsWith('@authrail/'),
+          floor: r.name.includes('noise floor'),
           concurrency: report.concurrency,
         });
       }
@@ -37,7 +38,7 @@ export function overheadChart(reports: OverheadReport[], target: number): string
     parts.push(`<text x="8" y="${y + 12}" font-weight="bold">concurrency ${concurrency}</text>`);
     y += barHeight + gap;
     for (const row of rows.filter((r) => r.concurrency === concurrency)) {
-      const fill = row.peer ? '#9aa5b1' : row.ratio <= target ? '#2f855a' : '#c05621';
+      const fill = row.floor ? '#e2e8f0' : row.peer ? '#9aa5b1' : row.ratio <= target ? '#2f855a' : '#c05621';
       parts.push(
         `<text x="${left - 8}" y="${y + 12}" text-anchor="end">${escape(row.label)}</text>`,
         `<rect x="${x(min)}" y="${y}" width="${Math.max(1, x(row.ratio) - x(min))}" height="${barHeight}" fill="${fill}"/>`,
@@ -63,7 +64,7 @@ export function overheadChart(reports: OverheadReport[], target: number): string
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     '<rect width="100%" height="100%" fill="#fff"/>',
     '<text x="8" y="20" font-size="14" font-weight="bold">Per-request time over the bare client, cached token (median of interleaved rounds)</text>',
-    '<text x="8" y="38" fill="#555">green: authrail within the target · orange: authrail over it · grey: peer libraries</text>',
+    '<text x="8" y="38" fill="#555">green: authrail within the target · orange: authrail over it · grey: peer libraries · light: the bare client against itself (noise)</text>',
     ...parts,
     axis,
     '</svg>',

@@ -201,6 +201,12 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
             name: 'bare fetch + static header',
             send: () => fetch(url, { headers: { authorization: STATIC } }).then((r) => r.text()),
           },
+          {
+            // The same client against itself: the noise floor of this run. Read every other
+            // ratio against how far this one lands from 1.
+            name: 'bare fetch again (noise floor: the same client)',
+            send: () => fetch(url, { headers: { authorization: STATIC } }).then((r) => r.text()),
+          },
           { name: '@authrail/fetch', send: () => authFetch(url).then((r) => r.text()) },
           {
             name: '@badgateway/oauth2-client OAuth2Fetch',
@@ -291,6 +297,8 @@ export function toMarkdown(result: OverheadResult): string {
     // What users run: the built packages. Run from sources through tsx, every closure gets
     // esbuild's __name wrapper, which bare clients from node_modules do not pay.
     `authrail measured from ${import.meta.resolve('@authrail/core').includes('/src/') ? 'sources (through tsx: slower than what ships)' : 'its built packages (dist), as installed'}.`,
+    '',
+    'Each ratio is to the bare client in the same rounds. "Bare fetch again" is the bare client against itself: how far it lands from 1.000 is the noise of this run, and a difference smaller than that is not a measured difference.',
     '',
   ];
   for (const report of result.reports) {
