@@ -15,6 +15,58 @@ export type PrivateKeyInput =
       kid?: string;
     };
 
+/** The JOSE header of a client assertion, as given to an {@link AssertionSigner}. */
+export interface AssertionHeader {
+  /** The signing algorithm, e.g. `RS384` or `ES384`. */
+  alg: string;
+  /** The key id the server finds the public key by. */
+  kid?: string;
+  /** Always `JWT`. */
+  typ: 'JWT';
+}
+
+/** The claims of a client assertion (RFC 7523 §3), as given to an {@link AssertionSigner}. */
+export interface AssertionClaims {
+  /** The client id. */
+  iss: string;
+  /** The client id. */
+  sub: string;
+  /** The token endpoint URL. */
+  aud: string;
+  /** A unique id per assertion (base64url of 32 random bytes): servers refuse a replay. */
+  jti: string;
+  /** Issued at, epoch seconds. */
+  iat: number;
+  /** Expiry, epoch seconds: 60 s after `iat` (SMART allows at most 5 minutes). */
+  exp: number;
+}
+
+/**
+ * Signs a client assertion with a key that never leaves its key manager (a cloud KMS,
+ * an HSM): returns the compact JWS `base64url(header).base64url(claims).base64url(signature)`.
+ * Called once per token request, with a fresh `jti`.
+ *
+ * @example
+ * ```ts
+ * const signer: AssertionSigner = {
+ *   alg: 'ES384',
+ *   kid: 'backend-2026',
+ *   async sign(header, claims) {
+ *     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+ *     return `${input}.${b64url(await kms.sign(input))}`; // ES384: the raw r‖s signature
+ *   },
+ * };
+ * ```
+ */
+export interface AssertionSigner {
+  /** The JWS algorithm the key signs with: `RS384` or `ES384` for SMART, any your server accepts otherwise. */
+  alg: string;
+  /** The key id, sent as the header's `kid` (SMART requires one). */
+  kid?: string;
+  /** Returns the compact JWS of `header` and `claims`. */
+  sign(header: AssertionHeader, claims: AssertionClaims): string | Promise<string>;
+}
+
 /**
  * How the client authenticates at the token endpoint (RFC 6749 §2.3, RFC 7523).
  * Build one with {@link clientSecretPost}, {@link clientSecretBasic}, {@link privateKeyJwt} or {@link none}.
@@ -25,12 +77,14 @@ export interface ClientAuthentication {
   /**
    * Internal: the openid-client authentication for one request, and the strings to
    * scrub from errors (in every encoding they travel in). `reread` reads a secret
-   * function again (after `invalid_client`).
+   * function again (after `invalid_client`); `endpoint` is the token endpoint URL (a
+   * client assertion's `aud`). Called once per token request.
    * @internal
    */
   prepare(
     reread: boolean,
     clientId: string,
+    endpoint: string,
   ): Promise<{
     /** The openid-client authentication function. */
     auth: client.ClientAuth;
@@ -141,35 +195,115 @@ export function clientSecretBasic(secret: SecretInput): ClientAuthentication {
   };
 }
 
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** A compact JWS: three base64url parts. */
+const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+
+function isSigner(value: unknown): value is AssertionSigner {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { sign?: unknown }).sign === 'function' &&
+    !((value as { key?: unknown }).key instanceof CryptoKey)
+  );
+}
+
+function checkSigner(signer: AssertionSigner): AssertionSigner {
+  if (typeof signer.alg !== 'string' || !/^[A-Z][A-Za-z0-9]{2,}$/.test(signer.alg) || signer.alg === 'none')
+    throw new ConfigError('must be a JWS algorithm such as RS384 or ES384', { option: 'signer.alg' });
+  if (signer.kid !== undefined && (typeof signer.kid !== 'string' || !signer.kid))
+    throw new ConfigError('must be a non-empty string when given', { option: 'signer.kid' });
+  return signer;
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** One assertion from a signer: fresh `jti`, `aud` the token endpoint, 60 s to live. */
+async function signedAssertion(signer: AssertionSigner, clientId: string, endpoint: string): Promise<string> {
+  const iat = Math.floor(Date.now() / 1000);
+  const header: AssertionHeader = { alg: signer.alg, typ: 'JWT', ...(signer.kid ? { kid: signer.kid } : {}) };
+  const claims: AssertionClaims = {
+    iss: clientId,
+    sub: clientId,
+    aud: endpoint,
+    jti: base64url(crypto.getRandomValues(new Uint8Array(32))),
+    iat,
+    exp: iat + 60,
+  };
+  const jws = await signer.sign(header, claims);
+  if (typeof jws !== 'string' || !COMPACT_JWS.test(jws))
+    throw new ConfigError('the signer returned no compact JWS (header.claims.signature)', {
+      option: 'signer',
+    });
+  return jws;
+}
+
 /**
  * `private_key_jwt`: a signed JWT assertion (RFC 7523), as SMART on FHIR Backend
- * Services require. The key may come from a function (a key manager), read again after `invalid_client`.
+ * Services require. Its `aud` is the token endpoint URL (what SMART, Okta and OpenID
+ * Connect ask for), its `jti` new for every token request, its `exp` 60 s ahead.
+ *
+ * The key is a WebCrypto `CryptoKey` (non-extractable keys work), optionally with its
+ * `kid`; or a function returning one (a key manager), read again after
+ * `invalid_client`; or an {@link AssertionSigner} that signs where the key lives (a
+ * KMS or HSM), so the private key never enters the process.
  *
  * @example
  * ```ts
- * const key = await crypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+ * const key = await crypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-384' }, false, ['sign']);
  * privateKeyJwt({ key, kid: 'backend-2026' })
+ * privateKeyJwt({ alg: 'ES384', kid: 'backend-2026', sign: (header, claims) => kms.signJwt(header, claims) })
  * ```
+ * @throws `ConfigError` naming `privateKey` (or `signer.alg`, `signer.kid`) when the key is not one
  * @see https://www.rfc-editor.org/rfc/rfc7523
  * @see https://hl7.org/fhir/smart-app-launch/backend-services.html
  */
 export function privateKeyJwt(
-  key: PrivateKeyInput | (() => PrivateKeyInput | Promise<PrivateKeyInput>),
+  key: PrivateKeyInput | AssertionSigner | (() => PrivateKeyInput | Promise<PrivateKeyInput>),
 ): ClientAuthentication {
+  if (isSigner(key)) {
+    const signer = checkSigner(key);
+    return {
+      method: 'private_key_jwt',
+      async prepare(_reread, clientId, endpoint) {
+        const assertion = await signedAssertion(signer, clientId, endpoint);
+        return {
+          auth: (_as, client, body) => {
+            body.set('client_id', client.client_id);
+            body.set('client_assertion_type', JWT_BEARER);
+            body.set('client_assertion', assertion);
+          },
+          secrets: [assertion],
+          rotatable: false,
+        };
+      },
+    };
+  }
   const valid = (k: unknown): k is PrivateKeyInput =>
     k instanceof CryptoKey ||
     (typeof k === 'object' && k !== null && (k as { key?: unknown }).key instanceof CryptoKey);
   if (typeof key !== 'function' && !valid(key)) {
-    throw new ConfigError('must be a CryptoKey, { key, kid }, or a function returning one', {
-      option: 'privateKey',
-    });
+    throw new ConfigError(
+      'must be a CryptoKey, { key, kid }, a signer { alg, kid, sign }, or a function returning a key',
+      { option: 'privateKey' },
+    );
   }
+  const withAudience = (k: PrivateKeyInput, endpoint: string) =>
+    client.PrivateKeyJwt(k, {
+      [client.modifyAssertion]: (_header, payload) => {
+        payload.aud = endpoint;
+      },
+    });
   let cached: Promise<PrivateKeyInput> | undefined;
   return {
     method: 'private_key_jwt',
-    async prepare(reread) {
+    async prepare(reread, _clientId, endpoint) {
       if (typeof key !== 'function')
-        return { auth: client.PrivateKeyJwt(key), secrets: [], rotatable: false };
+        return { auth: withAudience(key, endpoint), secrets: [], rotatable: false };
       if (reread || !cached) {
         cached = Promise.resolve()
           .then(key)
@@ -180,7 +314,7 @@ export function privateKeyJwt(
           });
         cached.catch(() => (cached = undefined));
       }
-      return { auth: client.PrivateKeyJwt(await cached), secrets: [], rotatable: true };
+      return { auth: withAudience(await cached, endpoint), secrets: [], rotatable: true };
     },
   };
 }

@@ -140,12 +140,12 @@ export async function runGrant<T>(
     const endpoint = `${url.origin}${url.pathname}`;
     let prepared: Awaited<ReturnType<ClientAuthentication['prepare']>>;
     try {
-      prepared = await auth.prepare(reread, clientId);
+      prepared = await auth.prepare(reread, clientId, url.href);
     } catch (error) {
       if (isAuthrailError(error)) throw error;
       throw new TokenEndpointError(
         ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE,
-        `could not read the client credential for ${endpoint}: the secret or key function failed`,
+        `could not read the client credential for ${endpoint}: the secret, key or signer function failed`,
         { cause: error, endpoint, secrets },
       );
     }

@@ -31,6 +31,9 @@ export {
   type ClientPresetOptions,
   type ClientSecretPresetOptions,
   type PrivateKeyInput,
+  type AssertionClaims,
+  type AssertionHeader,
+  type AssertionSigner,
   type SecretInput,
 } from './client-auth.js';
 export { clientCredentials, type ClientCredentialsOptions } from './client-credentials.js';

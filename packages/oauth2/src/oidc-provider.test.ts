@@ -36,6 +36,18 @@ function rendered(error: unknown): string {
 }
 let op: OidcProviderHandle;
 let signingKey: CryptoKey;
+/** SMART Backend Services' two algorithms: a key pair each, the public half registered. */
+const smartKeys: Record<'RS384' | 'ES384', CryptoKeyPair> = {} as never;
+const SMART_ALGORITHMS = {
+  RS384: {
+    name: 'RSASSA-PKCS1-v1_5',
+    modulusLength: 2048,
+    publicExponent: new Uint8Array([1, 0, 1]),
+    hash: 'SHA-384',
+  },
+  ES384: { name: 'ECDSA', namedCurve: 'P-384' },
+} as const;
+const b64url = (data: string | ArrayBuffer) => Buffer.from(data as ArrayBuffer).toString('base64url');
 
 beforeAll(async () => {
   const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
@@ -49,8 +61,27 @@ beforeAll(async () => {
     use: 'sig',
     alg: 'ES256',
   };
+  const smartClients = [];
+  for (const alg of ['RS384', 'ES384'] as const) {
+    smartKeys[alg] = (await crypto.subtle.generateKey(SMART_ALGORITHMS[alg], false, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    smartClients.push({
+      client_id: `smart-${alg}`,
+      token_endpoint_auth_method: 'private_key_jwt' as const,
+      token_endpoint_auth_signing_alg: alg,
+      jwks: {
+        keys: [{ ...(await crypto.subtle.exportKey('jwk', smartKeys[alg].publicKey)), kid: `${alg}-1`, alg }],
+      },
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    });
+  }
   op = await startOidcProvider({
     clients: [
+      ...smartClients,
       {
         client_id: 'svc-post',
         client_secret: SECRET,
@@ -152,6 +183,84 @@ describe('client credentials against oidc-provider', () => {
     expect(header).toMatchObject({ alg: 'ES256', kid: 'backend-key-1' });
     expect(payload).toMatchObject({ iss: 'svc-jwt', sub: 'svc-jwt' });
     expect(sent.form.has('client_secret')).toBe(false);
+  });
+
+  /** The header and claims of the last token request's client assertion. */
+  const lastAssertion = () => {
+    const [header, claims] = lastToken()
+      .form.get('client_assertion')!
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
+    return { header: header!, claims: claims! };
+  };
+
+  for (const alg of ['RS384', 'ES384'] as const) {
+    test(`private_key_jwt with ${alg} (SMART Backend Services): aud is the token endpoint, a new jti each time`, async () => {
+      const source = clientCredentials({
+        server: discovered(),
+        clientId: `smart-${alg}`,
+        clientAuth: privateKeyJwt({ key: smartKeys[alg].privateKey, kid: `${alg}-1` }),
+      });
+      await source.fetchToken({});
+      const first = lastAssertion();
+      expect(first.header).toMatchObject({ alg, kid: `${alg}-1` });
+      expect(first.claims).toMatchObject({
+        iss: `smart-${alg}`,
+        sub: `smart-${alg}`,
+        aud: `${op.issuer}/token`,
+      });
+      expect(Number(first.claims.exp) - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(300);
+      await source.fetchToken({});
+      expect(lastAssertion().claims.jti).not.toBe(first.claims.jti);
+    });
+
+    test(`private_key_jwt with ${alg} through a signer (a KMS stand-in): the key never leaves it`, async () => {
+      const { privateKey } = smartKeys[alg];
+      const seen: unknown[] = [];
+      const source = clientCredentials({
+        server: direct(),
+        clientId: `smart-${alg}`,
+        clientAuth: privateKeyJwt({
+          alg,
+          kid: `${alg}-1`,
+          async sign(header, claims) {
+            seen.push({ header, claims });
+            const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+            const signature = await crypto.subtle.sign(
+              alg === 'ES384' ? { name: 'ECDSA', hash: 'SHA-384' } : 'RSASSA-PKCS1-v1_5',
+              privateKey,
+              new TextEncoder().encode(input),
+            );
+            return `${input}.${b64url(signature)}`;
+          },
+        }),
+      });
+      const token = await source.fetchToken({});
+      expect(token.accessToken.length).toBeGreaterThan(10);
+      await source.fetchToken({}); // a second assertion: the server refuses a jti it has seen
+      expect(seen).toEqual([
+        {
+          header: { alg, kid: `${alg}-1`, typ: 'JWT' },
+          claims: expect.objectContaining({ iss: `smart-${alg}`, aud: `${op.issuer}/token` }) as unknown,
+        },
+        expect.anything(),
+      ]);
+      const [a, b] = seen as { claims: { jti: string } }[];
+      expect(a!.claims.jti).not.toBe(b!.claims.jti);
+    });
+  }
+
+  test('private_key_jwt: a signer that returns no JWS is a typed error, and its output never shown', async () => {
+    const source = clientCredentials({
+      server: direct(),
+      clientId: 'smart-ES384',
+      clientAuth: privateKeyJwt({ alg: 'ES384', kid: 'ES384-1', sign: () => 'not a jws' }),
+    });
+    const error = await source.fetchToken({}).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: ErrorCodes.CONFIG, option: 'signer' });
+    expect(() => privateKeyJwt({ alg: 'none', sign: () => '' })).toThrow(/signer\.alg/);
+    expect(() => privateKeyJwt({ alg: 'ES384', kid: '', sign: () => '' })).toThrow(/signer\.kid/);
   });
 
   test('private_key_jwt: a key function is read again after invalid_client (key rotation)', async () => {

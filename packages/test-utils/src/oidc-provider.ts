@@ -43,6 +43,10 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       revocation: { enabled: true },
       introspection: { enabled: true },
     },
+    // SMART Backend Services sign client assertions with RS384 or ES384.
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['RS256', 'RS384', 'PS256', 'ES256', 'ES384', 'EdDSA'],
+    },
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'api:read'],
     ttl: { AccessToken: options.accessTokenTtl ?? 3600, ClientCredentials: options.accessTokenTtl ?? 3600 },
