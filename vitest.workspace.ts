@@ -19,6 +19,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('packages/msk-apim'),
   project('packages/okta'),
   project('packages/medblocks'),
+  project('packages/smart'),
   project('packages/sandbox'),
   project('packages/fetch'),
   project('packages/ky'),

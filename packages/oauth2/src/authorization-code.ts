@@ -120,7 +120,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
   const auth = options.clientAuth === undefined ? none() : checkClientAuth(options.clientAuth);
   if (options.scope !== undefined && typeof options.scope !== 'string')
     throw new ConfigError('must be a space-separated string', { option: 'scope' });
-  if (!('discovery' in options.server) && !options.server.authorizationEndpoint) {
+  if ('tokenEndpoint' in options.server && !options.server.authorizationEndpoint) {
     throw new ConfigError('must be given for the authorization code flow', {
       option: 'server.authorizationEndpoint',
     });

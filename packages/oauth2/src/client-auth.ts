@@ -292,18 +292,33 @@ export function privateKeyJwt(
       { option: 'privateKey' },
     );
   }
-  const withAudience = (k: PrivateKeyInput, endpoint: string) =>
-    client.PrivateKeyJwt(k, {
+  /**
+   * openid-client signs the assertion (fresh `jti`) with `aud` set to the token
+   * endpoint; the signed assertion joins the strings scrubbed from errors, as a server
+   * may echo the form it received.
+   */
+  const withAudience = (k: PrivateKeyInput, endpoint: string, rotatable: boolean) => {
+    const secrets: string[] = [];
+    // openid-client awaits a client authentication (its own PrivateKeyJwt is async); its type says void.
+    type AsyncClientAuth = (...args: Parameters<client.ClientAuth>) => Promise<void>;
+    const sign = client.PrivateKeyJwt(k, {
       [client.modifyAssertion]: (_header, payload) => {
         payload.aud = endpoint;
       },
-    });
+    }) as unknown as AsyncClientAuth;
+    const signAndKeep: AsyncClientAuth = async (as, metadata, body, headers) => {
+      await sign(as, metadata, body, headers);
+      const assertion = body.get('client_assertion');
+      if (assertion) secrets.push(assertion);
+    };
+    const auth = signAndKeep as unknown as client.ClientAuth;
+    return { auth, secrets, rotatable };
+  };
   let cached: Promise<PrivateKeyInput> | undefined;
   return {
     method: 'private_key_jwt',
     async prepare(reread, _clientId, endpoint) {
-      if (typeof key !== 'function')
-        return { auth: withAudience(key, endpoint), secrets: [], rotatable: false };
+      if (typeof key !== 'function') return withAudience(key, endpoint, false);
       if (reread || !cached) {
         cached = Promise.resolve()
           .then(key)
@@ -314,7 +329,7 @@ export function privateKeyJwt(
           });
         cached.catch(() => (cached = undefined));
       }
-      return { auth: withAudience(await cached, endpoint), secrets: [], rotatable: true };
+      return withAudience(await cached, endpoint, true);
     },
   };
 }

@@ -134,7 +134,7 @@ export async function runGrant<T>(
   let rotatable = false;
   const attempt = async (reread: boolean): Promise<T> => {
     const observed: Observed = {};
-    let secrets: string[] = [...(options.extraSecrets ?? [])];
+    const secrets: string[] = [...(options.extraSecrets ?? [])];
     const metadata = await server.metadata(http, signal);
     const url = new URL(metadata[options.endpointField ?? 'token_endpoint'] ?? server.tokenEndpointHint);
     const endpoint = `${url.origin}${url.pathname}`;
@@ -149,7 +149,7 @@ export async function runGrant<T>(
         { cause: error, endpoint, secrets },
       );
     }
-    secrets = [...secrets, ...prepared.secrets];
+    const preparedSecrets = prepared.secrets; // read when an error is mapped: an assertion is added as it is signed
     rotatable = prepared.rotatable;
     try {
       const config = new client.Configuration(metadata, clientId, undefined, prepared.auth);
@@ -159,7 +159,7 @@ export async function runGrant<T>(
       return await call(config);
     } catch (error) {
       if (signal?.aborted) throw abortedBy(signal, endpoint, what);
-      throw toTokenEndpointError(error, observed, endpoint, secrets, what);
+      throw toTokenEndpointError(error, observed, endpoint, [...secrets, ...preparedSecrets], what);
     }
   };
   try {

@@ -49,6 +49,7 @@ export {
   type EndpointPaths,
   type ServerDiscovery,
   type ServerEndpoints,
+  type ServerMetadataUrl,
   type ServerOptions,
 } from './server.js';
 export type { GrantOptions } from './grant.js';

@@ -39,8 +39,29 @@ export interface ServerDiscovery {
   algorithm?: 'oidc' | 'oauth2';
 }
 
-/** Where the authorization server is: discovered, or given directly. */
-export type ServerOptions = ServerEndpoints | ServerDiscovery;
+/**
+ * Read the server's metadata from one document, at the URL given, as it is: SMART on
+ * FHIR's `{fhirBaseUrl}/.well-known/smart-configuration`, whose `issuer` is optional.
+ * It must give `token_endpoint`; every endpoint in it must be https: (http: only on
+ * loopback). Read on first use and kept; a failed read is tried again next time.
+ *
+ * @example
+ * ```ts
+ * clientCredentials({ server: { metadataUrl: 'https://fhir.example.org/r4/.well-known/smart-configuration' }, … })
+ * ```
+ */
+export interface ServerMetadataUrl {
+  /** The document's URL. */
+  metadataUrl: string;
+  /**
+   * Checks the document beyond its endpoints: returns what is wrong with it (the
+   * token request then fails with a `TOKEN_RESPONSE_INVALID` error saying so), or undefined.
+   */
+  check?: (metadata: Readonly<Record<string, unknown>>) => string | undefined;
+}
+
+/** Where the authorization server is: discovered, read from one metadata document, or given directly. */
+export type ServerOptions = ServerEndpoints | ServerDiscovery | ServerMetadataUrl;
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -140,7 +161,10 @@ export interface ResolvedServer {
 
 export function resolveServer(server: ServerOptions | undefined, option = 'server'): ResolvedServer {
   if (!server || typeof server !== 'object')
-    throw new ConfigError('must give issuer and tokenEndpoint, or issuer and discovery: true', { option });
+    throw new ConfigError('must give issuer and tokenEndpoint, issuer and discovery: true, or metadataUrl', {
+      option,
+    });
+  if ('metadataUrl' in server) return metadataAt(server, option);
   const issuer = secureUrl(server.issuer, `${option}.issuer`);
   if ('discovery' in server && server.discovery === true) {
     const algorithm = (server as ServerDiscovery).algorithm;
@@ -165,7 +189,7 @@ export function resolveServer(server: ServerOptions | undefined, option = 'serve
               },
             );
           if (!meta.token_endpoint) throw invalid('has no token_endpoint');
-          for (const key of ['token_endpoint', 'authorization_endpoint', 'revocation_endpoint'] as const) {
+          for (const key of ENDPOINT_FIELDS) {
             const value = meta[key];
             if (typeof value === 'string' && !isSecure(value))
               throw invalid(`gives ${key} over http: on a host that is not loopback`);
@@ -204,6 +228,73 @@ export function resolveServer(server: ServerOptions | undefined, option = 'serve
     insecure,
     tokenEndpointHint: tokenEndpoint.href,
     metadata: () => Promise.resolve(metadata),
+  };
+}
+
+/** The metadata endpoints that carry credentials or users: each must be secure. */
+const ENDPOINT_FIELDS = ['token_endpoint', 'authorization_endpoint', 'revocation_endpoint'] as const;
+
+/** A {@link ServerMetadataUrl}: the document read once (through the grant's fetch and size cap) and kept. */
+function metadataAt(server: ServerMetadataUrl, option: string): ResolvedServer {
+  const url = secureUrl(server.metadataUrl, `${option}.metadataUrl`);
+  if (server.check !== undefined && typeof server.check !== 'function')
+    throw new ConfigError('must be a function of the metadata', { option: `${option}.check` });
+  const shown = `${url.origin}${url.pathname}`;
+  const what = 'discovery document';
+  let cached: Promise<client.ServerMetadata> | undefined;
+  const read = async (http: HttpSettings, signal: AbortSignal | undefined) => {
+    const observed: Observed = {};
+    let response: Response;
+    let body: unknown;
+    try {
+      response = await endpointFetch(
+        http,
+        signal,
+        observed,
+        what,
+      )(url.href, {
+        method: 'GET',
+        headers: { accept: 'application/json' },
+        body: undefined,
+        redirect: 'manual',
+        signal: undefined,
+      } as unknown as client.CustomFetchOptions);
+      if (response.status !== 200) throw new Error(`unexpected status ${response.status}`);
+      body = await response.json();
+    } catch (error) {
+      if (signal?.aborted) throw abortedBy(signal, shown, what);
+      throw toTokenEndpointError(error, observed, shown, [], what);
+    }
+    const invalid = (why: string) =>
+      new TokenEndpointError(ErrorCodes.TOKEN_RESPONSE_INVALID, `the ${what} ${shown} ${why}`, {
+        endpoint: shown,
+        status: 200,
+      });
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw invalid('is not a JSON object');
+    const document = body as Record<string, unknown>;
+    if (typeof document.token_endpoint !== 'string') throw invalid('has no token_endpoint');
+    for (const key of ENDPOINT_FIELDS) {
+      const value = document[key];
+      if (value !== undefined && (typeof value !== 'string' || !isSecure(value)))
+        throw invalid(`gives ${key} that is not an https: URL (http: only on loopback)`);
+    }
+    const problem = server.check?.(document);
+    if (problem) throw invalid(problem);
+    return {
+      ...document,
+      issuer: typeof document.issuer === 'string' ? document.issuer : url.origin,
+    } as client.ServerMetadata;
+  };
+  return {
+    issuer: url,
+    insecure: url.protocol === 'http:',
+    tokenEndpointHint: url.href,
+    metadata(http, signal) {
+      cached ??= read(http, signal);
+      cached.catch(() => (cached = undefined)); // a failed read is tried again next time
+      return cached;
+    },
   };
 }
 

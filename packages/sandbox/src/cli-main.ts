@@ -113,6 +113,9 @@ Medblocks     base   ${urls.medblocks.baseUrl}
               FHIR   ${urls.medblocks.fhirBaseUrl}
               backend ${demoClients.medblocksBackend.clientId} / ${demoClients.medblocksBackend.clientSecret}
               SPA     ${demoClients.medblocksSpa.clientId} (public, PKCE), user ${demoClients.user.username} / ${demoClients.user.password}
+SMART         FHIR   ${urls.smart.fhirBaseUrl}   (Backend Services, bulk $export)
+              token  ${urls.smart.tokenEndpoint}   (private_key_jwt, RS384 / ES384)
+              client ${demoClients.smartBackend.clientId}, key ${demoClients.smartBackend.kid} (ES384, in demoClients)
 Echo          ${urls.echo}   (any sandbox token)
 Redirect      ${urls.redirect}?to=<url>&status=302
 Elsewhere     ${urls.elsewhere}   (another origin)

@@ -51,6 +51,31 @@ export const demoClients = {
     /** Client id. */
     clientId: 'medblocks-demo-spa',
   },
+  /**
+   * The SMART Backend Services client. Its ES384 key pair is a fake of the local
+   * sandbox: the private JWK is here so examples run without a key of their own.
+   */
+  smartBackend: {
+    /** Client id. */
+    clientId: 'smart-demo-backend',
+    /** The key id registered for it. */
+    kid: 'smart-demo-es384',
+    /** Its private key as a JWK (ES384, P-384; fake, local only). Import with `crypto.subtle.importKey('jwk', …)`. */
+    privateJwk: {
+      /** Key type. */
+      kty: 'EC',
+      /** Curve. */
+      crv: 'P-384',
+      /** Public x coordinate. */
+      x: 'tGJoY3gH2hnho_yJa5HrC2wqkPL_nN8bYITBumUvAkJzrek7mJITOB5N8MY5RXdL',
+      /** Public y coordinate. */
+      y: 'Bc_nKrGAwf2LCNkh7BGTiBVkD3dXXnLXd_OSfyKfx4hNXKMAflfe0ZvtEj421qsV',
+      /** The private part (fake, local only). */
+      d: 'nPa9hK6h2dOHgD-ROw5YAA5_TjcP7XaB8uGwpzoCSkCG7cjyhjvuZCrT4ryC-1R-',
+    },
+    /** Scopes it may request. */
+    scopes: ['system/*.rs', 'system/*.read'],
+  },
   /** The user of the Medblocks sign-in page. */
   user: {
     /** Sign-in name. */
@@ -66,7 +91,24 @@ const DEMO_CLIENTS: SandboxClient[] = [
   { service: 'okta', ...demoClients.okta, scopes: [...demoClients.okta.scopes] },
   { service: 'medblocks', ...demoClients.medblocksBackend },
   { service: 'medblocks', ...demoClients.medblocksSpa },
+  {
+    service: 'smart',
+    clientId: demoClients.smartBackend.clientId,
+    scopes: [...demoClients.smartBackend.scopes],
+    jwks: { keys: [publicJwk(demoClients.smartBackend.privateJwk, demoClients.smartBackend.kid)] },
+  },
 ];
+
+/** The public half of a private EC JWK, with its kid and alg. */
+function publicJwk(
+  jwk: { kty: string; crv: string; x: string; y: string },
+  kid: string,
+): JsonWebKey & { kid: string } {
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, kid, alg: 'ES384', use: 'sig' };
+}
+
+/** SMART's access token lifetime unless one is given: SMART servers issue short tokens. */
+const SMART_LIFETIME_SECONDS = 300;
 
 /** The default access token lifetime of every service, seconds. */
 const DEFAULT_LIFETIME_SECONDS = 3600;
@@ -86,6 +128,7 @@ export function resolveLifetimes(
     mskApim: check(per.mskApim ?? all, '.mskApim'),
     okta: check(per.okta ?? all, '.okta'),
     medblocks: check(per.medblocks ?? all, '.medblocks'),
+    smart: check(per.smart ?? (typeof option === 'number' ? option : SMART_LIFETIME_SECONDS), '.smart'),
   };
 }
 
@@ -95,8 +138,10 @@ export function resolveClients(extra: readonly SandboxClient[] = []): SandboxCli
   for (const client of extra) {
     if (!client || typeof client.clientId !== 'string' || !client.clientId)
       throw new TypeError('clients: every client needs a clientId');
-    if (!['mskApim', 'okta', 'medblocks'].includes(client.service))
+    if (!['mskApim', 'okta', 'medblocks', 'smart'].includes(client.service))
       throw new TypeError(`clients: ${client.clientId} has an unknown service ${String(client.service)}`);
+    if (client.service === 'smart' && !Array.isArray(client.jwks?.keys) && typeof client.jwksUrl !== 'string')
+      throw new TypeError(`clients: the SMART client ${client.clientId} needs jwks or jwksUrl`);
     clients.set(client.clientId, client);
   }
   return [...clients.values()];

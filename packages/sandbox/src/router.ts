@@ -6,6 +6,7 @@ import { CTRP_PREFIX, ctrpAccrual } from './services/ctrp.js';
 import { MEDBLOCKS_PREFIX, medblocksRoute } from './services/medblocks.js';
 import { MSK_FHIR_PATH, MSK_TOKEN_PATH, mskFhir, mskToken } from './services/msk.js';
 import { oktaRoute } from './services/okta.js';
+import { SMART_FHIR_PATH, SMART_PREFIX, SMART_TOKEN_PATH, smartRoute } from './services/smart.js';
 import type { SandboxState } from './state.js';
 import type { SandboxRoute, SandboxService } from './types.js';
 
@@ -19,6 +20,8 @@ export const ROUTES: ReadonlySet<SandboxRoute> = new Set<SandboxRoute>([
   'ctrp-accrual',
   'medblocks-fhir',
   'echo',
+  'smart-token',
+  'smart-fhir',
 ]);
 
 /** The token endpoint routes, with the service each belongs to. */
@@ -29,6 +32,7 @@ export const TOKEN_ROUTE_SERVICE: ReadonlyMap<SandboxRoute, SandboxService> = ne
   ['msk-token', 'mskApim'],
   ['okta-token', 'okta'],
   ['medblocks-token', 'medblocks'],
+  ['smart-token', 'smart'],
 ]);
 
 /** The protected resource routes. */
@@ -37,6 +41,7 @@ export const RESOURCE_ROUTES: ReadonlySet<SandboxRoute> = new Set<SandboxRoute>(
   'ctrp-accrual',
   'medblocks-fhir',
   'echo',
+  'smart-fhir',
 ]);
 
 const under = (pathname: string, prefix: string) => pathname === prefix || pathname.startsWith(`${prefix}/`);
@@ -52,6 +57,9 @@ export function routeOf(pathname: string): SandboxRoute | undefined {
     return 'medblocks-authorize';
   if (under(pathname, `${MEDBLOCKS_PREFIX}/fhir`)) return 'medblocks-fhir';
   if (under(pathname, '/echo')) return 'echo';
+  if (pathname === SMART_TOKEN_PATH) return 'smart-token';
+  if (under(pathname, SMART_FHIR_PATH) && !pathname.startsWith(`${SMART_FHIR_PATH}/.well-known/`))
+    return 'smart-fhir';
   return undefined;
 }
 
@@ -92,19 +100,24 @@ function redirectRoute(ex: Exchange): void {
 }
 
 /** Answers a request to the main listener (after any fault let it through). */
-export function dispatch(ex: Exchange, state: SandboxState, baseUrl: string): void {
+export function dispatch(ex: Exchange, state: SandboxState, baseUrl: string): void | Promise<void> {
   const pathname = ex.url.pathname;
   const route = ex.record.route;
   if (route === 'msk-token') return mskToken(ex, state);
   if (route === 'msk-fhir') return mskFhir(ex, state, baseUrl);
   if (route === 'echo') {
-    if (authenticate(ex, state, ['mskApim', 'okta', 'medblocks'])) sendJson(ex, 200, echoBody(ex));
+    if (authenticate(ex, state, ['mskApim', 'okta', 'medblocks', 'smart'])) sendJson(ex, 200, echoBody(ex));
     return;
   }
   if (pathname === '/redirect') return redirectRoute(ex);
   if (oktaRoute(ex, state, baseUrl)) return;
   if (ctrpAccrual(ex, state)) return;
   if (under(pathname, MEDBLOCKS_PREFIX) && medblocksRoute(ex, state, baseUrl)) return;
+  if (under(pathname, SMART_PREFIX)) {
+    const handled = smartRoute(ex, state, state.smart, baseUrl);
+    if (handled instanceof Promise) return handled;
+    if (handled) return;
+  }
   sendJson(ex, 404, {
     error: 'not_found',
     error_description: `No sandbox route for ${ex.record.method} ${pathname}`,

@@ -51,6 +51,11 @@ describe('urls', () => {
         revocationEndpoint: `${sb.url}/medblocks/oauth2/revoke`,
         fhirBaseUrl: `${sb.url}/medblocks/fhir`,
       },
+      smart: {
+        fhirBaseUrl: `${sb.url}/smart/fhir`,
+        configurationUrl: `${sb.url}/smart/fhir/.well-known/smart-configuration`,
+        tokenEndpoint: `${sb.url}/smart/auth/token`,
+      },
       echo: `${sb.url}/echo`,
       redirect: `${sb.url}/redirect`,
       elsewhere: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),

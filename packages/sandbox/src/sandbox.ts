@@ -16,6 +16,7 @@ import { CTRP_PREFIX } from './services/ctrp.js';
 import { MEDBLOCKS_PREFIX } from './services/medblocks.js';
 import { MSK_FHIR_PATH, MSK_TOKEN_PATH } from './services/msk.js';
 import { OKTA_AUTH_SERVER } from './services/okta.js';
+import { SMART_FHIR_PATH, SMART_TOKEN_PATH } from './services/smart.js';
 import { SandboxState } from './state.js';
 import type { Fault, RecordedRequest, SandboxOptions, SandboxRoute, TokenFilter } from './types.js';
 
@@ -70,6 +71,15 @@ export interface Sandbox {
       revocationEndpoint: string;
       /** `{baseUrl}/fhir`. */
       fhirBaseUrl: string;
+    };
+    /** A SMART on FHIR server (Backend Services). */
+    smart: {
+      /** The FHIR base URL (pass to `smartBackendServices({ fhirBaseUrl })`), `/smart/fhir`. */
+      fhirBaseUrl: string;
+      /** `{fhirBaseUrl}/.well-known/smart-configuration`. */
+      configurationUrl: string;
+      /** `/smart/auth/token`: `private_key_jwt` only (RS384, ES384). */
+      tokenEndpoint: string;
     };
     /** Any method, any subpath; needs a valid sandbox token of any service; answers what it received. */
     echo: string;
@@ -216,7 +226,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (fault && (await applyFault(ex, fault, hung)) === 'handled') return;
       if (closed) return;
     }
-    dispatch(ex, state, baseUrl);
+    await dispatch(ex, state, baseUrl);
   }
 
   const makeServer = (listener: Listener) => {
@@ -271,6 +281,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         authorizeEndpoint: `${medblocks}/oauth2/auth`,
         revocationEndpoint: `${medblocks}/oauth2/revoke`,
         fhirBaseUrl: `${medblocks}/fhir`,
+      },
+      smart: {
+        fhirBaseUrl: `${baseUrl}${SMART_FHIR_PATH}`,
+        configurationUrl: `${baseUrl}${SMART_FHIR_PATH}/.well-known/smart-configuration`,
+        tokenEndpoint: `${baseUrl}${SMART_TOKEN_PATH}`,
       },
       echo: `${baseUrl}/echo`,
       redirect: `${baseUrl}/redirect`,

@@ -7,6 +7,7 @@ import type {
   SandboxService,
   TokenFilter,
 } from './types.js';
+import { smartMemory } from './services/smart.js';
 
 /** An access token the sandbox issued (tokens are opaque: everything lives here). */
 export interface IssuedToken {
@@ -74,6 +75,8 @@ export class SandboxState {
   readonly refreshTokens = new Map<string, RefreshGrant>();
   readonly requests: RecordedRequest[] = [];
   readonly faults = new Map<SandboxRoute, QueuedFault[]>();
+  /** SMART's assertion ids seen and bulk export jobs. */
+  readonly smart = smartMemory();
 
   constructor(
     clients: SandboxClient[],
@@ -138,5 +141,7 @@ export class SandboxState {
     this.refreshTokens.clear();
     this.requests.length = 0;
     this.faults.clear();
+    this.smart.jtis.clear();
+    this.smart.exports.clear();
   }
 }

@@ -12,7 +12,9 @@ export type SandboxService =
   /** Okta, the authorization server for NCI CTRP. */
   | 'okta'
   /** Medblocks (OAuth token/authorize endpoints and FHIR). */
-  | 'medblocks';
+  | 'medblocks'
+  /** A SMART on FHIR server (Backend Services: `private_key_jwt`, system scopes, bulk `$export`). */
+  | 'smart';
 
 /**
  * Routes that faults can be injected into and requests are counted by.
@@ -39,7 +41,11 @@ export type SandboxRoute =
   /** Medblocks FHIR API, `/medblocks/fhir` and below. */
   | 'medblocks-fhir'
   /** The authenticated echo route, `/echo` and below. */
-  | 'echo';
+  | 'echo'
+  /** SMART token endpoint, `/smart/auth/token`. */
+  | 'smart-token'
+  /** SMART FHIR API, `/smart/fhir` and below (bulk export status and files included). */
+  | 'smart-fhir';
 
 /**
  * A fault to inject into a route with `sandbox.inject`. Faults are queued per route and
@@ -192,6 +198,7 @@ export type Fault =
  *   clients: [
  *     { service: 'mskApim', clientId: 'etl', clientSecret: 's3cret', researchStudies: ['20-123'] },
  *     { service: 'medblocks', clientId: 'my-spa', redirectUris: ['http://127.0.0.1:5173/callback'] },
+ *     { service: 'smart', clientId: 'exporter', jwks: { keys: [publicJwk] }, scopes: ['system/*.rs'] },
  *   ],
  * });
  * ```
@@ -209,6 +216,13 @@ export interface SandboxClient {
   scopes?: string[];
   /** Medblocks public client: allowed redirect URIs. Default: any `http://127.0.0.1:*` or `http://localhost:*` URI. */
   redirectUris?: string[];
+  /** SMART: the client's public keys (a JWKS), each with its `kid`. */
+  jwks?: {
+    /** The public keys, each with its `kid`. */
+    keys: JsonWebKey[];
+  };
+  /** SMART: where the client publishes its JWKS; read on each token request. */
+  jwksUrl?: string;
 }
 
 /**
@@ -235,6 +249,8 @@ export interface SandboxOptions {
         okta?: number;
         /** Medblocks tokens, seconds. */
         medblocks?: number;
+        /** SMART tokens, seconds. Default 300 when no lifetime for all services is given, as SMART servers issue. */
+        smart?: number;
       };
   /** Clients added to the demo clients (same `clientId` replaces). */
   clients?: SandboxClient[];
@@ -287,7 +303,9 @@ export interface RecordedRequest {
     /** `client_secret` in the form body. */
     | 'client_secret_post'
     /** Neither a Basic header nor a `client_secret` (e.g. a public client). */
-    | 'none';
+    | 'none'
+    /** A signed client assertion (`client_assertion`, RFC 7523). */
+    | 'private_key_jwt';
   /** Token routes: the `grant_type` sent. */
   grantType?: string;
   /** When it arrived, epoch ms. */
