@@ -267,7 +267,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
     const hop = { method: 'GET', url: new URL(url), headers: new Headers() };
     // As core's loop calls it with a cached token: the token at once, no promise.
     const cached = await strategy.tokens.getToken();
-    const context = { signal: undefined, token: () => cached };
+    const context = { signal: undefined, token: () => cached, dpop: undefined };
     const micro = {
       'send() with a transport that answers at once (ns)': await perCall(
         () => strategy.send(request, noop),

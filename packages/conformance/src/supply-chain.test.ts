@@ -73,6 +73,7 @@ describe('supply chain (issue 9)', () => {
       '@authrail/msk-apim': OAUTH2,
       '@authrail/okta': OAUTH2,
       '@authrail/medblocks': OAUTH2,
+      '@authrail/smart': OAUTH2,
     };
     expect(published.length).toBeGreaterThanOrEqual(10);
     for (const p of published)

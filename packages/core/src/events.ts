@@ -68,7 +68,12 @@ export type ReplayReason =
   /** The credential cannot be refreshed (a static token or API key): the 401 is returned. */
   | 'not-refreshable'
   /** The token lacks a scope (`error="insufficient_scope"`): a fresh one would too, so nothing is refreshed. */
-  | 'insufficient-scope';
+  | 'insufficient-scope'
+  /**
+   * The server asked for a DPoP nonce (`DPoP error="use_dpop_nonce"` and a `DPoP-Nonce`):
+   * sent once more with a proof carrying it, and the same token.
+   */
+  | 'dpop-nonce';
 
 /** Emitted when an API rejected the credential a request carried (401, or 403 with `insufficient_scope`). */
 export interface RejectedEvent {

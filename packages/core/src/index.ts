@@ -46,7 +46,7 @@ export {
   type TokenInit,
   type TokenRecord,
 } from './token.js';
-export type { FetchTokenOptions, TokenSource, TokenSourceIdentity } from './source.js';
+export type { DPoPProver, FetchTokenOptions, TokenSource, TokenSourceIdentity } from './source.js';
 export { createMemoryTokenStore, type SingleFlightOptions, type TokenStore } from './store.js';
 export { createTabTokenStore, type TabTokenStoreOptions } from './tab-store.js';
 export type {

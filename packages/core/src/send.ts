@@ -9,6 +9,7 @@ import { parseChallenges, type Challenge } from './challenges.js';
 import { ConfigError, RedirectError } from './errors.js';
 import type { EventSink, RejectedEvent, ReplayReason } from './events.js';
 import type { PolicyContext, PolicyResult, RequestPolicy } from './policies/types.js';
+import type { DPoPProver } from './source.js';
 import type { Token } from './token.js';
 import type { AuthRequest, AuthResponse, SendOptions, Transport } from './transport.js';
 
@@ -33,6 +34,8 @@ export interface LoopConfig {
   invalidate: ((token: Token) => Promise<void>) | undefined;
   /** Origins already said to have had a request without a credential. */
   uncredentialed: Set<string>;
+  /** The prover of the key the tokens are bound to (DPoP), when they are. */
+  dpop: DPoPProver | undefined;
 }
 
 /** Origins remembered for the `uncredentialed` event; past this, no more are said (no unbounded growth). */
@@ -104,6 +107,7 @@ class HopContext implements PolicyContext {
   constructor(
     private readonly getToken: LoopConfig['getToken'],
     readonly signal: AbortSignal | undefined,
+    readonly dpop: DPoPProver | undefined,
   ) {}
 
   token(): Token | Promise<Token> {
@@ -126,7 +130,7 @@ function applyPolicies(
   request: AuthRequest,
   signal: AbortSignal | undefined,
 ): PolicyOutcome | Promise<PolicyOutcome> {
-  const context = new HopContext(config.getToken, signal);
+  const context = new HopContext(config.getToken, signal, config.dpop);
   const { policies } = config;
   for (let i = 0; i < policies.length; i += 1) {
     const result = policies[i]!(request, context);
@@ -172,6 +176,7 @@ export async function sendWithAuth<R extends AuthResponse>(
     credentialed: isAllowed(config, request.url.href),
   };
   let replayed = false;
+  let nonceReplayed = false;
   let redirects = 0;
 
   for (;;) {
@@ -207,6 +212,8 @@ export async function sendWithAuth<R extends AuthResponse>(
     if (!hop.credentialed) noteUncredentialed(config, url, out.method);
     const response = await next(out);
     const status = response.status;
+    // RFC 9449 §8.2: a server may send a new nonce on any response; the next proof carries it.
+    if (config.dpop && carriesCredential) config.dpop.cacheNonce(response, url);
 
     if (opaque) {
       if (forwarded && (status === 0 || REDIRECT_STATUSES.has(status))) {
@@ -264,6 +271,17 @@ export async function sendWithAuth<R extends AuthResponse>(
     const challenge = challengeFor(response, used?.tokenType ?? 'Bearer');
     const emit = (replay: boolean, reason: ReplayReason) =>
       rejected(config.sink, { method: out.method, url: shown(url), status, replay, reason }, challenge);
+    if (status === 401 && used?.tokenType === 'DPoP' && challenge?.parameters.error === 'use_dpop_nonce') {
+      // The token is fine; the proof lacked the nonce the server now sent (RFC 9449 §9).
+      if (nonceReplayed || hop.bodyIsStream || !response.headers.get('dpop-nonce')) {
+        emit(false, hop.bodyIsStream ? 'body-not-replayable' : 'already-replayed');
+        return response;
+      }
+      emit(true, 'dpop-nonce');
+      nonceReplayed = true;
+      await response.discard();
+      continue;
+    }
     if (challenge?.parameters.error === 'insufficient_scope') {
       emit(false, 'insufficient-scope');
       return response;
@@ -349,6 +367,7 @@ function rejected(sink: EventSink, event: RejectedEvent, challenge: Challenge | 
     'body-not-replayable': 'not replayed: its one-shot stream body cannot be sent again',
     'not-refreshable': 'not replayed: this credential cannot be refreshed',
     'insufficient-scope': `not replayed: the token lacks scope${full.scope ? ` "${full.scope}"` : ''}`,
+    'dpop-nonce': 'sending once more with the DPoP nonce the server asked for',
   };
   sink.log(
     event.replay ? 'info' : 'warn',

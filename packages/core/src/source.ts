@@ -41,6 +41,23 @@ export interface TokenSourceIdentity {
 }
 
 /**
+ * Proof of possession for DPoP-bound tokens (RFC 9449): signs a proof JWT with the key
+ * the tokens are bound to. A {@link TokenSource} that asks for DPoP-bound tokens has one
+ * (`@authrail/oauth2` builds it on openid-client with `dpop: true`); core's request loop
+ * uses it for every hop that carries a `DPoP` token.
+ */
+export interface DPoPProver {
+  /**
+   * Sets the `DPoP` header of one request: a new proof with `htm` (the method), `htu`
+   * (the URL without query or fragment), `iat`, a fresh `jti`, `ath` (the hash of
+   * `accessToken`) and the origin's last nonce.
+   */
+  addProof(url: URL, headers: Headers, method: string, accessToken: string): Promise<void>;
+  /** Remembers the `DPoP-Nonce` a response of this URL's origin carried, if any. */
+  cacheNonce(response: { readonly headers: { get(name: string): string | null } }, url: URL): void;
+}
+
+/**
  * Obtains tokens. `@authrail/oauth2` builds these for every grant; providers configure
  * them. Implement it yourself for anything else (a signed assertion, a sidecar, a CLI).
  * A source does one attempt per call: retries, caching and single flight belong to the
@@ -66,4 +83,9 @@ export interface TokenSource {
    * manager can tell transient failures from permanent ones.
    */
   fetchToken(options: FetchTokenOptions): Promise<Token>;
+  /**
+   * Present when the source asks for DPoP-bound tokens: the prover of the key they are
+   * bound to. Its tokens have the type `DPoP`, and every request carrying one gets a proof.
+   */
+  readonly dpop?: DPoPProver;
 }

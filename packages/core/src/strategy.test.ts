@@ -10,7 +10,10 @@ import {
   createMemoryTokenStore,
   createStaticTokenStrategy,
   createTokenManager,
+  createToken,
   queryParamScope,
+  type DPoPProver,
+  type TokenSource,
   type Token,
   type AuthResponse,
   type RejectedEvent,
@@ -716,5 +719,131 @@ describe('construction', () => {
       /^source: cannot be given together with tokens/,
     );
     expect(() => createAuthStrategy({ tokens: {} as never, origins: [web.api] })).toThrow(/^tokens:/);
+  });
+});
+
+describe('DPoP: a proof per hop from the source prover, nonces answered once', () => {
+  /** A prover double: the proof names its hop and the nonce it carries; the real one is oauth2's, tested against servers. */
+  function prover() {
+    const nonces = new Map<string, string>();
+    const proofs: string[] = [];
+    const dpop: DPoPProver = {
+      addProof(url, headers, method, accessToken) {
+        const proof = `proof-${proofs.length + 1} ${method} ${url.origin}${url.pathname} ath=${accessToken.length} nonce=${nonces.get(url.origin) ?? '-'}`;
+        proofs.push(proof);
+        headers.set('DPoP', proof);
+        return Promise.resolve();
+      },
+      cacheNonce(response, url) {
+        const nonce = response.headers.get('dpop-nonce');
+        if (nonce) nonces.set(url.origin, nonce);
+      },
+    };
+    return { dpop, proofs, nonces };
+  }
+
+  function dpopSource(proof: DPoPProver | undefined, tokenType = 'DPoP'): TokenSource & { fetched: number } {
+    const source = {
+      identity: { tokenEndpoint: 'https://auth.example.org/token', clientId: 'dpop-client' },
+      fetched: 0,
+      fetchToken: () => {
+        source.fetched += 1;
+        return Promise.resolve(
+          createToken({ accessToken: `dpop-token-${source.fetched}`, tokenType, expiresIn: 3600 }),
+        );
+      },
+      ...(proof ? { dpop: proof } : {}),
+    };
+    return source;
+  }
+
+  test('every hop gets Authorization: DPoP and a new proof for its own method and URL (replay and redirect hops too)', async () => {
+    const { dpop, proofs } = prover();
+    const strategy = createAuthStrategy({ source: dpopSource(dpop), origins: [web.api] });
+    let first = true;
+    web.routes.set('/moved', (_req, res) => {
+      res.writeHead(307, { location: `${web.api}/data?x=1` });
+      res.end();
+    });
+    web.routes.set('/data', (_req, res) => {
+      res.writeHead(first ? 401 : 200, first ? { 'www-authenticate': 'DPoP error="invalid_token"' } : {});
+      first = false;
+      res.end();
+    });
+    const response = await strategy.send(
+      request(`${web.api}/moved`, { method: 'POST', body: 'x' }),
+      fetchTransport,
+    );
+    expect(response.status).toBe(200);
+    expect(web.seen.map((s) => [s.path, s.headers.authorization, s.headers.dpop])).toEqual([
+      ['/moved', 'DPoP dpop-token-1', proofs[0]],
+      ['/data', 'DPoP dpop-token-1', proofs[1]],
+      ['/data', 'DPoP dpop-token-2', proofs[2]],
+    ]);
+    expect(proofs[1]).toBe(`proof-2 POST ${web.api}/data ath=12 nonce=-`); // htu without the query
+  });
+
+  test('use_dpop_nonce: the nonce is remembered and the request sent once more with the same token; never twice', async () => {
+    const { dpop, proofs, nonces } = prover();
+    const source = dpopSource(dpop);
+    const events: RejectedEvent[] = [];
+    const strategy = createAuthStrategy({
+      source,
+      origins: [web.api],
+      on: { rejected: (e) => events.push(e) },
+    });
+    web.routes.set('/nonce', (_req, res, seen) => {
+      const ok = seen.headers.dpop?.endsWith('nonce=n-1');
+      res.writeHead(ok ? 200 : 401, {
+        'dpop-nonce': 'n-1',
+        ...(ok
+          ? {}
+          : { 'www-authenticate': 'DPoP error="use_dpop_nonce", error_description="nonce required"' }),
+      });
+      res.end();
+    });
+    expect((await strategy.send(request(`${web.api}/nonce`), fetchTransport)).status).toBe(200);
+    expect(source.fetched).toBe(1); // the token was kept
+    expect(events).toEqual([
+      expect.objectContaining({ reason: 'dpop-nonce', replay: true, error: 'use_dpop_nonce' }),
+    ]);
+    expect(nonces.get(web.api)).toBe('n-1');
+    // The next request carries the nonce from the start.
+    expect((await strategy.send(request(`${web.api}/nonce`), fetchTransport)).status).toBe(200);
+    expect(proofs.at(-1)).toContain('nonce=n-1');
+    // A server that keeps asking gets one more try, then its 401.
+    web.routes.set('/always', (_req, res) => {
+      res.writeHead(401, {
+        'dpop-nonce': `n-${Math.random()}`,
+        'www-authenticate': 'DPoP error="use_dpop_nonce"',
+      });
+      res.end();
+    });
+    const before = web.seen.length;
+    expect((await strategy.send(request(`${web.api}/always`), fetchTransport)).status).toBe(401);
+    expect(web.seen.length - before).toBe(2);
+    expect(events.at(-1)).toMatchObject({ reason: 'already-replayed', replay: false });
+    expect(source.fetched).toBe(1);
+  });
+
+  test('a DPoP token without a prover, and a Bearer token where DPoP was asked for, are never sent', async () => {
+    const lone = createAuthStrategy({ source: dpopSource(undefined), origins: [web.api] });
+    await expect(lone.send(request(`${web.api}/x`), fetchTransport)).rejects.toMatchObject({
+      code: 'AUTHRAIL_TOKEN_RESPONSE_INVALID',
+      message: expect.stringMatching(/type "DPoP" needs the key it is bound to/) as unknown,
+    });
+    const downgrade = createAuthStrategy({ source: dpopSource(prover().dpop, 'Bearer'), origins: [web.api] });
+    await expect(downgrade.send(request(`${web.api}/x`), fetchTransport)).rejects.toMatchObject({
+      message: expect.stringMatching(/asked for a DPoP-bound token but got one of type "Bearer"/) as unknown,
+    });
+    expect(web.seen).toHaveLength(0);
+  });
+
+  test('a strategy on a shared token manager uses the manager source prover', async () => {
+    const { dpop, proofs } = prover();
+    const tokens = createTokenManager({ source: dpopSource(dpop) });
+    const strategy = createAuthStrategy({ tokens, origins: [web.api] });
+    await strategy.send(request(`${web.api}/x`), fetchTransport);
+    expect(web.seen[0]?.headers.dpop).toBe(proofs[0]);
   });
 });

@@ -14,6 +14,7 @@ import type { TokenStore } from './store.js';
 import { createToken, type Token } from './token.js';
 import {
   createTokenManager,
+  proverOf,
   servableNow,
   type RefreshOptions,
   type RetryOptions,
@@ -154,6 +155,7 @@ function buildStrategy(
   credential: RequestPolicy,
   getToken: LoopConfig['getToken'],
   invalidate: LoopConfig['invalidate'],
+  dpop?: LoopConfig['dpop'],
 ): AuthStrategy {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError('must be an options object', { option: 'options' });
@@ -166,6 +168,7 @@ function buildStrategy(
     getToken,
     invalidate,
     uncredentialed: new Set(),
+    dpop,
   };
   return {
     send: (request, next, sendOptions) => sendWithAuth(config, request, next, sendOptions),
@@ -221,6 +224,7 @@ export function createAuthStrategy(options: CreateAuthStrategyOptions): TokenAut
     // A cached token is served without a promise; anything else goes through the manager.
     (signal) => now?.() ?? tokens.getToken(signal ? { signal } : {}),
     (token) => tokens.invalidate(token),
+    proverOf.get(tokens),
   );
   return { send: strategy.send, tokens };
 }

@@ -12,7 +12,7 @@ import {
   isTokenEndpointError,
 } from './errors.js';
 import { EventSink, type AuthEvents, type Logger, type TokenFetchReason } from './events.js';
-import type { TokenSource } from './source.js';
+import type { DPoPProver, TokenSource } from './source.js';
 import { createMemoryTokenStore, tokenStoreKey, type TokenStore } from './store.js';
 import { createToken, tokenInfo, type Token } from './token.js';
 
@@ -142,6 +142,9 @@ const MAX_FAILURE_COOLDOWN_MS = 300_000;
  * and holds a fresh (or stale, refreshed in the background) token; undefined otherwise.
  */
 export const servableNow = new WeakMap<TokenManager, () => Token | undefined>();
+
+/** The DPoP prover of a manager's source, for the strategies built on the manager. */
+export const proverOf = new WeakMap<TokenManager, DPoPProver>();
 
 /** Where a token stands: `fresh` (serve it), `stale` (serve it, refresh in the background), `expired` (wait for a new one). */
 export type TokenState = 'fresh' | 'stale' | 'expired';
@@ -761,6 +764,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       return read(key ?? (await keyReady));
     },
   };
+  if (source.dpop) proverOf.set(manager, source.dpop);
   servableNow.set(manager, () => {
     if (key === undefined) return undefined;
     const token = read(key);

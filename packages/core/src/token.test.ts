@@ -67,8 +67,13 @@ describe('createToken', () => {
     },
   );
 
-  // Issue 9.4: an unknown token type was sent as `Authorization: dpop …` with no proof.
-  test.each(['DPoP', 'dpop', 'mac', 'N_A', 42])(
+  test.each(['DPoP', 'dpop', 'DPOP'])('token type %j is normalised to DPoP (RFC 9449)', (tokenType) => {
+    expect(createToken({ accessToken: 'a', tokenType }).tokenType).toBe('DPoP');
+  });
+
+  // Issue 9.4: an unknown token type was sent as `Authorization: dpop …` with no proof. A
+  // DPoP token is now accepted here and refused at send without its key (strategy tests).
+  test.each(['mac', 'N_A', 'dpop-bound', 42])(
     'regression: token type %j is refused (RFC 6749 §7.1)',
     (tokenType) => {
       expect(() => createToken({ accessToken: 'a', tokenType: tokenType as string })).toThrow(

@@ -6,6 +6,7 @@
  * @module
  */
 import { ErrorCodes, REDACTED, TokenEndpointError } from './errors.js';
+import type { DPoPProver } from './source.js';
 
 /** What a token is built from. `expiresIn` (seconds, as in RFC 6749) or `expiresAt` (epoch ms). */
 export interface TokenInit {
@@ -13,9 +14,9 @@ export interface TokenInit {
   accessToken: string;
   /**
    * The token type; `bearer` in any case is normalised to `Bearer` (Medblocks sends
-   * lowercase). Default `Bearer`. Any other type is refused: a client must not send a
-   * token whose type it does not understand (RFC 6749 §7.1), e.g. a `DPoP` token without
-   * its proof.
+   * lowercase), `dpop` to `DPoP` (RFC 9449). Default `Bearer`. Any other type is refused:
+   * a client must not send a token whose type it does not understand (RFC 6749 §7.1). A
+   * `DPoP` token is sent only by a strategy whose source has a {@link DPoPProver}.
    */
   tokenType?: string;
   /** Absolute expiry, in milliseconds since the epoch. Wins over `expiresIn`. */
@@ -48,7 +49,7 @@ export interface TokenInit {
 export interface Token {
   /** The secret access token. Do not log it. */
   readonly accessToken: string;
-  /** `Bearer` (normalised; the only type authrail sends). */
+  /** `Bearer` or `DPoP` (normalised). */
   readonly tokenType: string;
   /** Absolute expiry in epoch ms, when known. A token without it is used until rejected. */
   readonly expiresAt: number | undefined;
@@ -80,7 +81,8 @@ class TokenImpl implements Token {
   constructor(init: TokenInit, now: number) {
     this.#accessToken = init.accessToken;
     this.#refreshToken = init.refreshToken;
-    this.tokenType = 'Bearer'; // the only type createToken accepts, in its canonical spelling
+    // The two types createToken accepts, in their canonical spelling.
+    this.tokenType = init.tokenType?.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
     this.issuedAt = init.issuedAt ?? now;
     // expires_in 0 is "no lifetime given" (see TokenInit.expiresIn).
     this.expiresAt = init.expiresAt ?? (init.expiresIn ? this.issuedAt + init.expiresIn * 1000 : undefined);
@@ -136,8 +138,12 @@ function invalidReason(init: TokenInit, now: number): string | undefined {
   if (!HEADER_SAFE.test(init.accessToken))
     return 'access_token must be visible ASCII (no whitespace, control characters or non-ASCII)';
   const type: unknown = init.tokenType;
-  if (type !== undefined && type !== '' && (typeof type !== 'string' || type.toLowerCase() !== 'bearer'))
-    return `token_type ${typeof type === 'string' && HEADER_SAFE.test(type) ? type.slice(0, 20) : '(unprintable)'} is not supported: only Bearer tokens can be sent (RFC 6749 §7.1)`;
+  if (
+    type !== undefined &&
+    type !== '' &&
+    (typeof type !== 'string' || (type.toLowerCase() !== 'bearer' && type.toLowerCase() !== 'dpop'))
+  )
+    return `token_type ${typeof type === 'string' && HEADER_SAFE.test(type) ? type.slice(0, 20) : '(unprintable)'} is not supported: only Bearer and DPoP tokens can be sent (RFC 6749 §7.1)`;
   if (
     init.refreshToken !== undefined &&
     (typeof init.refreshToken !== 'string' || !HEADER_SAFE.test(init.refreshToken))
@@ -186,7 +192,7 @@ export function createToken(init: TokenInit, now: number = Date.now()): Token {
 export interface TokenRecord {
   /** The access token (secret). */
   accessToken: string;
-  /** `Bearer`. */
+  /** `Bearer` or `DPoP`. */
   tokenType: string;
   /** Expiry, epoch ms. */
   expiresAt?: number;
@@ -218,7 +224,7 @@ export function toTokenRecord(token: Token): TokenRecord {
 
 /** A short, non-reversible description of a token for events and logs: type and expiry only. */
 export interface TokenInfo {
-  /** `Bearer`. */
+  /** `Bearer` or `DPoP`. */
   tokenType: string;
   /** Expiry, epoch ms, when known. */
   expiresAt: number | undefined;

@@ -16,6 +16,7 @@ function context(token = createToken({ accessToken: 'tok-123' })): PolicyContext
   const ctx = {
     calls: 0,
     signal: undefined,
+    dpop: undefined,
     async token() {
       ctx.calls += 1;
       return token;

@@ -1,3 +1,4 @@
+import type { DPoPProver } from '../source.js';
 import type { Token } from '../token.js';
 import type { AuthRequest } from '../transport.js';
 
@@ -11,6 +12,8 @@ export interface PolicyContext {
   token(): Token | Promise<Token>;
   /** The caller's signal, for policies that do I/O. */
   readonly signal: AbortSignal | undefined;
+  /** The prover of the key the strategy's tokens are bound to (DPoP), when they are. */
+  readonly dpop: DPoPProver | undefined;
 }
 
 /** `'skip'` sends the request without any policy's changes and stops the remaining policies. */
