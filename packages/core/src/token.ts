@@ -6,7 +6,6 @@
  * @module
  */
 import { ErrorCodes, REDACTED, TokenEndpointError } from './errors.js';
-import type { DPoPProver } from './source.js';
 
 /** What a token is built from. `expiresIn` (seconds, as in RFC 6749) or `expiresAt` (epoch ms). */
 export interface TokenInit {
@@ -16,7 +15,7 @@ export interface TokenInit {
    * The token type; `bearer` in any case is normalised to `Bearer` (Medblocks sends
    * lowercase), `dpop` to `DPoP` (RFC 9449). Default `Bearer`. Any other type is refused:
    * a client must not send a token whose type it does not understand (RFC 6749 §7.1). A
-   * `DPoP` token is sent only by a strategy whose source has a {@link DPoPProver}.
+   * `DPoP` token is sent only by a strategy whose source has a `DPoPProver`.
    */
   tokenType?: string;
   /** Absolute expiry, in milliseconds since the epoch. Wins over `expiresIn`. */
