@@ -9,6 +9,7 @@ import {
   type TokenSource,
 } from '@authrail/core';
 import { checkClientAuth, none, type ClientAuthentication } from './client-auth.js';
+import { dpopBinding } from './dpop.js';
 import { checkClientId, runGrant, tokenFrom, type GrantOptions } from './grant.js';
 import { checkHttp } from './http.js';
 import { resolveServer, secureUrl, type ServerOptions } from './server.js';
@@ -145,6 +146,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
   const indexKey = `${prefix}pending:${clientId}`;
   const pendingKey = (state: string) => `${indexKey}:${state}`;
   const http = checkHttp(options);
+  const dpop = dpopBinding(options.dpop, clientId);
   const now = () => Date.now();
 
   async function readJson(key: string): Promise<unknown> {
@@ -198,7 +200,9 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
       ...(options.scope ? { scope: options.scope } : {}),
       actsForUser: true,
       ...(session === undefined ? {} : { session }),
+      ...(dpop ? { parameters: { dpop: dpop.keyId } } : {}),
     },
+    ...(dpop ? { dpop } : {}),
 
     async authorizationUrl(parameters = {}, call) {
       const metadata = await server.metadata(http, bounded(call));
@@ -227,6 +231,8 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         state: pending.state,
         code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
         code_challenge_method: 'S256',
+        // RFC 9449 §10: the code is bound to the key, so only this source can redeem it.
+        ...(dpop ? { dpop_jkt: await dpop.thumbprint() } : {}),
       });
     },
 
@@ -280,14 +286,17 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         clientId,
         auth,
         http,
-        { signal: bounded(call), extraSecrets: secrets },
-        (config) =>
-          client.authorizationCodeGrant(config, callback, {
-            pkceCodeVerifier: pending.codeVerifier,
-            expectedState: pending.state,
-          }),
+        { signal: bounded(call), extraSecrets: secrets, dpop },
+        (config, proof) =>
+          client.authorizationCodeGrant(
+            config,
+            callback,
+            { pkceCodeVerifier: pending.codeVerifier, expectedState: pending.state },
+            undefined,
+            proof,
+          ),
       );
-      return tokenFrom(response);
+      return tokenFrom(response, undefined, dpop);
     },
 
     async fetchToken({ signal, refreshToken }) {
@@ -302,10 +311,10 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         clientId,
         auth,
         http,
-        { ...(signal ? { signal } : {}), extraSecrets: [refreshToken] },
-        (config) => client.refreshTokenGrant(config, refreshToken),
+        { ...(signal ? { signal } : {}), extraSecrets: [refreshToken], dpop },
+        (config, proof) => client.refreshTokenGrant(config, refreshToken, undefined, proof),
       );
-      return tokenFrom(response, refreshToken);
+      return tokenFrom(response, refreshToken, dpop);
     },
 
     async revoke(token, hint, call) {

@@ -1,5 +1,10 @@
 import * as client from 'openid-client';
-import { ConfigError, type ProviderOptions } from '@authrail/core';
+import {
+  ConfigError,
+  ErrorCodes,
+  TokenEndpointError,
+  type ProviderOptions,
+} from '@authrail/core';
 import type { GrantOptions } from './grant.js';
 
 /** A secret, or a function that reads it (from a secret manager) — read again after `invalid_client`. */
@@ -236,9 +241,7 @@ async function signedAssertion(signer: AssertionSigner, clientId: string, endpoi
   };
   const jws = await signer.sign(header, claims);
   if (typeof jws !== 'string' || !COMPACT_JWS.test(jws))
-    throw new ConfigError('the signer returned no compact JWS (header.claims.signature)', {
-      option: 'signer',
-    });
+    throw new TypeError('it returned no compact JWS (header.claims.signature)');
   return jws;
 }
 
@@ -269,17 +272,31 @@ export function privateKeyJwt(
     const signer = checkSigner(key);
     return {
       method: 'private_key_jwt',
-      async prepare(_reread, clientId, endpoint) {
-        const assertion = await signedAssertion(signer, clientId, endpoint);
-        return {
-          auth: (_as, client, body) => {
-            body.set('client_id', client.client_id);
-            body.set('client_assertion_type', JWT_BEARER);
-            body.set('client_assertion', assertion);
-          },
-          secrets: [assertion],
-          rotatable: false,
+      prepare(_reread, clientId, endpoint) {
+        const secrets: string[] = [];
+        // Signed when openid-client sends the request, so a second try (a DPoP nonce)
+        // gets a new assertion with a new jti, as a server that refuses replays needs.
+        const sign = async (
+          _as: client.ServerMetadata,
+          metadata: client.ClientMetadata,
+          body: URLSearchParams,
+        ): Promise<void> => {
+          let assertion: string;
+          try {
+            assertion = await signedAssertion(signer, clientId, endpoint);
+          } catch (error) {
+            throw new TokenEndpointError(
+              ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE,
+              `could not sign the client assertion for ${endpoint}: the signer failed${error instanceof TypeError ? ` (${error.message})` : ''}`,
+              { cause: error, endpoint },
+            );
+          }
+          secrets.push(assertion);
+          body.set('client_id', metadata.client_id);
+          body.set('client_assertion_type', JWT_BEARER);
+          body.set('client_assertion', assertion);
         };
+        return Promise.resolve({ auth: sign as unknown as client.ClientAuth, secrets, rotatable: false });
       },
     };
   }

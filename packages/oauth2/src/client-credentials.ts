@@ -9,6 +9,7 @@ import {
   tokenFrom,
   type GrantOptions,
 } from './grant.js';
+import { dpopBinding } from './dpop.js';
 import { checkHttp } from './http.js';
 import { resolveServer, type ServerOptions } from './server.js';
 
@@ -58,6 +59,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
     throw new ConfigError('must be a space-separated string', { option: 'scope' });
   const extra = checkParameters(options.parameters);
   const resources = checkResource(options.resource);
+  const dpop = dpopBinding(options.dpop, clientId);
   const parameters = new URLSearchParams(extra);
   if (options.scope) parameters.set('scope', options.scope);
   for (const resource of resources) parameters.append('resource', resource);
@@ -67,9 +69,15 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
       tokenEndpoint: server.tokenEndpointHint,
       clientId,
       ...(options.scope ? { scope: options.scope } : {}),
-      // Tokens for another resource or audience are other tokens: they get their own store key.
-      parameters: { ...extra, ...(resources.length ? { resource: resources } : {}) },
+      // Tokens for another resource or audience, or bound to another DPoP key, are other
+      // tokens: they get their own store key.
+      parameters: {
+        ...extra,
+        ...(resources.length ? { resource: resources } : {}),
+        ...(dpop ? { dpop: dpop.keyId } : {}),
+      },
     },
+    ...(dpop ? { dpop } : {}),
     async fetchToken({ signal, refreshToken }) {
       const response = await runGrant(
         server,
@@ -79,14 +87,15 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
         {
           ...(signal ? { signal } : {}),
           extraSecrets: refreshToken ? [refreshToken] : [],
+          dpop,
         },
         // Some servers issue refresh tokens even here; use them when the manager passes one.
-        (config) =>
+        (config, proof) =>
           refreshToken
-            ? client.refreshTokenGrant(config, refreshToken)
-            : client.clientCredentialsGrant(config, parameters),
+            ? client.refreshTokenGrant(config, refreshToken, undefined, proof)
+            : client.clientCredentialsGrant(config, parameters, proof),
       );
-      return tokenFrom(response, refreshToken);
+      return tokenFrom(response, refreshToken, dpop);
     },
   };
 }

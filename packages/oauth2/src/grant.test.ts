@@ -26,7 +26,7 @@ test('property: any valid token response becomes a Token; unknown fields go to e
           ...(expiresIn === undefined ? {} : { expires_in: expiresIn }),
           ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
         };
-        const token = tokenFrom(response as never, previous);
+        const token = tokenFrom(response as never, previous, undefined);
         expect(token.accessToken).toBe(accessToken);
         expect(token.refreshToken).toBe(refreshToken ?? previous);
         expect(Object.keys(token.extra).sort()).toEqual(Object.keys(extra).sort());
@@ -103,4 +103,16 @@ test('property: a non-JSON body is TOKEN_RESPONSE_INVALID at any status', () => 
       },
     ),
   );
+});
+
+test('a DPoP token without a proof sent, and a Bearer token for a proof, are typed errors (no downgrade, no surprise binding)', () => {
+  const response = { access_token: 'abc', token_type: 'dpop', expires_in: 60 } as never;
+  expect(() => tokenFrom(response, undefined, undefined)).toThrow(
+    expect.objectContaining({ code: ErrorCodes.TOKEN_RESPONSE_INVALID }) as Error,
+  );
+  const binding = {} as Parameters<typeof tokenFrom>[2];
+  expect(tokenFrom(response, undefined, binding).tokenType).toBe('DPoP');
+  expect(() =>
+    tokenFrom({ ...(response as object), token_type: 'bearer' } as never, undefined, binding),
+  ).toThrow(/DPoP-bound token was asked for/);
 });

@@ -9,6 +9,7 @@ import {
   type Token,
 } from '@authrail/core';
 import type { ClientAuthentication } from './client-auth.js';
+import type { DPoPBinding, DPoPOption } from './dpop.js';
 import { abortedBy, toTokenEndpointError, type Observed } from './errors.js';
 import { endpointFetch, type HttpSettings } from './http.js';
 import type { ResolvedServer } from './server.js';
@@ -23,12 +24,35 @@ export interface GrantOptions {
    * (1048576), as Go's oauth2.
    */
   maxResponseBytes?: number;
+  /**
+   * DPoP-bound tokens (RFC 9449): `true` (a new ES256 key pair, private key not
+   * extractable) or your own `CryptoKeyPair`. Every token request and every request the
+   * tokens go on carries a proof signed by the key; `token_type` must come back `DPoP`.
+   */
+  dpop?: DPoPOption;
 }
 
 const STANDARD = new Set(['access_token', 'token_type', 'expires_in', 'refresh_token', 'scope', 'id_token']);
 
-/** Builds a core Token from a token endpoint response; unknown fields (MSK's `consented_on`) go to `extra`. */
-export function tokenFrom(response: client.TokenEndpointResponse, previousRefreshToken?: string): Token {
+/**
+ * Builds a core Token from a token endpoint response; unknown fields (MSK's `consented_on`)
+ * go to `extra`. A request that sent a DPoP proof must get a `DPoP` token back, and one
+ * that did not, a `Bearer` token: anything else is a typed error (no silent downgrade).
+ */
+export function tokenFrom(
+  response: client.TokenEndpointResponse,
+  previousRefreshToken: string | undefined,
+  dpop: DPoPBinding | undefined,
+): Token {
+  const type = String(response.token_type).toLowerCase();
+  if ((type === 'dpop') !== (dpop !== undefined)) {
+    throw new TokenEndpointError(
+      ErrorCodes.TOKEN_RESPONSE_INVALID,
+      dpop
+        ? `the token endpoint answered a DPoP proof with token_type "${type.slice(0, 20)}": a DPoP-bound token was asked for`
+        : 'the token endpoint answered with token_type "dpop" but no DPoP proof was sent (set the dpop option)',
+    );
+  }
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(response)) if (!STANDARD.has(k)) extra[k] = v;
   const refreshToken = response.refresh_token ?? previousRefreshToken;
@@ -126,8 +150,10 @@ export async function runGrant<T>(
     what?: string;
     /** Which metadata field holds the endpoint. Default `token_endpoint`. */
     endpointField?: 'token_endpoint' | 'revocation_endpoint';
+    /** The source's DPoP key: openid-client adds its proof (and answers `use_dpop_nonce` once). */
+    dpop?: DPoPBinding | undefined;
   },
-  call: (config: client.Configuration) => Promise<T>,
+  call: (config: client.Configuration, dpop: { DPoP: client.DPoPHandle } | undefined) => Promise<T>,
 ): Promise<T> {
   const what = options.what ?? 'token endpoint';
   const { signal } = options;
@@ -156,9 +182,12 @@ export async function runGrant<T>(
       if (server.insecure) client.allowInsecureRequests(config);
       config.timeout = 0; // openid-client's own 30 s timer off: the caller's signal is the one timeout
       config[client.customFetch] = endpointFetch(http, signal, observed, what);
-      return await call(config);
+      return await call(config, options.dpop ? { DPoP: await options.dpop.handle() } : undefined);
     } catch (error) {
       if (signal?.aborted) throw abortedBy(signal, endpoint, what);
+      // openid-client wraps what a client authentication threw (a signer's typed error).
+      const inner = (error as { cause?: unknown } | null)?.cause;
+      if (isAuthrailError(inner)) throw inner;
       throw toTokenEndpointError(error, observed, endpoint, [...secrets, ...preparedSecrets], what);
     }
   };

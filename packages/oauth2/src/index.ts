@@ -53,3 +53,4 @@ export {
   type ServerOptions,
 } from './server.js';
 export type { GrantOptions } from './grant.js';
+export type { DPoPOption } from './dpop.js';

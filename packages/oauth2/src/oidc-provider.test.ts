@@ -257,8 +257,12 @@ describe('client credentials against oidc-provider', () => {
       clientId: 'smart-ES384',
       clientAuth: privateKeyJwt({ alg: 'ES384', kid: 'ES384-1', sign: () => 'not a jws' }),
     });
+    const sent = op.tokenRequests().length;
     const error = await source.fetchToken({}).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: ErrorCodes.CONFIG, option: 'signer' });
+    expect(error).toMatchObject({ code: ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE });
+    expect((error as Error).message).toMatch(/the signer failed \(it returned no compact JWS/);
+    expect(rendered(error)).not.toContain('not a jws');
+    expect(op.tokenRequests().length).toBe(sent); // nothing was sent without an assertion
     expect(() => privateKeyJwt({ alg: 'none', sign: () => '' })).toThrow(/signer\.alg/);
     expect(() => privateKeyJwt({ alg: 'ES384', kid: '', sign: () => '' })).toThrow(/signer\.kid/);
   });
@@ -887,5 +891,126 @@ describe('token endpoints that misbehave', () => {
     const retryAfter = (error as { retryAfterMs?: number }).retryAfterMs;
     if (answer.headers?.['Retry-After']?.includes('GMT')) expect(retryAfter).toBeGreaterThan(3_500_000);
     expect(rendered(error)).not.toContain(SECRET);
+  });
+});
+
+describe('DPoP against oidc-provider (nonces required)', () => {
+  let dpopOp: OidcProviderHandle;
+  beforeAll(async () => {
+    dpopOp = await startOidcProvider({
+      requireDPoPNonce: true,
+      clients: [
+        {
+          client_id: 'svc-dpop',
+          client_secret: SECRET,
+          token_endpoint_auth_method: 'client_secret_post',
+          grant_types: ['client_credentials'],
+          response_types: [],
+          redirect_uris: [],
+        },
+        {
+          client_id: 'spa-dpop',
+          token_endpoint_auth_method: 'none',
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          redirect_uris: [REDIRECT],
+        },
+      ],
+    });
+  });
+  afterAll(() => dpopOp.close());
+
+  const proofOf = (request: { headers: Record<string, string | string[] | undefined> }) => {
+    const [header, claims] = String(request.headers.dpop)
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
+    return { header: header!, claims: claims! };
+  };
+
+  test('client credentials with dpop: true: a DPoP token; use_dpop_nonce answered once with the server nonce', async () => {
+    const source = clientCredentials({
+      server: { issuer: dpopOp.issuer, discovery: true },
+      clientId: 'svc-dpop',
+      clientAuth: clientSecretPost(SECRET),
+      dpop: true,
+    });
+    expect(source.dpop).toBeDefined();
+    const token = await source.fetchToken({});
+    expect(token.tokenType).toBe('DPoP');
+    const [refused, granted] = dpopOp.tokenRequests();
+    expect(proofOf(refused!).claims.nonce).toBeUndefined();
+    expect(proofOf(granted!).claims).toMatchObject({ htm: 'POST', htu: `${dpopOp.issuer}/token` });
+    expect(typeof proofOf(granted!).claims.nonce).toBe('string');
+    expect(proofOf(granted!).header).toMatchObject({ typ: 'dpop+jwt', alg: 'ES256' });
+    expect(proofOf(granted!).header.jwk).not.toHaveProperty('d'); // the public key only
+    // The nonce is remembered: the next token request needs no second try.
+    const before = dpopOp.tokenRequests().length;
+    await source.fetchToken({});
+    expect(dpopOp.tokenRequests().length - before).toBe(1);
+  });
+
+  test('a key pair of your own signs every proof', async () => {
+    const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, false, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    const pub = await crypto.subtle.exportKey('jwk', pair.publicKey);
+    const source = clientCredentials({
+      server: { issuer: dpopOp.issuer, discovery: true },
+      clientId: 'svc-dpop',
+      clientAuth: clientSecretPost(SECRET),
+      dpop: pair,
+    });
+    await expect(source.fetchToken({})).resolves.toMatchObject({ tokenType: 'DPoP' });
+    expect(proofOf(dpopOp.tokenRequests().at(-1)!).header).toMatchObject({
+      alg: 'ES384',
+      jwk: { kty: 'EC', crv: 'P-384', x: pub.x, y: pub.y },
+    });
+    expect(() =>
+      clientCredentials({
+        server: direct(),
+        clientId: 'svc-dpop',
+        clientAuth: clientSecretPost(SECRET),
+        dpop: { privateKey: pair.privateKey } as CryptoKeyPair,
+      }),
+    ).toThrow(expect.objectContaining({ option: 'dpop' }) as Error);
+  });
+
+  test('a Bearer answer to a DPoP proof is a typed error, not a silent downgrade (and the reverse)', async () => {
+    const bearerOnly = clientCredentials({
+      server: { issuer: dpopOp.issuer, tokenEndpoint: `${dpopOp.issuer}/token` },
+      clientId: 'svc-dpop',
+      clientAuth: clientSecretPost(SECRET),
+      dpop: true,
+      // A proxy that strips the DPoP header: the server then issues a Bearer token.
+      fetch: (input, init) => {
+        const headers = new Headers(init?.headers);
+        headers.delete('dpop');
+        return fetch(input, { ...init, headers });
+      },
+    });
+    await expect(bearerOnly.fetchToken({})).rejects.toMatchObject({
+      code: ErrorCodes.TOKEN_RESPONSE_INVALID,
+      message: expect.stringMatching(/DPoP-bound token was asked for/) as unknown,
+    });
+  });
+
+  test('authorization code with DPoP: dpop_jkt in the authorization URL, a DPoP token, a DPoP-bound refresh', async () => {
+    const flow = authorizationCode({
+      server: { issuer: dpopOp.issuer, discovery: true },
+      clientId: 'spa-dpop',
+      redirectUri: REDIRECT,
+      scope: 'openid offline_access',
+      storage: createMemoryStorage(),
+      dpop: true,
+    });
+    const url = await flow.authorizationUrl({ prompt: 'consent' });
+    expect(url.searchParams.get('dpop_jkt')).toMatch(/^[\w-]{43}$/);
+    const token = await flow.handleRedirect(await signInHeadlessly(url));
+    expect(token.tokenType).toBe('DPoP');
+    const refreshed = await flow.fetchToken({ refreshToken: token.refreshToken! });
+    expect(refreshed.tokenType).toBe('DPoP');
+    expect(proofOf(dpopOp.tokenRequests().at(-1)!).claims).toMatchObject({ htm: 'POST' });
   });
 });

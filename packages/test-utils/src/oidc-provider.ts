@@ -1,6 +1,7 @@
 // A real, standards-true authorization server (oidc-provider) for tests, bound to
 // 127.0.0.1 on a free port, recording every request it receives — headers and body —
 // so tests can assert what a client really sent (which client authentication, PKCE).
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type ClientMetadata } from 'oidc-provider';
@@ -25,6 +26,8 @@ export interface OidcProviderOptions {
   clients: ClientMetadata[];
   /** Access token lifetime, seconds. Default 3600. */
   accessTokenTtl?: number;
+  /** DPoP (RFC 9449) is always on; with this, every DPoP token request must carry a server nonce. */
+  requireDPoPNonce?: boolean;
 }
 
 /**
@@ -42,10 +45,16 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       devInteractions: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
+      dPoP: {
+        enabled: true,
+        nonceSecret: randomBytes(32),
+        requireNonce: () => options.requireDPoPNonce === true,
+      },
     },
     // SMART Backend Services sign client assertions with RS384 or ES384.
     enabledJWA: {
       clientAuthSigningAlgValues: ['RS256', 'RS384', 'PS256', 'ES256', 'ES384', 'EdDSA'],
+      dPoPSigningAlgValues: ['ES256', 'ES384', 'PS256', 'EdDSA'],
     },
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'api:read'],
