@@ -1,10 +1,5 @@
 import * as client from 'openid-client';
-import {
-  ConfigError,
-  ErrorCodes,
-  TokenEndpointError,
-  type ProviderOptions,
-} from '@authrail/core';
+import { ConfigError, ErrorCodes, TokenEndpointError, type ProviderOptions } from '@authrail/core';
 import type { GrantOptions } from './grant.js';
 
 /** A secret, or a function that reads it (from a secret manager) — read again after `invalid_client`. */
