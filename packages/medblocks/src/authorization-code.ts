@@ -102,6 +102,7 @@ export function medblocksAuthorizationCode(
     ...(options.storage ? { storage: options.storage } : {}),
     fetch: options.fetch,
     maxResponseBytes: options.maxResponseBytes,
+    dpop: options.dpop,
     storageKey: 'authrail:medblocks:',
     session: options.session,
   });

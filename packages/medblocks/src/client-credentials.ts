@@ -50,6 +50,7 @@ export function medblocksClientCredentials(options: MedblocksClientCredentialsOp
     ...(options.scope === undefined ? {} : { scope: options.scope }),
     fetch: options.fetch,
     maxResponseBytes: options.maxResponseBytes,
+    dpop: options.dpop,
   });
   return createAuthStrategy({
     ...options,

@@ -63,6 +63,7 @@ export function mskApim(options: MskApimOptions): MskApimStrategy {
     scope: options.scope ?? 'full',
     fetch: options.fetch,
     maxResponseBytes: options.maxResponseBytes,
+    dpop: options.dpop,
   });
   const origins = options.origins ?? [new URL(server.issuer).origin];
 

@@ -154,6 +154,7 @@ export function oktaClientCredentials(options: OktaClientCredentialsOptions): To
     ...(options.scope === undefined ? {} : { scope: options.scope }),
     fetch: options.fetch,
     maxResponseBytes: options.maxResponseBytes,
+    dpop: options.dpop,
   });
   const oktaOrigin = new URL(server.tokenEndpoint).origin;
   const strategy = createAuthStrategy({

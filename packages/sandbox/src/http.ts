@@ -191,10 +191,14 @@ export function basicCredentials(ex: Exchange): { clientId: string; clientSecret
   };
 }
 
-/** The bearer token of a request, if it has one (the scheme is case-insensitive, RFC 7235). */
-export function bearerToken(ex: Exchange): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(ex.req.headers.authorization ?? '');
-  return match?.[1];
+/**
+ * The access token of a request and its scheme, `Bearer` or `DPoP` (RFC 9449 §7.1), if
+ * it has one (schemes are case-insensitive, RFC 7235).
+ */
+export function accessTokenOf(ex: Exchange): { scheme: 'Bearer' | 'DPoP'; token: string } | undefined {
+  const match = /^(Bearer|DPoP)\s+(\S+)\s*$/i.exec(ex.req.headers.authorization ?? '');
+  if (!match) return undefined;
+  return { scheme: match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token: match[2]! };
 }
 
 /** Escapes text for HTML content and attribute values. */

@@ -17,7 +17,7 @@ import { MEDBLOCKS_PREFIX } from './services/medblocks.js';
 import { MSK_FHIR_PATH, MSK_TOKEN_PATH } from './services/msk.js';
 import { OKTA_AUTH_SERVER } from './services/okta.js';
 import { SMART_FHIR_PATH, SMART_TOKEN_PATH } from './services/smart.js';
-import { SandboxState } from './state.js';
+import { randomToken, SandboxState } from './state.js';
 import type { Fault, RecordedRequest, SandboxOptions, SandboxRoute, TokenFilter } from './types.js';
 
 /**
@@ -114,6 +114,8 @@ export interface Sandbox {
   issuedTokens(filter?: TokenFilter): number;
   /** Forgets tokens, codes, requests and faults. */
   reset(): void;
+  /** DPoP: makes the nonce proofs must carry a new one (with `dpopNonces`), as servers rotate theirs. */
+  rotateDPoPNonce(): void;
   /** Closes both listeners and every open connection, hung ones included. */
   close(): Promise<void>;
 }
@@ -172,6 +174,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     resolveClients(options.clients),
     options.users ?? [{ ...demoClients.user }],
     resolveLifetimes(options.tokenLifetimeSeconds),
+    options.dpopNonces === true,
   );
   const hung: HangRegistry = new Set();
   const sockets = new Set<Socket>();
@@ -338,6 +341,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     reset() {
       state.reset();
+    },
+    rotateDPoPNonce() {
+      state.dpop.nonce = randomToken(16);
     },
     close() {
       closing ??= (async () => {

@@ -7,6 +7,7 @@ import type {
   SandboxService,
   TokenFilter,
 } from './types.js';
+import { dpopMemory } from './services/dpop.js';
 import { smartMemory } from './services/smart.js';
 
 /** An access token the sandbox issued (tokens are opaque: everything lives here). */
@@ -23,6 +24,8 @@ export interface IssuedToken {
   expiresAt: number;
   /** Revoked (RFC 7009 or `sandbox.revokeTokens`). */
   revoked: boolean;
+  /** DPoP: the thumbprint of the key the token is bound to; only proofs by that key may use it. */
+  jkt?: string;
 }
 
 /** A pending authorization code (Medblocks code flow): single use, bound to all of this. */
@@ -77,12 +80,16 @@ export class SandboxState {
   readonly faults = new Map<SandboxRoute, QueuedFault[]>();
   /** SMART's assertion ids seen and bulk export jobs. */
   readonly smart = smartMemory();
+  /** DPoP proof ids seen and the nonce proofs must carry. */
+  readonly dpop;
 
   constructor(
     clients: SandboxClient[],
     readonly users: { username: string; password: string }[],
     readonly lifetimes: Record<SandboxService, number>,
+    requireDPoPNonce = false,
   ) {
+    this.dpop = dpopMemory(requireDPoPNonce);
     for (const client of clients) this.clients.set(client.clientId, client);
   }
 
@@ -101,6 +108,7 @@ export class SandboxState {
     service: SandboxService,
     clientId: string,
     scope: string,
+    jkt?: string,
   ): { accessToken: string; expiresIn: number } {
     const accessToken = randomToken(32);
     const lifetime = this.lifetimes[service];
@@ -111,6 +119,7 @@ export class SandboxState {
       researchStudies: [...(this.clients.get(clientId)?.researchStudies ?? [])],
       expiresAt: Date.now() + lifetime * 1000,
       revoked: false,
+      ...(jkt ? { jkt } : {}),
     });
     return { accessToken, expiresIn: Math.max(1, Math.ceil(lifetime)) };
   }
@@ -143,5 +152,6 @@ export class SandboxState {
     this.faults.clear();
     this.smart.jtis.clear();
     this.smart.exports.clear();
+    this.dpop.jtis.clear();
   }
 }

@@ -254,6 +254,12 @@ export interface SandboxOptions {
       };
   /** Clients added to the demo clients (same `clientId` replaces). */
   clients?: SandboxClient[];
+  /**
+   * DPoP (RFC 9449): require the server's nonce in every proof, at the SMART token
+   * endpoint and on every API. A proof without it gets `use_dpop_nonce` and a
+   * `DPoP-Nonce`; `sandbox.rotateDPoPNonce()` changes it. Default false.
+   */
+  dpopNonces?: boolean;
   /** Users of the Medblocks sign-in page. Default `demo` / `demo`. */
   users?: {
     /** Sign-in name. */

@@ -365,3 +365,79 @@ describe('options', () => {
 function demoOptionsSync(): SmartBackendServicesOptions {
   return { fhirBaseUrl: sb.urls.smart.fhirBaseUrl, clientId: demo.clientId, scope: 'system/Patient.rs' };
 }
+
+describe('DPoP-bound tokens (dpop: true) against a server that requires nonces', () => {
+  let nonceSandbox: Sandbox;
+  beforeAll(async () => {
+    nonceSandbox = await startSandbox({ dpopNonces: true });
+  });
+  afterAll(() => nonceSandbox.close());
+
+  const claimsOf = (proof: string | undefined) =>
+    JSON.parse(Buffer.from(String(proof).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+
+  test('the token request is answered use_dpop_nonce once, then a DPoP token; every FHIR request carries a new proof', async () => {
+    const rejected: RejectedEvent[] = [];
+    const strategy = smartBackendServices({
+      fhirBaseUrl: nonceSandbox.urls.smart.fhirBaseUrl,
+      clientId: demo.clientId,
+      privateKey: await importPrivateKey({ ...demo.privateJwk }, { kid: demo.kid }),
+      scope: 'system/Patient.rs',
+      dpop: true,
+      on: { rejected: (e) => rejected.push(e) },
+    });
+    const patients = `${nonceSandbox.urls.smart.fhirBaseUrl}/Patient?_count=2`;
+    expect((await sendThrough(strategy, patients)).status).toBe(200);
+    expect((await sendThrough(strategy, patients)).status).toBe(200);
+    const tokenRequests = nonceSandbox.tokenRequests({ service: 'smart' });
+    expect(tokenRequests.map((r) => r.status)).toEqual([400, 200]); // use_dpop_nonce, then the token
+    const fhir = nonceSandbox.resourceRequests({ route: 'smart-fhir' });
+    expect(fhir.map((r) => r.status)).toEqual([200, 200]);
+    for (const request of fhir) {
+      expect(request.headers.authorization).toMatch(/^DPoP /);
+      expect(claimsOf(request.headers.dpop)).toMatchObject({
+        htm: 'GET',
+        htu: `${nonceSandbox.urls.smart.fhirBaseUrl}/Patient`,
+      });
+    }
+    expect(claimsOf(fhir[0]!.headers.dpop).jti).not.toBe(claimsOf(fhir[1]!.headers.dpop).jti);
+
+    // The server rotates its nonce: one use_dpop_nonce, answered with the new one, same token.
+    nonceSandbox.rotateDPoPNonce();
+    expect((await sendThrough(strategy, patients)).status).toBe(200);
+    expect(nonceSandbox.resourceRequests({ route: 'smart-fhir' }).map((r) => r.status)).toEqual([
+      200, 200, 401, 200,
+    ]);
+    expect(nonceSandbox.tokenRequests({ service: 'smart' })).toHaveLength(2);
+    expect(rejected).toEqual([expect.objectContaining({ reason: 'dpop-nonce', replay: true })]);
+
+    // A revoked token: dropped, a new one (a new assertion and proof), the request replayed with a new proof.
+    nonceSandbox.revokeTokens({ service: 'smart' });
+    expect((await sendThrough(strategy, patients)).status).toBe(200);
+    expect(nonceSandbox.tokenRequests({ service: 'smart' }).map((r) => r.status)).toEqual([400, 200, 200]);
+  });
+
+  test('the token is useless as a Bearer token elsewhere: the sandbox refuses it without the proof', async () => {
+    const strategy = smartBackendServices({
+      fhirBaseUrl: nonceSandbox.urls.smart.fhirBaseUrl,
+      clientId: demo.clientId,
+      privateKey: await importPrivateKey({ ...demo.privateJwk }, { kid: demo.kid }),
+      scope: 'system/Patient.rs',
+      dpop: true,
+    });
+    const token = await strategy.tokens.getToken();
+    expect(token.tokenType).toBe('DPoP');
+    const stolen = await fetch(`${nonceSandbox.urls.smart.fhirBaseUrl}/Patient`, {
+      headers: { authorization: `Bearer ${token.accessToken}` },
+    });
+    expect(stolen.status).toBe(401);
+    const replayedProof = await fetch(`${nonceSandbox.urls.smart.fhirBaseUrl}/Patient`, {
+      headers: {
+        authorization: `DPoP ${token.accessToken}`,
+        dpop: String(nonceSandbox.tokenRequests({ service: 'smart' }).at(-1)!.headers.dpop),
+      },
+    });
+    expect(replayedProof.status).toBe(401);
+    expect(replayedProof.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_dpop_proof"/);
+  });
+});

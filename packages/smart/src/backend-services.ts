@@ -153,6 +153,7 @@ export function smartBackendServices(options: SmartBackendServicesOptions): Toke
     scope,
     fetch: options.fetch,
     maxResponseBytes: options.maxResponseBytes,
+    dpop: options.dpop,
   });
   return createAuthStrategy({
     ...options,

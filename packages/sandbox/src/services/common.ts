@@ -1,7 +1,7 @@
 // Shared by the resource APIs: RFC 6750 bearer checks, FHIR errors and fake patients.
 import {
+  accessTokenOf,
   basicCredentials,
-  bearerToken,
   formOf,
   mediaType,
   methodNotAllowed,
@@ -10,26 +10,35 @@ import {
 } from '../http.js';
 import type { IssuedToken, SandboxState } from '../state.js';
 import type { SandboxService } from '../types.js';
+import { checkProof, nonceHeader } from './dpop.js';
 
 /**
  * The RFC 6750 §3 401: with no usable credentials the challenge is a bare `Bearer` (no
  * error code); with a bad token it is `Bearer error="invalid_token"` and a description.
+ * A request that came with a DPoP token is answered in the DPoP scheme (RFC 9449 §7.1),
+ * with the server's nonce when nonces are required.
  */
-function challenge(ex: Exchange, description?: string): void {
+function challenge(
+  ex: Exchange,
+  description?: string,
+  scheme: 'Bearer' | 'DPoP' = 'Bearer',
+  error = 'invalid_token',
+  headers: Record<string, string> = {},
+): void {
   if (!description) {
     sendJson(
       ex,
       401,
       { error: 'unauthorized', error_description: 'A bearer access token is required' },
-      { 'WWW-Authenticate': 'Bearer' },
+      { 'WWW-Authenticate': 'Bearer', ...headers },
     );
     return;
   }
   sendJson(
     ex,
     401,
-    { error: 'invalid_token', error_description: description },
-    { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description}"` },
+    { error, error_description: description },
+    { 'WWW-Authenticate': `${scheme} error="${error}", error_description="${description}"`, ...headers },
   );
 }
 
@@ -49,15 +58,45 @@ export function authenticate(
   state: SandboxState,
   services: readonly SandboxService[],
 ): IssuedToken | undefined {
-  const presented = bearerToken(ex);
+  const presented = accessTokenOf(ex);
+  const nonce = nonceHeader(state.dpop);
   if (!presented) {
-    challenge(ex);
+    challenge(ex, undefined, 'Bearer', 'invalid_token', nonce);
     return undefined;
   }
-  const token = state.tokens.get(presented);
+  const { scheme } = presented;
+  const token = state.tokens.get(presented.token);
   if (!token) {
-    challenge(ex, 'The access token is not valid');
+    challenge(ex, 'The access token is not valid', scheme);
     return undefined;
+  }
+  if (token.jkt && scheme !== 'DPoP') {
+    challenge(ex, 'The access token is DPoP-bound: send it as DPoP with a proof', 'Bearer');
+    return undefined;
+  }
+  if (scheme === 'DPoP') {
+    if (!token.jkt) {
+      challenge(ex, 'The access token is not DPoP-bound: send it as Bearer', 'DPoP');
+      return undefined;
+    }
+    const htu = `http://${ex.req.headers.host ?? '127.0.0.1'}${ex.url.pathname}`;
+    const proof = checkProof(ex, state.dpop, htu, presented.token);
+    if ('error' in proof) {
+      challenge(ex, proof.description, 'DPoP', proof.error, nonce);
+      return undefined;
+    }
+    if (proof.jkt !== token.jkt) {
+      challenge(
+        ex,
+        'The DPoP proof is signed by another key than the token is bound to',
+        'DPoP',
+        'invalid_dpop_proof',
+        nonce,
+      );
+      return undefined;
+    }
+    // RFC 9449 §8.2: the current nonce on every response, so clients stay in step.
+    for (const [name, value] of Object.entries(nonce)) ex.res.setHeader(name, value);
   }
   if (!services.includes(token.service)) {
     challenge(ex, 'The access token was issued for another service');
@@ -179,11 +218,15 @@ export function badGrant(ex: Exchange, grantType: string, supported: readonly st
 }
 
 /** A successful token response, never cached (RFC 6749 §5.1). */
-export function tokenResponse(ex: Exchange, body: Record<string, unknown>): void {
+export function tokenResponse(
+  ex: Exchange,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): void {
   const sent = { ...body };
   for (const [key, value] of Object.entries(ex.tokenFields ?? {})) {
     if (value === null) delete sent[key];
     else sent[key] = value;
   }
-  sendJson(ex, 200, sent, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+  sendJson(ex, 200, sent, { 'Cache-Control': 'no-store', Pragma: 'no-cache', ...headers });
 }

@@ -6,6 +6,7 @@
 import { createPublicKey, verify, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import { sendJson, send, type Exchange } from '../http.js';
 import { randomToken, type IssuedToken, type SandboxState } from '../state.js';
+import { checkProof, nonceHeader } from './dpop.js';
 import type { SandboxClient } from '../types.js';
 import {
   authenticate,
@@ -201,8 +202,21 @@ async function smartToken(
     });
   }
   const scope = requested.join(' ');
-  const { accessToken, expiresIn } = state.issue('smart', clientId, scope);
-  tokenResponse(ex, { token_type: 'Bearer', expires_in: expiresIn, access_token: accessToken, scope });
+  // DPoP (RFC 9449 §5): a proof on the token request binds the token to its key.
+  let jkt: string | undefined;
+  const nonce = nonceHeader(state.dpop);
+  if (ex.req.headers.dpop !== undefined) {
+    const proof = checkProof(ex, state.dpop, tokenUrl);
+    if ('error' in proof)
+      return sendJson(ex, 400, { error: proof.error, error_description: proof.description }, nonce);
+    jkt = proof.jkt;
+  }
+  const { accessToken, expiresIn } = state.issue('smart', clientId, scope, jkt);
+  tokenResponse(
+    ex,
+    { token_type: jkt ? 'DPoP' : 'Bearer', expires_in: expiresIn, access_token: accessToken, scope },
+    nonce,
+  );
 }
 
 /** The SMART configuration document (SMART App Launch 2.x §"SMART configuration"). */
@@ -220,6 +234,7 @@ function configuration(ex: Exchange, state: SandboxState, baseUrl: string): void
     grant_types_supported: ['client_credentials'],
     scopes_supported: scopes,
     capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
+    dpop_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
   });
 }
 
