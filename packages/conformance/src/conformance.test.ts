@@ -1,6 +1,6 @@
 // The adapter conformance table: the same guarantees, the same assertions, for every
 // adapter (fetch, ky 2, ky 1, axios), over real HTTP against the sandbox.
-import { describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { inspect } from 'node:util';
 import {
   ErrorCodes,
@@ -15,7 +15,8 @@ import {
 import { clientCredentials, clientSecretPost } from '@authrail/oauth2';
 import { mskApim, type MskApimOptions } from '@authrail/msk-apim';
 import { oktaClientCredentials } from '@authrail/okta';
-import { demoClients, type RecordedRequest } from '@authrail/sandbox';
+import { demoClients, startSandbox, type RecordedRequest, type Sandbox } from '@authrail/sandbox';
+import { importPrivateKey, smartBackendServices } from '@authrail/smart';
 import { BINARY, JSON_BODY, XML_BODY, drivers, type BodyKind, type Driver } from './drivers.js';
 import { answer, redirectTo, useOrigins, useSandbox } from '@authrail/test-utils';
 
@@ -491,5 +492,86 @@ describe.each(drivers)('$name adapter: challenges', (driver: Driver) => {
       ['/echo/b', 200],
     ]);
     expect(sb.tokenRequests()).toHaveLength(3);
+  });
+});
+
+describe.each(drivers)('$name adapter: DPoP-bound tokens', (driver: Driver) => {
+  // A sandbox of its own that requires DPoP nonces everywhere.
+  let nonces: Sandbox;
+  beforeAll(async () => {
+    nonces = await startSandbox({ dpopNonces: true });
+  });
+  afterAll(() => nonces.close());
+
+  const smartDpop = async (on: { rejected?: (e: RejectedEvent) => void } = {}) =>
+    smartBackendServices({
+      fhirBaseUrl: nonces.urls.smart.fhirBaseUrl,
+      clientId: demoClients.smartBackend.clientId,
+      privateKey: await importPrivateKey(
+        { ...demoClients.smartBackend.privateJwk },
+        { kid: demoClients.smartBackend.kid },
+      ),
+      scope: 'system/Patient.rs',
+      dpop: true,
+      retry: { baseDelayMs: 1, maxDelayMs: 5 },
+      on,
+    });
+  const claims = (record: RecordedRequest) =>
+    JSON.parse(Buffer.from(String(record.headers.dpop).split('.')[1]!, 'base64url').toString()) as {
+      htm: string;
+      htu: string;
+      jti: string;
+      nonce?: string;
+    };
+  const echoes = () => nonces.resourceRequests({ route: 'echo' });
+
+  test('every hop carries Authorization: DPoP and a new proof of its own; a nonce challenge and a revocation are each replayed once with the same bytes', async () => {
+    nonces.reset();
+    const events: RejectedEvent[] = [];
+    const send = driver.client(await smartDpop({ rejected: (e) => events.push(e) }));
+    expect((await send({ method: 'GET', url: `${nonces.urls.echo}/first?x=1` })).status).toBe(200);
+    nonces.rotateDPoPNonce();
+    expect((await send({ method: 'POST', url: `${nonces.urls.echo}/nonce`, body: 'json' })).status).toBe(200);
+    nonces.revokeTokens();
+    expect((await send({ method: 'POST', url: `${nonces.urls.echo}/revoked`, body: 'blob' })).status).toBe(
+      200,
+    );
+
+    const seen = echoes();
+    expect(seen.map((r) => [r.path, r.status])).toEqual([
+      ['/echo/first', 200],
+      ['/echo/nonce', 401],
+      ['/echo/nonce', 200],
+      ['/echo/revoked', 401],
+      ['/echo/revoked', 200],
+    ]);
+    for (const record of seen) {
+      expect(record.headers.authorization).toMatch(/^DPoP \S+$/);
+      expect(claims(record)).toMatchObject({ htm: record.method, htu: `${nonces.url}${record.path}` });
+    }
+    expect(new Set(seen.map((r) => claims(r).jti)).size).toBe(seen.length); // a new proof every time
+    expect(seen[2]!.headers.authorization).toBe(seen[1]!.headers.authorization); // the nonce replay keeps the token
+    expect(seen[4]!.headers.authorization).not.toBe(seen[3]!.headers.authorization); // the revoked one is replaced
+    expect(seen[2]!.body.equals(seen[1]!.body)).toBe(true);
+    expect(seen[4]!.body.equals(seen[3]!.body)).toBe(true);
+    expect(events.map((e) => e.reason)).toEqual(['dpop-nonce', 'replaying']);
+    // One use_dpop_nonce at the token endpoint, then a token; one more after the revocation.
+    expect(nonces.tokenRequests({ service: 'smart' }).map((r) => r.status)).toEqual([400, 200, 200]);
+  });
+
+  test('a redirect hop gets a proof for its own URL; a hop to another origin gets neither token nor proof', async () => {
+    nonces.reset();
+    const send = driver.client(await smartDpop());
+    const via = (to: string) => `${nonces.urls.redirect}?to=${encodeURIComponent(to)}&status=307`;
+    expect((await send({ method: 'GET', url: via(`${nonces.urls.echo}/landed`) })).status).toBe(200);
+    const [redirect] = nonces.requests.filter((r) => r.path === '/redirect');
+    const [landed] = echoes();
+    expect(claims(redirect!).htu).toBe(`${nonces.url}/redirect`);
+    expect(claims(landed!).htu).toBe(`${nonces.url}/echo/landed`);
+    expect(claims(landed!).jti).not.toBe(claims(redirect!).jti);
+    expect((await send({ method: 'GET', url: via(`${nonces.urls.elsewhere}/away`) })).status).toBe(200);
+    const [away] = nonces.requests.filter((r) => r.listener === 'elsewhere');
+    expect(away!.headers.authorization).toBeUndefined();
+    expect(away!.headers.dpop).toBeUndefined();
   });
 });
