@@ -22,6 +22,7 @@ import {
   type TokenSource,
 } from '@authrail/core';
 import { attachAuth } from '@authrail/axios';
+import { clientCredentials, clientSecretPost } from '@authrail/oauth2';
 import { createAuthFetch } from '@authrail/fetch';
 import { createAuthKy } from '@authrail/ky';
 import { compare, perCall, report, startServer, type Measured, type Variant } from './harness.js';
@@ -281,12 +282,57 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
         () => hop.headers.set('authorization', STATIC),
         options.microCalls,
       ),
+      ...(await dpopCost(url, request, noop, Math.max(200, Math.round(options.microCalls / 50)))),
     };
     const added = await addedCpu(server.url, strategy, options);
     return { reports, micro, added };
   } finally {
     server.stop();
   }
+}
+
+/**
+ * What DPoP costs per request, with a transport that answers at once: one proof alone
+ * (an ES256 signature through openid-client's handle, as core makes it per hop), and
+ * core's loop with a DPoP token beside the same loop with a bearer token.
+ */
+async function dpopCost(
+  url: string,
+  request: { method: string; url: URL; headers: Headers },
+  noop: () => Promise<AuthResponse>,
+  calls: number,
+): Promise<Record<string, number>> {
+  const prover = clientCredentials({
+    server: { issuer: new URL(url).origin, tokenEndpoint: `${new URL(url).origin}/token` },
+    clientId: 'bench',
+    clientAuth: clientSecretPost('bench-secret'),
+    dpop: true,
+  }).dpop!;
+  const tokenOf = (tokenType: string): TokenSource => ({
+    identity: { tokenEndpoint: `${url}/token`, clientId: `bench-${tokenType}` },
+    fetchToken: () =>
+      Promise.resolve(createToken({ accessToken: 'bench-token-0123456789', tokenType, expiresIn: 3600 })),
+    ...(tokenType === 'DPoP' ? { dpop: prover } : {}),
+  });
+  const origins = [new URL(url).origin];
+  const dpop = createAuthStrategy({ source: tokenOf('DPoP'), origins });
+  const bearerOnly = createAuthStrategy({ source: tokenOf('Bearer'), origins });
+  await Promise.all([dpop.tokens.getToken(), bearerOnly.tokens.getToken()]);
+  const headers = new Headers();
+  return {
+    'DPoP: one proof, ES256 (ns)': await perCall(
+      () => prover.addProof(request.url, headers, 'GET', 'bench-token-0123456789'),
+      calls,
+    ),
+    'DPoP: send() answering at once with a DPoP token (ns)': await perCall(
+      () => dpop.send(request, noop),
+      calls,
+    ),
+    'DPoP: the same with a bearer token, for the ratio (ns)': await perCall(
+      () => bearerOnly.send(request, noop),
+      calls,
+    ),
+  };
 }
 
 export function toMarkdown(result: OverheadResult): string {

@@ -115,6 +115,17 @@ export function checks(result: Omit<BenchResult, 'checks'>): Check[] {
       `${credential[1].toFixed(0)} ns`,
       credential[1] <= CREDENTIAL_TARGET_NS,
     );
+  const micro = result.overhead.micro;
+  const proof = micro['DPoP: one proof, ES256 (ns)'];
+  const withDpop = micro['DPoP: send() answering at once with a DPoP token (ns)'];
+  const withBearer = micro['DPoP: the same with a bearer token, for the ratio (ns)'];
+  if (proof !== undefined && withDpop !== undefined && withBearer !== undefined)
+    add(
+      'DPoP: a proof per request (ES256), and core with DPoP / with Bearer',
+      'reported (no target)',
+      `${(proof / 1000).toFixed(1)} µs per proof; ${(withDpop / withBearer).toFixed(1)}× core's own time per request`,
+      true,
+    );
   const ours = (name: string) => name.startsWith('@authrail/');
   for (const r of result.workloads.cold.filter((c) => ours(c.contender)))
     add(
