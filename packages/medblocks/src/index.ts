@@ -19,6 +19,5 @@ export {
   medblocksAuthorizationCode,
   type MedblocksAuthorizationCodeOptions,
   type MedblocksAuthorizationCodeStrategy,
-  type LogoutResult,
 } from './authorization-code.js';
-export type { FlowStorage } from '@authrail/oauth2';
+export type { FlowStorage, LogoutResult } from '@authrail/oauth2';

@@ -45,6 +45,12 @@ export {
 } from './authorization-code.js';
 export { createMemoryStorage, type FlowStorage } from './storage.js';
 export {
+  createSignInStrategy,
+  type LogoutResult,
+  type SignInStrategy,
+  type SignInStrategyOptions,
+} from './sign-in.js';
+export {
   endpointsAt,
   type EndpointPaths,
   type ServerDiscovery,
