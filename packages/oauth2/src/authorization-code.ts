@@ -227,7 +227,8 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         ...parameters,
         redirect_uri: redirectUri,
         response_type: 'code',
-        ...(options.scope ? { scope: options.scope } : {}),
+        // A sign-in may widen the scope (SMART's EHR launch adds `launch`).
+        ...((parameters.scope ?? options.scope) ? { scope: parameters.scope ?? options.scope } : {}),
         state: pending.state,
         code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
         code_challenge_method: 'S256',

@@ -76,6 +76,11 @@ export const demoClients = {
     /** Scopes it may request. */
     scopes: ['system/*.rs', 'system/*.read'],
   },
+  /** The SMART App Launch public client (a browser app: PKCE, no secret). */
+  smartApp: {
+    /** Client id. */
+    clientId: 'smart-demo-app',
+  },
   /** The user of the Medblocks sign-in page. */
   user: {
     /** Sign-in name. */
@@ -97,6 +102,7 @@ const DEMO_CLIENTS: SandboxClient[] = [
     scopes: [...demoClients.smartBackend.scopes],
     jwks: { keys: [publicJwk(demoClients.smartBackend.privateJwk, demoClients.smartBackend.kid)] },
   },
+  { service: 'smart', ...demoClients.smartApp },
 ];
 
 /** The public half of a private EC JWK, with its kid and alg. */
@@ -140,8 +146,7 @@ export function resolveClients(extra: readonly SandboxClient[] = []): SandboxCli
       throw new TypeError('clients: every client needs a clientId');
     if (!['mskApim', 'okta', 'medblocks', 'smart'].includes(client.service))
       throw new TypeError(`clients: ${client.clientId} has an unknown service ${String(client.service)}`);
-    if (client.service === 'smart' && !Array.isArray(client.jwks?.keys) && typeof client.jwksUrl !== 'string')
-      throw new TypeError(`clients: the SMART client ${client.clientId} needs jwks or jwksUrl`);
+
     clients.set(client.clientId, client);
   }
   return [...clients.values()];

@@ -55,6 +55,7 @@ describe('urls', () => {
         fhirBaseUrl: `${sb.url}/smart/fhir`,
         configurationUrl: `${sb.url}/smart/fhir/.well-known/smart-configuration`,
         tokenEndpoint: `${sb.url}/smart/auth/token`,
+        authorizeEndpoint: `${sb.url}/smart/auth/authorize`,
       },
       echo: `${sb.url}/echo`,
       redirect: `${sb.url}/redirect`,

@@ -16,7 +16,7 @@ import { CTRP_PREFIX } from './services/ctrp.js';
 import { MEDBLOCKS_PREFIX } from './services/medblocks.js';
 import { MSK_FHIR_PATH, MSK_TOKEN_PATH } from './services/msk.js';
 import { OKTA_AUTH_SERVER } from './services/okta.js';
-import { SMART_FHIR_PATH, SMART_TOKEN_PATH } from './services/smart.js';
+import { SMART_AUTHORIZE_PATH, SMART_FHIR_PATH, SMART_TOKEN_PATH } from './services/smart.js';
 import { randomToken, SandboxState } from './state.js';
 import type { Fault, RecordedRequest, SandboxOptions, SandboxRoute, TokenFilter } from './types.js';
 
@@ -78,8 +78,10 @@ export interface Sandbox {
       fhirBaseUrl: string;
       /** `{fhirBaseUrl}/.well-known/smart-configuration`. */
       configurationUrl: string;
-      /** `/smart/auth/token`: `private_key_jwt` only (RS384, ES384). */
+      /** `/smart/auth/token`: `private_key_jwt` (RS384, ES384) for backend clients, PKCE for public ones. */
       tokenEndpoint: string;
+      /** `/smart/auth/authorize`: the sign-in page of App Launch. */
+      authorizeEndpoint: string;
     };
     /** Any method, any subpath; needs a valid sandbox token of any service; answers what it received. */
     echo: string;
@@ -116,6 +118,17 @@ export interface Sandbox {
   reset(): void;
   /** DPoP: makes the nonce proofs must carry a new one (with `dpopNonces`), as servers rotate theirs. */
   rotateDPoPNonce(): void;
+  /**
+   * SMART EHR launch: what an EHR does when a user opens your app from a patient's chart.
+   * Returns the `iss` and `launch` the EHR puts on your app's launch URL; the sign-in that
+   * follows gets this context beside its token.
+   */
+  smartLaunch(context?: {
+    /** The patient in context. Default `p1`. */
+    patient?: string;
+    /** The encounter in context. */
+    encounter?: string;
+  }): { iss: string; launch: string };
   /** Closes both listeners and every open connection, hung ones included. */
   close(): Promise<void>;
 }
@@ -289,6 +302,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         fhirBaseUrl: `${baseUrl}${SMART_FHIR_PATH}`,
         configurationUrl: `${baseUrl}${SMART_FHIR_PATH}/.well-known/smart-configuration`,
         tokenEndpoint: `${baseUrl}${SMART_TOKEN_PATH}`,
+        authorizeEndpoint: `${baseUrl}${SMART_AUTHORIZE_PATH}`,
       },
       echo: `${baseUrl}/echo`,
       redirect: `${baseUrl}/redirect`,
@@ -344,6 +358,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     rotateDPoPNonce() {
       state.dpop.nonce = randomToken(16);
+    },
+    smartLaunch(context = {}) {
+      const launch = randomToken(12);
+      state.smart.launches.set(launch, {
+        patient: context.patient ?? 'p1',
+        ...(context.encounter ? { encounter: context.encounter } : {}),
+      });
+      return { iss: `${baseUrl}${SMART_FHIR_PATH}`, launch };
     },
     close() {
       closing ??= (async () => {

@@ -74,7 +74,7 @@ describe('SMART configuration', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
       token_endpoint: sb.urls.smart.tokenEndpoint,
-      token_endpoint_auth_methods_supported: ['private_key_jwt'],
+      token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
       token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
       capabilities: expect.arrayContaining(['client-confidential-asymmetric']) as unknown,
     });

@@ -40,6 +40,8 @@ export interface PendingCode {
   scope: string;
   /** Expiry, epoch ms. */
   expiresAt: number;
+  /** What the token response adds (SMART's launch context). */
+  context?: Record<string, unknown>;
 }
 
 /** A refresh token (Medblocks code flow; rotated on use). */
@@ -152,6 +154,7 @@ export class SandboxState {
     this.faults.clear();
     this.smart.jtis.clear();
     this.smart.exports.clear();
+    this.smart.launches.clear();
     this.dpop.jtis.clear();
   }
 }

@@ -27,6 +27,12 @@
  */
 export { smartBackendServices, type SmartBackendServicesOptions } from './backend-services.js';
 export {
+  smartAppLaunch,
+  type LaunchContext,
+  type SmartAppLaunchOptions,
+  type SmartAppLaunchStrategy,
+} from './app-launch.js';
+export {
   algorithmOf,
   generateSigningKey,
   importPrivateKey,

@@ -6,6 +6,7 @@
 import { createPublicKey, verify, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import { sendJson, send, type Exchange } from '../http.js';
 import { randomToken, type IssuedToken, type SandboxState } from '../state.js';
+import { authorize, codeFlowGrant, type CodeFlow } from './code-flow.js';
 import { checkProof, nonceHeader } from './dpop.js';
 import type { SandboxClient } from '../types.js';
 import {
@@ -24,6 +25,8 @@ export const SMART_PREFIX = '/smart';
 export const SMART_TOKEN_PATH = `${SMART_PREFIX}/auth/token`;
 /** The FHIR base path. */
 export const SMART_FHIR_PATH = `${SMART_PREFIX}/fhir`;
+/** The authorize endpoint's path (App Launch). */
+export const SMART_AUTHORIZE_PATH = `${SMART_PREFIX}/auth/authorize`;
 /** Where the SMART configuration is, under the FHIR base. */
 const CONFIGURATION_PATH = `${SMART_FHIR_PATH}/.well-known/smart-configuration`;
 
@@ -38,6 +41,8 @@ const SKEW_SECONDS = 5;
 export interface SmartMemory {
   /** jti → its assertion's expiry (epoch s): a jti is refused while its assertion could still be used. */
   jtis: Map<string, number>;
+  /** EHR launches (`sandbox.smartLaunch`) by their `launch` value: the context a sign-in gets. */
+  launches: Map<string, Record<string, unknown>>;
   /** Bulk data jobs by id. */
   exports: Map<string, ExportJob>;
 }
@@ -58,7 +63,7 @@ interface ExportJob {
 
 /** A new, empty SMART memory. */
 export function smartMemory(): SmartMemory {
-  return { jtis: new Map(), exports: new Map() };
+  return { jtis: new Map(), exports: new Map(), launches: new Map() };
 }
 
 function invalidClient(ex: Exchange, description: string): void {
@@ -173,6 +178,21 @@ async function smartToken(
   const request = readTokenRequest(ex);
   if (!request) return;
   ex.record.clientAuth = request.form.has('client_assertion') ? 'private_key_jwt' : ex.record.clientAuth;
+  // App Launch: a public client (PKCE, no secret) redeems its code or refresh token here.
+  const app = state.client('smart', request.clientId);
+  if (app && !app.jwks && !app.jwksUrl && !request.form.has('client_assertion')) {
+    if (
+      codeFlowGrant(
+        ex,
+        state,
+        smartFlow(state, memory, tokenUrl.slice(0, -SMART_TOKEN_PATH.length)),
+        request,
+        app,
+      )
+    )
+      return;
+    return badGrant(ex, request.grantType, ['authorization_code', 'refresh_token']);
+  }
   if (request.form.get('client_assertion_type') !== JWT_BEARER || !request.form.get('client_assertion')) {
     return invalidClient(
       ex,
@@ -229,20 +249,44 @@ function configuration(ex: Exchange, state: SandboxState, baseUrl: string): void
   sendJson(ex, 200, {
     issuer: `${baseUrl}${SMART_PREFIX}/auth`,
     token_endpoint: `${baseUrl}${SMART_TOKEN_PATH}`,
-    token_endpoint_auth_methods_supported: ['private_key_jwt'],
+    token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
     token_endpoint_auth_signing_alg_values_supported: [...ALGORITHMS],
-    grant_types_supported: ['client_credentials'],
+    grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
+    authorization_endpoint: `${baseUrl}${SMART_AUTHORIZE_PATH}`,
+    code_challenge_methods_supported: ['S256'],
+    response_types_supported: ['code'],
     scopes_supported: scopes,
-    capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
+    capabilities: [
+      'client-confidential-asymmetric',
+      'client-public',
+      'launch-ehr',
+      'launch-standalone',
+      'context-ehr-patient',
+      'context-ehr-encounter',
+      'context-standalone-patient',
+      'context-banner',
+      'context-style',
+      'permission-offline',
+      'permission-online',
+      'permission-patient',
+      'permission-user',
+      'permission-v1',
+      'permission-v2',
+    ],
     dpop_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
   });
 }
 
 /** Whether a token's scope lets it read a resource type. */
 function mayRead(token: IssuedToken, type: string): boolean {
+  // The sandbox has no compartments: a patient/ or user/ scope reads as a system/ one does.
   return token.scope
     .split(' ')
-    .some((granted) => covers(granted, `system/${type}.rs`) || covers(granted, `system/${type}.read`));
+    .some((granted) =>
+      ['system', 'user', 'patient'].some(
+        (context) => covers(granted, `${context}/${type}.rs`) || covers(granted, `${context}/${type}.read`),
+      ),
+    );
 }
 
 const fhirJson = { 'Content-Type': 'application/fhir+json' };
@@ -406,6 +450,41 @@ function smartFhir(ex: Exchange, state: SandboxState, memory: SmartMemory, baseU
   sendJson(ex, 200, { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] }, fhirJson);
 }
 
+/**
+ * SMART App Launch's code flow: the authorize request must name this FHIR server as
+ * `aud`; `launch` with scope `launch` is an EHR launch (its context from
+ * `sandbox.smartLaunch`), `launch/patient` without one a standalone launch (the patient
+ * "picked" is p1). The context comes back beside the first token, not on refresh.
+ */
+function smartFlow(state: SandboxState, memory: SmartMemory, baseUrl: string): CodeFlow {
+  const fhirBase = `${baseUrl}${SMART_FHIR_PATH}`;
+  return {
+    service: 'smart',
+    title: 'SMART on FHIR',
+    tokenType: 'Bearer',
+    defaultScope: 'launch/patient patient/*.rs',
+    authorizeCheck(params) {
+      if (params.get('aud') !== fhirBase)
+        return { error: 'invalid_request', description: `aud must be the FHIR base URL ${fhirBase}` };
+      const scopes = (params.get('scope') ?? '').split(' ');
+      const common = { need_patient_banner: true, smart_style_url: `${baseUrl}${SMART_PREFIX}/style.json` };
+      if (scopes.includes('launch')) {
+        const context = memory.launches.get(params.get('launch') ?? '');
+        if (!context) return { error: 'invalid_request', description: 'Unknown or missing launch' };
+        return { context: { ...common, ...context } };
+      }
+      if (params.has('launch'))
+        return { error: 'invalid_scope', description: 'launch needs the launch scope' };
+      return { context: scopes.includes('launch/patient') ? { ...common, patient: 'p1' } : {} };
+    },
+    tokenBinding(ex) {
+      if (ex.req.headers.dpop === undefined) return {};
+      const proof = checkProof(ex, state.dpop, `${baseUrl}${SMART_TOKEN_PATH}`);
+      return 'error' in proof ? proof : { jkt: proof.jkt };
+    },
+  };
+}
+
 /** Handles `/smart/...`; returns false when the path is not one of SMART's. */
 export function smartRoute(
   ex: Exchange,
@@ -419,6 +498,10 @@ export function smartRoute(
     return true;
   }
   if (pathname === SMART_TOKEN_PATH) return smartToken(ex, state, memory, `${baseUrl}${SMART_TOKEN_PATH}`);
+  if (pathname === SMART_AUTHORIZE_PATH) {
+    authorize(ex, state, smartFlow(state, memory, baseUrl));
+    return true;
+  }
   if (pathname === SMART_FHIR_PATH || pathname.startsWith(`${SMART_FHIR_PATH}/`)) {
     smartFhir(ex, state, memory, baseUrl);
     return true;
