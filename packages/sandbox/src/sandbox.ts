@@ -128,7 +128,12 @@ export interface Sandbox {
     patient?: string;
     /** The encounter in context. */
     encounter?: string;
-  }): { iss: string; launch: string };
+  }): {
+    /** The FHIR base URL, as the EHR names itself. */
+    iss: string;
+    /** The opaque launch id the sign-in passes on. */
+    launch: string;
+  };
   /** Closes both listeners and every open connection, hung ones included. */
   close(): Promise<void>;
 }
