@@ -14,7 +14,14 @@ import {
   type SigningKey,
   type SmartBackendServicesOptions,
 } from '@authrail/smart';
-import { FAST_RETRY, TOKEN_FAULT_CASES, expectTokenFault, sendThrough } from '@authrail/test-utils';
+import {
+  FAST_RETRY,
+  TOKEN_FAULT_CASES,
+  expectTokenFault,
+  sendThrough,
+  startOidcProvider,
+  type OidcProviderHandle,
+} from '@authrail/test-utils';
 
 let sb: Sandbox;
 let rsa: SigningKey;
@@ -439,5 +446,48 @@ describe('DPoP-bound tokens (dpop: true) against a server that requires nonces',
     });
     expect(replayedProof.status).toBe(401);
     expect(replayedProof.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_dpop_proof"/);
+  });
+});
+
+describe('smartBackendServices against oidc-provider (a standards-true authorization server)', () => {
+  let op: OidcProviderHandle;
+  let key: SigningKey;
+  beforeAll(async () => {
+    key = await generateSigningKey({ alg: 'RS384', kid: 'op-rs384' });
+    op = await startOidcProvider({
+      scopes: ['system/Patient.rs'],
+      clients: [
+        {
+          client_id: 'smart-backend',
+          token_endpoint_auth_method: 'private_key_jwt',
+          token_endpoint_auth_signing_alg: 'RS384',
+          jwks: { keys: (await publicJwks([key])).keys },
+          grant_types: ['client_credentials'],
+          response_types: [],
+          redirect_uris: [],
+        },
+      ],
+    });
+  });
+  afterAll(() => op.close());
+
+  test('a token with an RS384 assertion addressed to the token endpoint, DPoP-bound when asked', async () => {
+    for (const dpop of [false, true]) {
+      const strategy = smartBackendServices({
+        fhirBaseUrl: 'http://127.0.0.1:9/fhir',
+        tokenEndpoint: `${op.issuer}/token`,
+        clientId: 'smart-backend',
+        privateKey: { key: key.privateKey, kid: key.kid },
+        scope: 'system/Patient.rs',
+        ...(dpop ? { dpop: true as const } : {}),
+      });
+      const token = await strategy.tokens.getToken();
+      expect(token.tokenType).toBe(dpop ? 'DPoP' : 'Bearer');
+      const sent = op.tokenRequests().at(-1)!;
+      expect(sent.form.get('client_assertion_type')).toBe(
+        'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      );
+      expect(Boolean(sent.headers.dpop)).toBe(dpop);
+    }
   });
 });

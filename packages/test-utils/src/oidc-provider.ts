@@ -26,6 +26,8 @@ export interface OidcProviderOptions {
   clients: ClientMetadata[];
   /** Access token lifetime, seconds. Default 3600. */
   accessTokenTtl?: number;
+  /** Scopes besides `openid`, `offline_access` and `api:read` (SMART's `system/…`). */
+  scopes?: string[];
   /** DPoP (RFC 9449) is always on; with this, every DPoP token request must carry a server nonce. */
   requireDPoPNonce?: boolean;
 }
@@ -57,7 +59,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       dPoPSigningAlgValues: ['ES256', 'ES384', 'PS256', 'EdDSA'],
     },
     pkce: { required: () => true },
-    scopes: ['openid', 'offline_access', 'api:read'],
+    scopes: ['openid', 'offline_access', 'api:read', ...(options.scopes ?? [])],
     ttl: { AccessToken: options.accessTokenTtl ?? 3600, ClientCredentials: options.accessTokenTtl ?? 3600 },
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client, code) =>
