@@ -1,5 +1,6 @@
 import { ConfigError } from '@authrail/core';
 import {
+  grantOptionsOf,
   authorizationCode,
   createSignInStrategy,
   type ClientPresetOptions,
@@ -65,9 +66,7 @@ export function medblocksAuthorizationCode(
     redirectUri: options.redirectUri,
     scope: options.scope ?? 'openid offline_access user/*.read',
     ...(options.storage ? { storage: options.storage } : {}),
-    fetch: options.fetch,
-    maxResponseBytes: options.maxResponseBytes,
-    dpop: options.dpop,
+    ...grantOptionsOf(options),
     storageKey: 'authrail:medblocks:',
     session: options.session,
   });

@@ -1,5 +1,10 @@
 import { ConfigError, createAuthStrategy, type RequestPolicy, type TokenAuthStrategy } from '@authrail/core';
-import { clientCredentials, clientSecretBasic, type ClientSecretPresetOptions } from '@authrail/oauth2';
+import {
+  grantOptionsOf,
+  clientCredentials,
+  clientSecretBasic,
+  type ClientSecretPresetOptions,
+} from '@authrail/oauth2';
 import { medblocksServer } from './common.js';
 
 /** Options of {@link medblocksClientCredentials}. */
@@ -48,9 +53,7 @@ export function medblocksClientCredentials(options: MedblocksClientCredentialsOp
     clientId: options.clientId,
     clientAuth: clientSecretBasic(options.clientSecret),
     ...(options.scope === undefined ? {} : { scope: options.scope }),
-    fetch: options.fetch,
-    maxResponseBytes: options.maxResponseBytes,
-    dpop: options.dpop,
+    ...grantOptionsOf(options),
   });
   return createAuthStrategy({
     ...options,

@@ -21,6 +21,7 @@ import {
   TOKEN_FAULT_CASES,
   expectTokenFault,
   sendThrough,
+  signInOnSandbox,
   useSandbox,
 } from '@authrail/test-utils';
 
@@ -37,23 +38,6 @@ async function send(
   const response = await sendThrough(strategy, url, init);
   const received = sb.requests.at(-1)!;
   return { response, received: new Headers(received.headers as Record<string, string>) };
-}
-
-/** Plays the browser on the sandbox sign-in page: returns the URL Medblocks redirects back to. */
-async function signInAt(authorizeUrl: URL, decision: 'allow' | 'deny' = 'allow'): Promise<string> {
-  const page = await fetch(authorizeUrl, { redirect: 'manual' });
-  expect(page.status).toBe(200);
-  const form = new URLSearchParams(authorizeUrl.searchParams);
-  form.set('username', demoClients.user.username);
-  form.set('password', demoClients.user.password);
-  form.set('decision', decision);
-  const back = await fetch(authorizeUrl.origin + authorizeUrl.pathname, {
-    method: 'POST',
-    body: form,
-    redirect: 'manual',
-  });
-  expect(back.status).toBe(302);
-  return back.headers.get('location')!;
 }
 
 describe('medblocksClientCredentials', () => {
@@ -109,7 +93,7 @@ describe('medblocksAuthorizationCode', () => {
     expect(url.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(url.searchParams.get('state')).toBeTruthy();
     expect(url.searchParams.get('scope')).toContain('offline_access');
-    await auth.handleRedirect(await signInAt(url));
+    await auth.handleRedirect(await signInOnSandbox(url));
     expect(await auth.isSignedIn()).toBe(true);
     const exchange = sb.tokenRequests({ service: 'medblocks' }).at(-1)!;
     expect(exchange).toMatchObject({ grantType: 'authorization_code', clientAuth: 'none' });
@@ -124,7 +108,7 @@ describe('medblocksAuthorizationCode', () => {
     const auth = medblocksAuthorizationCode(options({ authorizePath: '/oauth2/authorize' }));
     const url = await auth.authorizationUrl();
     expect(url.pathname).toBe('/medblocks/oauth2/authorize');
-    await auth.handleRedirect(await signInAt(url));
+    await auth.handleRedirect(await signInOnSandbox(url));
     expect(await auth.isSignedIn()).toBe(true);
   });
 
@@ -138,7 +122,7 @@ describe('medblocksAuthorizationCode', () => {
           on: { tokenRefreshed: (e) => events.push(`${e.grant}:${e.reason}`) },
         }),
       );
-      await auth.handleRedirect(await signInAt(await auth.authorizationUrl()));
+      await auth.handleRedirect(await signInOnSandbox(await auth.authorizationUrl()));
       const first = await auth.tokens.getToken();
       await new Promise((r) => setTimeout(r, 1_050));
       const second = await auth.tokens.getToken();
@@ -160,7 +144,7 @@ describe('medblocksAuthorizationCode', () => {
 
   test('wrong state, missing state and no pending sign-in are typed errors; nothing is exchanged', async () => {
     const auth = medblocksAuthorizationCode(options());
-    const back = new URL(await signInAt(await auth.authorizationUrl()));
+    const back = new URL(await signInOnSandbox(await auth.authorizationUrl()));
     back.searchParams.set('state', 'forged');
     await expect(auth.handleRedirect(back)).rejects.toMatchObject({
       code: ErrorCodes.AUTHORIZATION_RESPONSE,
@@ -175,7 +159,7 @@ describe('medblocksAuthorizationCode', () => {
 
   test('regression (issue 9 #7): a forged callback does not cancel the real sign-in', async () => {
     const auth = medblocksAuthorizationCode(options());
-    const real = await signInAt(await auth.authorizationUrl());
+    const real = await signInOnSandbox(await auth.authorizationUrl());
     const forged = new URL(real);
     forged.searchParams.set('state', 'attacker-state');
     forged.searchParams.set('code', 'attacker-code');
@@ -193,8 +177,8 @@ describe('medblocksAuthorizationCode', () => {
     const tab2 = medblocksAuthorizationCode(options({ storage }));
     const url1 = await tab1.authorizationUrl();
     const url2 = await tab2.authorizationUrl();
-    const back2 = await signInAt(url2);
-    const back1 = await signInAt(url1);
+    const back2 = await signInOnSandbox(url2);
+    const back1 = await signInOnSandbox(url1);
     await tab2.handleRedirect(back2);
     await tab1.handleRedirect(back1);
     expect([await tab1.isSignedIn(), await tab2.isSignedIn()]).toEqual([true, true]);
@@ -204,7 +188,7 @@ describe('medblocksAuthorizationCode', () => {
   test('a pending sign-in expires after 10 minutes: its callback is refused and it is cleaned up', async () => {
     const storage = createMemoryStorage();
     const auth = medblocksAuthorizationCode(options({ storage }));
-    const back = await signInAt(await auth.authorizationUrl());
+    const back = await signInOnSandbox(await auth.authorizationUrl());
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
       vi.setSystemTime(Date.now() + 10 * 60_000 + 1);
@@ -224,8 +208,8 @@ describe('medblocksAuthorizationCode', () => {
     const store = createMemoryTokenStore();
     const alice = medblocksAuthorizationCode(options({ store, session: 'alice-session' }));
     const bob = medblocksAuthorizationCode(options({ store, session: 'bob-session' }));
-    await alice.handleRedirect(await signInAt(await alice.authorizationUrl()));
-    await bob.handleRedirect(await signInAt(await bob.authorizationUrl()));
+    await alice.handleRedirect(await signInOnSandbox(await alice.authorizationUrl()));
+    await bob.handleRedirect(await signInOnSandbox(await bob.authorizationUrl()));
     const [aliceToken, bobToken] = [await alice.tokens.getToken(), await bob.tokens.getToken()];
     expect(aliceToken.accessToken).not.toBe(bobToken.accessToken);
     await send(alice, `${sb.urls.medblocks.fhirBaseUrl}/Patient`);
@@ -240,7 +224,7 @@ describe('medblocksAuthorizationCode', () => {
   test('access_denied from the authorize endpoint is an AuthorizationResponseError', async () => {
     const auth = medblocksAuthorizationCode(options());
     const error = await auth
-      .handleRedirect(await signInAt(await auth.authorizationUrl(), 'deny'))
+      .handleRedirect(await signInOnSandbox(await auth.authorizationUrl(), 'deny'))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthorizationResponseError);
     expect(error).toMatchObject({ error: 'access_denied', errorDescription: expect.any(String) });
@@ -257,7 +241,7 @@ describe('medblocksAuthorizationCode', () => {
 
   test('logout revokes both tokens and forgets them', async () => {
     const auth = medblocksAuthorizationCode(options());
-    await auth.handleRedirect(await signInAt(await auth.authorizationUrl()));
+    await auth.handleRedirect(await signInOnSandbox(await auth.authorizationUrl()));
     const token = await auth.tokens.getToken();
     expect((await auth.logout()).revoked.sort()).toEqual(['access_token', 'refresh_token']);
     expect(await auth.isSignedIn()).toBe(false);
@@ -290,7 +274,7 @@ describe('medblocksAuthorizationCode', () => {
         on: { error: (e) => events.push(e) },
       }),
     );
-    await auth.handleRedirect(await signInAt(await auth.authorizationUrl()));
+    await auth.handleRedirect(await signInOnSandbox(await auth.authorizationUrl()));
     const token = await auth.tokens.getToken();
     const result = await auth.logout();
     expect(result.revoked).toEqual([]);
@@ -328,7 +312,7 @@ describe('medblocksAuthorizationCode', () => {
 
   test('a 401 from the API is answered with the refresh token: the request goes through, the user stays signed in', async () => {
     const auth = medblocksAuthorizationCode(options());
-    await auth.handleRedirect(await signInAt(await auth.authorizationUrl()));
+    await auth.handleRedirect(await signInOnSandbox(await auth.authorizationUrl()));
     sb.inject('medblocks-fhir', { type: 'unauthorized' }, { times: 1 });
     const { response } = await send(auth, `${sb.urls.medblocks.fhirBaseUrl}/Patient`);
     expect(response.status).toBe(200);
@@ -353,7 +337,7 @@ describe('medblocksAuthorizationCode', () => {
 
   test('a failed code exchange is a TokenEndpointError and leaves the user signed out', async () => {
     const auth = medblocksAuthorizationCode(options());
-    const back = await signInAt(await auth.authorizationUrl());
+    const back = await signInOnSandbox(await auth.authorizationUrl());
     sb.inject('medblocks-token', { type: 'html', status: 503 }, { times: 1 });
     const error = await auth.handleRedirect(back).catch((e: unknown) => e);
     expect(isTokenEndpointError(error)).toBe(true);

@@ -1,5 +1,6 @@
 import { ConfigError, createAuthStrategy, queryParamScope, type TokenAuthStrategy } from '@authrail/core';
 import {
+  grantOptionsOf,
   clientCredentials,
   clientSecretPost,
   endpointsAt,
@@ -61,9 +62,7 @@ export function mskApim(options: MskApimOptions): MskApimStrategy {
     clientId: options.clientId,
     clientAuth: clientSecretPost(options.clientSecret),
     scope: options.scope ?? 'full',
-    fetch: options.fetch,
-    maxResponseBytes: options.maxResponseBytes,
-    dpop: options.dpop,
+    ...grantOptionsOf(options),
   });
   const origins = options.origins ?? [new URL(server.issuer).origin];
 

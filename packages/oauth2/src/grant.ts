@@ -32,6 +32,20 @@ export interface GrantOptions {
   dpop?: DPoPOption;
 }
 
+/**
+ * The {@link GrantOptions} of a preset's options (`fetch`, `maxResponseBytes`, `dpop`):
+ * the one pass-through every preset hands its token source, so an option added here
+ * reaches every preset.
+ *
+ * @example
+ * ```ts
+ * const source = clientCredentials({ server, clientId, clientAuth, ...grantOptionsOf(options) });
+ * ```
+ */
+export function grantOptionsOf(options: GrantOptions): GrantOptions {
+  return { fetch: options.fetch, maxResponseBytes: options.maxResponseBytes, dpop: options.dpop };
+}
+
 const STANDARD = new Set(['access_token', 'token_type', 'expires_in', 'refresh_token', 'scope', 'id_token']);
 
 /**

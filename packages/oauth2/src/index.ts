@@ -58,5 +58,5 @@ export {
   type ServerMetadataUrl,
   type ServerOptions,
 } from './server.js';
-export type { GrantOptions } from './grant.js';
+export { grantOptionsOf, type GrantOptions } from './grant.js';
 export type { DPoPOption } from './dpop.js';

@@ -8,6 +8,7 @@ import {
   type TokenSource,
 } from '@authrail/core';
 import {
+  grantOptionsOf,
   clientCredentials,
   clientSecretBasic,
   endpointsAt,
@@ -152,9 +153,7 @@ export function oktaClientCredentials(options: OktaClientCredentialsOptions): To
     clientId: options.clientId,
     clientAuth: clientSecretBasic(options.clientSecret),
     ...(options.scope === undefined ? {} : { scope: options.scope }),
-    fetch: options.fetch,
-    maxResponseBytes: options.maxResponseBytes,
-    dpop: options.dpop,
+    ...grantOptionsOf(options),
   });
   const oktaOrigin = new URL(server.tokenEndpoint).origin;
   const strategy = createAuthStrategy({

@@ -5,7 +5,7 @@ import { ConfigError, ErrorCodes } from '@authrail/core';
 import { createMemoryStorage } from '@authrail/oauth2';
 import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
 import { smartAppLaunch, type SmartAppLaunchOptions } from '@authrail/smart';
-import { sendThrough } from '@authrail/test-utils';
+import { sendThrough, signInOnSandbox } from '@authrail/test-utils';
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -27,23 +27,6 @@ function app(extra: Partial<SmartAppLaunchOptions> = {}) {
   });
 }
 
-/** Plays the user on the sandbox's sign-in page; returns where the browser is sent back to. */
-async function signIn(authorizeUrl: URL): Promise<string> {
-  const page = await fetch(authorizeUrl, { redirect: 'manual' });
-  expect(page.status).toBe(200);
-  const form = new URLSearchParams(authorizeUrl.searchParams);
-  form.set('username', demoClients.user.username);
-  form.set('password', demoClients.user.password);
-  form.set('decision', 'allow');
-  const back = await fetch(authorizeUrl.origin + authorizeUrl.pathname, {
-    method: 'POST',
-    body: form,
-    redirect: 'manual',
-  });
-  expect(back.status).toBe(302);
-  return back.headers.get('location')!;
-}
-
 describe('smartAppLaunch', () => {
   test('standalone: PKCE S256 and aud; the patient picked comes with the token and stays after a refresh', async () => {
     const smart = app();
@@ -57,7 +40,7 @@ describe('smartAppLaunch', () => {
       response_type: 'code',
     });
     expect(url.searchParams.has('launch')).toBe(false);
-    await smart.handleRedirect(await signIn(url));
+    await smart.handleRedirect(await signInOnSandbox(url));
     expect(await smart.launchContext()).toEqual({
       patient: 'p1',
       needPatientBanner: true,
@@ -89,7 +72,7 @@ describe('smartAppLaunch', () => {
       'openid',
       'fhirUser',
     ]);
-    await smart.handleRedirect(await signIn(url));
+    await smart.handleRedirect(await signInOnSandbox(url));
     expect(await smart.launchContext()).toMatchObject({
       patient: 'p3',
       encounter: 'e-7',

@@ -1,5 +1,6 @@
 import { AuthrailError, ConfigError, ErrorCodes } from '@authrail/core';
 import {
+  grantOptionsOf,
   authorizationCode,
   createMemoryStorage,
   createSignInStrategy,
@@ -129,9 +130,7 @@ export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchSt
     redirectUri: options.redirectUri,
     scope: scopes.join(' '),
     storage,
-    fetch: options.fetch,
-    maxResponseBytes: options.maxResponseBytes,
-    dpop: options.dpop,
+    ...grantOptionsOf(options),
     storageKey: 'authrail:smart:',
     session: options.session,
   });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { ConfigError, ErrorCodes, isTokenEndpointError, type RejectedEvent } from '@authrail/core';
-import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { demoClients, startSandbox, type RecordedRequest, type Sandbox } from '@authrail/sandbox';
 import {
   generateSigningKey,
   importPrivateKey,
@@ -89,6 +89,19 @@ async function demoOptions(
   };
 }
 
+/** The header and claims of the client assertion a recorded token request carried. */
+function assertionOf(record: RecordedRequest): {
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
+} {
+  const [header, claims] = new URLSearchParams(record.body.toString())
+    .get('client_assertion')!
+    .split('.')
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
+  return { header: header!, claims: claims! };
+}
+
 const configurationReads = () =>
   sb.requests.filter((r) => r.path.endsWith('/.well-known/smart-configuration'));
 
@@ -111,18 +124,14 @@ describe('smartBackendServices against a SMART server', () => {
     const form = new URLSearchParams(tokenRequest!.body.toString());
     expect(form.get('scope')).toBe('system/Patient.rs');
     expect(form.has('client_secret')).toBe(false);
-    const [header, claims] = form
-      .get('client_assertion')!
-      .split('.')
-      .slice(0, 2)
-      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
+    const { header, claims } = assertionOf(tokenRequest!);
     expect(header).toMatchObject({ alg: 'ES384', kid: demo.kid });
     expect(claims).toMatchObject({
       iss: demo.clientId,
       sub: demo.clientId,
       aud: sb.urls.smart.tokenEndpoint,
     });
-    expect(Number(claims!.exp) - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(300);
+    expect(Number(claims.exp) - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(300);
   });
 
   test('RS384 with a registered JWKS; v1 scopes are v1, v2 scopes v2', async () => {
@@ -135,12 +144,7 @@ describe('smartBackendServices against a SMART server', () => {
     const response = await sendThrough(strategy, `${sb.urls.smart.fhirBaseUrl}/Patient`);
     expect(response.status).toBe(200);
     const [request] = sb.tokenRequests({ service: 'smart' });
-    const header = JSON.parse(
-      Buffer.from(
-        new URLSearchParams(request!.body.toString()).get('client_assertion')!.split('.')[0]!,
-        'base64url',
-      ).toString(),
-    ) as Record<string, unknown>;
+    const { header } = assertionOf(request!);
     expect(header).toMatchObject({ alg: 'RS384', kid: 'rs-1' });
   });
 
@@ -157,17 +161,7 @@ describe('smartBackendServices against a SMART server', () => {
     expect((await sendThrough(strategy, `${sb.urls.smart.fhirBaseUrl}/Patient`)).status).toBe(200);
     const tokenRequests = sb.tokenRequests({ service: 'smart' });
     expect(tokenRequests.map((r) => r.status)).toEqual([200, 200]);
-    const jtis = tokenRequests.map(
-      (r) =>
-        (
-          JSON.parse(
-            Buffer.from(
-              new URLSearchParams(r.body.toString()).get('client_assertion')!.split('.')[1]!,
-              'base64url',
-            ).toString(),
-          ) as { jti: string }
-        ).jti,
-    );
+    const jtis = tokenRequests.map((r) => assertionOf(r).claims.jti);
     expect(new Set(jtis).size).toBe(2);
     expect(jwksHits).toBeGreaterThanOrEqual(2);
   });

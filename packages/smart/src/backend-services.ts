@@ -1,5 +1,6 @@
 import { ConfigError, createAuthStrategy, type TokenAuthStrategy } from '@authrail/core';
 import {
+  grantOptionsOf,
   clientCredentials,
   endpointsAt,
   privateKeyJwt,
@@ -151,9 +152,7 @@ export function smartBackendServices(options: SmartBackendServicesOptions): Toke
     clientId: options.clientId,
     clientAuth: privateKeyJwt((options.signer ?? options.privateKey)!),
     scope,
-    fetch: options.fetch,
-    maxResponseBytes: options.maxResponseBytes,
-    dpop: options.dpop,
+    ...grantOptionsOf(options),
   });
   return createAuthStrategy({
     ...options,

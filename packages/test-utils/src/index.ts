@@ -5,7 +5,7 @@ export {
   type OidcProviderOptions,
   type OidcRequest,
 } from './oidc-provider.js';
-export { useSandbox } from './sandbox.js';
+export { signInOnSandbox, useSandbox } from './sandbox.js';
 export {
   FAST_RETRY,
   TOKEN_FAULT_CASES,

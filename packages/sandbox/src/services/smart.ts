@@ -290,6 +290,19 @@ function mayRead(token: IssuedToken, type: string): boolean {
 }
 
 const fhirJson = { 'Content-Type': 'application/fhir+json' };
+
+/** 403 with an OperationOutcome and `Bearer error="insufficient_scope"` naming the scope needed. */
+function lacksScope(ex: Exchange, needed: string): void {
+  sendJson(
+    ex,
+    403,
+    {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'forbidden', diagnostics: `Needs ${needed}` }],
+    },
+    { ...fhirJson, ...insufficientScopeHeader(needed) },
+  );
+}
 /** What a bulk export can contain in the sandbox. */
 const EXPORT_TYPES = ['Patient', 'Observation'];
 
@@ -329,16 +342,7 @@ function kickOff(ex: Exchange, token: IssuedToken, memory: SmartMemory, fhirBase
     return outcome(ex, 400, 'not-supported', `The sandbox cannot export ${unknown.join(', ')}`);
   const denied = types.filter((t) => !mayRead(token, t));
   if (denied.length > 0) {
-    const needed = `system/${denied[0]}.rs`;
-    return sendJson(
-      ex,
-      403,
-      {
-        resourceType: 'OperationOutcome',
-        issue: [{ severity: 'error', code: 'forbidden', diagnostics: `Needs ${needed}` }],
-      },
-      { ...fhirJson, ...insufficientScopeHeader(needed) },
-    );
+    return lacksScope(ex, `system/${denied[0]}.rs`);
   }
   const id = randomToken(12);
   memory.exports.set(id, {
@@ -433,16 +437,7 @@ function smartFhir(ex: Exchange, state: SandboxState, memory: SmartMemory, baseU
       fhirJson,
     );
   if (!mayRead(token, type)) {
-    const needed = `system/${type}.rs`;
-    return sendJson(
-      ex,
-      403,
-      {
-        resourceType: 'OperationOutcome',
-        issue: [{ severity: 'error', code: 'forbidden', diagnostics: `Needs ${needed}` }],
-      },
-      { ...fhirJson, ...insufficientScopeHeader(needed) },
-    );
+    return lacksScope(ex, `system/${type}.rs`);
   }
   const single = /^\/([A-Za-z]+)\/([^/]+)$/.exec(path);
   if (single) return sendJson(ex, 200, { resourceType: single[1], id: single[2] }, fhirJson);
