@@ -69,6 +69,10 @@ export function tokenFrom(
   }
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(response)) if (!STANDARD.has(k)) extra[k] = v;
+  // The ID token's claims, as openid-client validated them (iss, aud, exp, iat); the ID
+  // token itself is not kept. SMART's fhirUser is one of them.
+  const claims = (response as { claims?: () => Record<string, unknown> | undefined }).claims?.();
+  if (claims) extra.idTokenClaims = { ...claims };
   const refreshToken = response.refresh_token ?? previousRefreshToken;
   return createToken({
     accessToken: response.access_token,

@@ -37,7 +37,7 @@ export interface LaunchContext {
   patient?: string;
   /** The encounter in context. */
   encounter?: string;
-  /** The user, as a FHIR resource URL (`Practitioner/…`), when the server says. */
+  /** The user, as a FHIR resource URL (`Practitioner/…`): the ID token's claim, with scopes `openid fhirUser`. */
   fhirUser?: string;
   /** Whether the app must show a patient banner (the EHR does not). */
   needPatientBanner?: boolean;
@@ -81,6 +81,9 @@ function contextOf(extra: Readonly<Record<string, unknown>>): LaunchContext | un
   const context: Record<string, unknown> = {};
   for (const [field, name] of Object.entries(CONTEXT_FIELDS))
     if (extra[field] !== undefined) context[name] = extra[field];
+  // fhirUser is an ID token claim (scopes `openid fhirUser`).
+  const fhirUser = (extra.idTokenClaims as { fhirUser?: unknown } | undefined)?.fhirUser;
+  if (context.fhirUser === undefined && typeof fhirUser === 'string') context.fhirUser = fhirUser;
   return Object.keys(context).length ? (context as LaunchContext) : undefined;
 }
 

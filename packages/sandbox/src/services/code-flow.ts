@@ -24,6 +24,8 @@ export interface CodeFlow {
   authorizeCheck?: (
     params: URLSearchParams,
   ) => { error: string; description: string } | { context: Record<string, unknown> };
+  /** An OpenID Connect ID token for the code exchange, when the scope asks for one (`openid`). */
+  idToken?: (clientId: string, scope: string) => string | undefined;
   /** Binds the token to a DPoP key: checks a proof on the token request, if the service does. */
   tokenBinding?: (ex: Exchange) => { jkt?: string } | { error: string; description: string };
 }
@@ -163,7 +165,11 @@ function exchangeCode(
   if (s256(verifier) !== pending.codeChallenge) {
     return sendJson(ex, 400, { error: 'invalid_grant', error_description: 'PKCE verification failed' });
   }
-  return issueWithRefresh(ex, state, flow, client.clientId, pending.scope, pending.context);
+  const idToken = flow.idToken?.(client.clientId, pending.scope);
+  return issueWithRefresh(ex, state, flow, client.clientId, pending.scope, {
+    ...pending.context,
+    ...(idToken ? { id_token: idToken } : {}),
+  });
 }
 
 /** `refresh_token`: rotated, every refresh token single use. */

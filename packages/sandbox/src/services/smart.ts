@@ -3,7 +3,14 @@
 // the way SMART App Launch 2.x says: signature by `kid`, iss = sub = client_id, aud = the
 // token URL, exp at most 5 minutes ahead, jti never seen before), a FHIR API that checks
 // system scopes, and bulk data `$export` (kick-off, status polls, ndjson files).
-import { createPublicKey, verify, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type JsonWebKey as NodeJsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import { sendJson, send, type Exchange } from '../http.js';
 import { randomToken, type IssuedToken, type SandboxState } from '../state.js';
 import { authorize, codeFlowGrant, type CodeFlow } from './code-flow.js';
@@ -253,6 +260,8 @@ function configuration(ex: Exchange, state: SandboxState, baseUrl: string): void
     token_endpoint_auth_signing_alg_values_supported: [...ALGORITHMS],
     grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
     authorization_endpoint: `${baseUrl}${SMART_AUTHORIZE_PATH}`,
+    jwks_uri: `${baseUrl}${SMART_PREFIX}/auth/jwks`,
+    id_token_signing_alg_values_supported: ['RS256'],
     code_challenge_methods_supported: ['S256'],
     response_types_supported: ['code'],
     scopes_supported: scopes,
@@ -272,6 +281,7 @@ function configuration(ex: Exchange, state: SandboxState, baseUrl: string): void
       'permission-user',
       'permission-v1',
       'permission-v2',
+      'sso-openid-connect',
     ],
     dpop_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
   });
@@ -472,12 +482,43 @@ function smartFlow(state: SandboxState, memory: SmartMemory, baseUrl: string): C
         return { error: 'invalid_scope', description: 'launch needs the launch scope' };
       return { context: scopes.includes('launch/patient') ? { ...common, patient: 'p1' } : {} };
     },
+    idToken(clientId, scope) {
+      const scopes = scope.split(' ');
+      if (!scopes.includes('openid')) return undefined;
+      const now = Math.floor(Date.now() / 1000);
+      return signIdToken({
+        iss: `${baseUrl}${SMART_PREFIX}/auth`,
+        sub: 'demo',
+        aud: clientId,
+        iat: now,
+        exp: now + 300,
+        ...(scopes.includes('fhirUser') ? { fhirUser: `${fhirBase}/Practitioner/demo` } : {}),
+      });
+    },
     tokenBinding(ex) {
       if (ex.req.headers.dpop === undefined) return {};
       const proof = checkProof(ex, state.dpop, `${baseUrl}${SMART_TOKEN_PATH}`);
       return 'error' in proof ? proof : { jkt: proof.jkt };
     },
   };
+}
+
+/** The sandbox's ID token signing key (RS256), made on first use. */
+let idTokenKey: { privateKey: KeyObject; jwk: NodeJsonWebKey } | undefined;
+function signingKey(): { privateKey: KeyObject; jwk: NodeJsonWebKey } {
+  if (!idTokenKey) {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    idTokenKey = {
+      privateKey,
+      jwk: { ...publicKey.export({ format: 'jwk' }), kid: 'sandbox-id-token', alg: 'RS256', use: 'sig' },
+    };
+  }
+  return idTokenKey;
+}
+
+function signIdToken(claims: Record<string, unknown>): string {
+  const input = `${Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: 'sandbox-id-token' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  return `${input}.${sign('sha256', Buffer.from(input), signingKey().privateKey).toString('base64url')}`;
 }
 
 /** Handles `/smart/...`; returns false when the path is not one of SMART's. */
@@ -493,6 +534,10 @@ export function smartRoute(
     return true;
   }
   if (pathname === SMART_TOKEN_PATH) return smartToken(ex, state, memory, `${baseUrl}${SMART_TOKEN_PATH}`);
+  if (pathname === `${SMART_PREFIX}/auth/jwks`) {
+    sendJson(ex, 200, { keys: [signingKey().jwk] });
+    return true;
+  }
   if (pathname === SMART_AUTHORIZE_PATH) {
     authorize(ex, state, smartFlow(state, memory, baseUrl));
     return true;
