@@ -77,6 +77,7 @@ describe('smartAppLaunch', () => {
       patient: 'p3',
       encounter: 'e-7',
       needPatientBanner: true,
+      fhirUser: `${sb.urls.smart.fhirBaseUrl}/Practitioner/demo`,
     });
     // The next sign-in without a launch URL is a standalone one again.
     expect((await smart.authorizationUrl()).searchParams.has('launch')).toBe(false);
