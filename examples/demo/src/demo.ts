@@ -11,6 +11,7 @@ import { medblocksClientCredentials } from '@authrail/medblocks';
 import { mskApim } from '@authrail/msk-apim';
 import { oktaClientCredentials } from '@authrail/okta';
 import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
+import { importPrivateKey, smartBackendServices } from '@authrail/smart';
 
 export interface DemoOptions {
   /** Where the narration goes. Default: stdout. */
@@ -230,6 +231,42 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       if (!isMissingScopeError(error)) throw error;
       result.refusedLocally += 1;
       print(`    MissingScopeError (${error.code}): ${error.message}`);
+    }
+
+    // 8. SMART Backend Services with DPoP (sandbox only: its SMART server, nonces required).
+    if (sandbox) {
+      print('\n8. SMART Backend Services with DPoP (the sandbox SMART server, nonces required)');
+      const smartSandbox = await startSandbox({ dpopNonces: true });
+      try {
+        const smart = smartBackendServices({
+          fhirBaseUrl: smartSandbox.urls.smart.fhirBaseUrl,
+          clientId: demoClients.smartBackend.clientId,
+          privateKey: await importPrivateKey(
+            { ...demoClients.smartBackend.privateJwk },
+            { kid: demoClients.smartBackend.kid },
+          ),
+          scope: 'system/Patient.rs',
+          dpop: true,
+          ...trace('smart'),
+        });
+        const fhir = createAuthFetch(smart);
+        for (let i = 0; i < 2; i += 1) {
+          const response = await fhir(`${smartSandbox.urls.smart.fhirBaseUrl}/Patient?_count=2`);
+          const seen = smartSandbox.resourceRequests({ route: 'smart-fhir' }).at(-1)!;
+          const proof = JSON.parse(
+            Buffer.from(String(seen.headers.dpop).split('.')[1] ?? '', 'base64url').toString(),
+          ) as { htm: string; htu: string };
+          print(
+            `    GET /Patient → ${response.status}; Authorization: ${seen.headers.authorization?.split(' ')[0]} …, a new proof for ${proof.htm} ${new URL(proof.htu).pathname}`,
+          );
+        }
+        const [first, second] = smartSandbox.tokenRequests({ service: 'smart' });
+        print(
+          `    token endpoint: ${first?.status} use_dpop_nonce, then ${second?.status} with the nonce; authenticated by a signed ES384 assertion (${second?.clientAuth})`,
+        );
+      } finally {
+        await smartSandbox.close();
+      }
     }
 
     print(

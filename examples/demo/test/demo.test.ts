@@ -13,7 +13,7 @@ test('the demo narrates every step against the embedded sandbox and prints no se
   const result = await runDemo({ print: (line) => lines.push(line), env: {} });
   const text = lines.join('\n');
   expect(result).toEqual({
-    tokenRequests: 6,
+    tokenRequests: 7,
     refreshes: 2,
     retries: 1,
     replays: 1,
@@ -28,6 +28,7 @@ test('the demo narrates every step against the embedded sandbox and prints no se
     '5. Refresh ahead of expiry',
     '6. A redirect from the MSK API to another origin',
     '7. A request without a protocol',
+    '8. SMART Backend Services with DPoP',
   ]) {
     expect(text).toContain(step);
   }
@@ -40,6 +41,10 @@ test('the demo narrates every step against the embedded sandbox and prints no se
   );
   expect(text).toContain('token refreshed: refresh-ahead');
   expect(text).toContain('MissingScopeError (AUTHRAIL_MISSING_SCOPE)');
+  expect(text).toContain(
+    'GET /Patient → 200; Authorization: DPoP …, a new proof for GET /smart/fhir/Patient',
+  );
+  expect(text).toContain('token endpoint: 400 use_dpop_nonce, then 200 with the nonce');
   expect(text).toMatch(/302 → [\d.:]+\/landing → 200; Authorization not sent, researchstudy not sent/);
   for (const secret of SECRETS) expect(text).not.toContain(secret);
   expect(text).not.toMatch(/Bearer [A-Za-z0-9_-]{10,}/);
