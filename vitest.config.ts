@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config';
 import { projects } from './vitest.workspace.js';
 
 // Tests run on `src/` through the `@authrail/source` export condition: no build needed.
-const conditions = ['@authrail/source', 'import', 'module', 'node', 'default'];
+// Otherwise packages resolve as Node resolves them (no bundler-only `module` condition:
+// @opentelemetry/api's `module` build is not valid Node ESM).
+const conditions = ['@authrail/source', 'import', 'node', 'default'];
 
 export default defineConfig({
   resolve: { conditions },

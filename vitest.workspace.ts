@@ -20,6 +20,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('packages/okta'),
   project('packages/medblocks'),
   project('packages/smart'),
+  project('packages/opentelemetry'),
   project('packages/sandbox'),
   project('packages/fetch'),
   project('packages/ky'),

@@ -30,6 +30,8 @@ export interface TokenFetchedEvent {
   attempts: number;
   /** From the first attempt to the token, in milliseconds. */
   durationMs: number;
+  /** The token endpoint (origin and path; the issuer while it is being discovered). */
+  endpoint: string;
 }
 
 /** Emitted when a token replaced a previous one (expired, invalidated, or ahead of expiry). */

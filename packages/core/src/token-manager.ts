@@ -430,6 +430,15 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const random = checkFunction(options.random, 'random', Math.random);
   const sink = new EventSink(options.on, options.logger);
   const endpoint = source.identity.tokenEndpoint;
+  /** What events show of the endpoint: origin and path, never a query. */
+  const shownEndpoint = (() => {
+    try {
+      const url = new URL(endpoint);
+      return `${url.origin}${url.pathname}`;
+    } catch {
+      return endpoint;
+    }
+  })();
 
   let key: string | undefined;
   const keyReady = tokenStoreKey(source.identity).then((k) => (key = k));
@@ -608,7 +617,14 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
           return token;
         }
         const { attempts, grant } = fetched;
-        const event = { token: tokenInfo(token), reason, grant, attempts, durationMs: now() - started };
+        const event = {
+          token: tokenInfo(token),
+          reason,
+          grant,
+          attempts,
+          durationMs: now() - started,
+          endpoint: shownEndpoint,
+        };
         if (reason === 'initial') sink.emit('tokenFetched', event);
         else sink.emit('tokenRefreshed', event);
         sink.log(

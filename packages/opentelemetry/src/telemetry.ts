@@ -1,0 +1,223 @@
+import {
+  SpanKind,
+  SpanStatusCode,
+  metrics,
+  trace,
+  type Attributes,
+  type MeterProvider,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import { ConfigError, type AuthEvents, type TokenFetchedEvent } from '@authrail/core';
+
+/** Options of {@link openTelemetry}. */
+export interface OpenTelemetryOptions {
+  /** Where spans go. Default: the global tracer provider (`trace.setGlobalTracerProvider`, or the SDK's). */
+  tracerProvider?: TracerProvider;
+  /** Where metrics go. Default: the global meter provider. */
+  meterProvider?: MeterProvider;
+  /**
+   * Names this strategy in every span and metric (`authrail.strategy`), to tell several
+   * apart, e.g. `msk-blaze`. Default: none.
+   */
+  strategy?: string;
+  /** Your own listeners: called as well, after the telemetry is recorded. */
+  on?: AuthEvents;
+}
+
+const SCOPE = '@authrail/opentelemetry';
+
+/** What a span or metric may carry of an endpoint: origin and path (never a query). */
+function shown(endpoint: string | undefined): string | undefined {
+  if (!endpoint) return undefined;
+  try {
+    const url = new URL(endpoint);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * OpenTelemetry for a strategy, as its `on` listeners: one line to enable.
+ *
+ * - A span per token request (`authrail token request`, kind client), timed from its first
+ *   attempt: `authrail.token.endpoint` (origin and path), `authrail.token.grant`,
+ *   `authrail.token.reason`, `authrail.token.attempts`, `authrail.token.outcome` (`ok` or
+ *   `error`), and on failure `authrail.error.code` and an error status. Each retried
+ *   attempt is a span event (`retry`) on the span of the next outcome.
+ * - Span events on the active span (the caller's request, with HTTP instrumentation) for
+ *   `rejected` answers (`authrail.rejected`: status, reason, replayed, error, scope).
+ * - Metrics: counters `authrail.tokens.fetched`, `authrail.tokens.refreshed` (by reason),
+ *   `authrail.replays` (by reason), `authrail.token_endpoint.errors` (by code); a histogram
+ *   `authrail.token_request.duration` (seconds, of the requests that got a token); an observable gauge
+ *   `authrail.token.remaining_lifetime` (seconds left on the current token).
+ *
+ * No token, secret or query string is ever in an attribute: events carry none, and URLs
+ * are cut to origin and path.
+ *
+ * @param options - providers (default: the global ones), a name for this strategy, and
+ *   your own listeners
+ * @returns listeners for the `on` option of any strategy or preset
+ * @throws `ConfigError` (from `@authrail/core`) naming the option, for bad options
+ * @example
+ * ```ts
+ * import { openTelemetry } from '@authrail/opentelemetry';
+ *
+ * const strategy = mskApim({ baseUrl, clientId, clientSecret, researchStudy: '17-001', on: openTelemetry({ strategy: 'msk' }) });
+ * ```
+ */
+export function openTelemetry(options: OpenTelemetryOptions = {}): AuthEvents {
+  if (options === null || typeof options !== 'object')
+    throw new ConfigError('must be an options object', { option: 'options' });
+  for (const name of ['tracerProvider', 'meterProvider'] as const) {
+    const provider = options[name] as { getTracer?: unknown; getMeter?: unknown } | undefined;
+    if (provider !== undefined && typeof (provider.getTracer ?? provider.getMeter) !== 'function')
+      throw new ConfigError(
+        `must be an OpenTelemetry ${name === 'tracerProvider' ? 'TracerProvider' : 'MeterProvider'}`,
+        {
+          option: name,
+        },
+      );
+  }
+  if (options.strategy !== undefined && (typeof options.strategy !== 'string' || !options.strategy))
+    throw new ConfigError('must be a non-empty string', { option: 'strategy' });
+  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE);
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE);
+  const base: Attributes = options.strategy ? { 'authrail.strategy': options.strategy } : {};
+  const user = options.on ?? {};
+
+  const fetched = meter.createCounter('authrail.tokens.fetched', {
+    description: 'Tokens obtained while none was held',
+  });
+  const refreshed = meter.createCounter('authrail.tokens.refreshed', {
+    description: 'Tokens that replaced a previous one (expired, invalidated, ahead of expiry)',
+  });
+  const replays = meter.createCounter('authrail.replays', {
+    description: 'Requests whose credential an API rejected, by whether and why they were replayed',
+  });
+  const errors = meter.createCounter('authrail.token_endpoint.errors', {
+    description: 'Token requests that failed for good, by error code',
+  });
+  const duration = meter.createHistogram('authrail.token_request.duration', {
+    description: 'From the first attempt of a token request to its token',
+    unit: 's',
+  });
+  let expiresAt: number | undefined;
+  meter
+    .createObservableGauge('authrail.token.remaining_lifetime', {
+      description: 'Seconds left on the current token',
+      unit: 's',
+    })
+    .addCallback((result) => {
+      if (expiresAt !== undefined) result.observe(Math.max(0, (expiresAt - Date.now()) / 1000), base);
+    });
+
+  // Retries of the token request in progress, recorded on its span when it ends.
+  let retries: { attempt: number; delayMs: number; code: string; at: number }[] = [];
+
+  const tokenSpan = (attributes: Attributes, durationMs: number, failure?: string) => {
+    const end = Date.now();
+    const span = tracer.startSpan('authrail token request', {
+      kind: SpanKind.CLIENT,
+      startTime: end - durationMs,
+      attributes: { ...base, ...attributes, 'authrail.token.outcome': failure ? 'error' : 'ok' },
+    });
+    for (const retry of retries)
+      span.addEvent(
+        'retry',
+        {
+          'authrail.token.attempt': retry.attempt,
+          'authrail.retry.delay_ms': retry.delayMs,
+          'authrail.error.code': retry.code,
+        },
+        retry.at,
+      );
+    retries = [];
+    if (failure) {
+      span.setAttribute('authrail.error.code', failure);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: failure });
+    }
+    span.end(end);
+    if (!failure) duration.record(durationMs / 1000, base);
+  };
+
+  const obtained = (event: TokenFetchedEvent) => {
+    expiresAt = event.token.expiresAt;
+    const endpoint = shown(event.endpoint);
+    tokenSpan(
+      {
+        ...(endpoint ? { 'authrail.token.endpoint': endpoint } : {}),
+        'authrail.token.grant': event.grant,
+        'authrail.token.reason': event.reason,
+        'authrail.token.attempts': event.attempts,
+      },
+      event.durationMs,
+    );
+  };
+
+  return {
+    tokenFetched(event) {
+      obtained(event);
+      fetched.add(1, { ...base, 'authrail.token.grant': event.grant });
+      user.tokenFetched?.(event);
+    },
+    tokenRefreshed(event) {
+      obtained(event);
+      refreshed.add(1, {
+        ...base,
+        'authrail.token.reason': event.reason,
+        'authrail.token.grant': event.grant,
+      });
+      user.tokenRefreshed?.(event);
+    },
+    retry(event) {
+      retries.push({
+        attempt: event.attempt,
+        delayMs: event.delayMs,
+        code: event.error.code,
+        at: Date.now(),
+      });
+      user.retry?.(event);
+    },
+    error(event) {
+      if (event.phase !== 'sign-out') {
+        const endpoint = shown((event.error as { endpoint?: string }).endpoint);
+        const attempts = retries.length + 1;
+        const since = retries[0]?.at;
+        tokenSpan(
+          {
+            ...(endpoint ? { 'authrail.token.endpoint': endpoint } : {}),
+            'authrail.token.attempts': attempts,
+            'authrail.token.phase': event.phase,
+          },
+          since === undefined ? 0 : Date.now() - since,
+          event.error.code,
+        );
+      }
+      errors.add(1, {
+        ...base,
+        'authrail.error.code': event.error.code,
+        'authrail.token.phase': event.phase,
+      });
+      user.error?.(event);
+    },
+    rejected(event) {
+      const attributes: Attributes = {
+        ...base,
+        'http.response.status_code': event.status,
+        'authrail.rejected.reason': event.reason,
+        'authrail.rejected.replayed': event.replay,
+        ...(event.error ? { 'authrail.rejected.error': event.error } : {}),
+        ...(event.scope ? { 'authrail.rejected.scope': event.scope } : {}),
+      };
+      trace.getActiveSpan()?.addEvent('authrail.rejected', attributes);
+      replays.add(1, {
+        ...base,
+        'authrail.rejected.reason': event.reason,
+        'authrail.rejected.replayed': event.replay,
+      });
+      user.rejected?.(event);
+    },
+    ...(user.uncredentialed ? { uncredentialed: user.uncredentialed } : {}),
+  };
+}
