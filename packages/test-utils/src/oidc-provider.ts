@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ClientMetadata } from 'oidc-provider';
+import type { ClientMetadata, default as ProviderClass } from 'oidc-provider';
 
 /**
  * oidc-provider, loaded on first use (not by every test file that imports the test
@@ -12,8 +12,8 @@ import type { ClientMetadata } from 'oidc-provider';
  * run it on Node 20 on purpose (our supported range), so that one line is not repeated
  * in every test file's output.
  */
-let loaded: Promise<typeof import('oidc-provider').default> | undefined;
-function loadProvider(): Promise<typeof import('oidc-provider').default> {
+let loaded: Promise<typeof ProviderClass> | undefined;
+function loadProvider(): Promise<typeof ProviderClass> {
   loaded ??= (async () => {
     const warn = console.warn;
     console.warn = (...args: unknown[]) => {
