@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { spawnTs } from '@authrail/test-utils';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** Inside this package's node_modules: the blocks resolve packages from here, and no tool lints them. */
@@ -97,6 +98,19 @@ describe('every TypeScript block in the docs and READMEs compiles', () => {
   test('the blocks were found (at least the guides and every package README)', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(30);
   });
+
+  test('the getting-started call runs against the sandbox as it is written', async () => {
+    const block = blocks.find((b) => b.name === 'docs/getting-started.md #1');
+    expect(block).toBeDefined();
+    // .mts: an ES module whatever the folder says (the block awaits at its top level).
+    const runnable = join(DIR, block!.file.replace(/\.ts$/, '.mts'));
+    await writeFile(runnable, await readFile(join(DIR, block!.file)));
+    const child = spawnTs(relative(ROOT, runnable), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect({ code, out: out.trim() }).toEqual({ code: 0, out: '200 4 patients' });
+  }, 60_000);
 
   test('each block type-checks', () => {
     const failing = blocks
