@@ -3,7 +3,7 @@
 // and Deno, against a
 // sandbox started here: cold start with one token request, a 401 replayed once, another
 // origin and a redirect to it without the credential, an abort while the token is fetched.
-// The same script runs in workerd as a module worker. (Chromium: browser.test.ts.)
+// The same script runs in workerd as a module worker and in Chromium as a page script.
 import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { demoClients } from '@authrail/sandbox';
-import { useSandbox } from '@authrail/test-utils';
+import { launchChromium, useSandbox } from '@authrail/test-utils';
 import type { SmokeConfig, SmokeReport } from '../runtimes/smoke.js';
 
 const sb = useSandbox();
@@ -159,6 +159,39 @@ const smoke :Workerd.Worker = (
       expectConformant((await response!.json()) as SmokeReport);
     } finally {
       workerd.kill();
+    }
+  }, 120_000);
+});
+
+describe('runtime matrix: Chromium', () => {
+  test('the same, in a page on another origin (CORS), where the browser follows redirects itself', async () => {
+    const built = await build({
+      entryPoints: [join(packageRoot, 'runtimes', 'page.ts')],
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      conditions: ['@authrail/source', 'browser'],
+      target: 'es2022',
+      write: false,
+      absWorkingDir: packageRoot,
+      logLevel: 'silent',
+    });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${sb.urls.elsewhere}/page`);
+      await page.addScriptTag({ content: built.outputFiles[0]!.text });
+      arrange();
+      const report = await page.evaluate(
+        (settings) =>
+          (globalThis as unknown as { runSmoke: (c: SmokeConfig) => Promise<SmokeReport> }).runSmoke(
+            settings,
+          ),
+        config(),
+      );
+      expectConformant(report);
+    } finally {
+      await browser.close();
     }
   }, 120_000);
 });
