@@ -69,6 +69,8 @@ try {
   );
 
   const names = packages.map(({ manifest }) => manifest.name);
+  step('each package carries its LICENSE');
+  for (const name of names) readFileSync(join(app, 'node_modules', name, 'LICENSE'), 'utf8');
   const esm = `for (const name of ${JSON.stringify(names)}) { const m = await import(name); if (!Object.keys(m).length) throw new Error(name + ' exports nothing'); } console.log('ok');`;
   const cjs = `for (const name of ${JSON.stringify(names)}) { const m = require(name); if (!Object.keys(m).length) throw new Error(name + ' exports nothing'); } console.log('ok');`;
   for (const major of NODES) {
