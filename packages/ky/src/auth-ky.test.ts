@@ -221,3 +221,15 @@ test('bad arguments fail naming the option', () => {
   expect(() => createAuthKy(s, { ky: {} as never })).toThrow(/^ky:/);
   expect(() => createAuthKy({} as never)).toThrow(/^strategy:/);
 });
+
+test("ky's options are typed by the ky you installed: a wrong one does not compile", () => {
+  const strategy = createStaticTokenStrategy({ token: 'typed', origins: ['https://api.example.org'] });
+  const build = () => [
+    createAuthKy(strategy, { timeout: 5_000, retry: { limit: 1 }, headers: { accept: 'application/json' } }),
+    // @ts-expect-error -- timeout is a number of ms (or false), not text
+    createAuthKy(strategy, { timeout: 'soon' }),
+    // @ts-expect-error -- no such ky option
+    createAuthKy(strategy, { retries: 3 }),
+  ];
+  expect(typeof build).toBe('function'); // compiled is what this test proves (npm run typecheck)
+});

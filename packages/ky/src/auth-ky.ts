@@ -1,4 +1,4 @@
-import ky from 'ky';
+import ky, { type Options as KyOptions } from 'ky';
 import { ConfigError, isAuthrailError, type AuthStrategy } from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
 
@@ -21,7 +21,8 @@ export interface KyLike<K> {
 }
 
 /**
- * Options of {@link createAuthKy}: ky's own options, plus the ky instance to extend.
+ * Options of {@link createAuthKy}: ky's own options (typed by the ky you installed: ky 1's
+ * `prefixUrl` with ky 1, ky 2's `prefix` and `baseUrl` with ky 2), plus the ky instance to extend.
  *
  * @example
  * ```ts
@@ -29,7 +30,7 @@ export interface KyLike<K> {
  * const api = createAuthKy(strategy, options);
  * ```
  */
-export type AuthKyOptions<K = typeof ky> = Record<string, unknown> & {
+export type AuthKyOptions<K = typeof ky> = Omit<KyOptions, 'fetch'> & {
   /** The ky instance to extend. Default: the `ky` this package resolves (your installed ky). */
   ky?: KyLike<K>;
   /** The `fetch` ky would use. authrail wraps it. */
