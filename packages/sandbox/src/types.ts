@@ -1,3 +1,5 @@
+// Node's types (`Buffer`), for consumers whose TypeScript loads no @types package unless told (TS 7).
+/// <reference types="node" preserve="true" />
 /**
  * The services the sandbox emulates, as used in filters and client registrations.
  *
