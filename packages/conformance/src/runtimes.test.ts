@@ -163,6 +163,31 @@ const smoke :Workerd.Worker = (
   }, 120_000);
 });
 
+describe('runtime matrix: the axios adapter on Bun', () => {
+  test('the same through axios and attachAuth (axios bundled with its Node adapter), in Bun', async () => {
+    const built = await build({
+      entryPoints: [join(packageRoot, 'runtimes', 'axios-main.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      conditions: ['@authrail/source'],
+      target: 'es2022',
+      write: false,
+      absWorkingDir: packageRoot,
+      logLevel: 'silent',
+      // axios' Node build is CommonJS: give the bundle a require for Node's modules.
+      banner: {
+        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      },
+    });
+    const path = join(out, 'axios-smoke.mjs');
+    writeFileSync(path, built.outputFiles[0]!.text);
+    arrange();
+    const { stdout } = await exec(bin('bun'), [path, JSON.stringify(config())], { timeout: 60_000 });
+    expectConformant(JSON.parse(stdout.trim().split('\n').at(-1)!) as SmokeReport);
+  }, 120_000);
+});
+
 describe('runtime matrix: Chromium', () => {
   test('the same, in a page on another origin (CORS), where the browser follows redirects itself', async () => {
     const built = await build({

@@ -1,0 +1,57 @@
+// The axios adapter outside Node: the same smoke through axios (its Node http adapter) and
+// `attachAuth`, for Bun. The config as JSON in the first argument, the report on stdout.
+import axios from 'axios';
+import { attachAuth } from '@authrail/axios';
+import { mskApim } from '@authrail/msk-apim';
+import { oktaClientCredentials } from '@authrail/okta';
+import type { SmokeConfig, SmokeReport } from './smoke.js';
+
+async function smokeAxios(config: SmokeConfig): Promise<SmokeReport> {
+  const slow = axios.create();
+  attachAuth(
+    slow,
+    oktaClientCredentials({
+      issuer: config.oktaIssuer,
+      clientId: config.oktaClientId,
+      clientSecret: config.oktaClientSecret,
+      scope: 'ctrp.read',
+      origins: [new URL(config.echo).origin],
+    }),
+  );
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 100);
+  const abort = await slow.get(`${config.echo}/aborted`, { signal: controller.signal }).then(
+    () => 'not aborted',
+    (error: unknown) =>
+      (error as { name?: string }).name === 'CanceledError' ? 'AbortError' : String(error),
+  );
+
+  const api = axios.create();
+  attachAuth(
+    api,
+    mskApim({
+      baseUrl: config.mskBaseUrl,
+      clientId: config.clientId,
+      clientSecret: config.clientSecret,
+      researchStudy: '17-001',
+    }),
+  );
+  const cold = await Promise.all(
+    Array.from({ length: 5 }, async () => (await api.get(`${config.mskFhirBaseUrl}/Patient`)).status),
+  );
+  const replay = (await api.get(`${config.echo}/replayed`)).status;
+  const there = (await api.get<{ headers: Record<string, string> }>(`${config.elsewhere}/direct`)).data;
+  const via = `${config.redirect}?to=${encodeURIComponent(`${config.elsewhere}/landing`)}&status=302`;
+  const redirected = await api.get<{ headers: Record<string, string> }>(via);
+  return {
+    abort,
+    cold,
+    replay,
+    elsewhere: there.headers.authorization ?? null,
+    redirected: redirected.data.headers.authorization ?? null,
+    redirectStatus: redirected.status,
+  };
+}
+
+const argv = (globalThis as { process?: { argv: string[] } }).process?.argv ?? [];
+console.log(JSON.stringify(await smokeAxios(JSON.parse(argv[2] ?? '') as SmokeConfig)));
