@@ -2,22 +2,12 @@
 // `attachAuth`, for Bun. The config as JSON in the first argument, the report on stdout.
 import axios from 'axios';
 import { attachAuth } from '@authrail/axios';
-import { mskApim } from '@authrail/msk-apim';
-import { oktaClientCredentials } from '@authrail/okta';
-import type { SmokeConfig, SmokeReport } from './smoke.js';
+import { smokeStrategies, type SmokeConfig, type SmokeReport } from './smoke.js';
 
 async function smokeAxios(config: SmokeConfig): Promise<SmokeReport> {
+  const strategies = smokeStrategies(config);
   const slow = axios.create();
-  attachAuth(
-    slow,
-    oktaClientCredentials({
-      issuer: config.oktaIssuer,
-      clientId: config.oktaClientId,
-      clientSecret: config.oktaClientSecret,
-      scope: 'ctrp.read',
-      origins: [new URL(config.echo).origin],
-    }),
-  );
+  attachAuth(slow, strategies.slow);
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 100);
   const abort = await slow.get(`${config.echo}/aborted`, { signal: controller.signal }).then(
@@ -27,15 +17,7 @@ async function smokeAxios(config: SmokeConfig): Promise<SmokeReport> {
   );
 
   const api = axios.create();
-  attachAuth(
-    api,
-    mskApim({
-      baseUrl: config.mskBaseUrl,
-      clientId: config.clientId,
-      clientSecret: config.clientSecret,
-      researchStudy: '17-001',
-    }),
-  );
+  attachAuth(api, strategies.msk);
   const cold = await Promise.all(
     Array.from({ length: 5 }, async () => (await api.get(`${config.mskFhirBaseUrl}/Patient`)).status),
   );

@@ -5,6 +5,7 @@
 import { createAuthFetch } from '@authrail/fetch';
 import { mskApim } from '@authrail/msk-apim';
 import { oktaClientCredentials } from '@authrail/okta';
+import type { AuthStrategy } from '@authrail/core';
 
 /** Where the sandbox answers (`sandbox.urls`, the parts used). */
 export interface SmokeConfig {
@@ -35,17 +36,29 @@ export interface SmokeReport {
   redirectStatus: number;
 }
 
-export async function smoke(config: SmokeConfig): Promise<SmokeReport> {
-  // 1. Abort while the token is fetched (the test made Okta's token endpoint slow once).
-  const slow = createAuthFetch(
-    oktaClientCredentials({
+/** The two strategies the smoke uses, whatever the client: Okta's (made slow once) and MSK's. */
+export function smokeStrategies(config: SmokeConfig): { slow: AuthStrategy; msk: AuthStrategy } {
+  return {
+    slow: oktaClientCredentials({
       issuer: config.oktaIssuer,
       clientId: config.oktaClientId,
       clientSecret: config.oktaClientSecret,
       scope: 'ctrp.read',
       origins: [new URL(config.echo).origin],
     }),
-  );
+    msk: mskApim({
+      baseUrl: config.mskBaseUrl,
+      clientId: config.clientId,
+      clientSecret: config.clientSecret,
+      researchStudy: '17-001',
+    }),
+  };
+}
+
+export async function smoke(config: SmokeConfig): Promise<SmokeReport> {
+  const strategies = smokeStrategies(config);
+  // 1. Abort while the token is fetched (the test made Okta's token endpoint slow once).
+  const slow = createAuthFetch(strategies.slow);
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 100);
   const abort = await slow(`${config.echo}/aborted`, { signal: controller.signal }).then(
@@ -54,14 +67,7 @@ export async function smoke(config: SmokeConfig): Promise<SmokeReport> {
   );
 
   // 2. Cold start: five requests at once, one token.
-  const api = createAuthFetch(
-    mskApim({
-      baseUrl: config.mskBaseUrl,
-      clientId: config.clientId,
-      clientSecret: config.clientSecret,
-      researchStudy: '17-001',
-    }),
-  );
+  const api = createAuthFetch(strategies.msk);
   const cold = await Promise.all(
     Array.from({ length: 5 }, async () => (await api(`${config.mskFhirBaseUrl}/Patient`)).status),
   );
