@@ -19,10 +19,14 @@ export interface LogoutResult {
 
 /** A strategy on the authorization code flow: usable with every adapter, plus the sign-in flow. */
 export interface SignInStrategy extends TokenAuthStrategy {
-  /** Creates and stores the PKCE S256 verifier and state; returns the authorize URL. */
-  authorizationUrl(): Promise<URL>;
-  /** Browser: navigates to {@link authorizationUrl}. */
-  login(): Promise<void>;
+  /**
+   * Creates and stores the PKCE S256 verifier and state; returns the authorize URL, with
+   * these extra parameters if given (SMART's `aud` and `launch`; `scope` widens the
+   * configured one).
+   */
+  authorizationUrl(parameters?: Record<string, string>): Promise<URL>;
+  /** Browser: navigates to {@link authorizationUrl} (with the same extra parameters). */
+  login(parameters?: Record<string, string>): Promise<void>;
   /**
    * On the redirect URI: checks state, exchanges the code, stores the token. Wrong or
    * missing state, and error responses (`access_denied`), reject with `AuthorizationResponseError`.
@@ -48,8 +52,6 @@ export interface SignInStrategyOptions {
   strategy: Omit<CreateAuthStrategyOptions, 'source' | 'tokens'>;
   /** Names the channel the app's tabs share the token on (in browser pages), e.g. `authrail:medblocks:my-spa`. */
   tabChannel: string;
-  /** Parameters added to every authorization URL (SMART's `aud` and `launch`). Read at each sign-in. */
-  authorizationParameters?: () => Record<string, string>;
 }
 
 /**
@@ -76,7 +78,8 @@ export function createSignInStrategy(options: SignInStrategyOptions): SignInStra
   const attemptTimeoutMs = strategyOptions.retry?.attemptTimeoutMs;
   const call = (): CallOptions =>
     attemptTimeoutMs === undefined ? {} : { signal: AbortSignal.timeout(attemptTimeoutMs) };
-  const authorizationUrl = () => source.authorizationUrl(options.authorizationParameters?.() ?? {}, call());
+  const authorizationUrl = (parameters: Record<string, string> = {}) =>
+    source.authorizationUrl(parameters, call());
   // A failed revocation is said where every other failure is: the error event and the log.
   // Listeners and loggers that throw are ignored, as core's own events do.
   const report = (error: AuthrailError, hint: string) => {
@@ -97,7 +100,7 @@ export function createSignInStrategy(options: SignInStrategyOptions): SignInStra
     send: strategy.send,
     tokens,
     authorizationUrl,
-    async login() {
+    async login(parameters) {
       const location = (globalThis as { location?: { assign(url: string): void } }).location;
       if (typeof location?.assign !== 'function') {
         // Not an option problem (ConfigError is for those): sign-in cannot start here.
@@ -106,7 +109,7 @@ export function createSignInStrategy(options: SignInStrategyOptions): SignInStra
           'login() navigates a browser; elsewhere call authorizationUrl() and open it yourself',
         );
       }
-      location.assign((await authorizationUrl()).href);
+      location.assign((await authorizationUrl(parameters)).href);
     },
     async handleRedirect(url) {
       await tokens.setToken(await source.handleRedirect(url, call()));

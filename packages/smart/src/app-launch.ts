@@ -52,7 +52,7 @@ export interface LaunchContext {
 }
 
 /** The strategy {@link smartAppLaunch} returns: a sign-in strategy for every adapter, launch-aware. */
-export interface SmartAppLaunchStrategy extends SignInStrategy {
+export interface SmartAppLaunchStrategy extends Omit<SignInStrategy, 'authorizationUrl' | 'login'> {
   /**
    * The authorize URL. Given the URL your app was launched at by an EHR (`?iss=…&launch=…`),
    * an EHR launch: `iss` must be this strategy's FHIR server (anything else is refused:
@@ -138,15 +138,10 @@ export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchSt
     session: options.session,
   });
   const contextKey = `authrail:smart:${options.clientId}:context`;
-  let launch: string | undefined;
   const signIn = createSignInStrategy({
     source,
     strategy: { ...options, origins: options.origins ?? [new URL(fhir.issuer).origin] },
     tabChannel: `authrail:smart:${options.clientId}`,
-    authorizationParameters: () => ({
-      aud: fhir.issuer,
-      ...(launch ? { launch, scope: [...new Set(['launch', ...scopes])].join(' ') } : {}),
-    }),
   });
   /** Reads `launch` from an EHR's launch URL, after checking its `iss` is this FHIR server. */
   const launchFrom = (launchedAt: string | URL | undefined) => {
@@ -162,23 +157,21 @@ export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchSt
       );
     return value;
   };
+  /** The sign-in's extra parameters: `aud` always; `launch` and the `launch` scope for an EHR launch. */
+  const parametersFor = (launchedAt: string | URL | undefined): Record<string, string> => {
+    const launch = launchFrom(launchedAt);
+    return {
+      aud: fhir.issuer,
+      ...(launch ? { launch, scope: [...new Set(['launch', ...scopes])].join(' ') } : {}),
+    };
+  };
   return {
     ...signIn,
     async authorizationUrl(launchedAt) {
-      launch = launchFrom(launchedAt);
-      try {
-        return await signIn.authorizationUrl();
-      } finally {
-        launch = undefined;
-      }
+      return signIn.authorizationUrl(parametersFor(launchedAt));
     },
     async login(launchedAt) {
-      launch = launchFrom(launchedAt);
-      try {
-        await signIn.login();
-      } finally {
-        launch = undefined;
-      }
+      await signIn.login(parametersFor(launchedAt));
     },
     async handleRedirect(url) {
       await signIn.handleRedirect(url);
