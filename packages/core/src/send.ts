@@ -8,6 +8,7 @@
 import { parseChallenges, type Challenge } from './challenges.js';
 import { ConfigError, RedirectError } from './errors.js';
 import type { EventSink, RejectedEvent, ReplayReason } from './events.js';
+import { HopHeaders } from './hop-headers.js';
 import type { PolicyContext, PolicyResult, RequestPolicy } from './policies/types.js';
 import type { DPoPProver } from './source.js';
 import type { Token } from './token.js';
@@ -26,6 +27,8 @@ export interface LoopConfig {
   allowedPrefixes: readonly string[];
   /** The policies, the credential last. */
   policies: readonly RequestPolicy[];
+  /** True when no policy changes a hop's URL: a hop then lends the URL it was parsed into. */
+  urlUnchanged: boolean;
   rejectWhen: RejectWhen;
   sink: EventSink;
   /** Gets the token a hop carries (at once when cached); undefined when the strategy has no token source. */
@@ -59,6 +62,8 @@ const CALLER_CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorizati
 interface Hop {
   method: string;
   href: string;
+  /** `href` parsed: given to `next` as it is when no policy changes a hop's URL. */
+  url: URL;
   headers: Headers;
   body: unknown;
   bodyIsStream: boolean;
@@ -170,6 +175,7 @@ export async function sendWithAuth<R extends AuthResponse>(
   let hop: Hop = {
     method: request.method,
     href: request.url.href,
+    url: request.url,
     headers: request.headers,
     body: request.body ?? null,
     bodyIsStream: request.bodyIsStream === true && request.body != null,
@@ -181,11 +187,13 @@ export async function sendWithAuth<R extends AuthResponse>(
 
   for (;;) {
     if (signal?.aborted) throw abortReason(signal);
-    const url = new URL(hop.href);
+    // Each hop gets its own headers (and its own URL when a policy may change it): what
+    // the policies set never reaches the next hop, the caller's request or the client's.
+    const url = config.urlUnchanged ? hop.url : new URL(hop.href);
     const out: AuthRequest = {
       method: hop.method,
       url,
-      headers: new Headers(hop.headers),
+      headers: new HopHeaders(hop.headers),
       body: hop.body,
       bodyIsStream: hop.bodyIsStream,
       redirect: opaque ? mode : 'manual',
@@ -196,8 +204,8 @@ export async function sendWithAuth<R extends AuthResponse>(
       const applied = applyPolicies(config, out, signal);
       const result = applied instanceof Promise ? await applied : applied;
       if (result === 'skip') {
-        out.url = new URL(hop.href);
-        out.headers = new Headers(hop.headers);
+        out.url = config.urlUnchanged ? hop.url : new URL(hop.href);
+        out.headers = new HopHeaders(hop.headers);
         carriesCredential = false;
       } else used = result;
     }
@@ -315,7 +323,7 @@ export async function sendWithAuth<R extends AuthResponse>(
  */
 function follow(config: LoopConfig, from: Hop, url: URL, target: URL, status: number): Hop | undefined {
   let { method, body, bodyIsStream } = from;
-  const headers = new Headers(from.headers);
+  const headers = new HopHeaders(from.headers);
   if (
     (status === 303 && method !== 'GET' && method !== 'HEAD') ||
     ((status === 301 || status === 302) && method === 'POST')
@@ -332,6 +340,7 @@ function follow(config: LoopConfig, from: Hop, url: URL, target: URL, status: nu
   return {
     method,
     href: target.href,
+    url: target,
     headers,
     body,
     bodyIsStream,

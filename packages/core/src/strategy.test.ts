@@ -152,6 +152,67 @@ describe('send: the credential goes to allowed origins only', () => {
     expect(source.calls).toHaveLength(1);
   });
 
+  test("a policy of the user's own that changes the URL gets a copy on every hop: the caller's URL stays, a replay carries the change once", async () => {
+    const tag: RequestPolicy = (r) => void r.url.searchParams.append('tag', 'x');
+    const { source, strategy } = setup({ policies: [tag] });
+    const bad = new Set<string>();
+    web.routes.set('/tagged', revokedUntilFresh(bad));
+    await strategy.send(request(`${web.api}/warm-up`), fetchTransport);
+    bad.add(`Bearer ${source.issued[0]!.accessToken}`);
+    const caller = request(`${web.api}/tagged?q=1`);
+    const urls: URL[] = [];
+    const response = await strategy.send(caller, (hop) => {
+      urls.push(hop.url);
+      return fetchTransport(hop);
+    });
+    expect(response.status).toBe(200);
+    expect(web.seen.filter((s) => s.path === '/tagged').map((s) => s.query)).toEqual([
+      { q: '1', tag: 'x' },
+      { q: '1', tag: 'x' },
+    ]);
+    expect(caller.url.href).toBe(`${web.api}/tagged?q=1`);
+    expect(urls).toHaveLength(2);
+    expect(urls[0]).not.toBe(caller.url);
+    expect(urls[1]).not.toBe(urls[0]);
+  });
+
+  test("with header credentials only, a hop is sent on the caller's URL as parsed (no copy), and on headers of its own", async () => {
+    const { source, strategy } = setup();
+    const bad = new Set<string>();
+    web.routes.set('/lent', revokedUntilFresh(bad));
+    await strategy.send(request(`${web.api}/warm-up`), fetchTransport);
+    bad.add(`Bearer ${source.issued[0]!.accessToken}`);
+    const caller = request(`${web.api}/lent?q=1`, { headers: new Headers({ accept: 'text/plain' }) });
+    const hops: { url: URL; headers: Headers }[] = [];
+    await strategy.send(caller, (hop) => {
+      hops.push({ url: hop.url, headers: hop.headers });
+      return fetchTransport(hop);
+    });
+    expect(hops).toHaveLength(2); // the first hop and its replay
+    expect(hops.map((hop) => hop.url)).toEqual([caller.url, caller.url]);
+    expect(hops[0]!.url).toBe(caller.url);
+    expect(hops[1]!.url).toBe(caller.url);
+    expect(hops[0]!.headers).not.toBe(caller.headers);
+    expect(hops[1]!.headers).not.toBe(hops[0]!.headers);
+    expect(hops[0]!.headers.get('authorization')).toBe(`Bearer ${source.issued[0]!.accessToken}`);
+    expect(hops[1]!.headers.get('authorization')).toBe(`Bearer ${source.issued[1]!.accessToken}`);
+    expect([...caller.headers]).toEqual([['accept', 'text/plain']]);
+    expect(caller.url.href).toBe(`${web.api}/lent?q=1`);
+  });
+
+  test("a token from a source of the user's own that no header can carry is never sent", async () => {
+    const source: TokenSource = {
+      identity: { tokenEndpoint: 'https://auth.example.org/token', clientId: 'raw' },
+      fetchToken: () =>
+        Promise.resolve({ ...createToken({ accessToken: 'fine' }), accessToken: 'abc\r\nX-Injected: yes' }),
+    };
+    const strategy = createAuthStrategy({ source, origins: [web.api] });
+    await expect(strategy.send(request(`${web.api}/x`), fetchTransport)).rejects.toMatchObject({
+      code: 'AUTHRAIL_TOKEN_RESPONSE_INVALID',
+    });
+    expect(web.seen).toHaveLength(0);
+  });
+
   test('a custom credential policy replaces bearer', async () => {
     const { source, send } = setup({
       credential: async (r, ctx) => void r.headers.set('X-Token', (await ctx.token()).accessToken),

@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js';
 import { EventSink, type AuthEvents, type Logger } from './events.js';
 import { normaliseOrigins } from './origins.js';
 import { bearer } from './policies/bearer.js';
+import { keepingUrl, keepUrl } from './policies/keeps-url.js';
 import type { RequestPolicy } from './policies/types.js';
 import { sendWithAuth, type LoopConfig, type RejectWhen } from './send.js';
 import type { TokenSource } from './source.js';
@@ -160,9 +161,11 @@ function buildStrategy(
   if (options === null || typeof options !== 'object') {
     throw new ConfigError('must be an options object', { option: 'options' });
   }
+  const policies = [...checkPolicies(options.policies), credential];
   const config: LoopConfig = {
     allowedPrefixes: [...normaliseOrigins(options.origins)].map((origin) => `${origin}/`),
-    policies: [...checkPolicies(options.policies), credential],
+    policies,
+    urlUnchanged: keepUrl(policies),
     rejectWhen: checkRejectWhen(options.rejectWhen),
     sink: new EventSink(options.on, options.logger),
     getToken,
@@ -319,9 +322,9 @@ export function createApiKeyStrategy(options: ApiKeyStrategyOptions): AuthStrate
       secrets: [key],
     });
   }
-  const credential: RequestPolicy = (request) => {
-    if (query !== undefined) request.url.searchParams.set(query, key);
-    else request.headers.set(header, key);
-  };
+  const credential: RequestPolicy =
+    query === undefined
+      ? keepingUrl((request) => request.headers.set(header, key))
+      : (request) => request.url.searchParams.set(query, key);
   return buildStrategy(options, credential, undefined, undefined);
 }

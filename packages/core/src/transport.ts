@@ -25,9 +25,18 @@ export type RedirectMode = 'follow' | 'manual' | 'error';
 export interface AuthRequest {
   /** Upper-case HTTP method. */
   method: string;
-  /** The full URL; policies may change its query (scoping). */
+  /**
+   * The full URL; policies may change its query (scoping). In the request `next` gets,
+   * it is the caller's own `URL` object when no policy changes URLs (no copy is parsed
+   * per hop): a transport reads it and never changes it.
+   */
   url: URL;
-  /** The request headers; policies set credentials here. */
+  /**
+   * The request headers; policies set credentials here. In the request `next` gets,
+   * they are the hop's own copy: a `Headers` of core's (the methods and checks of
+   * fetch's, on a plain map; not an instance of `globalThis.Headers`) that fetch and
+   * `new Headers()` accept as they are.
+   */
   headers: Headers;
   /**
    * The body as the transport sends it, or `null` for none. Core never reads it: it

@@ -1,15 +1,26 @@
 import { ErrorCodes, TokenEndpointError } from '../errors.js';
+import { HopHeaders } from '../hop-headers.js';
 import type { Token } from '../token.js';
 import type { AuthRequest } from '../transport.js';
+import { keepingUrl } from './keeps-url.js';
 import type { PolicyContext, RequestPolicy } from './types.js';
 
-/** `Authorization` values by token, so a cached token's header is built once. */
+/** `Authorization` values by token, so a cached token's header is built and checked once. */
 const values = new WeakMap<Token, string>();
+/** A scheme and a token as a header carries them: visible ASCII (RFC 6750's b64token is a subset). */
+const HEADER_SAFE = /^[\x21-\x7e]+ [\x21-\x7e]+$/;
 
 function authorization(token: Token): string {
   let value = values.get(token);
   if (value === undefined) {
     value = `${token.tokenType} ${token.accessToken}`;
+    // createToken checks this; a token source of the user's own may skip it.
+    if (!HEADER_SAFE.test(value)) {
+      throw new TokenEndpointError(
+        ErrorCodes.TOKEN_RESPONSE_INVALID,
+        'the access token has characters no header can carry (whitespace, control characters or non-ASCII): not sent',
+      );
+    }
     values.set(token, value);
   }
   return value;
@@ -32,7 +43,10 @@ function mismatch(token: Token, context: PolicyContext): TokenEndpointError {
 function apply(request: AuthRequest, context: PolicyContext, token: Token): void | Promise<void> {
   const dpop = token.tokenType === 'DPoP';
   if (dpop !== (context.dpop !== undefined)) throw mismatch(token, context);
-  request.headers.set('Authorization', authorization(token));
+  const value = authorization(token);
+  // The value is checked once per token (above), not again on every request.
+  if (request.headers instanceof HopHeaders) request.headers.setChecked('authorization', value);
+  else request.headers.set('Authorization', value);
   if (dpop) return context.dpop!.addProof(request.url, request.headers, request.method, token.accessToken);
 }
 
@@ -49,9 +63,9 @@ function apply(request: AuthRequest, context: PolicyContext, token: Token): void
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
  */
 export function bearer(): RequestPolicy {
-  return (request, context) => {
+  return keepingUrl((request, context) => {
     const token = context.token();
     if (token instanceof Promise) return token.then((fetched) => apply(request, context, fetched));
     return apply(request, context, token);
-  };
+  });
 }
