@@ -12,6 +12,7 @@ import {
   type AuthResponse,
   type AuthStrategy,
   type RedirectMode,
+  type SendOptions,
 } from '@authrail/core';
 
 /**
@@ -93,26 +94,37 @@ function runtimeHidesRedirects(adapterName: unknown): boolean {
 }
 
 /**
- * A body that sends the same bytes again: a `FormData` is serialised once (axios would
- * give every send a new multipart boundary), its `Content-Type` with the boundary noted in
- * `headers`; anything else axios serialised already, or is a stream, and stays as it is.
+ * A `FormData` body as bytes that send the same again: serialised once (axios would give
+ * every send a new multipart boundary), its `Content-Type` with the boundary noted in
+ * `headers` and `sent`. Any other body axios serialised already, or is a stream, and is
+ * sent as it is.
  */
-async function replayableData(data: unknown, headers: Headers): Promise<unknown> {
-  if (typeof FormData === 'undefined' || !(data instanceof FormData)) return data ?? null;
+async function replayableForm(data: FormData, headers: Headers, sent: Map<string, string>): Promise<unknown> {
   const serialised = new Response(data);
-  headers.set('Content-Type', serialised.headers.get('content-type')!);
+  const type = serialised.headers.get('content-type')!;
+  headers.set('Content-Type', type);
+  sent.set('content-type', type);
   const bytes = await serialised.arrayBuffer();
   // axios' Node adapter takes a Buffer (not a bare Uint8Array); browsers take the bytes.
   const NodeBuffer = (globalThis as { Buffer?: { from(data: ArrayBuffer): Uint8Array } }).Buffer;
   return NodeBuffer ? NodeBuffer.from(bytes) : new Uint8Array(bytes);
 }
 
-/** axios' headers as `Headers` (multi-values joined), what policies see. */
-function headersOf(headers: InternalAxiosRequestConfig['headers']): Headers {
+/**
+ * axios' headers as `Headers` (multi-values joined), what policies see; the same values
+ * go into `sent` by lower-case name, for each hop's headers to be compared with.
+ */
+function headersOf(headers: InternalAxiosRequestConfig['headers'], sent: Map<string, string>): Headers {
   const view = new Headers();
-  for (const [name, value] of Object.entries(headers.toJSON() as Record<string, unknown>)) {
-    if (value !== undefined && value !== null && value !== false)
-      view.set(name, Array.isArray(value) ? value.join(', ') : String(value));
+  const values = headers.toJSON() as Record<string, unknown>;
+  for (const name in values) {
+    const value = values[name];
+    if (value !== undefined && value !== null && value !== false) {
+      const text = Array.isArray(value) ? value.join(', ') : String(value);
+      view.set(name, text);
+      // As `Headers` keeps it (surrounding whitespace stripped), without asking it in the common case.
+      sent.set(name.toLowerCase(), text.trim() === text ? text : view.get(name)!);
+    }
   }
   return view;
 }
@@ -238,15 +250,20 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
     } catch {
       return inner(config); // a URL axios itself will refuse: nothing to authenticate
     }
-    const original = headersOf(config.headers);
+    const sent = new Map<string, string>();
+    const original = headersOf(config.headers, sent);
+    const { data } = config;
     const adapterName = (inner as { adapterName?: unknown }).adapterName;
     const redirect: RedirectMode = config.maxRedirects === 0 ? 'manual' : 'follow';
     const request: AuthRequest = {
       method: (config.method ?? 'get').toUpperCase(),
       url,
       headers: original,
-      body: await replayableData(config.data, original),
-      bodyIsStream: isStream(config.data),
+      body:
+        typeof FormData !== 'undefined' && data instanceof FormData
+          ? await replayableForm(data, original, sent)
+          : (data ?? null),
+      bodyIsStream: isStream(data),
       redirect,
     };
     // What ends the wait for a token: the caller's signal and axios' own `timeout`.
@@ -265,7 +282,7 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
       const headers = config.headers.concat();
       const secrets: string[] = [];
       out.headers.forEach((value, name) => {
-        if (original.get(name) === value) {
+        if (sent.get(name) === value) {
           // A FormData serialised once: its multipart Content-Type goes with the bytes.
           if (name === 'content-type' && request.body !== config.data) headers.set(name, value);
           return;
@@ -273,9 +290,7 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
         headers.set(name, value);
         secrets.push(value);
       });
-      original.forEach((_value, name) => {
-        if (!out.headers.has(name)) headers.delete(name);
-      });
+      for (const name of sent.keys()) if (!out.headers.has(name)) headers.delete(name);
       if (out.url.search !== url.search) secrets.push(...queryCredentials(out.url, url));
       const manual = out.redirect === 'manual';
       const saved = {
@@ -349,13 +364,10 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
 
     let hop: AxiosHop;
     try {
-      hop = await strategy.send(request, next, {
-        signal,
-        transportFollowsRedirects: runtimeHidesRedirects(adapterName),
-        ...(typeof config.maxRedirects === 'number' && config.maxRedirects > 0
-          ? { maxRedirects: config.maxRedirects }
-          : {}),
-      });
+      const options: SendOptions = { signal, transportFollowsRedirects: runtimeHidesRedirects(adapterName) };
+      if (typeof config.maxRedirects === 'number' && config.maxRedirects > 0)
+        options.maxRedirects = config.maxRedirects;
+      hop = await strategy.send(request, next, options);
     } catch (thrown) {
       if (signal?.aborted && thrown === signal.reason) throw abortError(axios, thrown, config);
       throw thrown;
