@@ -67,8 +67,9 @@ if (!existsSync(marker) || statSync(lockfile).mtimeMs > statSync(marker).mtimeMs
 }
 
 // 3. The tests drive real servers from Debian's packages: Chromium (never a downloaded
-// build) for the browser tests, redis-server and redis-cli for the fleet tests.
-// The benchmarks need only redis-server (the fleet workload).
+// build) for the browser tests, redis-server and redis-cli for the fleet tests, valgrind
+// for the instruction count's smoke test. The benchmarks need only redis-server (the fleet
+// workload); `pnpm bench:instructions` needs valgrind too.
 if (task === 'test' || task === 'bench') {
   const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   const onPath = (command) =>
@@ -76,6 +77,7 @@ if (task === 'test' || task === 'bench') {
   const missing = [
     ...(task === 'bench' || existsSync(chromium) ? [] : ['chromium']),
     ...(onPath('redis-server') && onPath('redis-cli') ? [] : ['redis-server']),
+    ...(task === 'bench' || onPath('valgrind') ? [] : ['valgrind']),
   ];
   if (missing.length > 0) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

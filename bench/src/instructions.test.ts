@@ -1,0 +1,18 @@
+// `pnpm bench:instructions` works: a tiny run under valgrind gives an instruction count per
+// request for every client, bare and through authrail. It checks the harness, never the
+// numbers (no count decides a test).
+import { expect, test } from 'vitest';
+import { runInstructions, toMarkdown } from './instructions.js';
+
+test('a smoke run of bench:instructions: a count per request for each client, bare and through authrail', async () => {
+  const result = await runInstructions(20, 20);
+  expect(result.rows.map((row) => row.family)).toEqual(['fetch', 'ky', 'axios']);
+  for (const row of result.rows) {
+    // Start-up cancels out between the two runs; what is left is the requests' own work.
+    expect(row.bare).toBeGreaterThan(1_000);
+    expect(row.authrail).toBeGreaterThan(1_000);
+  }
+  const markdown = toMarkdown(result);
+  expect(markdown).toContain('| ky |');
+  expect(markdown).toMatch(/\| axios \| [\d.]+ K \| [\d.]+ K \| -?[\d.]+ K \| [\d.]+ \|/);
+}, 600_000);
