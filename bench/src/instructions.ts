@@ -31,8 +31,19 @@ export interface InstructionsResult {
   rows: Counted[];
 }
 
+/**
+ * How the child loads authrail: from the built packages (what users install; the
+ * default), or from the TypeScript sources through tsx (the smoke test, which runs before
+ * any build).
+ */
+export type Load = 'dist' | 'source';
+
+function loaderFlags(load: Load): string[] {
+  return load === 'dist' ? [] : ['--conditions=@authrail/source', '--import', import.meta.resolve('tsx')];
+}
+
 /** Instructions valgrind counted for one run of the child. */
-async function instructions(variant: string, requests: number): Promise<number> {
+async function instructions(variant: string, requests: number, load: Load): Promise<number> {
   const { stderr } = await run(
     'valgrind',
     [
@@ -43,6 +54,7 @@ async function instructions(variant: string, requests: number): Promise<number> 
       // One thread and no timing-driven heuristics: the same count on every run.
       '--single-threaded',
       '--predictable',
+      ...loaderFlags(load),
       CHILD,
       variant,
       String(requests),
@@ -55,10 +67,10 @@ async function instructions(variant: string, requests: number): Promise<number> 
   return Number(match[1]!.replaceAll(',', ''));
 }
 
-async function perRequest(variant: string, warmup: number, measured: number): Promise<number> {
+async function perRequest(variant: string, warmup: number, measured: number, load: Load): Promise<number> {
   const [base, more] = await Promise.all([
-    instructions(variant, warmup),
-    instructions(variant, warmup + measured),
+    instructions(variant, warmup, load),
+    instructions(variant, warmup + measured, load),
   ]);
   return (more - base) / measured;
 }
@@ -79,7 +91,11 @@ async function limited<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T
 }
 
 /** Counts every client's instructions per request, bare and through authrail. */
-export async function runInstructions(warmup: number, measured: number): Promise<InstructionsResult> {
+export async function runInstructions(
+  warmup: number,
+  measured: number,
+  load: Load = 'dist',
+): Promise<InstructionsResult> {
   try {
     await run('valgrind', ['--version']);
   } catch {
@@ -88,8 +104,8 @@ export async function runInstructions(warmup: number, measured: number): Promise
   // Each perRequest runs two valgrinds at once.
   const parallel = Math.max(1, Math.floor(availableParallelism() / 2));
   const tasks = FAMILIES.flatMap((family) => [
-    () => perRequest(`${family} bare`, warmup, measured),
-    () => perRequest(`${family} authrail`, warmup, measured),
+    () => perRequest(`${family} bare`, warmup, measured, load),
+    () => perRequest(`${family} authrail`, warmup, measured, load),
   ]);
   const counts = await limited(tasks, parallel);
   const rows: Counted[] = FAMILIES.map((family, i) => ({
