@@ -4,16 +4,16 @@
 import { expect, test } from 'vitest';
 import { runInstructions, toMarkdown } from './instructions.js';
 
-test('a smoke run of bench:instructions: a count per request for each client, bare and through authrail', async () => {
+test('a smoke run of bench:instructions: a count per request, bare and through authrail', async () => {
   // From the sources: the test runs before any build (the figures themselves use dist).
-  const result = await runInstructions(20, 20, 'source');
-  expect(result.rows.map((row) => row.family)).toEqual(['fetch', 'ky', 'axios']);
+  // ky only (it goes through the fetch adapter too): each valgrind run costs ~10 s of start-up.
+  const result = await runInstructions(20, 20, 'source', ['ky']);
+  expect(result.rows.map((row) => row.family)).toEqual(['ky']);
   for (const row of result.rows) {
     // Start-up cancels out between the two runs; what is left is the requests' own work.
     expect(row.bare).toBeGreaterThan(1_000);
     expect(row.authrail).toBeGreaterThan(1_000);
   }
   const markdown = toMarkdown(result);
-  expect(markdown).toContain('| ky |');
-  expect(markdown).toMatch(/\| axios \| [\d.]+ K \| [\d.]+ K \| -?[\d.]+ K \| [\d.]+ \|/);
+  expect(markdown).toMatch(/\| ky \| [\d.]+ K \| [\d.]+ K \| -?[\d.]+ K \| [\d.]+ \|/);
 }, 600_000);

@@ -14,7 +14,9 @@ import { report } from './harness.js';
 
 const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL('./instructions-child.mjs', import.meta.url));
-const FAMILIES = ['fetch', 'ky', 'axios'] as const;
+/** The clients counted. */
+export type Family = 'fetch' | 'ky' | 'axios';
+const FAMILIES: readonly Family[] = ['fetch', 'ky', 'axios'];
 
 /** One client's instructions per request, bare and through authrail. */
 export interface Counted {
@@ -95,20 +97,24 @@ export async function runInstructions(
   warmup: number,
   measured: number,
   load: Load = 'dist',
+  families: readonly Family[] = FAMILIES,
 ): Promise<InstructionsResult> {
   try {
     await run('valgrind', ['--version']);
   } catch {
     throw new Error('valgrind is not installed: apt-get install valgrind (Debian/Ubuntu)');
   }
+  // tsx compiles the sources on first load and caches them: one run outside valgrind first,
+  // so that both counted runs load the same cached code.
+  if (load === 'source') await run(process.execPath, [...loaderFlags(load), CHILD, 'fetch bare', '1']);
   // Each perRequest runs two valgrinds at once.
   const parallel = Math.max(1, Math.floor(availableParallelism() / 2));
-  const tasks = FAMILIES.flatMap((family) => [
+  const tasks = families.flatMap((family) => [
     () => perRequest(`${family} bare`, warmup, measured, load),
     () => perRequest(`${family} authrail`, warmup, measured, load),
   ]);
   const counts = await limited(tasks, parallel);
-  const rows: Counted[] = FAMILIES.map((family, i) => ({
+  const rows: Counted[] = families.map((family, i) => ({
     family,
     bare: counts[2 * i]!,
     authrail: counts[2 * i + 1]!,
