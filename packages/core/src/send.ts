@@ -94,6 +94,15 @@ function isAllowed(config: LoopConfig, href: string): boolean {
   return false;
 }
 
+/**
+ * The URL a hop is sent on: the one it was parsed into when no policy changes URLs and it
+ * still says what was checked (a caller may change its own `URL` object while a request is
+ * in flight: the origin was checked on `href`, so `href` is what is sent), else a new parse.
+ */
+function lent(config: LoopConfig, hop: Hop): URL {
+  return config.urlUnchanged && hop.url.href === hop.href ? hop.url : new URL(hop.href);
+}
+
 /** Origin and path: what events and log lines show of a URL (never its query). */
 function shown(url: URL): string {
   return `${url.origin}${url.pathname}`;
@@ -189,7 +198,7 @@ export async function sendWithAuth<R extends AuthResponse>(
     if (signal?.aborted) throw abortReason(signal);
     // Each hop gets its own headers (and its own URL when a policy may change it): what
     // the policies set never reaches the next hop, the caller's request or the client's.
-    const url = config.urlUnchanged ? hop.url : new URL(hop.href);
+    const url = lent(config, hop);
     const out: AuthRequest = {
       method: hop.method,
       url,
@@ -204,7 +213,7 @@ export async function sendWithAuth<R extends AuthResponse>(
       const applied = applyPolicies(config, out, signal);
       const result = applied instanceof Promise ? await applied : applied;
       if (result === 'skip') {
-        out.url = config.urlUnchanged ? hop.url : new URL(hop.href);
+        out.url = lent(config, hop);
         out.headers = new HopHeaders(hop.headers);
         carriesCredential = false;
       } else used = result;

@@ -200,6 +200,30 @@ describe('send: the credential goes to allowed origins only', () => {
     expect(caller.url.href).toBe(`${web.api}/lent?q=1`);
   });
 
+  test('a caller that changes its own URL object while the request is in flight: the replay still goes where the origin was checked', async () => {
+    const { source, strategy } = setup();
+    const bad = new Set<string>();
+    web.routes.set('/moved', revokedUntilFresh(bad));
+    await strategy.send(request(`${web.api}/warm-up`), fetchTransport);
+    bad.add(`Bearer ${source.issued[0]!.accessToken}`);
+    const caller = request(`${web.api}/moved`);
+    const sentTo: string[] = [];
+    const response = await strategy.send(caller, (hop) => {
+      sentTo.push(hop.url.href);
+      const answer = fetchTransport(hop);
+      // The caller's code reuses its URL object for another origin meanwhile.
+      caller.url.href = `${web.other}/moved`;
+      return answer;
+    });
+    expect(response.status).toBe(200);
+    expect(sentTo).toEqual([`${web.api}/moved`, `${web.api}/moved`]);
+    expect(web.seen.map((s) => [s.origin, s.path])).toEqual([
+      ['api', '/warm-up'],
+      ['api', '/moved'],
+      ['api', '/moved'],
+    ]);
+  });
+
   test("a token from a source of the user's own that no header can carry is never sent", async () => {
     const source: TokenSource = {
       identity: { tokenEndpoint: 'https://auth.example.org/token', clientId: 'raw' },
