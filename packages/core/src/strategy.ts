@@ -7,12 +7,12 @@ import { ConfigError } from './errors.js';
 import { EventSink, type AuthEvents, type Logger } from './events.js';
 import { normaliseOrigins } from './origins.js';
 import { bearer } from './policies/bearer.js';
-import { keepingUrl, keepUrl } from './policies/keeps-url.js';
+import { keepingUrl, noneChangesUrl } from './policies/keeps-url.js';
 import type { RequestPolicy } from './policies/types.js';
 import { sendWithAuth, type LoopConfig, type RejectWhen } from './send.js';
 import type { TokenSource } from './source.js';
 import type { TokenStore } from './store.js';
-import { createToken, type Token } from './token.js';
+import { HEADER_SAFE, createToken, type Token } from './token.js';
 import {
   createTokenManager,
   proverOf,
@@ -145,8 +145,6 @@ function checkRejectWhen(rejectWhen: unknown): RejectWhen {
   return rejectWhen;
 }
 
-/** A token a header can carry: visible ASCII (RFC 6750 b64token is a subset). */
-const HEADER_TOKEN = /^[\x21-\x7e]+$/;
 /** A header value: visible ASCII with single inner spaces (RFC 9110 §5.5, without obs-text). */
 const HEADER_VALUE = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
 
@@ -165,7 +163,7 @@ function buildStrategy(
   const config: LoopConfig = {
     allowedPrefixes: [...normaliseOrigins(options.origins)].map((origin) => `${origin}/`),
     policies,
-    urlUnchanged: keepUrl(policies),
+    urlUnchanged: noneChangesUrl(policies),
     rejectWhen: checkRejectWhen(options.rejectWhen),
     sink: new EventSink(options.on, options.logger),
     getToken,
@@ -252,7 +250,7 @@ export interface StaticTokenStrategyOptions extends StrategyOptions {
  * ```
  */
 export function createStaticTokenStrategy(options: StaticTokenStrategyOptions): AuthStrategy {
-  if (typeof options?.token !== 'string' || !HEADER_TOKEN.test(options.token)) {
+  if (typeof options?.token !== 'string' || !HEADER_SAFE.test(options.token)) {
     throw new ConfigError(
       'must be a non-empty string of visible ASCII (no whitespace, control characters or non-ASCII)',
       {

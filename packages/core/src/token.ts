@@ -128,7 +128,8 @@ const LATEST_DATE_MS = 8.64e15;
  * 6750's b64token is a subset). NUL, controls, spaces and anything beyond ASCII would
  * make every request throw, with the token in the error.
  */
-const HEADER_SAFE = /^[\x21-\x7e]+$/;
+/** What a header can carry of a token: visible ASCII (RFC 6750's b64token is a subset). */
+export const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 /** Why a token cannot be used, or undefined when it can. Never quotes the token. */
 function invalidReason(init: TokenInit, now: number): string | undefined {

@@ -1,26 +1,24 @@
 import { ErrorCodes, TokenEndpointError } from '../errors.js';
 import { HopHeaders } from '../hop-headers.js';
-import type { Token } from '../token.js';
+import { HEADER_SAFE, type Token } from '../token.js';
 import type { AuthRequest } from '../transport.js';
 import { keepingUrl } from './keeps-url.js';
 import type { PolicyContext, RequestPolicy } from './types.js';
 
 /** `Authorization` values by token, so a cached token's header is built and checked once. */
 const values = new WeakMap<Token, string>();
-/** A scheme and a token as a header carries them: visible ASCII (RFC 6750's b64token is a subset). */
-const HEADER_SAFE = /^[\x21-\x7e]+ [\x21-\x7e]+$/;
 
 function authorization(token: Token): string {
   let value = values.get(token);
   if (value === undefined) {
-    value = `${token.tokenType} ${token.accessToken}`;
-    // createToken checks this; a token source of the user's own may skip it.
-    if (!HEADER_SAFE.test(value)) {
+    // createToken checks both; a token source of the user's own may skip it.
+    if (!HEADER_SAFE.test(token.tokenType) || !HEADER_SAFE.test(token.accessToken)) {
       throw new TokenEndpointError(
         ErrorCodes.TOKEN_RESPONSE_INVALID,
         'the access token has characters no header can carry (whitespace, control characters or non-ASCII): not sent',
       );
     }
+    value = `${token.tokenType} ${token.accessToken}`;
     values.set(token, value);
   }
   return value;

@@ -14,6 +14,6 @@ export function keepingUrl(policy: RequestPolicy): RequestPolicy {
  * URL it already parsed instead of parsing a copy. Any other policy (scoping, a query
  * credential, the user's own) may change it.
  */
-export function keepUrl(policies: readonly RequestPolicy[]): boolean {
+export function noneChangesUrl(policies: readonly RequestPolicy[]): boolean {
   return policies.every((policy) => keepers.has(policy));
 }
