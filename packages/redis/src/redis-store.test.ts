@@ -114,6 +114,26 @@ describe('a token store shared by processes', () => {
     expect(await b.get('k')).toBeUndefined();
   });
 
+  test('an announcement of the token a process already holds keeps its copy; of another token drops it', async () => {
+    // The announcement of a write can arrive after the other process has read what was
+    // written: dropping that copy would cost a read (and, with Redis failing, a token request).
+    const prefix = 'announced';
+    const a = store({ prefix });
+    const b = store({ prefix });
+    const first = token('announced-token-one');
+    await a.set('k', first);
+    const read = (await b.get('k')) as Token;
+    await settle(); // b's subscription is up
+    await a.set('k', first); // written again, announced again
+    await settle();
+    expect(b.get('k')).toBe(read); // still the copy: no promise, no Redis
+    await a.set('k', token('announced-token-two'));
+    await settle();
+    const next = b.get('k');
+    expect(next).toBeInstanceOf(Promise); // the copy dropped: read from Redis
+    expect(((await next) as Token).accessToken).toBe('announced-token-two');
+  });
+
   test('a cached request does not touch Redis: 0 commands for 100 requests', async () => {
     const c = client();
     const s = createRedisTokenStore({ client: c, prefix: 'fast' });

@@ -294,8 +294,19 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
     sub.on('error', () => undefined);
     sub.on('message', (from: string, message: string) => {
       if (from !== channel) return;
-      const [sender, key] = [message.slice(0, message.indexOf(' ')), message.slice(message.indexOf(' ') + 1)];
-      if (sender !== instance) local.delete(key);
+      // `<instance> <fingerprint of the token now stored, or -> <key>`
+      const first = message.indexOf(' ');
+      const second = message.indexOf(' ', first + 1);
+      const [sender, now, key] = [
+        message.slice(0, first),
+        message.slice(first + 1, second),
+        message.slice(second + 1),
+      ];
+      // A copy of the token now stored stays: the announcement of a change can arrive after
+      // this process read the changed value (dropping it would cost a read, or a token
+      // request of its own while Redis is failing).
+      const held = local.get(key);
+      if (sender !== instance && held && (now === '-' || fingerprint(held) !== now)) local.delete(key);
       const waiting = waiters.get(key);
       if (waiting) for (const wake of [...waiting]) wake();
     });
@@ -308,8 +319,11 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
     subscriber = undefined;
     sub?.disconnect();
   }
-  const announce = (key: string) =>
-    call('publish', () => client.publish(channel, `${instance} ${key}`)).catch(() => undefined);
+  /** Tells the other processes the value of `key` changed: to `token`, or away. */
+  const announce = (key: string, token?: Token) =>
+    call('publish', () =>
+      client.publish(channel, `${instance} ${token ? fingerprint(token) : '-'} ${key}`),
+    ).catch(() => undefined);
 
   function encode(key: string, token: Token): string {
     const record = JSON.stringify(toTokenRecord(token));
@@ -356,10 +370,11 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
   }
   async function writeRemote(key: string, token: Token, fence: number | ''): Promise<void> {
     const k = keys(key);
-    await call('set', () =>
+    const written = await call('set', () =>
       client.eval(SET_SCRIPT, 2, k.token, k.fence, encode(key, token), String(ttlOf(token)), String(fence)),
     );
-    await announce(key);
+    // Not written: a newer value is there, and its writer announced it.
+    if (Number(written) > 0) await announce(key, token);
   }
 
   /** Until a message about `key`, the poll interval, or the abort; whichever is first. */
