@@ -85,6 +85,48 @@ describe('createAuthFetch', () => {
     expect(inputs[0]).toBeInstanceOf(URL);
   });
 
+  test('a bodiless Request whose URL no policy changes goes to fetch as it is, the hop in init', async () => {
+    const calls: [RequestInfo | URL, RequestInit | undefined][] = [];
+    const api = createAuthFetch(createStaticTokenStrategy({ token: 'tok-as-input', origins: [web.api] }), {
+      fetch: (input, init) => (calls.push([input, init]), fetch(input, init)),
+    });
+    web.routes.set(
+      '/moved',
+      redirectTo(302, () => '/landed'),
+    );
+    const own = new Request(`${web.api}/moved`, {
+      method: 'DELETE',
+      headers: { 'X-Mine': '1' },
+      referrerPolicy: 'no-referrer',
+    });
+    expect((await api(own)).status).toBe(200);
+    // The first hop: the caller's Request itself; the credential only in init, never on it.
+    expect(calls[0]?.[0]).toBe(own);
+    expect(new Headers(calls[0]?.[1]?.headers).get('authorization')).toBe('Bearer tok-as-input');
+    expect(own.headers.has('authorization')).toBe(false);
+    // A non-empty init resets a Request's referrer policy: the caller's goes along.
+    expect(calls[0]?.[1]).toMatchObject({
+      method: 'DELETE',
+      redirect: 'manual',
+      referrerPolicy: 'no-referrer',
+    });
+    // The redirect's hop has another URL: a URL and init, as for a string.
+    expect(calls[1]?.[0]).toBeInstanceOf(URL);
+    expect(web.seen.map((s) => [s.path, s.method, s.headers.authorization, s.headers['x-mine']])).toEqual([
+      ['/moved', 'DELETE', 'Bearer tok-as-input', '1'],
+      ['/landed', 'DELETE', 'Bearer tok-as-input', '1'], // a 302 changes only a POST
+    ]);
+    // The Request's own signal still applies.
+    const stopped = new Request(`${web.api}/x`, { signal: AbortSignal.abort(new Error('stopped')) });
+    await expect(api(stopped)).rejects.toThrow('stopped');
+    // With a body, or a policy changing the URL: a new request from a URL.
+    await api(new Request(`${web.api}/body`, { method: 'PUT', body: 'x' }));
+    await createAuthFetch(strategy().strategy, {
+      fetch: (input, init) => (calls.push([input, init]), fetch(input, init)),
+    })(new Request(`${web.api}/scoped`));
+    expect(calls.slice(-2).map(([input]) => input instanceof URL)).toEqual([true, true]);
+  });
+
   test('a Request input with a FormData body is replayed after a 401 with the same bytes, and stays usable', async () => {
     const { strategy: s, tokens } = strategy();
     web.routes.set('/replayed', rejectFirstCredential());

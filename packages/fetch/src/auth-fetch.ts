@@ -10,7 +10,11 @@ import { ConfigError, type AuthRequest, type AuthResponse, type AuthStrategy } f
  * ```
  */
 export interface AuthFetchOptions {
-  /** The `fetch` to send with. Default: the global `fetch`, looked up on each call. */
+  /**
+   * The `fetch` to send with, called once per hop as fetch is called: a `URL` and an init,
+   * or the caller's own bodiless `Request` and an init holding the hop's method and
+   * headers. Default: the global `fetch`, looked up on each call.
+   */
   fetch?: typeof fetch;
   /**
    * Who follows redirects. `'hop-by-hop'`: authrail does, checking every hop's origin
@@ -181,9 +185,15 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
     let request: AuthRequest;
     let signal: AbortSignal | null | undefined = init?.signal;
     let fields: RequestInit | undefined;
+    // A bodiless Request input whose hop keeps its URL goes to fetch as it is, the hop's
+    // method and headers in init: fetch copies it without parsing its URL again.
+    let asInput: Request | undefined;
+    let inputUrl: string | undefined;
     if (input instanceof Request) {
       signal ??= input.signal;
       fields = requestFields(input);
+      inputUrl = input.url;
+      if (input.body === null && initBody == null) asInput = input;
       let body: unknown = initBody ?? null;
       let bodyIsStream = isStream(body);
       if (initBody === undefined && input.body !== null) {
@@ -195,7 +205,7 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
       const headers = initHeaders === undefined ? input.headers : new Headers(initHeaders);
       request = {
         method: normaliseMethod(initMethod ?? input.method),
-        url: new URL(input.url),
+        url: new URL(inputUrl),
         headers,
         body: body === null || bodyIsStream ? body : await replayableBody(body as BodyInit, headers),
         bodyIsStream,
@@ -218,6 +228,19 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
       };
     }
     const next = (out: AuthRequest): Promise<FetchHop> => {
+      if (asInput !== undefined && out.body === null && out.url.href === inputUrl) {
+        const viaInput: RequestInit = {
+          method: out.method,
+          headers: hopHeadersInit(out.headers),
+          redirect: out.redirect ?? 'follow',
+        };
+        // The input's own signal is followed unless init gave another; a non-empty init
+        // resets the referrer, so the input's fields go along.
+        if (init?.signal) viaInput.signal = init.signal;
+        if (fields) Object.assign(viaInput, fields);
+        if (passAlong) Object.assign(viaInput, passAlong);
+        return send(asInput, viaInput).then(toHop);
+      }
       // Built field by field: object spreads cost more than the rest of the hop.
       const hopInit: RequestInit & { duplex?: 'half' } = {
         method: out.method,
