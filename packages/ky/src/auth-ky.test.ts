@@ -127,6 +127,28 @@ describe.each([
     expect(web.seen).toHaveLength(0);
   });
 
+  test("an instance extended from authrail's keeps the guard, whatever retry it sets", async () => {
+    const { strategy, source, hops } = setup({ required: true });
+    const api = createAuthKy(strategy, { ky: instance, retry: 0 });
+    const numeric = api.extend({ retry: 3 });
+    await expect(numeric.get(`${web.api}/Patient`)).rejects.toBeInstanceOf(MissingScopeError);
+    expect(hops()).toBe(1);
+    const eager = api.extend(() => ({ retry: { limit: 2, delay: () => 0, shouldRetry: () => true } }));
+    await expect(eager.get(`${web.api}/Patient`)).rejects.toBeInstanceOf(MissingScopeError);
+    await expect(eager(`${web.api}/Patient`)).rejects.toBeInstanceOf(MissingScopeError);
+    expect(hops()).toBe(3); // one attempt each: ky did not try again
+    expect(source.calls).toHaveLength(0);
+    // and still authenticates, with its own options on top
+    const scoped = createAuthKy(setup().strategy, { ky: instance }).extend({
+      headers: { 'X-Extended': '1' },
+    });
+    const seen = await scoped.get(`${web.api}/ok`).json<{ headers: Record<string, string> }>();
+    expect(seen.headers).toMatchObject({
+      'x-extended': '1',
+      authorization: expect.stringMatching(/^Bearer /),
+    });
+  });
+
   test("a shouldRetry the base instance already has still decides the rest; authrail's guard wins", async () => {
     const asked: number[] = [];
     const base = instance.create({
@@ -188,6 +210,30 @@ describe.each([
     expect((error as { response?: Response }).response?.status).toBe(401);
     expect(web.seen.map((s) => s.body)).toEqual(['once']);
     expect(events).toEqual([expect.objectContaining({ reason: 'body-not-replayable' })]);
+  });
+
+  test('a stream body is one-shot through every entry: a method, the instance called, an extended instance', async () => {
+    web.routes.set('/stream', answer(401));
+    const { strategy, events } = setup();
+    const api = createAuthKy(strategy, { ky: instance, retry: 0 });
+    const stream = (text: string) =>
+      new ReadableStream<Uint8Array>({
+        start: (c) => (c.enqueue(new TextEncoder().encode(text)), c.close()),
+      });
+    const sends = [
+      () => api.put(`${web.api}/stream`, { body: stream('method'), duplex: 'half' } as never),
+      () => api(`${web.api}/stream`, { method: 'post', body: stream('called'), duplex: 'half' } as never),
+      () =>
+        api
+          .extend({ headers: { 'X-Extended': '1' } })
+          .post(`${web.api}/stream`, { body: stream('extended'), duplex: 'half' } as never),
+    ];
+    for (const send of sends) {
+      const error = await send().catch((e: unknown) => e);
+      expect((error as { response?: Response }).response?.status).toBe(401);
+    }
+    expect(web.seen.map((s) => s.body)).toEqual(['method', 'called', 'extended']);
+    expect(events.map((e) => e.reason)).toEqual(Array(3).fill('body-not-replayable'));
   });
 
   test('prefix/prefixUrl, searchParams, the scope parameter and the user hooks compose', async () => {

@@ -55,7 +55,10 @@ export type AuthKyOptions<K = typeof ky> = Omit<KyOptions, 'fetch'> & {
  * @param strategy - any {@link AuthStrategy}, e.g. from a provider preset
  * @param options - ky options, plus `ky` (the instance to extend; default: the `ky` your
  *   project resolves) and `fetch` (the transport under authrail)
- * @returns `options.ky.extend(...)`: an instance of the same ky major
+ * @returns an instance of the same ky major, made by `options.ky.extend(...)`. A request
+ *   whose own options carry a stream body or a `retry` takes a twin of it that has
+ *   authrail's two hooks; every other request, one without them (ky runs each hook at a
+ *   cost on every request). Its `extend` extends both, the guard kept.
  * @throws `ConfigError` (from `@authrail/core`) naming `strategy` or `ky` when either is not one
  * @example
  * ```ts
@@ -80,22 +83,16 @@ export function createAuthKy<K = typeof ky>(strategy: AuthStrategy, options: Aut
     const kyOptionsSeen = (
       args[0] instanceof Request ? args[1] : (args[0] as { options?: unknown } | undefined)?.options
     ) as { body?: unknown } | undefined;
-    if (request && typeof ReadableStream !== 'undefined' && kyOptionsSeen?.body instanceof ReadableStream)
-      streamed.add(request);
+    if (request && isStream(kyOptionsSeen?.body)) streamed.add(request);
   };
   const userHooks = (kyOptions.hooks ?? {}) as Record<string, unknown[] | undefined>;
   const authFetch = createAuthFetch(strategy, {
     ...(innerFetch ? { fetch: innerFetch } : {}),
     isOneShot: (request) => streamed.has(request),
   });
-  // The function form of `extend` (ky 1.14+ and 2.x) lets the guard wrap a `shouldRetry`
-  // the base instance already has, instead of replacing it.
-  const extend = base.extend.bind(base) as unknown as (
-    derive: (parent: Record<string, unknown>) => object,
-  ) => K;
-  return extend((parent) => ({
+  const plain = extendGuarded(base, () => ({ ...kyOptions, fetch: authFetch }));
+  const hooked = extendGuarded(base, () => ({
     ...kyOptions,
-    ...guardRetry(parent.retry, kyOptions.retry),
     hooks: {
       ...userHooks,
       beforeRequest: [...(userHooks.beforeRequest ?? []), markStream],
@@ -103,6 +100,77 @@ export function createAuthKy<K = typeof ky>(strategy: AuthStrategy, options: Aut
     },
     fetch: authFetch,
   }));
+  return dispatching(plain, hooked);
+}
+
+/** The methods of a ky instance that send a request, with its options second. */
+const REQUEST_METHODS = new Set(['get', 'post', 'put', 'patch', 'delete', 'head']);
+
+function isStream(body: unknown): boolean {
+  return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream;
+}
+
+/**
+ * Whether a request's own options need authrail's hooks: a stream body (marked one-shot
+ * before ky wraps it in a `Request`), or a `retry` of its own (on ky 1 a number there
+ * replaces the guarded `shouldRetry`, and the `beforeRetry` hook is the backstop).
+ */
+function needsHooks(options: unknown): boolean {
+  if (typeof options !== 'object' || options === null) return false;
+  const { body, retry } = options as { body?: unknown; retry?: unknown };
+  return retry !== undefined || isStream(body);
+}
+
+/**
+ * `instance.extend(...)` with these options and the `retry` guard. The function form of
+ * `extend` (ky 1.14+ and 2.x) lets the guard wrap a `shouldRetry` the parent already has,
+ * instead of replacing it.
+ */
+function extendGuarded<K>(instance: KyLike<K>, derive: (parent: Record<string, unknown>) => object): K {
+  const extend = instance.extend.bind(instance) as unknown as (
+    derive: (parent: Record<string, unknown>) => object,
+  ) => K;
+  return extend((parent) => {
+    const own = derive(parent) as { retry?: unknown };
+    return { ...own, ...guardRetry(parent.retry, own.retry) };
+  });
+}
+
+/**
+ * One ky instance made of two: `plain`, without any hook of authrail's (ky runs each hook
+ * at a cost of its own on every request), which most requests take, and `hooked` for the
+ * requests whose own options need the hooks. `extend` extends both, guarded; everything
+ * else (`create`, `stop`, `retry`) is `plain`'s.
+ */
+function dispatching<K>(plain: K, hooked: K): K {
+  type Send = (input: unknown, options?: unknown) => unknown;
+  const target = plain as unknown as Send & Record<string, unknown>;
+  const other = hooked as unknown as Send & Record<string, unknown>;
+  const methods = new Map<string, Send>();
+  return new Proxy(target, {
+    apply: (_target, _this, [input, options]: unknown[]) =>
+      (needsHooks(options) ? other : target)(input, options),
+    get(_target, key) {
+      if (key === 'extend') {
+        return (more: unknown) => {
+          const derive = (parent: Record<string, unknown>) =>
+            (typeof more === 'function' ? (more as (p: object) => object)(parent) : (more ?? {})) as object;
+          return dispatching(
+            extendGuarded(plain as KyLike<K>, derive),
+            extendGuarded(hooked as KyLike<K>, derive),
+          );
+        };
+      }
+      const value: unknown = Reflect.get(target, key);
+      if (typeof key !== 'string' || !REQUEST_METHODS.has(key) || typeof value !== 'function') return value;
+      let method = methods.get(key);
+      if (!method) {
+        method = (input, options) => ((needsHooks(options) ? other : target)[key] as Send)(input, options);
+        methods.set(key, method);
+      }
+      return method;
+    },
+  }) as unknown as K;
 }
 
 type ShouldRetry = (state: {
