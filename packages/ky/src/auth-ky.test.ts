@@ -149,6 +149,17 @@ describe.each([
     });
   });
 
+  test("a base instance's numeric retry keeps its limit", async () => {
+    web.routes.set('/busy', (_req, res) => {
+      res.writeHead(503, { 'retry-after': '0' });
+      res.end();
+    });
+    const base = instance.create({ retry: 3 });
+    const api = createAuthKy(setup().strategy, { ky: base as typeof ky });
+    await expect(api.get(`${web.api}/busy`)).rejects.toMatchObject({ name: 'HTTPError' });
+    expect(web.seen).toHaveLength(4); // the first attempt and 3 retries, as the base instance would
+  });
+
   test("a shouldRetry the base instance already has still decides the rest; authrail's guard wins", async () => {
     const asked: number[] = [];
     const base = instance.create({

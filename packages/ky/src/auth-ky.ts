@@ -200,7 +200,15 @@ function guardRetry(parent: unknown, own: unknown): { retry?: unknown } {
   const user = (mine.shouldRetry ?? (parent as { shouldRetry?: unknown } | null | undefined)?.shouldRetry) as
     ShouldRetry | undefined;
   const shouldRetry: ShouldRetry = (state) => (isAuthrailError(state.error) ? false : user?.(state));
-  return { retry: { ...mine, ...(typeof own === 'number' ? { limit: own } : {}), shouldRetry } };
+  // A number is ky's shorthand for `{ limit }`; ky 1 does not expand it when an object is
+  // merged over it, so the limit is said here.
+  const expanded =
+    typeof own === 'number'
+      ? { limit: own }
+      : typeof parent === 'number' && mine.limit === undefined
+        ? { limit: parent }
+        : {};
+  return { retry: { ...mine, ...expanded, shouldRetry } };
 }
 
 /**
