@@ -132,6 +132,12 @@ describe('a token store shared by processes', () => {
     const next = b.get('k');
     expect(next).toBeInstanceOf(Promise); // the copy dropped: read from Redis
     expect(((await next) as Token).accessToken).toBe('announced-token-two');
+    // A process of an earlier version announces `<instance> <key>`: the copy is dropped too.
+    const held = b.get('k');
+    expect(held).not.toBeInstanceOf(Promise);
+    await client().publish(`${prefix}:changed`, 'earlier-version k');
+    await settle();
+    expect(b.get('k')).toBeInstanceOf(Promise);
   });
 
   test('a cached request does not touch Redis: 0 commands for 100 requests', async () => {

@@ -294,14 +294,13 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
     sub.on('error', () => undefined);
     sub.on('message', (from: string, message: string) => {
       if (from !== channel) return;
-      // `<instance> <fingerprint of the token now stored, or -> <key>`
+      // `<instance> <fingerprint of the token now stored, or -> <key>`; a process of an
+      // earlier version (a fleet mid-deploy) sends `<instance> <key>`: a change, to anything.
       const first = message.indexOf(' ');
       const second = message.indexOf(' ', first + 1);
-      const [sender, now, key] = [
-        message.slice(0, first),
-        message.slice(first + 1, second),
-        message.slice(second + 1),
-      ];
+      const sender = message.slice(0, first);
+      const now = second < 0 ? '-' : message.slice(first + 1, second);
+      const key = message.slice((second < 0 ? first : second) + 1);
       // A copy of the token now stored stays: the announcement of a change can arrive after
       // this process read the changed value (dropping it would cost a read, or a token
       // request of its own while Redis is failing).
