@@ -12,8 +12,10 @@ import { ConfigError, type AuthRequest, type AuthResponse, type AuthStrategy } f
 export interface AuthFetchOptions {
   /**
    * The `fetch` to send with, called once per hop as fetch is called: a `URL` and an init,
-   * or the caller's own bodiless `Request` and an init holding the hop's method and
-   * headers. Default: the global `fetch`, looked up on each call.
+   * or the caller's own bodiless `Request` and an init holding the hop's headers (and its
+   * method, if it differs). The init's headers are a plain record; fields at fetch's
+   * defaults (`GET`, no body, `redirect: 'follow'`) are left out. Default: the global
+   * `fetch`, looked up on each call.
    */
   fetch?: typeof fetch;
   /**
@@ -100,15 +102,19 @@ class FetchHop implements AuthResponse {
 }
 
 /**
- * A hop's headers as fetch's own `Headers`, which fetch copies into its request without
- * converting each value again (a record or another iterable costs it twice the work).
+ * A hop's headers as the init fetch converts most cheaply: a plain record, whose values
+ * fetch checks once as it fills its request (a `Headers` built here would have each value
+ * checked twice, once here and once as fetch copies it). A header named `__proto__` cannot
+ * be a record's own key: then a `Headers`.
  */
-function hopHeadersInit(headers: Headers): Headers {
-  const view: Pick<Headers, 'forEach'> = headers; // a Headers-like object, not always fetch's own
-  if (headers instanceof Headers) return headers;
-  const native = new Headers();
-  view.forEach((value, name) => native.append(name, value));
-  return native;
+function hopHeadersInit(headers: Headers): HeadersInit {
+  const record: Record<string, string> = {};
+  let plain = true;
+  headers.forEach((value, name) => {
+    if (name === '__proto__') plain = false;
+    else record[name] = value;
+  });
+  return plain ? record : new Headers(Array.from(headers));
 }
 
 function toHop(response: Response): FetchHop {
@@ -230,10 +236,10 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
     const next = (out: AuthRequest): Promise<FetchHop> => {
       if (asInput !== undefined && out.body === null && out.url.href === inputUrl) {
         const viaInput: RequestInit = {
-          method: out.method,
           headers: hopHeadersInit(out.headers),
           redirect: out.redirect ?? 'follow',
         };
+        if (out.method !== asInput.method) viaInput.method = out.method;
         // The input's own signal is followed unless init gave another; a non-empty init
         // resets the referrer, so the input's fields go along.
         if (init?.signal) viaInput.signal = init.signal;
@@ -241,13 +247,12 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
         if (passAlong) Object.assign(viaInput, passAlong);
         return send(asInput, viaInput).then(toHop);
       }
-      // Built field by field: object spreads cost more than the rest of the hop.
-      const hopInit: RequestInit & { duplex?: 'half' } = {
-        method: out.method,
-        headers: hopHeadersInit(out.headers),
-        body: out.body as BodyInit | null,
-        redirect: out.redirect ?? 'follow',
-      };
+      // Built field by field: object spreads cost more than the rest of the hop. What
+      // fetch defaults to (GET, no body, follow) is left out: each field given costs a check.
+      const hopInit: RequestInit & { duplex?: 'half' } = { headers: hopHeadersInit(out.headers) };
+      if (out.method !== 'GET') hopInit.method = out.method;
+      if (out.body !== null && out.body !== undefined) hopInit.body = out.body as BodyInit;
+      if (out.redirect !== undefined && out.redirect !== 'follow') hopInit.redirect = out.redirect;
       if (signal) hopInit.signal = signal;
       if (out.bodyIsStream) hopInit.duplex = 'half';
       if (fields) Object.assign(hopInit, fields);
