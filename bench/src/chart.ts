@@ -1,7 +1,7 @@
 // The report's chart: per-request overhead as a ratio to the bare client, for each adapter
 // and peer, at each concurrency. A plain SVG, written by hand so the report needs no
 // plotting dependency and renders on GitHub.
-import type { OverheadReport } from './overhead.js';
+import { REFERENCE_LAYERS, REFERENCE_WRAPPER, type OverheadReport } from './overhead.js';
 
 const escape = (text: string): string =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -16,7 +16,8 @@ export function overheadChart(reports: OverheadReport[], target: number): string
           label: r.name,
           ratio: r.wallRatio.median,
           peer: !r.name.startsWith('@authrail/'),
-          floor: r.name.includes('noise floor'),
+          floor:
+            r.name.includes('noise floor') || r.name === REFERENCE_WRAPPER || r.name === REFERENCE_LAYERS,
           concurrency: report.concurrency,
         });
       }
@@ -64,7 +65,7 @@ export function overheadChart(reports: OverheadReport[], target: number): string
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     '<rect width="100%" height="100%" fill="#fff"/>',
     '<text x="8" y="20" font-size="14" font-weight="bold">Per-request time over the bare client, cached token (median of interleaved rounds)</text>',
-    '<text x="8" y="38" fill="#555">green: authrail within the target · orange: authrail over it · grey: peer libraries · light: the bare client against itself (noise)</text>',
+    '<text x="8" y="38" fill="#555">green: authrail within the target · orange: authrail over it · grey: peer libraries · light: the bare client against itself (noise) and the references</text>',
     ...parts,
     axis,
     '</svg>',

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import axios, { type InternalAxiosRequestConfig } from 'axios';
 import ky from 'ky';
-import { compare, startServer, type Measured, type Variant } from './harness.js';
+import { compare, formatRatio, startServer, type Measured, type Variant } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.bench-access-token-with-a-realistic-length.signature-0123456789';
@@ -146,17 +146,16 @@ export async function runCompare(
 }
 
 export function toMarkdown(result: CompareResult): string {
-  const f = (n: number) => n.toFixed(3);
   return [
     `# Working tree vs ${result.ref} (${result.sha.slice(0, 12)}), workload 1`,
     '',
-    'Ratio of the working tree to the other commit in interleaved rounds of one run (below 1: the working tree is faster).',
+    'Ratio of the working tree to the other commit in interleaved rounds of one run (below 1: the working tree is faster). A 1.000 inside the 95 % confidence interval [low–high] means this run measured no difference.',
     '',
-    '| adapter | setting | wall ratio (median, min–max) | CPU ratio (median, min–max) |',
+    '| adapter | setting | wall ratio: median [95 % CI] (min–max) | CPU ratio: median [95 % CI] (min–max) |',
     '| --- | --- | --- | --- |',
     ...result.rows.map(
       ({ adapter, setting, ours: m }) =>
-        `| ${adapter} | ${setting} | ${f(m.wallRatio.median)} (${f(m.wallRatio.min)}–${f(m.wallRatio.max)}) | ${f(m.cpuRatio.median)} (${f(m.cpuRatio.min)}–${f(m.cpuRatio.max)}) |`,
+        `| ${adapter} | ${setting} | ${formatRatio(m.wallRatio)} | ${formatRatio(m.cpuRatio)} |`,
     ),
     '',
   ].join('\n');

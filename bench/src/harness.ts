@@ -1,6 +1,7 @@
 // Interleaved rounds (A B A B …) in one process run, reported as ratios to the bare
 // client: the machines are shared and noisy, so only a ratio measured side by side says
-// anything. Wall time and CPU time (process.cpuUsage) per request, median with min–max.
+// anything. Wall time and CPU time (process.cpuUsage) per request, median with its 95 %
+// confidence interval and min–max.
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,12 @@ interface Sample {
   cpuUs: number;
 }
 
+/** A ratio as the reports show it: the median, [its 95 % confidence interval], (min–max). */
+export function formatRatio(ratio: Spread): string {
+  const f = (n: number) => n.toFixed(3);
+  return `${f(ratio.median)} [${f(ratio.low)}–${f(ratio.high)}] (${f(ratio.min)}–${f(ratio.max)})`;
+}
+
 export interface Measured {
   name: string;
   /** Median per-request wall and CPU time, µs. */
@@ -29,15 +36,35 @@ export interface Measured {
 
 interface Spread {
   median: number;
+  /**
+   * The 95 % confidence interval of the median, from the order statistics of the rounds
+   * (no assumption about their distribution): a target inside it is neither met nor
+   * missed by this run, however the median falls. Narrows with the square root of the
+   * number of rounds.
+   */
+  low: number;
+  high: number;
   min: number;
   max: number;
 }
 
 function spread(values: number[]): Spread {
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, min: sorted[0]!, max: sorted.at(-1)! };
+  const n = sorted.length;
+  const mid = n >> 1;
+  const median = n % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  // Ranks (1-based) of the interval: n/2 ∓ 1.96·√n/2, the normal approximation of the
+  // binomial count of rounds below the true median.
+  const half = 0.98 * Math.sqrt(n);
+  const lowRank = Math.max(1, Math.floor(n / 2 - half));
+  const highRank = Math.min(n, Math.ceil(1 + n / 2 + half));
+  return {
+    median,
+    low: sorted[lowRank - 1]!,
+    high: sorted[highRank - 1]!,
+    min: sorted[0]!,
+    max: sorted.at(-1)!,
+  };
 }
 
 /** Runs `total` requests with `concurrency` in flight; per-request wall and CPU time. */
@@ -87,7 +114,7 @@ export async function compare(
     wallUs: spread(samples.map((s) => s.wallUs)).median,
     cpuUs: spread(samples.map((s) => s.cpuUs)).median,
   });
-  const one: Spread = { median: 1, min: 1, max: 1 };
+  const one: Spread = { median: 1, low: 1, high: 1, min: 1, max: 1 };
   return [
     { name: base.name, median: median(baseSamples), wallRatio: one, cpuRatio: one },
     ...others.map((variant, i) => ({

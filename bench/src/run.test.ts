@@ -6,6 +6,7 @@
 import { expect, test } from 'vitest';
 import { overheadChart } from './chart.js';
 import { CONTENDERS } from './contenders.js';
+import { REFERENCE_LAYERS, REFERENCE_WRAPPER } from './overhead.js';
 import { OVERHEAD_TARGET, QUICK, runBench, toMarkdown } from './run.js';
 
 test('a smoke run of `pnpm bench`: every workload, every contender, every target in the report', async () => {
@@ -20,6 +21,9 @@ test('a smoke run of `pnpm bench`: every workload, every contender, every target
       for (const r of results) {
         expect(Number.isFinite(r.wallRatio.median) && r.wallRatio.median > 0).toBe(true);
         expect(Number.isFinite(r.cpuRatio.median) && r.cpuRatio.median > 0).toBe(true);
+        // Each median sits inside its confidence interval, and that inside the rounds' range.
+        for (const { min, low, median, high, max } of [r.wallRatio, r.cpuRatio])
+          expect([min <= low, low <= median, median <= high, high <= max]).toEqual([true, true, true, true]);
       }
     }
   }
@@ -55,7 +59,15 @@ test('a smoke run of `pnpm bench`: every workload, every contender, every target
   expect(result.checks.length).toBeGreaterThan(20);
   const markdown = toMarkdown(result);
   for (const check of result.checks) expect(markdown).toContain(`| ${check.what} | ${check.target} |`);
-  for (const name of [...names, 'bare fetch', 'bare ky 2', 'bare axios', 'bare undici'])
+  for (const name of [
+    ...names,
+    REFERENCE_WRAPPER,
+    REFERENCE_LAYERS,
+    'bare fetch',
+    'bare ky 2',
+    'bare axios',
+    'bare undici',
+  ])
     expect(markdown).toContain(name);
   const svg = overheadChart(result.overhead.reports, OVERHEAD_TARGET);
   expect(svg.startsWith('<svg')).toBe(true);

@@ -99,7 +99,7 @@ export function checks(result: Omit<BenchResult, 'checks'>): Check[] {
         add(
           `overhead, ${r.name}, concurrency ${report.concurrency}`,
           `≤ ${OVERHEAD_TARGET.toFixed(2)}× the bare client`,
-          `${r.wallRatio.median.toFixed(3)}× (CPU ${r.cpuRatio.median.toFixed(3)}×)`,
+          `${r.wallRatio.median.toFixed(3)}× [95 % CI ${r.wallRatio.low.toFixed(3)}–${r.wallRatio.high.toFixed(3)}] (CPU ${r.cpuRatio.median.toFixed(3)}×)`,
           r.wallRatio.median <= OVERHEAD_TARGET,
         );
       }
