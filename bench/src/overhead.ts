@@ -4,7 +4,7 @@
 // of core's loop and of the credential step alone, in nanoseconds.
 //
 //   pnpm bench:overhead            full run (a few minutes)
-//   pnpm bench:overhead --long     authrail, the bare clients and the reference only, 5× the rounds
+//   pnpm bench:overhead --long     authrail, the bare clients and the references only, 5× the rounds
 //   pnpm bench:overhead --quick    a smoke run: checks the harness, not the numbers
 import { fileURLToPath } from 'node:url';
 import axios, { type InternalAxiosRequestConfig } from 'axios';
@@ -161,7 +161,7 @@ export const FULL: OverheadOptions = {
   peers: true,
 };
 /**
- * `--long`: authrail, the bare clients, the noise floor and the reference only, in five
+ * `--long`: authrail, the bare clients, the noise floor and the references only, in five
  * times the rounds: each median's confidence interval about √5 narrower (~1 % on a 2-core
  * VM), for a figure close to its target. About 20 minutes.
  */
