@@ -19,7 +19,7 @@ import {
 import { createRedisTokenStore } from '@authrail/redis';
 import { demoClients, startSandbox } from '@authrail/sandbox';
 import { spawnTs, startRedis } from '@authrail/test-utils';
-import { compare, report, type Measured } from './harness.js';
+import { compare, formatRatio, report, type Measured } from './harness.js';
 
 // The conformance suite's fleet worker: the MSK APIM preset over fetch, driven over stdin.
 const WORKER = fileURLToPath(new URL('../../packages/conformance/src/fleet/worker.ts', import.meta.url));
@@ -195,11 +195,11 @@ export function toMarkdown(result: FleetResult): string {
     '',
     '## Fast path (this process, core loop, transport answers at once)',
     '',
-    '| variant | CPU µs/req | ratio to memory store (median, min–max) | target |',
+    '| variant | CPU µs/req | ratio to memory store: median [95 % CI] (min–max) | target |',
     '| --- | ---: | --- | --- |',
     ...result.fastPath.map(
       (m) =>
-        `| ${m.name} | ${m.median.cpuUs.toFixed(2)} | ${m.cpuRatio.median.toFixed(3)} (${m.cpuRatio.min.toFixed(3)}–${m.cpuRatio.max.toFixed(3)}) | ${m === fast ? '≤ 1.05' : '1'} |`,
+        `| ${m.name} | ${m.median.cpuUs.toFixed(2)} | ${formatRatio(m.cpuRatio)} | ${m === fast ? '≤ 1.05' : '1'} |`,
     ),
     '',
     `Redis commands per request with a cached token: ${result.commandsPerCachedRequest} (target 0).`,
