@@ -81,6 +81,26 @@ export const demoClients = {
     /** Client id. */
     clientId: 'smart-demo-app',
   },
+  /**
+   * A SMART App Launch confidential symmetric client (an app with a server side): PKCE and
+   * `client_secret_basic`.
+   */
+  smartConfidentialApp: {
+    /** Client id. */
+    clientId: 'smart-demo-confidential-app',
+    /** Client secret (fake, local only). */
+    clientSecret: 'smart-demo-app-secret',
+  },
+  /**
+   * A SMART App Launch confidential asymmetric client: PKCE and `private_key_jwt`, with the
+   * same fake ES384 key as {@link demoClients.smartBackend}, registered under its own `kid`.
+   */
+  smartAsymmetricApp: {
+    /** Client id. */
+    clientId: 'smart-demo-asymmetric-app',
+    /** The key id registered for it. */
+    kid: 'smart-demo-app-es384',
+  },
   /** The user of the Medblocks sign-in page. */
   user: {
     /** Sign-in name. */
@@ -103,6 +123,12 @@ const DEMO_CLIENTS: SandboxClient[] = [
     jwks: { keys: [publicJwk(demoClients.smartBackend.privateJwk, demoClients.smartBackend.kid)] },
   },
   { service: 'smart', ...demoClients.smartApp },
+  { service: 'smart', ...demoClients.smartConfidentialApp },
+  {
+    service: 'smart',
+    clientId: demoClients.smartAsymmetricApp.clientId,
+    jwks: { keys: [publicJwk(demoClients.smartBackend.privateJwk, demoClients.smartAsymmetricApp.kid)] },
+  },
 ];
 
 /** The public half of a private EC JWK, with its kid and alg. */

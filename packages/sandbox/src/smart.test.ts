@@ -1,5 +1,6 @@
 // The sandbox's SMART server, driven by hand-made assertions: it must refuse exactly what
 // SMART Backend Services say a server refuses, or tests against it prove nothing.
+import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { demoClients, startSandbox, type Sandbox } from '@authrail/sandbox';
 
@@ -74,9 +75,13 @@ describe('SMART configuration', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
       token_endpoint: sb.urls.smart.tokenEndpoint,
-      token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
+      token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_basic', 'none'],
       token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
-      capabilities: expect.arrayContaining(['client-confidential-asymmetric']) as unknown,
+      capabilities: expect.arrayContaining([
+        'client-confidential-asymmetric',
+        'client-confidential-symmetric',
+        'client-public',
+      ]) as unknown,
     });
   });
 });
@@ -133,7 +138,7 @@ describe('SMART token endpoint', () => {
     expect(body.error_description).toBe('The client assertion signature does not verify');
   });
 
-  test('refused: no assertion (a client secret instead), a grant other than client_credentials', async () => {
+  test('refused: no assertion (a client secret instead), a grant the server has not, a code never issued', async () => {
     const secret = await fetch(sb.urls.smart.tokenEndpoint, {
       method: 'POST',
       body: new URLSearchParams({
@@ -143,8 +148,10 @@ describe('SMART token endpoint', () => {
       }),
     });
     expect(secret.status).toBe(401);
-    const grant = await tokenRequest(await assertion(), { grant_type: 'authorization_code' });
+    const grant = await tokenRequest(await assertion(), { grant_type: 'password' });
     expect(grant).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } });
+    const code = await tokenRequest(await assertion(), { grant_type: 'authorization_code', code: 'never' });
+    expect(code).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 
   test.each([
@@ -211,5 +218,117 @@ describe('SMART FHIR API and bulk export', () => {
     const response = await fetch(`${sb.urls.smart.fhirBaseUrl}/$export?_type=Observation`, { headers });
     expect(response.status).toBe(403);
     expect(response.headers.get('www-authenticate')).toContain('insufficient_scope');
+  });
+});
+
+describe('SMART App Launch', () => {
+  const redirectUri = 'http://127.0.0.1:5174/callback';
+  const verifier = 'v'.repeat(43);
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+
+  /** Signs in on the sandbox's page (the form as a browser posts it) and returns the code. */
+  async function codeFor(clientId: string, params: Record<string, string>): Promise<string> {
+    const back = await fetch(sb.urls.smart.authorizeEndpoint, {
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams({
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: redirectUri,
+        state: 's',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        aud: sb.urls.smart.fhirBaseUrl,
+        ...params,
+        username: demoClients.user.username,
+        password: demoClients.user.password,
+        decision: 'allow',
+      }),
+    });
+    expect(back.status).toBe(302);
+    const code = new URL(back.headers.get('location')!).searchParams.get('code');
+    expect(code).toBeTruthy();
+    return code!;
+  }
+
+  async function token(fields: Record<string, string>, headers: Record<string, string> = {}) {
+    const response = await fetch(sb.urls.smart.tokenEndpoint, {
+      method: 'POST',
+      headers,
+      body: new URLSearchParams(fields),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  const exchange = (code: string, clientId: string) => ({
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
+    client_id: clientId,
+  });
+  const read = (accessToken: string, path: string) =>
+    fetch(`${sb.urls.smart.fhirBaseUrl}${path}`, { headers: { authorization: `Bearer ${accessToken}` } });
+
+  test("a launch's tokens read its patient only; a refresh restates an ID token, not the context", async () => {
+    const { launch } = sb.smartLaunch({ patient: 'p7', encounter: 'e-1' });
+    const app = demoClients.smartApp.clientId;
+    const code = await codeFor(app, { launch, scope: 'launch patient/*.rs openid fhirUser offline_access' });
+    const first = await token(exchange(code, app));
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ patient: 'p7', encounter: 'e-1', id_token: expect.any(String) });
+    expect((await read(first.body.access_token as string, '/Patient/p7')).status).toBe(200);
+    const other = await read(first.body.access_token as string, '/Patient/p8');
+    expect(other.status).toBe(403);
+    expect(JSON.stringify(await other.json())).toContain('launch of Patient/p7');
+
+    const refreshed = await token({
+      grant_type: 'refresh_token',
+      refresh_token: first.body.refresh_token as string,
+      client_id: app,
+    });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body.id_token).toEqual(expect.any(String));
+    expect(refreshed.body).not.toHaveProperty('patient');
+    expect(refreshed.body).not.toHaveProperty('encounter');
+    // The refreshed token is still the launch's: bound to p7.
+    expect((await read(refreshed.body.access_token as string, '/Patient/p7')).status).toBe(200);
+    expect((await read(refreshed.body.access_token as string, '/Patient/p8')).status).toBe(403);
+  });
+
+  test('a confidential symmetric client redeems its code with HTTP Basic only', async () => {
+    const { clientId, clientSecret } = demoClients.smartConfidentialApp;
+    const basic = { authorization: `Basic ${btoa(`${clientId}:${clientSecret}`)}` };
+    const scope = { scope: 'launch/patient patient/*.rs' };
+    const posted = await token({
+      ...exchange(await codeFor(clientId, scope), clientId),
+      client_secret: clientSecret,
+    });
+    expect(posted).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    const wrong = await token(exchange(await codeFor(clientId, scope), clientId), {
+      authorization: `Basic ${btoa(`${clientId}:nope`)}`,
+    });
+    expect(wrong).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    const good = await token(exchange(await codeFor(clientId, scope), clientId), basic);
+    expect(good).toMatchObject({ status: 200, body: { patient: 'p1' } });
+    expect(sb.tokenRequests({ service: 'smart' }).at(-1)).toMatchObject({
+      clientAuth: 'client_secret_basic',
+      status: 200,
+    });
+  });
+
+  test('a confidential asymmetric client redeems its code with a client assertion only', async () => {
+    const { clientId, kid } = demoClients.smartAsymmetricApp;
+    const scope = { scope: 'launch/patient patient/*.rs' };
+    const bare = await token(exchange(await codeFor(clientId, scope), clientId));
+    expect(bare).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    const signed = await assertion({ kid }, { iss: clientId, sub: clientId });
+    const good = await token({
+      ...exchange(await codeFor(clientId, scope), clientId),
+      client_assertion_type: JWT_BEARER,
+      client_assertion: signed,
+    });
+    expect(good).toMatchObject({ status: 200, body: { patient: 'p1' } });
+    expect(sb.tokenRequests({ service: 'smart' }).at(-1)).toMatchObject({ clientAuth: 'private_key_jwt' });
   });
 });

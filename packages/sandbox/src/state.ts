@@ -26,6 +26,8 @@ export interface IssuedToken {
   revoked: boolean;
   /** DPoP: the thumbprint of the key the token is bound to; only proofs by that key may use it. */
   jkt?: string;
+  /** SMART App Launch: the patient of the launch it was issued for; it reads that patient's record only. */
+  patient?: string;
 }
 
 /** A pending authorization code (Medblocks code flow): single use, bound to all of this. */
@@ -52,6 +54,8 @@ export interface RefreshGrant {
   scope: string;
   /** Used (rotated) or revoked. */
   revoked: boolean;
+  /** SMART: the launch context of the sign-in; tokens it yields stay bound to its patient (not restated). */
+  context?: Record<string, unknown>;
 }
 
 /** An opaque random token, base64url. */
@@ -111,6 +115,7 @@ export class SandboxState {
     clientId: string,
     scope: string,
     jkt?: string,
+    patient?: string,
   ): { accessToken: string; expiresIn: number } {
     const accessToken = randomToken(32);
     const lifetime = this.lifetimes[service];
@@ -122,6 +127,7 @@ export class SandboxState {
       expiresAt: Date.now() + lifetime * 1000,
       revoked: false,
       ...(jkt ? { jkt } : {}),
+      ...(patient ? { patient } : {}),
     });
     return { accessToken, expiresIn: Math.max(1, Math.ceil(lifetime)) };
   }

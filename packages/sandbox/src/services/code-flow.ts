@@ -24,7 +24,7 @@ export interface CodeFlow {
   authorizeCheck?: (
     params: URLSearchParams,
   ) => { error: string; description: string } | { context: Record<string, unknown> };
-  /** An OpenID Connect ID token for the code exchange, when the scope asks for one (`openid`). */
+  /** An OpenID Connect ID token for each token of the grant (code exchange and refresh), when the scope asks for one (`openid`). */
   idToken?: (clientId: string, scope: string) => string | undefined;
   /** Binds the token to a DPoP key: checks a proof on the token request, if the service does. */
   tokenBinding?: (ex: Exchange) => { jkt?: string } | { error: string; description: string };
@@ -165,11 +165,7 @@ function exchangeCode(
   if (s256(verifier) !== pending.codeChallenge) {
     return sendJson(ex, 400, { error: 'invalid_grant', error_description: 'PKCE verification failed' });
   }
-  const idToken = flow.idToken?.(client.clientId, pending.scope);
-  return issueWithRefresh(ex, state, flow, client.clientId, pending.scope, {
-    ...pending.context,
-    ...(idToken ? { id_token: idToken } : {}),
-  });
+  return issueWithRefresh(ex, state, flow, client.clientId, pending.scope, pending.context, true);
 }
 
 /** `refresh_token`: rotated, every refresh token single use. */
@@ -189,25 +185,35 @@ function refresh(
     });
   }
   grantRecord.revoked = true; // rotation: every refresh token is single use
-  return issueWithRefresh(ex, state, flow, client.clientId, grantRecord.scope);
+  return issueWithRefresh(ex, state, flow, client.clientId, grantRecord.scope, grantRecord.context, false);
 }
 
+/**
+ * Issues an access token and a rotated refresh token. The sign-in's context (SMART's
+ * launch) binds every token of the grant to its patient; it is sent with the code's token
+ * only, as SMART allows, while an ID token is sent with every token of an `openid` grant
+ * (OpenID Connect Core §12.2), the refreshed ones included.
+ */
 function issueWithRefresh(
   ex: Exchange,
   state: SandboxState,
   flow: CodeFlow,
   clientId: string,
   scope: string,
-  context: Record<string, unknown> = {},
+  context: Record<string, unknown> | undefined,
+  restateContext: boolean,
 ): void {
   const binding = flow.tokenBinding?.(ex) ?? {};
   if ('error' in binding)
     return sendJson(ex, 400, { error: binding.error, error_description: binding.description });
-  const issued = state.issue(flow.service, clientId, scope, binding.jkt);
+  const patient = typeof context?.patient === 'string' ? context.patient : undefined;
+  const issued = state.issue(flow.service, clientId, scope, binding.jkt, patient);
   const refreshToken = randomToken(32);
-  state.refreshTokens.set(refreshToken, { clientId, scope, revoked: false });
+  state.refreshTokens.set(refreshToken, { clientId, scope, revoked: false, ...(context ? { context } : {}) });
+  const idToken = flow.idToken?.(clientId, scope);
   tokenResponse(ex, {
-    ...context,
+    ...(restateContext ? context : {}),
+    ...(idToken ? { id_token: idToken } : {}),
     access_token: issued.accessToken,
     token_type: binding.jkt ? 'DPoP' : flow.tokenType,
     expires_in: issued.expiresIn,

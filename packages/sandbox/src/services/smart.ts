@@ -1,8 +1,10 @@
-// A SMART on FHIR server (Backend Services): `.well-known/smart-configuration`, a token
-// endpoint that takes only `private_key_jwt` client assertions (RS384 / ES384, checked
-// the way SMART App Launch 2.x says: signature by `kid`, iss = sub = client_id, aud = the
-// token URL, exp at most 5 minutes ahead, jti never seen before), a FHIR API that checks
-// system scopes, and bulk data `$export` (kick-off, status polls, ndjson files).
+// A SMART on FHIR server: `.well-known/smart-configuration`; a token endpoint for
+// Backend Services (`private_key_jwt` client assertions, RS384 / ES384, checked the way
+// SMART App Launch 2.x says: signature by `kid`, iss = sub = client_id, aud = the token
+// URL, exp at most 5 minutes ahead, jti never seen before) and for App Launch (public
+// clients with PKCE, confidential symmetric ones with `client_secret_basic`, confidential
+// asymmetric ones with assertions); a FHIR API that checks scopes and binds a launch's
+// tokens to its patient; and bulk data `$export` (kick-off, status polls, ndjson files).
 import {
   createPublicKey,
   generateKeyPairSync,
@@ -11,7 +13,7 @@ import {
   type JsonWebKey as NodeJsonWebKey,
   type KeyObject,
 } from 'node:crypto';
-import { sendJson, send, type Exchange } from '../http.js';
+import { basicCredentials, sendJson, send, type Exchange } from '../http.js';
 import { randomToken, type IssuedToken, type SandboxState } from '../state.js';
 import { authorize, codeFlowGrant, type CodeFlow } from './code-flow.js';
 import { checkProof, nonceHeader } from './dpop.js';
@@ -24,6 +26,7 @@ import {
   patientBundle,
   readTokenRequest,
   tokenResponse,
+  type TokenRequest,
 } from './common.js';
 
 /** Everything SMART lives under. */
@@ -176,6 +179,50 @@ function covers(allowed: string, requested: string): boolean {
   return [...r.letters].every((letter) => a.letters.has(letter));
 }
 
+/**
+ * Authenticates the client of a token request the way it registered: a client assertion
+ * (`private_key_jwt`: Backend Services, and App Launch's confidential asymmetric clients),
+ * HTTP Basic with its secret (`client_secret_basic`: App Launch's confidential symmetric
+ * clients), or nothing (a public App Launch client, with PKCE). Answers 401 and returns
+ * undefined when it fails.
+ */
+async function smartClient(
+  ex: Exchange,
+  state: SandboxState,
+  memory: SmartMemory,
+  request: TokenRequest,
+  tokenUrl: string,
+): Promise<SandboxClient | undefined> {
+  const assertion = request.form.get('client_assertion');
+  if (assertion) {
+    ex.record.clientAuth = 'private_key_jwt';
+    if (request.form.get('client_assertion_type') !== JWT_BEARER) {
+      invalidClient(ex, `A client assertion needs client_assertion_type=${JWT_BEARER}`);
+      return undefined;
+    }
+    const checked = await checkAssertion(state, memory, assertion, tokenUrl);
+    if ('refused' in checked) return void invalidClient(ex, checked.refused);
+    ex.record.clientId = checked.clientId;
+    if (request.clientId !== undefined && request.clientId !== checked.clientId)
+      return void invalidClient(ex, 'client_id does not match the client assertion');
+    return state.client('smart', checked.clientId);
+  }
+  const client = state.client('smart', request.clientId);
+  if (!client) return void invalidClient(ex, `Unknown client ${request.clientId ?? '(none)'}`);
+  if (client.jwks || client.jwksUrl)
+    return void invalidClient(
+      ex,
+      `This client authenticates with client_assertion_type=${JWT_BEARER} and a client_assertion`,
+    );
+  if (client.clientSecret !== undefined) {
+    const basic = basicCredentials(ex);
+    if (!basic)
+      return void invalidClient(ex, 'This client authenticates with HTTP Basic (client_secret_basic)');
+    if (basic.clientSecret !== client.clientSecret) return void invalidClient(ex, 'Wrong client secret');
+  }
+  return client;
+}
+
 async function smartToken(
   ex: Exchange,
   state: SandboxState,
@@ -184,43 +231,21 @@ async function smartToken(
 ): Promise<void> {
   const request = readTokenRequest(ex);
   if (!request) return;
-  ex.record.clientAuth = request.form.has('client_assertion') ? 'private_key_jwt' : ex.record.clientAuth;
-  // App Launch: a public client (PKCE, no secret) redeems its code or refresh token here.
-  const app = state.client('smart', request.clientId);
-  if (app && !app.jwks && !app.jwksUrl && !request.form.has('client_assertion')) {
-    if (
-      codeFlowGrant(
-        ex,
-        state,
-        smartFlow(state, memory, tokenUrl.slice(0, -SMART_TOKEN_PATH.length)),
-        request,
-        app,
-      )
-    )
-      return;
-    return badGrant(ex, request.grantType, ['authorization_code', 'refresh_token']);
-  }
-  if (request.form.get('client_assertion_type') !== JWT_BEARER || !request.form.get('client_assertion')) {
-    return invalidClient(
-      ex,
-      `Backend Services authenticate with client_assertion_type=${JWT_BEARER} and a client_assertion`,
-    );
-  }
-  const checked = await checkAssertion(state, memory, request.form.get('client_assertion')!, tokenUrl);
-  if ('refused' in checked) return invalidClient(ex, checked.refused);
-  const { clientId } = checked;
-  ex.record.clientId = clientId;
-  if (request.clientId !== undefined && request.clientId !== clientId)
-    return invalidClient(ex, 'client_id does not match the client assertion');
-  if (request.grantType !== 'client_credentials')
-    return badGrant(ex, request.grantType, ['client_credentials']);
+  const client = await smartClient(ex, state, memory, request, tokenUrl);
+  if (!client) return;
+  // App Launch: any registered client redeems its code or refresh token here.
+  const baseUrl = tokenUrl.slice(0, -SMART_TOKEN_PATH.length);
+  if (codeFlowGrant(ex, state, smartFlow(state, memory, baseUrl), request, client)) return;
+  // Backend Services: client credentials, for clients that sign assertions.
+  if (request.grantType !== 'client_credentials' || !(client.jwks || client.jwksUrl))
+    return badGrant(ex, request.grantType, ['authorization_code', 'refresh_token', 'client_credentials']);
   const requested = (request.form.get('scope') ?? '').split(' ').filter(Boolean);
   if (requested.length === 0)
     return sendJson(ex, 400, {
       error: 'invalid_scope',
       error_description: 'scope is required (e.g. system/Patient.rs)',
     });
-  const allowed = state.clients.get(clientId)?.scopes ?? [];
+  const allowed = client.scopes ?? [];
   const refused = requested.filter((s) => !s.startsWith('system/') || !allowed.some((a) => covers(a, s)));
   if (refused.length > 0) {
     return sendJson(ex, 400, {
@@ -238,7 +263,7 @@ async function smartToken(
       return sendJson(ex, 400, { error: proof.error, error_description: proof.description }, nonce);
     jkt = proof.jkt;
   }
-  const { accessToken, expiresIn } = state.issue('smart', clientId, scope, jkt);
+  const { accessToken, expiresIn } = state.issue('smart', client.clientId, scope, jkt);
   tokenResponse(
     ex,
     { token_type: jkt ? 'DPoP' : 'Bearer', expires_in: expiresIn, access_token: accessToken, scope },
@@ -256,7 +281,7 @@ function configuration(ex: Exchange, state: SandboxState, baseUrl: string): void
   sendJson(ex, 200, {
     issuer: `${baseUrl}${SMART_PREFIX}/auth`,
     token_endpoint: `${baseUrl}${SMART_TOKEN_PATH}`,
-    token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
+    token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_basic', 'none'],
     token_endpoint_auth_signing_alg_values_supported: [...ALGORITHMS],
     grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
     authorization_endpoint: `${baseUrl}${SMART_AUTHORIZE_PATH}`,
@@ -267,6 +292,7 @@ function configuration(ex: Exchange, state: SandboxState, baseUrl: string): void
     scopes_supported: scopes,
     capabilities: [
       'client-confidential-asymmetric',
+      'client-confidential-symmetric',
       'client-public',
       'launch-ehr',
       'launch-standalone',
@@ -450,6 +476,9 @@ function smartFhir(ex: Exchange, state: SandboxState, memory: SmartMemory, baseU
     return lacksScope(ex, `system/${type}.rs`);
   }
   const single = /^\/([A-Za-z]+)\/([^/]+)$/.exec(path);
+  if (single?.[1] === 'Patient' && token.patient !== undefined && single[2] !== token.patient)
+    // A token of a launch reads its own patient only, as servers that scope tokens to the launch do.
+    return outcome(ex, 403, 'forbidden', `This token was issued for the launch of Patient/${token.patient}`);
   if (single) return sendJson(ex, 200, { resourceType: single[1], id: single[2] }, fhirJson);
   if (type === 'Patient') return sendJson(ex, 200, patientBundle(fhirBase), fhirJson);
   sendJson(ex, 200, { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] }, fhirJson);
