@@ -3,13 +3,12 @@ import {
   grantOptionsOf,
   clientCredentials,
   endpointsAt,
-  privateKeyJwt,
   type AssertionSigner,
   type ClientPresetOptions,
   type PrivateKeyInput,
   type ServerOptions,
 } from '@authrail/oauth2';
-import { algorithmOf, type SmartAlgorithm } from './keys.js';
+import { assertionClient } from './client-auth.js';
 
 /** Options of {@link smartBackendServices}. */
 export interface SmartBackendServicesOptions extends ClientPresetOptions {
@@ -41,36 +40,6 @@ export interface SmartBackendServicesOptions extends ClientPresetOptions {
   tokenEndpoint?: string;
 }
 
-const SMART_ALGORITHMS: readonly SmartAlgorithm[] = ['RS384', 'ES384'];
-
-/** What the assertions will be signed with, when it can be known before the first token request. */
-function algorithmOfInput(options: SmartBackendServicesOptions): string | undefined {
-  const { privateKey, signer } = options;
-  if (signer) return signer.alg;
-  if (privateKey instanceof CryptoKey) return algorithmOf(privateKey) ?? privateKey.algorithm.name;
-  if (typeof privateKey === 'object' && privateKey !== null && privateKey.key instanceof CryptoKey)
-    return algorithmOf(privateKey.key) ?? privateKey.key.algorithm.name;
-  return undefined;
-}
-
-function checkKeyOptions(options: SmartBackendServicesOptions): { alg: string | undefined } {
-  const { privateKey, signer } = options;
-  if ((privateKey === undefined) === (signer === undefined))
-    throw new ConfigError('give either privateKey or signer (exactly one)', { option: 'privateKey' });
-  const alg = algorithmOfInput(options);
-  const option = signer ? 'signer.alg' : 'privateKey';
-  if (alg !== undefined && !SMART_ALGORITHMS.includes(alg as SmartAlgorithm))
-    throw new ConfigError(`must sign with RS384 or ES384, as SMART servers support (this one: ${alg})`, {
-      option,
-    });
-  const kid = signer ? signer.kid : (privateKey as { kid?: unknown } | undefined)?.kid;
-  if (typeof privateKey !== 'function' && (typeof kid !== 'string' || !kid))
-    throw new ConfigError('needs the kid the key is registered under (SMART requires one): { key, kid }', {
-      option: signer ? 'signer.kid' : 'privateKey',
-    });
-  return { alg };
-}
-
 function checkScope(scope: unknown): string {
   if (typeof scope !== 'string' || !scope.trim())
     throw new ConfigError('must name the system scopes to ask for, e.g. system/Patient.rs', {
@@ -82,23 +51,6 @@ function checkScope(scope: unknown): string {
       option: 'scope',
     });
   return scope.trim().split(/\s+/).join(' ');
-}
-
-/**
- * What SMART's configuration must say for this client to work, checked once when it is
- * read: `private_key_jwt` among the client authentication methods and the key's
- * algorithm among the signing algorithms, when the document lists them.
- */
-function configurationCheck(alg: string | undefined) {
-  return (metadata: Readonly<Record<string, unknown>>): string | undefined => {
-    const methods = metadata.token_endpoint_auth_methods_supported;
-    if (Array.isArray(methods) && !methods.includes('private_key_jwt'))
-      return `does not list private_key_jwt in token_endpoint_auth_methods_supported (${methods.join(', ')})`;
-    const algorithms = metadata.token_endpoint_auth_signing_alg_values_supported;
-    if (alg && Array.isArray(algorithms) && !algorithms.includes(alg))
-      return `does not accept ${alg} assertions (token_endpoint_auth_signing_alg_values_supported: ${algorithms.join(', ')})`;
-    return undefined;
-  };
 }
 
 /**
@@ -138,19 +90,19 @@ export function smartBackendServices(options: SmartBackendServicesOptions): Toke
     throw new ConfigError('must be an options object', { option: 'options' });
   // endpointsAt checks the base URL (https:, or http: on loopback; no query or fragment).
   const fhir = endpointsAt(options.fhirBaseUrl, { token: '/.well-known/smart-configuration' }, 'fhirBaseUrl');
-  const { alg } = checkKeyOptions(options);
+  const { clientAuth, check } = assertionClient(options);
   const scope = checkScope(options.scope);
   // Checked here so an error names this option (https:, or http: on loopback; no query or fragment).
   if (options.tokenEndpoint !== undefined)
     endpointsAt(options.tokenEndpoint, { token: '/' }, 'tokenEndpoint');
   const server: ServerOptions =
     options.tokenEndpoint === undefined
-      ? { metadataUrl: fhir.tokenEndpoint, check: configurationCheck(alg) }
+      ? { metadataUrl: fhir.tokenEndpoint, check }
       : { issuer: fhir.issuer, tokenEndpoint: options.tokenEndpoint };
   const source = clientCredentials({
     server,
     clientId: options.clientId,
-    clientAuth: privateKeyJwt((options.signer ?? options.privateKey)!),
+    clientAuth,
     scope,
     ...grantOptionsOf(options),
   });
