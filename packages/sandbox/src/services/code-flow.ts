@@ -7,6 +7,7 @@ import { escapeHtml, formOf, redirect, sendHtml, sendJson, type Exchange } from 
 import { randomToken, s256, type SandboxState } from '../state.js';
 import type { SandboxClient, SandboxService } from '../types.js';
 import { tokenResponse, type TokenRequest } from './common.js';
+import { nonceHeader } from './dpop.js';
 
 /** What one service's code flow looks like. */
 export interface CodeFlow {
@@ -127,9 +128,21 @@ export function codeFlowGrant(
   client: SandboxClient,
 ): boolean {
   const { form, grantType: grant } = request;
-  if (grant === 'authorization_code') exchangeCode(ex, state, flow, form, client);
-  else if (grant === 'refresh_token') refresh(ex, state, flow, form, client);
-  else return false;
+  if (grant !== 'authorization_code' && grant !== 'refresh_token') return false;
+  // The proof is checked before the code or refresh token is used up, as servers do: a
+  // request refused for its DPoP nonce can be sent again with the same code.
+  const binding = flow.tokenBinding?.(ex) ?? {};
+  if ('error' in binding) {
+    sendJson(
+      ex,
+      400,
+      { error: binding.error, error_description: binding.description },
+      nonceHeader(state.dpop),
+    );
+    return true;
+  }
+  if (grant === 'authorization_code') exchangeCode(ex, state, flow, form, client, binding.jkt);
+  else refresh(ex, state, flow, form, client, binding.jkt);
   return true;
 }
 
@@ -140,6 +153,7 @@ function exchangeCode(
   flow: CodeFlow,
   form: URLSearchParams,
   client: SandboxClient,
+  jkt: string | undefined,
 ): void {
   const code = form.get('code') ?? '';
   const pending = state.codes.get(code);
@@ -165,7 +179,11 @@ function exchangeCode(
   if (s256(verifier) !== pending.codeChallenge) {
     return sendJson(ex, 400, { error: 'invalid_grant', error_description: 'PKCE verification failed' });
   }
-  return issueWithRefresh(ex, state, flow, client.clientId, pending.scope, pending.context, true);
+  return issueWithRefresh(ex, state, flow, client.clientId, pending.scope, {
+    context: pending.context,
+    restate: true,
+    jkt,
+  });
 }
 
 /** `refresh_token`: rotated, every refresh token single use. */
@@ -175,6 +193,7 @@ function refresh(
   flow: CodeFlow,
   form: URLSearchParams,
   client: SandboxClient,
+  jkt: string | undefined,
 ): void {
   const presented = form.get('refresh_token') ?? '';
   const grantRecord = state.refreshTokens.get(presented);
@@ -185,7 +204,11 @@ function refresh(
     });
   }
   grantRecord.revoked = true; // rotation: every refresh token is single use
-  return issueWithRefresh(ex, state, flow, client.clientId, grantRecord.scope, grantRecord.context, false);
+  return issueWithRefresh(ex, state, flow, client.clientId, grantRecord.scope, {
+    context: grantRecord.context,
+    restate: false,
+    jkt,
+  });
 }
 
 /**
@@ -200,26 +223,27 @@ function issueWithRefresh(
   flow: CodeFlow,
   clientId: string,
   scope: string,
-  context: Record<string, unknown> | undefined,
-  restateContext: boolean,
+  grant: { context: Record<string, unknown> | undefined; restate: boolean; jkt: string | undefined },
 ): void {
-  const binding = flow.tokenBinding?.(ex) ?? {};
-  if ('error' in binding)
-    return sendJson(ex, 400, { error: binding.error, error_description: binding.description });
+  const { context, jkt } = grant;
   const patient = typeof context?.patient === 'string' ? context.patient : undefined;
-  const issued = state.issue(flow.service, clientId, scope, binding.jkt, patient);
+  const issued = state.issue(flow.service, clientId, scope, jkt, patient);
   const refreshToken = randomToken(32);
   state.refreshTokens.set(refreshToken, { clientId, scope, revoked: false, ...(context ? { context } : {}) });
   const idToken = flow.idToken?.(clientId, scope);
-  tokenResponse(ex, {
-    ...(restateContext ? context : {}),
-    ...(idToken ? { id_token: idToken } : {}),
-    access_token: issued.accessToken,
-    token_type: binding.jkt ? 'DPoP' : flow.tokenType,
-    expires_in: issued.expiresIn,
-    scope,
-    refresh_token: refreshToken,
-  });
+  tokenResponse(
+    ex,
+    {
+      ...(grant.restate ? context : {}),
+      ...(idToken ? { id_token: idToken } : {}),
+      access_token: issued.accessToken,
+      token_type: jkt ? 'DPoP' : flow.tokenType,
+      expires_in: issued.expiresIn,
+      scope,
+      refresh_token: refreshToken,
+    },
+    nonceHeader(state.dpop),
+  );
 }
 
 function page(flow: CodeFlow, title: string, body: string): string {

@@ -126,3 +126,17 @@ export function checkProof(
 export function nonceHeader(memory: DPoPMemory): Record<string, string> {
   return memory.requireNonce ? { 'DPoP-Nonce': memory.nonce } : {};
 }
+
+/**
+ * DPoP on a token request (RFC 9449 §5), as every token endpoint of the sandbox takes
+ * it: a request with a proof (checked against this endpoint's URL) gets a token bound to
+ * the proof's key, one without a Bearer token. A bad proof: the OAuth error to send back.
+ */
+export function tokenRequestBinding(
+  ex: Exchange,
+  memory: DPoPMemory,
+): { jkt?: string } | { error: string; description: string } {
+  if (ex.req.headers.dpop === undefined) return {};
+  const proof = checkProof(ex, memory, `http://${ex.req.headers.host ?? '127.0.0.1'}${ex.url.pathname}`);
+  return 'error' in proof ? proof : { jkt: proof.jkt };
+}

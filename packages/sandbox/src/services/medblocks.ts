@@ -5,6 +5,7 @@ import { basicCredentials, formOf, methodNotAllowed, sendJson, type Exchange } f
 import { randomToken, type SandboxState } from '../state.js';
 import { authorize, codeFlowGrant, type CodeFlow } from './code-flow.js';
 import { authenticate, badGrant, outcome, patientBundle, readTokenRequest, tokenResponse } from './common.js';
+import { nonceHeader, tokenRequestBinding } from './dpop.js';
 
 /** Path prefix of everything Medblocks. */
 export const MEDBLOCKS_PREFIX = '/medblocks';
@@ -15,6 +16,11 @@ const MEDBLOCKS_FLOW: CodeFlow = {
   tokenType: 'bearer',
   defaultScope: 'openid offline_access user/*.read',
 };
+/** The code flow's tokens are bound to a DPoP key when the token request carries a proof. */
+const medblocksFlow = (state: SandboxState): CodeFlow => ({
+  ...MEDBLOCKS_FLOW,
+  tokenBinding: (ex) => tokenRequestBinding(ex, state.dpop),
+});
 
 function token(ex: Exchange, state: SandboxState): void {
   const request = readTokenRequest(ex);
@@ -36,16 +42,24 @@ function token(ex: Exchange, state: SandboxState): void {
         error_description: 'Public clients cannot use client_credentials',
       });
     const scope = form.get('scope') ?? 'user/*.read';
-    const issued = state.issue('medblocks', client.clientId, scope);
-    return tokenResponse(ex, {
-      access_token: issued.accessToken,
-      token_type: 'bearer',
-      expires_in: issued.expiresIn,
-      scope,
-    });
+    const binding = tokenRequestBinding(ex, state.dpop);
+    const nonce = nonceHeader(state.dpop);
+    if ('error' in binding)
+      return sendJson(ex, 400, { error: binding.error, error_description: binding.description }, nonce);
+    const issued = state.issue('medblocks', client.clientId, scope, binding.jkt);
+    return tokenResponse(
+      ex,
+      {
+        access_token: issued.accessToken,
+        token_type: binding.jkt ? 'DPoP' : 'bearer',
+        expires_in: issued.expiresIn,
+        scope,
+      },
+      nonce,
+    );
   }
 
-  if (codeFlowGrant(ex, state, MEDBLOCKS_FLOW, request, client)) return;
+  if (codeFlowGrant(ex, state, medblocksFlow(state), request, client)) return;
 
   badGrant(ex, grant, ['client_credentials', 'authorization_code', 'refresh_token']);
 }

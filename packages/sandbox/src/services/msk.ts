@@ -3,6 +3,7 @@
 import { sendJson, type Exchange } from '../http.js';
 import type { SandboxState } from '../state.js';
 import { authenticate, badGrant, outcome, patientBundle, readTokenRequest, tokenResponse } from './common.js';
+import { nonceHeader, tokenRequestBinding } from './dpop.js';
 
 /** Path of the MSK APIM token endpoint. */
 export const MSK_TOKEN_PATH = '/msk-apim/external/msk-oidc/oauth2/token';
@@ -38,14 +39,22 @@ export function mskToken(ex: Exchange, state: SandboxState): void {
       error_description: `The requested scope is invalid: ${scope ?? '(none)'}; scope must be "full"`,
     });
   }
-  const { accessToken, expiresIn } = state.issue('mskApim', client.clientId, 'full');
-  tokenResponse(ex, {
-    access_token: accessToken,
-    token_type: 'Bearer',
-    expires_in: expiresIn,
-    scope: 'full',
-    consented_on: new Date().toISOString(),
-  });
+  const binding = tokenRequestBinding(ex, state.dpop);
+  const nonce = nonceHeader(state.dpop);
+  if ('error' in binding)
+    return sendJson(ex, 400, { error: binding.error, error_description: binding.description }, nonce);
+  const { accessToken, expiresIn } = state.issue('mskApim', client.clientId, 'full', binding.jkt);
+  tokenResponse(
+    ex,
+    {
+      access_token: accessToken,
+      token_type: binding.jkt ? 'DPoP' : 'Bearer',
+      expires_in: expiresIn,
+      scope: 'full',
+      consented_on: new Date().toISOString(),
+    },
+    nonce,
+  );
 }
 
 const fhirJson = { 'Content-Type': 'application/fhir+json' };

@@ -4,6 +4,7 @@
 import { methodNotAllowed, sendJson, type Exchange } from '../http.js';
 import { randomToken, type SandboxState } from '../state.js';
 import { badGrant, readTokenRequest, tokenResponse } from './common.js';
+import { nonceHeader, tokenRequestBinding } from './dpop.js';
 
 /** The one authorization server id the sandbox knows, as in `/oauth2/default`. */
 export const OKTA_AUTH_SERVER = 'default';
@@ -91,6 +92,15 @@ function oktaToken(ex: Exchange, state: SandboxState): void {
     });
   }
   const scope = requested.join(' ');
-  const { accessToken, expiresIn } = state.issue('okta', client.clientId, scope);
-  tokenResponse(ex, { token_type: 'Bearer', expires_in: expiresIn, access_token: accessToken, scope });
+  // Okta binds tokens to a DPoP key when the request carries a proof.
+  const binding = tokenRequestBinding(ex, state.dpop);
+  const nonce = nonceHeader(state.dpop);
+  if ('error' in binding)
+    return sendJson(ex, 400, { error: binding.error, error_description: binding.description }, nonce);
+  const { accessToken, expiresIn } = state.issue('okta', client.clientId, scope, binding.jkt);
+  tokenResponse(
+    ex,
+    { token_type: binding.jkt ? 'DPoP' : 'Bearer', expires_in: expiresIn, access_token: accessToken, scope },
+    nonce,
+  );
 }

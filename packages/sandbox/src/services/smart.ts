@@ -16,7 +16,7 @@ import {
 import { basicCredentials, sendJson, send, type Exchange } from '../http.js';
 import { randomToken, type IssuedToken, type SandboxState } from '../state.js';
 import { authorize, codeFlowGrant, type CodeFlow } from './code-flow.js';
-import { checkProof, nonceHeader } from './dpop.js';
+import { checkProof, nonceHeader, tokenRequestBinding } from './dpop.js';
 import type { SandboxClient } from '../types.js';
 import {
   authenticate,
@@ -524,11 +524,7 @@ function smartFlow(state: SandboxState, memory: SmartMemory, baseUrl: string): C
         ...(scopes.includes('fhirUser') ? { fhirUser: `${fhirBase}/Practitioner/demo` } : {}),
       });
     },
-    tokenBinding(ex) {
-      if (ex.req.headers.dpop === undefined) return {};
-      const proof = checkProof(ex, state.dpop, `${baseUrl}${SMART_TOKEN_PATH}`);
-      return 'error' in proof ? proof : { jkt: proof.jkt };
-    },
+    tokenBinding: (ex) => tokenRequestBinding(ex, state.dpop),
   };
 }
 
