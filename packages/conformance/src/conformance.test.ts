@@ -11,14 +11,17 @@ import {
   isTokenEndpointError,
   type AuthStrategy,
   type RejectedEvent,
+  type TokenAuthStrategy,
+  type TokenManager,
 } from '@authrail/core';
-import { clientCredentials, clientSecretPost } from '@authrail/oauth2';
+import { clientCredentials, clientSecretPost, createMemoryStorage } from '@authrail/oauth2';
+import { medblocksAuthorizationCode, medblocksClientCredentials } from '@authrail/medblocks';
 import { mskApim, type MskApimOptions } from '@authrail/msk-apim';
 import { oktaClientCredentials } from '@authrail/okta';
 import { demoClients, startSandbox, type RecordedRequest, type Sandbox } from '@authrail/sandbox';
-import { importPrivateKey, smartBackendServices } from '@authrail/smart';
+import { importPrivateKey, smartAppLaunch, smartBackendServices } from '@authrail/smart';
 import { BINARY, JSON_BODY, XML_BODY, drivers, type BodyKind, type Driver } from './drivers.js';
-import { answer, redirectTo, useOrigins, useSandbox } from '@authrail/test-utils';
+import { answer, redirectTo, signInOnSandbox, useOrigins, useSandbox } from '@authrail/test-utils';
 
 const sb = useSandbox();
 /** Bare servers beside the sandbox: another origin that can answer 401, and a TLS one. */
@@ -575,3 +578,166 @@ describe.each(drivers)('$name adapter: DPoP-bound tokens', (driver: Driver) => {
     expect(away!.headers.dpop).toBeUndefined();
   });
 });
+
+describe.each(drivers)(
+  '$name adapter: every preset with dpop: true, and a wrapped token manager',
+  (driver: Driver) => {
+    // A sandbox of its own that requires DPoP nonces, at every token endpoint and API.
+    let dpopSandbox: Sandbox;
+    beforeAll(async () => {
+      dpopSandbox = await startSandbox({ dpopNonces: true });
+    });
+    afterAll(() => dpopSandbox.close());
+    const fast = { retry: { baseDelayMs: 1, maxDelayMs: 5 } };
+    const callback = 'http://127.0.0.1:5174/callback';
+
+    /** A sign-in preset, signed in on the sandbox's page. */
+    async function signedIn<
+      S extends { authorizationUrl(): Promise<URL>; handleRedirect(url: string): Promise<void> },
+    >(strategy: S): Promise<S> {
+      await strategy.handleRedirect(await signInOnSandbox(await strategy.authorizationUrl()));
+      return strategy;
+    }
+
+    const presets: [string, () => Promise<TokenAuthStrategy>][] = [
+      [
+        'mskApim',
+        async () =>
+          mskApim({
+            baseUrl: dpopSandbox.url,
+            clientId: demoClients.mskApim.clientId,
+            clientSecret: demoClients.mskApim.clientSecret,
+            researchStudy: '17-001',
+            dpop: true,
+            ...fast,
+          }),
+      ],
+      [
+        'oktaClientCredentials',
+        async () =>
+          oktaClientCredentials({
+            issuer: dpopSandbox.urls.okta.issuer,
+            clientId: demoClients.okta.clientId,
+            clientSecret: demoClients.okta.clientSecret,
+            scope: 'ctrp.accrual',
+            origins: [dpopSandbox.url],
+            dpop: true,
+            ...fast,
+          }),
+      ],
+      [
+        'medblocksClientCredentials',
+        async () =>
+          medblocksClientCredentials({
+            baseUrl: dpopSandbox.urls.medblocks.baseUrl,
+            clientId: demoClients.medblocksBackend.clientId,
+            clientSecret: demoClients.medblocksBackend.clientSecret,
+            dpop: true,
+            ...fast,
+          }),
+      ],
+      [
+        'medblocksAuthorizationCode',
+        () =>
+          signedIn(
+            medblocksAuthorizationCode({
+              baseUrl: dpopSandbox.urls.medblocks.baseUrl,
+              clientId: demoClients.medblocksSpa.clientId,
+              redirectUri: callback,
+              storage: createMemoryStorage(),
+              dpop: true,
+              ...fast,
+            }),
+          ),
+      ],
+      [
+        'smartBackendServices',
+        async () =>
+          smartBackendServices({
+            fhirBaseUrl: dpopSandbox.urls.smart.fhirBaseUrl,
+            clientId: demoClients.smartBackend.clientId,
+            privateKey: await importPrivateKey(
+              { ...demoClients.smartBackend.privateJwk },
+              { kid: demoClients.smartBackend.kid },
+            ),
+            scope: 'system/Patient.rs',
+            dpop: true,
+            ...fast,
+          }),
+      ],
+      [
+        'smartAppLaunch',
+        () =>
+          signedIn(
+            smartAppLaunch({
+              fhirBaseUrl: dpopSandbox.urls.smart.fhirBaseUrl,
+              clientId: demoClients.smartApp.clientId,
+              redirectUri: callback,
+              scope: 'launch/patient patient/*.rs offline_access',
+              storage: createMemoryStorage(),
+              dpop: true,
+              ...fast,
+            }),
+          ),
+      ],
+    ];
+
+    /** The API each preset's tokens are for, on the sandbox's own origin (the default origins). */
+    const apiOf = (name: string) =>
+      name.startsWith('smart')
+        ? `${dpopSandbox.urls.smart.fhirBaseUrl}/Patient/p1`
+        : `${dpopSandbox.urls.echo}/${name}`;
+
+    test.each(presets)(
+      '%s: DPoP-bound tokens, a proof on the request, accepted by the server',
+      async (name, make) => {
+        dpopSandbox.reset();
+        const strategy = await make();
+        expect(strategy.tokens.dpop).toBeDefined();
+        const response = await driver.client(strategy)({ method: 'GET', url: apiOf(name) });
+        expect(response.status).toBe(200);
+        const sent = dpopSandbox.requests.filter(
+          (r) => r.status === 200 && r.path === new URL(apiOf(name)).pathname,
+        );
+        expect(sent).toHaveLength(1);
+        expect(sent[0]!.headers.authorization).toMatch(/^DPoP \S+$/);
+        expect(sent[0]!.headers.dpop).toBeDefined();
+      },
+    );
+
+    test('a token manager wrapped by the user (every member delegated) keeps DPoP; one without dpop is refused, never downgraded', async () => {
+      dpopSandbox.reset();
+      const inner = (await presets[0]![1]()).tokens;
+      let reads = 0;
+      const wrapped: TokenManager = {
+        getToken: (options) => ((reads += 1), inner.getToken(options)),
+        getTokenNow: () => inner.getTokenNow?.(),
+        invalidate: (token) => inner.invalidate(token),
+        setToken: (token) => inner.setToken(token),
+        clear: () => inner.clear(),
+        peek: () => inner.peek(),
+        dpop: inner.dpop,
+      };
+      const strategy = createAuthStrategy({ tokens: wrapped, origins: [dpopSandbox.url] });
+      const response = await driver.client(strategy)({
+        method: 'GET',
+        url: `${dpopSandbox.urls.echo}/wrapped`,
+      });
+      expect(response.status).toBe(200);
+      expect(reads).toBe(1); // the first request waited for the token; later ones are served at once
+      const [sent] = dpopSandbox.resourceRequests({ route: 'echo' }).filter((r) => r.status === 200);
+      expect(sent!.headers.authorization).toMatch(/^DPoP /);
+      expect(sent!.headers.dpop).toBeDefined();
+
+      const withoutProver: TokenManager = { ...wrapped, dpop: undefined };
+      const lossy = createAuthStrategy({ tokens: withoutProver, origins: [dpopSandbox.url] });
+      const error = await driver
+        .client(lossy)({ method: 'GET', url: `${dpopSandbox.urls.echo}/lossy` })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCodes.TOKEN_RESPONSE_INVALID });
+      expect(
+        dpopSandbox.resourceRequests({ route: 'echo' }).filter((r) => r.path === '/echo/lossy'),
+      ).toHaveLength(0);
+    });
+  },
+);

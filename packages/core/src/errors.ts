@@ -33,6 +33,8 @@ export const ErrorCodes = {
   NOT_AUTHENTICATED: 'AUTHRAIL_NOT_AUTHENTICATED',
   /** A redirect was not followed: more than 20 hops, the caller's `redirect: 'error'`, or a credential the runtime would forward. */
   REDIRECT: 'AUTHRAIL_REDIRECT',
+  /** A policy moved a request to an origin outside `origins` after the origin check; it was not sent. */
+  ORIGIN_NOT_ALLOWED: 'AUTHRAIL_ORIGIN_NOT_ALLOWED',
 } as const;
 
 /** One of the values of {@link ErrorCodes}. */
@@ -66,7 +68,8 @@ export class AuthrailError extends Error {
 
   constructor(code: ErrorCode, message: string, options: AuthrailErrorOptions = {}) {
     const secrets = options.secrets ?? [];
-    super(scrubSecrets(message, secrets));
+    // authrail's own words are never rewritten by shape; only the secrets it was told of go.
+    super(redactSecrets(message, secrets));
     this.code = code;
     Object.defineProperty(this, BRAND, { value: true });
     if (options.cause !== undefined) {
@@ -260,6 +263,174 @@ export class AuthorizationResponseError extends AuthrailError {
   }
 }
 
+/**
+ * A flow was used out of order: a token was asked for before anyone signed in (or after
+ * the session ended), or a browser-only step was called outside a browser. Sign in (again)
+ * and retry.
+ *
+ * @example
+ * ```ts
+ * try { await api('/Patient'); } catch (err) {
+ *   if (isNotAuthenticatedError(err)) await auth.login();
+ * }
+ * ```
+ */
+export class NotAuthenticatedError extends AuthrailError {
+  override readonly name = 'NotAuthenticatedError';
+
+  constructor(message: string, options: AuthrailErrorOptions = {}) {
+    super(ErrorCodes.NOT_AUTHENTICATED, message, options);
+  }
+}
+
+/**
+ * What {@link toTokenEndpointError} knows of a failed request to an authorization server.
+ */
+export interface EndpointFailure {
+  /** The endpoint, as messages show it (origin and path, never a query). */
+  endpoint: string;
+  /** What was asked, for messages. Default `token endpoint`; also `revocation endpoint`, `discovery document`. */
+  what?: string;
+  /** The request's own deadline passed. */
+  timedOut?: boolean;
+  /**
+   * What failed to make the client's credential before anything was sent (`the signer`,
+   * `the secret, key or signer function`): the failure was the caller's function's, not
+   * the server's.
+   */
+  credential?: string;
+  /** What the server answered, when it answered at all. */
+  response?: {
+    /** The HTTP status. */
+    status: number;
+    /** The body as text, when the status was an error. */
+    body?: string;
+    /** How long the server asked to wait (`Retry-After`, or a vendor's own header read by its preset). */
+    retryAfterMs?: number;
+  };
+  /** Strings that must not appear anywhere in the error (what was sent: secrets, codes, assertions). */
+  secrets?: readonly (string | undefined)[];
+}
+
+/** The first `code` (`ECONNREFUSED`, `ENOTFOUND`, `UND_ERR_…`) in an error's cause chain. */
+function rootCode(error: unknown): string | undefined {
+  let at = error as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; at && depth < 5; depth += 1) {
+    if (typeof at.code === 'string' && at.code) return at.code;
+    at = at.cause as typeof at;
+  }
+  return undefined;
+}
+
+function parseObject(text: string | undefined): Record<string, unknown> | undefined {
+  if (!text) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The one mapping of a failed request to an authorization server (token, revocation,
+ * discovery; a secret, key or signer that could not be read) onto a typed error: an
+ * authrail error as it is; the deadline → `TOKEN_ENDPOINT_TIMEOUT`; a function that
+ * failed to make the credential (`credential`) or no answer →
+ * `TOKEN_ENDPOINT_UNREACHABLE`, with the root cause's code in the message; an OAuth error
+ * body → `TOKEN_ENDPOINT_ERROR` with `error` and `error_description`; anything else the
+ * server said → `TOKEN_RESPONSE_INVALID`. Server text is scrubbed of credentials; the
+ * `secrets` anywhere.
+ *
+ * @example
+ * ```ts
+ * const source: TokenSource = {
+ *   identity: { tokenEndpoint: 'https://auth.example/token', clientId: 'svc' },
+ *   async fetchToken({ signal }) {
+ *     const response = await fetch('https://auth.example/token', { method: 'POST', signal }).catch((error: unknown) => {
+ *       throw toTokenEndpointError(error, { endpoint: 'https://auth.example/token' });
+ *     });
+ *     if (!response.ok)
+ *       throw toTokenEndpointError(undefined, { endpoint: 'https://auth.example/token', response: { status: response.status, body: await response.text() } });
+ *     const body = (await response.json()) as { access_token: string; expires_in: number };
+ *     return createToken({ accessToken: body.access_token, expiresIn: body.expires_in });
+ *   },
+ * };
+ * ```
+ */
+export function toTokenEndpointError(error: unknown, failure: EndpointFailure): AuthrailError {
+  const { endpoint, response } = failure;
+  const what = failure.what ?? 'token endpoint';
+  const secrets = (failure.secrets ?? []).filter((s): s is string => !!s);
+  const common = { endpoint, secrets, ...(error === undefined ? {} : { cause: error }) };
+  if (failure.timedOut)
+    return new TokenEndpointError(
+      ErrorCodes.TOKEN_ENDPOINT_TIMEOUT,
+      `${what} ${endpoint} did not answer in time`,
+      common,
+    );
+  if (isAuthrailError(error)) return error;
+  if (failure.credential) {
+    // The function's own text may say why (a TypeError from a key import); it is not the server's.
+    const why = error instanceof TypeError ? ` (${scrubSecrets(error.message, secrets)})` : '';
+    return new TokenEndpointError(
+      ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE,
+      `could not make the client credential for ${what} ${endpoint}: ${failure.credential} failed${why}`,
+      common,
+    );
+  }
+  if (!response) {
+    const code = rootCode(error);
+    return new TokenEndpointError(
+      ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE,
+      `could not reach ${what} ${endpoint}${code ? ` (${code})` : ''}`,
+      common,
+    );
+  }
+  const { status } = response;
+  const details = {
+    ...common,
+    status,
+    ...(response.body ? { body: response.body } : {}),
+    ...(response.retryAfterMs === undefined ? {} : { retryAfterMs: response.retryAfterMs }),
+  };
+  if (status < 400) {
+    const code = rootCode(error);
+    return new TokenEndpointError(
+      ErrorCodes.TOKEN_RESPONSE_INVALID,
+      `${what} ${endpoint} answered ${status} but not with a usable ${what === 'token endpoint' ? 'token response' : 'document'}${code ? ` (${code})` : ''}`,
+      details,
+    );
+  }
+  const body = parseObject(response.body);
+  if (!body)
+    return new TokenEndpointError(
+      ErrorCodes.TOKEN_RESPONSE_INVALID,
+      `${what} ${endpoint} answered ${status} with a body that is not JSON (a gateway error page?)`,
+      details,
+    );
+  if (typeof body.error !== 'string')
+    return new TokenEndpointError(
+      ErrorCodes.TOKEN_ENDPOINT_ERROR,
+      `${what} ${endpoint} answered ${status}`,
+      details,
+    );
+  const description = typeof body.error_description === 'string' ? body.error_description : undefined;
+  // Server text: scrubbed before it becomes part of authrail's message.
+  const said = scrubSecrets(`${body.error}${description ? `: ${description}` : ''}`, secrets);
+  return new TokenEndpointError(
+    ErrorCodes.TOKEN_ENDPOINT_ERROR,
+    `${what} ${endpoint} answered ${status} ${said}`,
+    {
+      ...details,
+      error: body.error,
+      ...(description ? { errorDescription: description } : {}),
+    },
+  );
+}
+
 /** True for any error thrown by authrail, also across realms and duplicate installs. */
 export function isAuthrailError(value: unknown): value is AuthrailError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
@@ -268,6 +439,11 @@ export function isAuthrailError(value: unknown): value is AuthrailError {
 /** True for a {@link TokenEndpointError} (any of its codes). */
 export function isTokenEndpointError(value: unknown): value is TokenEndpointError {
   return isAuthrailError(value) && value.name === 'TokenEndpointError';
+}
+
+/** True for a {@link NotAuthenticatedError}: sign in (again) and retry. */
+export function isNotAuthenticatedError(value: unknown): value is NotAuthenticatedError {
+  return isAuthrailError(value) && value.code === ErrorCodes.NOT_AUTHENTICATED;
 }
 
 /** True for a {@link MissingScopeError}. */
@@ -297,15 +473,18 @@ export const REDACTED = '[redacted]';
 // form fields, JSON fields and Authorization header values.
 const CREDENTIAL_PATTERNS: readonly RegExp[] = [
   /\b(client_secret|client_assertion|code_verifier|refresh_token|access_token|id_token|password|code|assertion)=([^&\s"']+)/gi,
-  /("(?:client_secret|client_assertion|code_verifier|refresh_token|access_token|id_token|password|accessToken|refreshToken|clientSecret)"\s*:\s*")([^"]*)(")/g,
+  // JSON fields, also as quoted inside another JSON string (`\"access_token\":\"…\"`).
+  /(\\*"(?:client_secret|client_assertion|code_verifier|refresh_token|access_token|id_token|password|accessToken|refreshToken|clientSecret)\\*"\s*:\s*\\*")((?:[^"\\]|\\(?!"))*)(\\*")/g,
   /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9\-._~+/]+=*/g,
 ];
 
 /**
- * Replaces every occurrence of each secret (and its URL-encoded form, as it appears in
- * form bodies) with `[redacted]`, and also anything that looks like a credential by its
- * shape (`client_secret=…`, `"access_token":"…"`, `Bearer …`, `Basic …`).
- * Secrets shorter than 4 characters are ignored to avoid mangling ordinary text.
+ * Scrubs text that came from elsewhere (a server's error body or description, another
+ * library's message) before it is kept or shown: every occurrence of each secret (and
+ * its URL-encoded forms) becomes `[redacted]`, and so does anything that looks like a
+ * credential by its shape (`client_secret=…`, `"access_token":"…"`, also JSON quoted in
+ * JSON, `Bearer …`, `Basic …`). Secrets shorter than 4 characters are ignored to avoid
+ * mangling ordinary text. Presets use it for vendor text they put in a message.
  *
  * @example
  * ```ts
@@ -319,6 +498,17 @@ export function scrubSecrets(text: string, secrets: readonly (string | undefined
   out = out.replace(form, (_m, name: string) => `${name}=${REDACTED}`);
   out = out.replace(json, (_m, head: string, _v: string, tail: string) => `${head}${REDACTED}${tail}`);
   out = out.replace(header, (m) => `${m.split(/\s+/)[0]} ${REDACTED}`);
+  return redactSecrets(out, secrets);
+}
+
+/**
+ * Replaces every occurrence of each secret (and its URL-encoded forms) with
+ * `[redacted]`, and nothing else: for text authrail writes itself, which names no
+ * credential but may have been built around one it was told of. Text from elsewhere (a
+ * server's body, another library's error) goes through {@link scrubSecrets}.
+ */
+export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
   for (const secret of secrets) {
     if (!secret || secret.length < 4) continue;
     for (const form of secretForms(secret)) out = out.split(form).join(REDACTED);

@@ -11,6 +11,12 @@ export interface FetchTokenOptions {
   signal?: AbortSignal;
   /** A refresh token to use instead of the source's primary grant, when the previous token had one. */
   refreshToken?: string;
+  /**
+   * The token manager's clock, in epoch ms: stamp the token with it
+   * (`createToken(init, now())`), so a manager run on a test clock refreshes by that clock.
+   * Absent when the source is called directly: then `Date.now`.
+   */
+  now?: () => number;
 }
 
 /**

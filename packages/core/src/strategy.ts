@@ -7,23 +7,21 @@ import { ConfigError } from './errors.js';
 import { EventSink, type AuthEvents, type Logger } from './events.js';
 import { normaliseOrigins } from './origins.js';
 import { bearer } from './policies/bearer.js';
-import { keepingUrl, noneChangesUrl } from './policies/keeps-url.js';
 import type { RequestPolicy } from './policies/types.js';
-import { sendWithAuth, type LoopConfig, type RejectWhen } from './send.js';
+import type { LoopConfig, RejectWhen } from './loop/call.js';
+import { sendWithAuth } from './loop/send.js';
 import type { TokenSource } from './source.js';
 import type { TokenStore } from './store.js';
 import { HEADER_SAFE, createToken, type Token } from './token.js';
 import {
   createTokenManager,
-  proverOf,
-  servableNow,
   type RefreshOptions,
   type RetryOptions,
   type TokenManager,
 } from './token-manager.js';
 import type { AuthRequest, AuthResponse, SendOptions, Transport } from './transport.js';
 
-export type { RejectWhen } from './send.js';
+export type { RejectWhen } from './loop/call.js';
 
 /**
  * Auth middleware that owns the request loop, in the shape of Azure's
@@ -159,11 +157,9 @@ function buildStrategy(
   if (options === null || typeof options !== 'object') {
     throw new ConfigError('must be an options object', { option: 'options' });
   }
-  const policies = [...checkPolicies(options.policies), credential];
   const config: LoopConfig = {
     allowedPrefixes: [...normaliseOrigins(options.origins)].map((origin) => `${origin}/`),
-    policies,
-    urlUnchanged: noneChangesUrl(policies),
+    policies: [...checkPolicies(options.policies), credential],
     rejectWhen: checkRejectWhen(options.rejectWhen),
     sink: new EventSink(options.on, options.logger),
     getToken,
@@ -218,14 +214,13 @@ export function createAuthStrategy(options: CreateAuthStrategyOptions): TokenAut
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.on ? { on: options.on } : {}),
     });
-  const now = servableNow.get(tokens);
   const strategy = buildStrategy(
     options,
     options.credential ?? bearer(),
     // A cached token is served without a promise; anything else goes through the manager.
-    (signal) => now?.() ?? tokens.getToken(signal ? { signal } : {}),
+    (signal) => tokens.getTokenNow?.() ?? tokens.getToken(signal ? { signal } : {}),
     (token) => tokens.invalidate(token),
-    proverOf.get(tokens),
+    tokens.dpop,
   );
   return { send: strategy.send, tokens };
 }
@@ -322,7 +317,7 @@ export function createApiKeyStrategy(options: ApiKeyStrategyOptions): AuthStrate
   }
   const credential: RequestPolicy =
     query === undefined
-      ? keepingUrl((request) => request.headers.set(header, key))
+      ? (request) => request.headers.set(header, key)
       : (request) => request.url.searchParams.set(query, key);
   return buildStrategy(options, credential, undefined, undefined);
 }

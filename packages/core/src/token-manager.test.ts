@@ -13,7 +13,16 @@ import {
   type TokenStore,
 } from '@authrail/core';
 import { SECRET, fakeSource, manualClock, settle } from '../../test-utils/src/fake-source.js';
-import { DEFAULT_REFRESH, backoffDelay, classifyToken } from './token-manager.js';
+import { backoffDelay } from './attempts.js';
+import { DEFAULT_REFRESH, tokenRules, type RefreshOptions } from './token-rules.js';
+
+/** Where a token stands by the three rules; exactly one of them holds at any moment. */
+function classifyToken(token: Token, now: number, refresh: Required<RefreshOptions>) {
+  const rules = tokenRules(refresh);
+  const held = [rules.isFresh(token, now), rules.isStale(token, now), rules.isExpired(token, now)];
+  expect(held.filter(Boolean)).toHaveLength(1);
+  return held[0] ? 'fresh' : held[1] ? 'stale' : 'expired';
+}
 
 function recorder() {
   const events: { name: keyof AuthEvents; event: unknown }[] = [];
@@ -348,8 +357,8 @@ describe('failures', () => {
     const error = (await tokens.getToken().catch((e: unknown) => e)) as TokenEndpointError;
     expect(error.code).toBe(ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE);
     expect(error.retryable).toBe(true);
-    expect(error.message).toContain('[redacted]');
-    expect(error.message).not.toContain(SECRET);
+    expect(error.message).toBe('could not reach token endpoint https://auth.example.org/oauth2/token');
+    expect(String((error.cause as Error).message)).toContain('[redacted]');
     expect(String((error.cause as Error).stack)).not.toContain(SECRET);
   });
 

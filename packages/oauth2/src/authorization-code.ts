@@ -1,8 +1,8 @@
 import * as client from 'openid-client';
 import {
   AuthorizationResponseError,
-  AuthrailError,
   ConfigError,
+  NotAuthenticatedError,
   ErrorCodes,
   TokenEndpointError,
   type Token,
@@ -10,7 +10,8 @@ import {
 } from '@authrail/core';
 import { checkClientAuth, none, type ClientAuthentication } from './client-auth.js';
 import { dpopBinding } from './dpop.js';
-import { checkClientId, runGrant, tokenFrom, type GrantOptions } from './grant.js';
+import { checkClientId, checkMapError, runGrant, tokenFrom, type GrantOptions } from './grant.js';
+import type { MapError } from './errors.js';
 import { checkHttp } from './http.js';
 import { resolveServer, secureUrl, type ServerOptions } from './server.js';
 import { defaultStorage, type FlowStorage } from './storage.js';
@@ -37,6 +38,8 @@ export interface AuthorizationCodeOptions extends GrantOptions {
    * required when you pass `store`.
    */
   session?: string;
+  /** For presets: the vendor's errors, mapped from core's typed error and its response. Default: as they are. */
+  mapError?: MapError;
 }
 
 /** A {@link TokenSource} for the authorization code flow with PKCE. */
@@ -147,6 +150,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
   const pendingKey = (state: string) => `${indexKey}:${state}`;
   const http = checkHttp(options);
   const dpop = dpopBinding(options.dpop, clientId);
+  const mapError = checkMapError(options.mapError);
   const now = () => Date.now();
 
   async function readJson(key: string): Promise<unknown> {
@@ -287,7 +291,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         clientId,
         auth,
         http,
-        { signal: bounded(call), extraSecrets: secrets, dpop },
+        { signal: bounded(call), extraSecrets: secrets, dpop, mapError },
         (config, proof) =>
           client.authorizationCodeGrant(
             config,
@@ -300,10 +304,9 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
       return tokenFrom(response, undefined, dpop);
     },
 
-    async fetchToken({ signal, refreshToken }) {
+    async fetchToken({ signal, refreshToken, now }) {
       if (!refreshToken) {
-        throw new AuthrailError(
-          ErrorCodes.NOT_AUTHENTICATED,
+        throw new NotAuthenticatedError(
           'not signed in (or the session ended): sign in again with the authorization code flow',
         );
       }
@@ -312,10 +315,10 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
         clientId,
         auth,
         http,
-        { ...(signal ? { signal } : {}), extraSecrets: [refreshToken], dpop },
+        { ...(signal ? { signal } : {}), extraSecrets: [refreshToken], dpop, mapError },
         (config, proof) => client.refreshTokenGrant(config, refreshToken, undefined, proof),
       );
-      return tokenFrom(response, refreshToken, dpop);
+      return tokenFrom(response, refreshToken, dpop, now);
     },
 
     async revoke(token, hint, call) {
@@ -332,6 +335,7 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
           extraSecrets: [token],
           what: 'revocation endpoint',
           endpointField: 'revocation_endpoint',
+          mapError,
         },
         (config) => client.tokenRevocation(config, token, hint ? { token_type_hint: hint } : {}),
       );

@@ -1,5 +1,5 @@
 import * as client from 'openid-client';
-import { ConfigError, ErrorCodes, TokenEndpointError, type ProviderOptions } from '@authrail/core';
+import { ConfigError, toTokenEndpointError, type ProviderOptions } from '@authrail/core';
 import type { GrantOptions } from './grant.js';
 
 /** A secret, or a function that reads it (from a secret manager) — read again after `invalid_client`. */
@@ -280,11 +280,10 @@ export function privateKeyJwt(
           try {
             assertion = await signedAssertion(signer, clientId, endpoint);
           } catch (error) {
-            throw new TokenEndpointError(
-              ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE,
-              `could not sign the client assertion for ${endpoint}: the signer failed${error instanceof TypeError ? ` (${error.message})` : ''}`,
-              { cause: error, endpoint },
-            );
+            throw toTokenEndpointError(error, {
+              endpoint,
+              credential: 'the signer',
+            });
           }
           secrets.push(assertion);
           body.set('client_id', metadata.client_id);

@@ -1,8 +1,10 @@
 import * as client from 'openid-client';
 import { ConfigError, type TokenSource } from '@authrail/core';
+import type { MapError } from './errors.js';
 import { checkClientAuth, type ClientAuthentication } from './client-auth.js';
 import {
   checkClientId,
+  checkMapError,
   checkParameters,
   checkResource,
   runGrant,
@@ -27,6 +29,11 @@ export interface ClientCredentialsOptions extends GrantOptions {
   resource?: string | readonly string[];
   /** Extra token request parameters (e.g. `audience`). Part of the store key: tokens for another audience are kept apart. */
   parameters?: Readonly<Record<string, string>>;
+  /**
+   * For presets: the vendor's errors, mapped from core's typed error and the response it
+   * came from (Okta's `errorCode`, its `X-Rate-Limit-Reset`). Default: as they are.
+   */
+  mapError?: MapError;
 }
 
 /**
@@ -60,6 +67,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
   const extra = checkParameters(options.parameters);
   const resources = checkResource(options.resource);
   const dpop = dpopBinding(options.dpop, clientId);
+  const mapError = checkMapError(options.mapError);
   const parameters = new URLSearchParams(extra);
   if (options.scope) parameters.set('scope', options.scope);
   for (const resource of resources) parameters.append('resource', resource);
@@ -78,7 +86,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
       },
     },
     ...(dpop ? { dpop } : {}),
-    async fetchToken({ signal, refreshToken }) {
+    async fetchToken({ signal, refreshToken, now }) {
       const response = await runGrant(
         server,
         clientId,
@@ -88,6 +96,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
           ...(signal ? { signal } : {}),
           extraSecrets: refreshToken ? [refreshToken] : [],
           dpop,
+          mapError,
         },
         // Some servers issue refresh tokens even here; use them when the manager passes one.
         (config, proof) =>
@@ -95,7 +104,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
             ? client.refreshTokenGrant(config, refreshToken, undefined, proof)
             : client.clientCredentialsGrant(config, parameters, proof),
       );
-      return tokenFrom(response, refreshToken, dpop);
+      return tokenFrom(response, refreshToken, dpop, now);
     },
   };
 }

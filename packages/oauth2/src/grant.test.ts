@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import { tokenFrom } from './grant.js';
 import { ErrorCodes, type TokenEndpointError } from '@authrail/core';
-import { retryAfterMs, toTokenEndpointError } from './errors.js';
+import { endpointError, retryAfterMs } from './errors.js';
 
 test('property: any valid token response becomes a Token; unknown fields go to extra, secrets never do', () => {
   const standard = ['access_token', 'token_type', 'expires_in', 'refresh_token', 'scope', 'id_token'];
@@ -66,9 +66,9 @@ test('property: an OAuth error body maps to error/errorDescription; any other JS
       fc.boolean(),
       (body: Record<string, string>, status, echo) => {
         const withEcho = echo ? { ...body, error_description: `bad secret ${secret}` } : body;
-        const error = toTokenEndpointError(
+        const error = endpointError(
           new Error('server responded with an error in the response body'),
-          { status, body: JSON.stringify(withEcho), retryAfter: null },
+          { response: { status, headers: new Headers(), body: JSON.stringify(withEcho) } },
           'https://auth.example.org/token',
           [secret],
         ) as TokenEndpointError;
@@ -98,7 +98,12 @@ test('property: a non-JSON body is TOKEN_RESPONSE_INVALID at any status', () => 
       }),
       fc.integer({ min: 200, max: 599 }),
       (body, status) => {
-        const error = toTokenEndpointError(new Error('x'), { status, body }, 'https://a.example/token', []);
+        const error = endpointError(
+          new Error('x'),
+          { response: { status, headers: new Headers(), body } },
+          'https://a.example/token',
+          [],
+        );
         expect(error.code).toBe(ErrorCodes.TOKEN_RESPONSE_INVALID);
       },
     ),

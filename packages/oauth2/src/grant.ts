@@ -6,11 +6,12 @@ import {
   createToken,
   isAuthrailError,
   isTokenEndpointError,
+  toTokenEndpointError,
   type Token,
 } from '@authrail/core';
 import type { ClientAuthentication } from './client-auth.js';
 import type { DPoPBinding, DPoPOption } from './dpop.js';
-import { abortedBy, toTokenEndpointError, type Observed } from './errors.js';
+import { abortedBy, endpointError, type MapError, type Observed } from './errors.js';
 import { endpointFetch, type HttpSettings } from './http.js';
 import type { ResolvedServer } from './server.js';
 
@@ -57,6 +58,7 @@ export function tokenFrom(
   response: client.TokenEndpointResponse,
   previousRefreshToken: string | undefined,
   dpop: DPoPBinding | undefined,
+  now: (() => number) | undefined = undefined,
 ): Token {
   const type = String(response.token_type).toLowerCase();
   if ((type === 'dpop') !== (dpop !== undefined)) {
@@ -74,14 +76,18 @@ export function tokenFrom(
   const claims = (response as { claims?: () => Record<string, unknown> | undefined }).claims?.();
   if (claims) extra.idTokenClaims = { ...claims };
   const refreshToken = response.refresh_token ?? previousRefreshToken;
-  return createToken({
-    accessToken: response.access_token,
-    tokenType: response.token_type,
-    ...(typeof response.expires_in === 'number' ? { expiresIn: response.expires_in } : {}),
-    ...(response.scope ? { scope: response.scope } : {}),
-    ...(refreshToken ? { refreshToken } : {}),
-    extra,
-  });
+  return createToken(
+    {
+      accessToken: response.access_token,
+      tokenType: response.token_type,
+      ...(typeof response.expires_in === 'number' ? { expiresIn: response.expires_in } : {}),
+      ...(response.scope ? { scope: response.scope } : {}),
+      ...(refreshToken ? { refreshToken } : {}),
+      extra,
+    },
+    // The token manager's clock, so a manager on a test clock refreshes by that clock.
+    now?.(),
+  );
 }
 
 /** Parameters the grant sets itself: given in `parameters` they would be sent twice or override the grant. */
@@ -143,38 +149,50 @@ export function checkResource(value: unknown): string[] {
   });
 }
 
+/** Checks a preset's `mapError`: a function, when given. */
+export function checkMapError(value: unknown): MapError | undefined {
+  if (value !== undefined && typeof value !== 'function')
+    throw new ConfigError('must be a function of the error and the response', { option: 'mapError' });
+  return value as MapError | undefined;
+}
+
 export function checkClientId(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0)
     throw new ConfigError('must be a non-empty string', { option: 'clientId' });
   return value;
 }
 
+/** How one request of a grant is made: its signal, what to scrub, and what it is called. */
+export interface GrantCall {
+  signal?: AbortSignal;
+  /** Strings sent besides the client's own credential (a code, a verifier, a refresh token). */
+  extraSecrets?: readonly string[];
+  /** What the endpoint is called in messages. Default `token endpoint`. */
+  what?: string;
+  /** The metadata field of the endpoint. Default `token_endpoint`. */
+  endpointField?: 'token_endpoint' | 'revocation_endpoint';
+  dpop?: DPoPBinding | undefined;
+  /** The preset's knowledge of its vendor's errors. */
+  mapError?: MapError | undefined;
+}
+
 /**
- * Runs one token endpoint request through openid-client with a fresh Configuration
- * (so a rotated secret is used) under the caller's signal (the token manager's attempt
- * signal, which carries the one timeout), and maps any failure to a typed error. After
- * `invalid_client`, a secret (or key) given as a function is read again and the request
- * made once more.
+ * Runs one request of a grant through openid-client, under the caller's signal, with
+ * every failure mapped to a typed error with no secret in it (core's one mapping, then
+ * the preset's `mapError`). When the client's credential is a function and the server
+ * answers `invalid_client`, the credential is read once more and the request sent once
+ * more, so a rotated secret or key works without a restart.
  */
 export async function runGrant<T>(
   server: ResolvedServer,
   clientId: string,
   auth: ClientAuthentication,
   http: HttpSettings,
-  options: {
-    signal?: AbortSignal;
-    extraSecrets?: readonly string[];
-    /** What the endpoint is called in messages. Default `token endpoint`. */
-    what?: string;
-    /** Which metadata field holds the endpoint. Default `token_endpoint`. */
-    endpointField?: 'token_endpoint' | 'revocation_endpoint';
-    /** The source's DPoP key: openid-client adds its proof (and answers `use_dpop_nonce` once). */
-    dpop?: DPoPBinding | undefined;
-  },
+  options: GrantCall,
   call: (config: client.Configuration, dpop: { DPoP: client.DPoPHandle } | undefined) => Promise<T>,
 ): Promise<T> {
   const what = options.what ?? 'token endpoint';
-  const { signal } = options;
+  const { signal, mapError } = options;
   let rotatable = false;
   const attempt = async (reread: boolean): Promise<T> => {
     const observed: Observed = {};
@@ -186,12 +204,12 @@ export async function runGrant<T>(
     try {
       prepared = await auth.prepare(reread, clientId, url.href);
     } catch (error) {
-      if (isAuthrailError(error)) throw error;
-      throw new TokenEndpointError(
-        ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE,
-        `could not read the client credential for ${endpoint}: the secret, key or signer function failed`,
-        { cause: error, endpoint, secrets },
-      );
+      throw toTokenEndpointError(error, {
+        endpoint,
+        what,
+        credential: 'the secret, key or signer function',
+        secrets,
+      });
     }
     const preparedSecrets = prepared.secrets; // read when an error is mapped: an assertion is added as it is signed
     rotatable = prepared.rotatable;
@@ -206,7 +224,8 @@ export async function runGrant<T>(
       // openid-client wraps what a client authentication threw (a signer's typed error).
       const inner = (error as { cause?: unknown } | null)?.cause;
       if (isAuthrailError(inner)) throw inner;
-      throw toTokenEndpointError(error, observed, endpoint, [...secrets, ...preparedSecrets], what);
+      const typed = endpointError(error, observed, endpoint, [...secrets, ...preparedSecrets], what);
+      throw mapError && isTokenEndpointError(typed) ? mapError(typed, observed.response) : typed;
     }
   };
   try {

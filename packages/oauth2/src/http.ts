@@ -1,8 +1,8 @@
 // How every request to the authorization server is made (token, revocation, discovery):
 // under the caller's signal, observed for error mapping, and read with a size cap.
 import type * as client from 'openid-client';
-import { ConfigError, ErrorCodes, TokenEndpointError } from '@authrail/core';
-import type { Observed } from './errors.js';
+import { ConfigError } from '@authrail/core';
+import { tooLarge, type Observed } from './errors.js';
 
 /** Go's oauth2 reads at most 1 MiB of a token response; so do we by default. */
 const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -50,19 +50,13 @@ export function endpointFetch(
       ...options,
       ...(signals.length ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
     } as RequestInit);
-    observed.status = response.status;
-    observed.retryAfter = response.headers.get('retry-after');
-    observed.rateLimitReset = response.headers.get('x-rate-limit-reset');
+    const seen: NonNullable<Observed['response']> = { status: response.status, headers: response.headers };
+    observed.response = seen;
     const bytes = await readCapped(response, http.maxResponseBytes, () => {
-      const where = new URL(url);
-      observed.failure = new TokenEndpointError(
-        ErrorCodes.TOKEN_RESPONSE_INVALID,
-        `${what} ${where.origin}${where.pathname} answered ${response.status} with a body over ${http.maxResponseBytes} bytes (maxResponseBytes); the rest was not read`,
-        { endpoint: `${where.origin}${where.pathname}`, status: response.status },
-      );
+      observed.failure = tooLarge(what, url, response.status, http.maxResponseBytes);
       return observed.failure;
     });
-    if (!response.ok) observed.body = new TextDecoder().decode(bytes.subarray(0, 64 * 1024));
+    if (!response.ok) seen.body = new TextDecoder().decode(bytes.subarray(0, 64 * 1024));
     return new Response(NULL_BODY.has(response.status) ? null : bytes, {
       status: response.status,
       statusText: response.statusText,

@@ -59,4 +59,5 @@ export {
   type ServerOptions,
 } from './server.js';
 export { grantOptionsOf, type GrantOptions } from './grant.js';
+export type { MapError } from './errors.js';
 export type { DPoPOption } from './dpop.js';

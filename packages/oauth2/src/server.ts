@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { ConfigError, ErrorCodes, TokenEndpointError } from '@authrail/core';
-import { abortedBy, toTokenEndpointError, type Observed } from './errors.js';
+import { abortedBy, endpointError, type Observed } from './errors.js';
 import { endpointFetch, type HttpSettings } from './http.js';
 
 /** Server metadata given directly, for servers without discovery (MSK APIM, Okta org servers). */
@@ -263,7 +263,7 @@ function metadataAt(server: ServerMetadataUrl, option: string): ResolvedServer {
       body = await response.json();
     } catch (error) {
       if (signal?.aborted) throw abortedBy(signal, shown, what);
-      throw toTokenEndpointError(error, observed, shown, [], what);
+      throw endpointError(error, observed, shown, [], what);
     }
     const invalid = (why: string) =>
       new TokenEndpointError(ErrorCodes.TOKEN_RESPONSE_INVALID, `the ${what} ${shown} ${why}`, {
@@ -336,9 +336,10 @@ async function discover(
       const where = new URL(url);
       const shown = `${where.origin}${where.pathname}`;
       if (signal?.aborted) throw abortedBy(signal, shown, 'discovery document');
-      failure = toTokenEndpointError(error, observed, shown, [], 'discovery document');
-      tried.push({ url: shown, status: observed.status });
-      const missing = observed.status !== undefined && observed.status >= 400 && observed.status < 500;
+      failure = endpointError(error, observed, shown, [], 'discovery document');
+      const status = observed.response?.status;
+      tried.push({ url: shown, status });
+      const missing = status !== undefined && status >= 400 && status < 500;
       if (!missing) throw failure;
     }
   }

@@ -1,9 +1,9 @@
+import type { AuthrailError } from '@authrail/core';
 import {
-  AuthrailError,
-  ErrorCodes,
+  NotAuthenticatedError,
   createAuthStrategy,
   createTabTokenStore,
-  isAuthrailError,
+  toTokenEndpointError,
   type CreateAuthStrategyOptions,
   type TokenAuthStrategy,
 } from '@authrail/core';
@@ -104,8 +104,7 @@ export function createSignInStrategy(options: SignInStrategyOptions): SignInStra
       const location = (globalThis as { location?: { assign(url: string): void } }).location;
       if (typeof location?.assign !== 'function') {
         // Not an option problem (ConfigError is for those): sign-in cannot start here.
-        throw new AuthrailError(
-          ErrorCodes.NOT_AUTHENTICATED,
+        throw new NotAuthenticatedError(
           'login() navigates a browser; elsewhere call authorizationUrl() and open it yourself',
         );
       }
@@ -133,12 +132,11 @@ export function createSignInStrategy(options: SignInStrategyOptions): SignInStra
             await source.revoke(value, hint, call());
             result.revoked.push(hint);
           } catch (error) {
-            const typed = isAuthrailError(error)
-              ? error
-              : new AuthrailError(ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE, 'token revocation failed', {
-                  cause: error,
-                  secrets: [value],
-                });
+            const typed = toTokenEndpointError(error, {
+              endpoint: source.identity.tokenEndpoint,
+              what: 'revocation endpoint',
+              secrets: [value],
+            });
             result.errors.push(typed);
             report(typed, hint);
           }

@@ -134,6 +134,39 @@ describe('oktaClientCredentials', () => {
     });
   });
 
+  test("a 429 with Okta's X-Rate-Limit-Reset and no Retry-After: the preset reads the wait, and it is remembered", async () => {
+    sb.inject('okta-token', { type: 'rate-limit', retryAfterSeconds: 600, form: 'okta-reset' }, { times: 1 });
+    const strategy = oktaClientCredentials(options());
+    const first = (await strategy.tokens.getToken().catch((e: unknown) => e)) as TokenEndpointError;
+    expect(first).toMatchObject({ status: 429 });
+    expect(first.retryAfterMs).toBeGreaterThan(590_000);
+    expect(first.retryAfterMs).toBeLessThanOrEqual(601_000);
+    await expect(strategy.tokens.getToken()).rejects.toThrow(/not asking .* again until /);
+    expect(sb.tokenRequests()).toHaveLength(1); // the second call was refused locally
+  });
+
+  test('regression (issue 22): dpop: true sends DPoP-bound tokens with a proof on every request', async () => {
+    const own = await startSandbox({ dpopNonces: false });
+    try {
+      const strategy = oktaClientCredentials(
+        options({ issuer: own.urls.okta.issuer, origins: [own.url], dpop: true }),
+      );
+      expect(strategy.tokens.dpop).toBeDefined();
+      const url = `${own.urls.ctrp.baseUrl}/accrual-services/trials/nci/NCI-2024-00001/sites/po/123`;
+      const response = await sendThrough(strategy, url, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/xml' },
+        body: '<accrual/>',
+      });
+      expect(response.status).toBeLessThan(300);
+      const [sent] = own.resourceRequests({ route: 'ctrp-accrual' });
+      expect(sent?.headers.authorization).toMatch(/^DPoP /);
+      expect(sent?.headers.dpop).toBeDefined();
+    } finally {
+      await own.close();
+    }
+  });
+
   test('invalid_grant 400 is typed and not retried', async () => {
     sb.inject('okta-token', {
       type: 'status',

@@ -1,11 +1,10 @@
 import {
   ConfigError,
-  ErrorCodes,
   TokenEndpointError,
   createAuthStrategy,
   isTokenEndpointError,
+  scrubSecrets,
   type TokenAuthStrategy,
-  type TokenSource,
 } from '@authrail/core';
 import {
   grantOptionsOf,
@@ -103,29 +102,45 @@ export function oktaErrorDetails(error: unknown): OktaErrorDetails | undefined {
   };
 }
 
-/** Okta answers in two error shapes: the OAuth one passes as it is, Okta's own is mapped onto it. */
-function normaliseOktaErrors(source: TokenSource): TokenSource {
-  return {
-    identity: source.identity,
-    fetchToken: (options) =>
-      source.fetchToken(options).catch((error: unknown) => {
-        const okta = oktaErrorDetails(error);
-        if (!okta || !isTokenEndpointError(error) || error.error !== undefined) throw error;
-        throw new TokenEndpointError(
-          ErrorCodes.TOKEN_ENDPOINT_ERROR,
-          `Okta token endpoint ${error.endpoint ?? ''} answered ${error.status ?? ''} ${okta.errorCode}${okta.errorSummary ? `: ${okta.errorSummary}` : ''}`,
-          {
-            cause: error,
-            ...(error.status === undefined ? {} : { status: error.status }),
-            error: okta.errorCode,
-            ...(okta.errorSummary ? { errorDescription: okta.errorSummary } : {}),
-            ...(error.body ? { body: error.body } : {}),
-            ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-            ...(error.endpoint ? { endpoint: error.endpoint } : {}),
-          },
-        );
-      }),
-  };
+/** Okta's `X-Rate-Limit-Reset` (epoch seconds), as a wait, when a 429 came without `Retry-After`. */
+function rateLimitWait(error: TokenEndpointError, headers: Headers | undefined): number | undefined {
+  if (error.status !== 429 || error.retryAfterMs !== undefined) return undefined;
+  const reset = headers?.get('x-rate-limit-reset')?.trim();
+  return reset && /^\d+$/.test(reset) ? Math.max(0, Number(reset) * 1000 - Date.now()) : undefined;
+}
+
+/**
+ * Okta's knowledge, as the token source's `mapError`: its own error shape
+ * (`errorCode`, `errorSummary`) mapped onto `error` / `errorDescription` (the OAuth shape
+ * passes as it is), and a 429's `X-Rate-Limit-Reset` read as the wait Okta asks for.
+ */
+function oktaErrors(
+  error: TokenEndpointError,
+  response: { headers: Headers } | undefined,
+): TokenEndpointError {
+  const okta = error.error === undefined ? oktaErrorDetails(error) : undefined;
+  const wait = rateLimitWait(error, response?.headers);
+  if (!okta && wait === undefined) return error;
+  const retryAfterMs = wait ?? error.retryAfterMs;
+  return new TokenEndpointError(
+    error.code,
+    okta
+      ? `Okta token endpoint ${error.endpoint ?? ''} answered ${error.status ?? ''} ${okta.errorCode}${okta.errorSummary ? `: ${scrubSecrets(okta.errorSummary, [])}` : ''}`
+      : error.message,
+    {
+      cause: error,
+      ...(error.status === undefined ? {} : { status: error.status }),
+      ...(okta ? { error: okta.errorCode } : error.error === undefined ? {} : { error: error.error }),
+      ...(okta?.errorSummary
+        ? { errorDescription: okta.errorSummary }
+        : error.errorDescription === undefined
+          ? {}
+          : { errorDescription: error.errorDescription }),
+      ...(error.body ? { body: error.body } : {}),
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      ...(error.endpoint ? { endpoint: error.endpoint } : {}),
+    },
+  );
 }
 
 /**
@@ -154,11 +169,12 @@ export function oktaClientCredentials(options: OktaClientCredentialsOptions): To
     clientAuth: clientSecretBasic(options.clientSecret),
     ...(options.scope === undefined ? {} : { scope: options.scope }),
     ...grantOptionsOf(options),
+    mapError: oktaErrors,
   });
   const oktaOrigin = new URL(server.tokenEndpoint).origin;
   const strategy = createAuthStrategy({
     ...options,
-    source: normaliseOktaErrors(source),
+    source,
     origins: options.origins ?? [oktaOrigin],
   });
   if (options.origins === undefined) {

@@ -275,6 +275,12 @@ export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchSt
       setToken: async (token) => (await active()).tokens.setToken(token),
       clear: async () => (await active()).tokens.clear(),
       peek: async () => (await active()).tokens.peek(),
+      getTokenNow() {
+        const launch = memory.currentNow();
+        return launch === undefined ? undefined : signInOf(launch).tokens.getTokenNow?.();
+      },
+      // Every launch's tokens are bound to the one key of the source, when they are.
+      ...(source.dpop ? { dpop: source.dpop } : {}),
     },
     send<R extends AuthResponse>(request: AuthRequest, next: Transport<R>, sendOptions?: SendOptions) {
       const launch = memory.currentNow();

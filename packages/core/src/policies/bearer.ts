@@ -1,8 +1,6 @@
 import { ErrorCodes, TokenEndpointError } from '../errors.js';
-import { HopHeaders } from '../hop-headers.js';
 import { HEADER_SAFE, type Token } from '../token.js';
 import type { AuthRequest } from '../transport.js';
-import { keepingUrl } from './keeps-url.js';
 import type { PolicyContext, RequestPolicy } from './types.js';
 
 /** `Authorization` values by token, so a cached token's header is built and checked once. */
@@ -41,10 +39,7 @@ function mismatch(token: Token, context: PolicyContext): TokenEndpointError {
 function apply(request: AuthRequest, context: PolicyContext, token: Token): void | Promise<void> {
   const dpop = token.tokenType === 'DPoP';
   if (dpop !== (context.dpop !== undefined)) throw mismatch(token, context);
-  const value = authorization(token);
-  // The value is checked once per token (above), not again on every request.
-  if (request.headers instanceof HopHeaders) request.headers.setChecked('authorization', value);
-  else request.headers.set('Authorization', value);
+  request.headers.set('Authorization', authorization(token));
   if (dpop) return context.dpop!.addProof(request.url, request.headers, request.method, token.accessToken);
 }
 
@@ -61,9 +56,9 @@ function apply(request: AuthRequest, context: PolicyContext, token: Token): void
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
  */
 export function bearer(): RequestPolicy {
-  return keepingUrl((request, context) => {
+  return (request, context) => {
     const token = context.token();
     if (token instanceof Promise) return token.then((fetched) => apply(request, context, fetched));
     return apply(request, context, token);
-  });
+  };
 }

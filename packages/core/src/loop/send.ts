@@ -1,0 +1,31 @@
+/**
+ * Core's request loop, behind {@link AuthStrategy.send}: the steps, composed once per
+ * call, the transport last. A new concern (a proxy's 407, a step-up on
+ * `insufficient_scope`) is a new step here, not a new branch in another.
+ *
+ * @module
+ */
+import type { AuthRequest, AuthResponse, SendOptions, Transport } from '../transport.js';
+import { authorize } from './authorize.js';
+import { compose, type Call, type LoopConfig } from './call.js';
+import { answerDPoPNonce } from './dpop-nonce.js';
+import { followRedirects } from './redirects.js';
+
+/**
+ * Sends `request` through the loop: redirects followed hop by hop (unless the runtime
+ * follows them out of sight), each hop authorized (and replayed once when its credential
+ * is rejected), a DPoP nonce answered.
+ */
+export function sendWithAuth<R extends AuthResponse>(
+  config: LoopConfig,
+  request: AuthRequest,
+  transport: Transport<R>,
+  options: SendOptions | undefined,
+): Promise<R> {
+  const call: Call = { config, signal: options?.signal, downgraded: false, used: undefined };
+  const runtimeFollows = options?.transportFollowsRedirects === true;
+  const steps = runtimeFollows
+    ? [authorize(call, true), answerDPoPNonce(call)]
+    : [followRedirects(call, options?.maxRedirects), authorize(call), answerDPoPNonce(call)];
+  return compose(steps, transport)({ ...request, redirect: request.redirect ?? 'follow' });
+}
