@@ -1,9 +1,11 @@
 // The axios adapter on its own: a strategy over a fake token source, bare local servers.
 // Provider + adapter behaviour, and the CommonJS consumer, are the conformance package's.
+import { Agent as HttpAgent } from 'node:http';
 import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import axios, { AxiosError, type InternalAxiosRequestConfig } from 'axios';
 import {
+  createApiKeyStrategy,
   createAuthStrategy,
   createStaticTokenStrategy,
   queryParamScope,
@@ -126,11 +128,32 @@ describe('attachAuth', () => {
     ].join('\n');
     expect(source.issued.length).toBeGreaterThanOrEqual(2);
     for (const token of source.issued) expect(rendered).not.toContain(token.accessToken);
-    // The client request is still axios' own, with the credential scrubbed where it was sent.
-    expect((error as { request: { _header: string } }).request._header).toContain(
-      'authorization: [redacted]',
-    );
+    // In place of Node's ClientRequest, which carries the credential: where the hop went.
+    expect((error as AxiosError).request).toEqual({
+      method: 'POST',
+      protocol: 'http:',
+      host: new URL(web.api).host,
+      path: '/denied?researchstudy=[redacted]', // a query value a policy set may be a credential
+      responseURL: `${web.api}/denied?researchstudy=[redacted]`,
+      note: 'authrail: the request object is held back, as it carries the credential',
+    });
+    expect(ok.request).toMatchObject({ method: 'GET', path: '/fine?researchstudy=[redacted]' });
     expect(ok.config.headers.Authorization).toBeUndefined();
+  });
+
+  test('an API key sent as a query parameter is in no AxiosError, response or request it holds', async () => {
+    web.routes.set('/keyed', answer(401));
+    const key = 'query-key-9b2e4d';
+    const client = axios.create({ httpAgent: new HttpAgent() }); // an agent of your own: it holds its sockets' requests
+    attachAuth(client, createApiKeyStrategy({ key, query: 'api_key', origins: [web.api] }));
+    const error = (await client
+      .get(`${web.api}/keyed`, { params: { page: 2 } })
+      .catch((e: unknown) => e)) as AxiosError;
+    expect(error.response?.status).toBe(401);
+    expect(web.seen[0]?.query).toEqual({ page: '2', api_key: key }); // it was sent
+    const rendered = [inspect(error, { depth: 8, showHidden: true }), JSON.stringify(error)].join('\n');
+    expect(rendered).not.toContain(key);
+    expect(error.request).toMatchObject({ path: '/keyed?page=2&api_key=[redacted]' });
   });
 
   test('maxRedirects: 0 gets the 3xx as axios would; otherwise redirects are followed hop by hop', async () => {

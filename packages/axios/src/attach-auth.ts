@@ -11,7 +11,6 @@ import {
   type AuthRequest,
   type AuthResponse,
   type AuthStrategy,
-  type RedirectMode,
   type SendOptions,
 } from '@authrail/core';
 
@@ -56,24 +55,17 @@ function isResponseError(error: unknown): error is ResponseError {
   return candidate?.isAxiosError === true && typeof candidate.response?.status === 'number';
 }
 
+/** A body that can be read once: a web stream, a Node `Readable`, any async iterable. */
 function isStream(data: unknown): boolean {
   if (typeof ReadableStream !== 'undefined' && data instanceof ReadableStream) return true;
-  const candidate = data as { pipe?: unknown; on?: unknown } | null | undefined;
-  return typeof candidate?.pipe === 'function' && typeof candidate.on === 'function'; // a Node Readable
+  const candidate = data as { pipe?: unknown; [Symbol.asyncIterator]?: unknown } | null | undefined;
+  return typeof candidate?.pipe === 'function' || typeof candidate?.[Symbol.asyncIterator] === 'function';
 }
 
-/**
- * The URL axios will request: `baseURL` + `url` as axios' buildFullPath joins them, and,
- * when there are `params`, axios' own serialisation through `getUri` (which merges the
- * config again, so it is kept off the common path).
- */
+/** The URL axios would send to (`baseURL` + `url` + `params`), without asking `getUri` in the common case. */
 function requestUrl(instance: AxiosInstance, config: InternalAxiosRequestConfig): string {
-  const params = config.params as Record<string, unknown> | URLSearchParams | undefined;
-  if (
-    params !== undefined &&
-    params !== null &&
-    (params instanceof URLSearchParams || Object.keys(params).length > 0)
-  )
+  const params = config.params as Record<string, unknown> | URLSearchParams | undefined | null;
+  if (params != null && (params instanceof URLSearchParams || Object.keys(params).length > 0))
     return instance.getUri(config);
   const url = config.url ?? '';
   const base = config.baseURL;
@@ -83,7 +75,7 @@ function requestUrl(instance: AxiosInstance, config: InternalAxiosRequestConfig)
   return url;
 }
 
-/** Browsers follow redirects out of sight (XHR always; fetch too). */
+/** XHR follows redirects out of sight; so does fetch in a browser. */
 function runtimeHidesRedirects(adapterName: unknown): boolean {
   if (adapterName === 'xhr') return true;
   const scope = globalThis as { document?: unknown; importScripts?: unknown };
@@ -94,87 +86,28 @@ function runtimeHidesRedirects(adapterName: unknown): boolean {
 }
 
 /**
- * A `FormData` body as bytes that send the same again: serialised once (axios would give
- * every send a new multipart boundary), its `Content-Type` with the boundary noted in
- * `headers` and `sent`. Any other body axios serialised already, or is a stream, and is
- * sent as it is.
+ * A FormData body as bytes, serialised once (its multipart boundary is random per
+ * serialisation): a replay sends the same bytes under the same `Content-Type`.
  */
-async function replayableForm(data: FormData, headers: Headers, sent: Map<string, string>): Promise<unknown> {
+async function replayableForm(data: FormData, headers: Headers): Promise<unknown> {
   const serialised = new Response(data);
-  const type = serialised.headers.get('content-type')!;
-  headers.set('Content-Type', type);
-  sent.set('content-type', type);
+  headers.set('Content-Type', serialised.headers.get('content-type')!);
   const bytes = await serialised.arrayBuffer();
   // axios' Node adapter takes a Buffer (not a bare Uint8Array); browsers take the bytes.
   const NodeBuffer = (globalThis as { Buffer?: { from(data: ArrayBuffer): Uint8Array } }).Buffer;
   return NodeBuffer ? NodeBuffer.from(bytes) : new Uint8Array(bytes);
 }
 
-/**
- * axios' headers as `Headers` (multi-values joined), what policies see; the same values
- * go into `sent` by lower-case name, for each hop's headers to be compared with.
- */
-function headersOf(headers: InternalAxiosRequestConfig['headers'], sent: Map<string, string>): Headers {
+/** The request's headers as axios will send them, as a `Headers` for core. */
+function headersOf(headers: InternalAxiosRequestConfig['headers']): Headers {
   const view = new Headers();
   const values = headers.toJSON() as Record<string, unknown>;
   for (const name in values) {
     const value = values[name];
-    if (value !== undefined && value !== null && value !== false) {
-      const text = Array.isArray(value) ? value.join(', ') : String(value);
-      view.set(name, text);
-      // As `Headers` keeps it (surrounding whitespace stripped), without asking it in the common case.
-      sent.set(name.toLowerCase(), text.trim() === text ? text : view.get(name)!);
-    }
+    if (value !== undefined && value !== null && value !== false)
+      view.set(name, Array.isArray(value) ? value.join(', ') : String(value));
   }
   return view;
-}
-
-const REDACTED = '[redacted]';
-let outHeadersKey: symbol | undefined;
-
-/**
- * Scrubs the credential from the client request object axios keeps for a hop, in place:
- * Node's `ClientRequest` (its raw header block, path and header map; the user's agent
- * and the response reference the same object) or the fetch adapter's `Request`. An
- * `XMLHttpRequest` cannot show its request headers and is left as it is.
- */
-function scrubRequest(request: unknown, secrets: readonly string[]): void {
-  if (secrets.length === 0 || typeof request !== 'object' || request === null) return;
-  const scrub = (text: string) => {
-    let out = text;
-    for (const secret of secrets) out = out.split(secret).join(REDACTED);
-    return out;
-  };
-  const node = request as { _header?: unknown; path?: unknown; getHeader?: unknown } & Record<
-    symbol,
-    unknown
-  >;
-  if (typeof node._header === 'string') node._header = scrub(node._header);
-  if (typeof node.path === 'string' && typeof node.getHeader === 'function') node.path = scrub(node.path);
-  outHeadersKey ??= Object.getOwnPropertySymbols(request).find((key) => key.description === 'kOutHeaders');
-  const outHeaders = outHeadersKey ? (node[outHeadersKey] as Record<string, [string, unknown]> | null) : null;
-  if (outHeaders) {
-    for (const entry of Object.values(outHeaders)) {
-      if (typeof entry?.[1] === 'string') entry[1] = scrub(entry[1]);
-    }
-  }
-  const headers = (request as { headers?: { forEach?: unknown; set?: unknown } }).headers;
-  if (headers instanceof Headers) {
-    headers.forEach((value, name) => {
-      const clean = scrub(value);
-      if (clean !== value) headers.set(name, clean);
-    });
-  }
-}
-
-/** Query values a hop carries that the caller's URL did not: query credentials the policies set. */
-function queryCredentials(hop: URL, url: URL): string[] {
-  const secrets: string[] = [];
-  hop.searchParams.forEach((value, name) => {
-    if (url.searchParams.get(name) !== value && value.length >= 4)
-      secrets.push(value, encodeURIComponent(value));
-  });
-  return secrets;
 }
 
 /**
@@ -186,6 +119,200 @@ interface AxiosHop extends AuthResponse {
   error: ResponseError | undefined;
 }
 
+const REDACTED = '[redacted]';
+
+/** What every hop of one request shares. */
+interface Call {
+  axios: AxiosStatic;
+  inner: AxiosAdapter;
+  /** The caller's config, as axios had it before authrail: what responses and errors show. */
+  config: InternalAxiosRequestConfig;
+  /** The request as core got it: what each hop's headers are compared with. */
+  request: AuthRequest;
+}
+
+/**
+ * A hop's headers for axios: the caller's, with what the policies set or removed. A
+ * FormData serialised once keeps the `Content-Type` of its bytes.
+ */
+function hopHeaders(call: Call, out: AuthRequest): InternalAxiosRequestConfig['headers'] {
+  const headers = call.config.headers.concat();
+  const before = call.request.headers;
+  out.headers.forEach((value, name) => {
+    if (before.get(name) !== value || (name === 'content-type' && call.request.body !== call.config.data))
+      headers.set(name, value);
+  });
+  before.forEach((_value, name) => {
+    if (!out.headers.has(name)) headers.delete(name);
+  });
+  return headers;
+}
+
+/**
+ * What a response or error shows of the request a hop sent, in place of the request object
+ * itself (Node's `ClientRequest`, or the fetch adapter's `Request`), which carries the
+ * credential: where it went, with query values the policies set left out. A browser's XHR
+ * shows no request header and stays as it is.
+ */
+function heldBack(request: unknown, call: Call, out: AuthRequest): unknown {
+  if (typeof XMLHttpRequest !== 'undefined' && request instanceof XMLHttpRequest) return request;
+  const url = new URL(out.url.href);
+  for (const [name, value] of [...url.searchParams])
+    if (call.request.url.searchParams.get(name) !== value) url.searchParams.set(name, REDACTED);
+  const search = url.search.replaceAll(encodeURIComponent(REDACTED), REDACTED);
+  return Object.freeze({
+    method: out.method,
+    protocol: url.protocol,
+    host: url.host,
+    path: `${url.pathname}${search}`,
+    responseURL: `${url.origin}${url.pathname}${search}`,
+    note: 'authrail: the request object is held back, as it carries the credential',
+  });
+}
+
+/**
+ * Waits until Node's `ClientRequest` of a read response has let its socket go (its
+ * `close`): until then a socket of your agent (which `config.httpAgent` reaches) still
+ * points at it, and so at the credential it sent. Anything else is released at once.
+ */
+function released(request: unknown): Promise<void> | undefined {
+  const node = request as { once?: unknown; closed?: boolean; getHeader?: unknown } | undefined;
+  if (typeof node?.once !== 'function' || typeof node.getHeader !== 'function' || node.closed)
+    return undefined;
+  return new Promise((resolve) =>
+    (node.once as (event: string, listener: () => void) => void)('close', resolve),
+  );
+}
+
+/** Points what axios returns for a hop back at the caller's config, and holds its request object back. */
+function withoutCredentials<T extends { config?: unknown; request?: unknown }>(
+  target: T,
+  call: Call,
+  out: AuthRequest,
+): T {
+  target.config = call.config;
+  if (target.request !== undefined) target.request = heldBack(target.request, call, out);
+  return target;
+}
+
+/** The fetch adapter of the instance's copy of axios, for a hop XHR could not stop at a redirect. */
+function fetchAdapter(call: Call, out: AuthRequest): AxiosAdapter {
+  try {
+    return call.axios.getAdapter('fetch', call.config);
+  } catch {
+    throw new RedirectError(
+      `${out.method} ${out.url.origin}${out.url.pathname} carries a credential the browser would forward on a redirect, and XHR cannot stop one (no fetch here); not sent`,
+      { status: 0 },
+    );
+  }
+}
+
+/**
+ * Sends one hop with axios' adapter, on a config of its own (the caller's config, with the
+ * hop's URL, method, headers and body): `manual` means not to follow a redirect, which XHR
+ * cannot do, so such a hop goes through axios' fetch adapter.
+ */
+async function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
+  const { config } = call;
+  const hop: InternalAxiosRequestConfig = {
+    ...config,
+    url: out.url.href,
+    baseURL: undefined,
+    params: undefined,
+    method: out.method.toLowerCase(),
+    headers: hopHeaders(call, out),
+    data: out.body,
+  };
+  let send = call.inner;
+  if (out.redirect === 'manual') {
+    hop.maxRedirects = 0;
+    const adapterName = (call.inner as { adapterName?: unknown }).adapterName;
+    if (adapterName === 'xhr') send = fetchAdapter(call, out);
+    if (adapterName === 'fetch' || send !== call.inner)
+      hop.fetchOptions = { ...(config.fetchOptions as object), redirect: 'manual' };
+  }
+  let response: AxiosResponse;
+  let error: ResponseError | undefined;
+  try {
+    response = await send(hop);
+  } catch (thrown) {
+    if (!isResponseError(thrown)) throw withoutCredentials(thrown as { config?: unknown }, call, out);
+    response = thrown.response;
+    error = thrown;
+  }
+  if (config.responseType !== 'stream') await released(response.request);
+  if (error) withoutCredentials(error, call, out);
+  withoutCredentials(response, call, out);
+  const headers = response.headers as { get?: (name: string) => unknown } & Record<string, unknown>;
+  return {
+    status: response.status,
+    headers: {
+      get: (name) => {
+        const value = typeof headers.get === 'function' ? headers.get(name) : headers[name];
+        return value == null ? null : Array.isArray(value) ? value.join(', ') : String(value);
+      },
+    },
+    url: (response.request as { responseURL?: string } | undefined)?.responseURL ?? '',
+    discard() {
+      (response.data as { destroy?: () => void } | undefined)?.destroy?.(); // responseType: 'stream'
+    },
+    response,
+    error,
+  };
+}
+
+/** The request core sends: axios' final URL, headers and (replayable) body; undefined for a URL axios will refuse. */
+async function requestOf(
+  instance: AxiosInstance,
+  config: InternalAxiosRequestConfig,
+): Promise<AuthRequest | undefined> {
+  let url: URL;
+  try {
+    url = new URL(
+      requestUrl(instance, config),
+      (globalThis as { location?: { href: string } }).location?.href,
+    );
+  } catch {
+    return undefined;
+  }
+  const headers = headersOf(config.headers);
+  const { data } = config;
+  return {
+    method: (config.method ?? 'get').toUpperCase(),
+    url,
+    headers,
+    body:
+      typeof FormData !== 'undefined' && data instanceof FormData
+        ? await replayableForm(data, headers)
+        : (data ?? null),
+    bodyIsStream: isStream(data),
+    redirect: config.maxRedirects === 0 ? 'manual' : 'follow',
+  };
+}
+
+/** What ends the wait for a token: the caller's signal and axios' own `timeout`. */
+function signalOf(config: InternalAxiosRequestConfig): AbortSignal | undefined {
+  let signal = config.signal && 'aborted' in config.signal ? (config.signal as AbortSignal) : undefined;
+  if (typeof config.timeout === 'number' && config.timeout > 0) {
+    const timeout = AbortSignal.timeout(config.timeout);
+    signal = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  }
+  return signal;
+}
+
+/** The error axios itself would raise: `CanceledError` for an abort, its timeout error for `timeout`. */
+function abortError(axios: AxiosStatic, reason: unknown, config: InternalAxiosRequestConfig): unknown {
+  if ((reason as { name?: unknown }).name === 'TimeoutError' && !config.signal?.aborted) {
+    const clarify = config.transitional?.clarifyTimeoutError === true;
+    return new axios.AxiosError(
+      config.timeoutErrorMessage ?? `timeout of ${config.timeout}ms exceeded`,
+      clarify ? axios.AxiosError.ETIMEDOUT : axios.AxiosError.ECONNABORTED,
+      config,
+    );
+  }
+  return new axios.CanceledError(undefined, undefined, config);
+}
+
 /**
  * Installs authrail on an axios instance by wrapping its adapter (`defaults.adapter`):
  * axios has already run your request interceptors and `transformRequest` there, so the
@@ -195,17 +322,19 @@ interface AxiosHop extends AuthResponse {
  * other, redirects followed hop by hop in Node (`maxRedirects: 0` returns the 3xx; in
  * browsers XHR follows them and authrail refuses a credential it would forward), a 401
  * replayed once with a fresh token and the same serialised body inside the adapter, so
- * interceptors run once per call and see only the final response.
+ * interceptors run once per call and see only the final response. A stream body (a Node
+ * `Readable`, a web stream, an async iterable) is sent once and never replayed.
  *
- * Errors keep axios' own types (from your copy of axios, also when a CommonJS app loads
- * a second copy): HTTP errors (a second 401 too) stay `AxiosError`; an abort while the
- * token is fetched is `CanceledError`; `timeout` expiring meanwhile is axios' timeout
- * error. authrail's own errors (`MissingScopeError`, `TokenEndpointError`,
- * `RedirectError`) reach the caller as they are. No credential is left in what you get
- * back: `response.config` and `error.config` are your request's config as axios had it
- * before authrail, and the client request object of every hop (Node's `ClientRequest`,
- * which your agent also holds, or the fetch adapter's `Request`) shows `[redacted]`
- * where the credential was.
+ * Each hop is sent on a config of its own; yours is never changed. Errors keep axios'
+ * own types (from your copy of axios, also when a CommonJS app loads a second copy):
+ * HTTP errors (a second 401 too) stay `AxiosError`; an abort while the token is fetched
+ * is `CanceledError`; `timeout` expiring meanwhile is axios' timeout error. authrail's own
+ * errors (`MissingScopeError`, `TokenEndpointError`, `RedirectError`) reach the caller as
+ * they are. No credential is left in what you get back: `response.config` and
+ * `error.config` are your request's config as axios had it before authrail, and
+ * `response.request` / `error.request` show where the hop went (`method`, `protocol`,
+ * `host`, `path`, `responseURL`) in place of Node's `ClientRequest` or the fetch
+ * adapter's `Request`, which carry the credential (a browser's XHR stays as it is).
  *
  * A per-request `adapter` option replaces the instance's, and authrail with it.
  *
@@ -241,133 +370,20 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
 
   const authAdapter: AxiosAdapter = async (config) => {
     const inner = axios.getAdapter(previous, config);
-    let url: URL;
-    try {
-      url = new URL(
-        requestUrl(instance, config),
-        (globalThis as { location?: { href: string } }).location?.href,
-      );
-    } catch {
-      return inner(config); // a URL axios itself will refuse: nothing to authenticate
-    }
-    const sent = new Map<string, string>();
-    const original = headersOf(config.headers, sent);
-    const { data } = config;
-    const adapterName = (inner as { adapterName?: unknown }).adapterName;
-    const redirect: RedirectMode = config.maxRedirects === 0 ? 'manual' : 'follow';
-    const request: AuthRequest = {
-      method: (config.method ?? 'get').toUpperCase(),
-      url,
-      headers: original,
-      body:
-        typeof FormData !== 'undefined' && data instanceof FormData
-          ? await replayableForm(data, original, sent)
-          : (data ?? null),
-      bodyIsStream: isStream(data),
-      redirect,
+    const request = await requestOf(instance, config);
+    if (!request) return inner(config); // a URL axios itself will refuse: nothing to authenticate
+    const call: Call = { axios, inner, config, request };
+    const signal = signalOf(config);
+    const options: SendOptions = {
+      ...(signal ? { signal } : {}),
+      transportFollowsRedirects: runtimeHidesRedirects((inner as { adapterName?: unknown }).adapterName),
+      ...(typeof config.maxRedirects === 'number' && config.maxRedirects > 0
+        ? { maxRedirects: config.maxRedirects }
+        : {}),
     };
-    // What ends the wait for a token: the caller's signal and axios' own `timeout`.
-    let signal = config.signal && 'aborted' in config.signal ? (config.signal as AbortSignal) : undefined;
-    if (typeof config.timeout === 'number' && config.timeout > 0) {
-      const timeout = AbortSignal.timeout(config.timeout);
-      signal = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    }
-
-    const next = async (out: AuthRequest): Promise<AxiosHop> => {
-      // The hop is sent with the request's own config, changed for the hop and put back
-      // afterwards (a copy of axios' config object costs more than the whole rest of the
-      // hop): the final URL (scope included) replaces baseURL + url + params. Its headers
-      // are a fresh copy with what the policies changed: axios' adapters add to the headers
-      // object they are given (Content-Length), which must not leak into the next hop.
-      const headers = config.headers.concat();
-      const secrets: string[] = [];
-      out.headers.forEach((value, name) => {
-        if (sent.get(name) === value) {
-          // A FormData serialised once: its multipart Content-Type goes with the bytes.
-          if (name === 'content-type' && request.body !== config.data) headers.set(name, value);
-          return;
-        }
-        headers.set(name, value);
-        secrets.push(value);
-      });
-      for (const name of sent.keys()) if (!out.headers.has(name)) headers.delete(name);
-      if (out.url.search !== url.search) secrets.push(...queryCredentials(out.url, url));
-      const manual = out.redirect === 'manual';
-      const saved = {
-        url: config.url,
-        baseURL: config.baseURL,
-        params: config.params as unknown,
-        method: config.method,
-        headers: config.headers,
-        data: config.data as unknown,
-        maxRedirects: config.maxRedirects,
-        fetchOptions: config.fetchOptions as unknown,
-      };
-      Object.assign(config, {
-        url: out.url.href,
-        baseURL: undefined,
-        params: undefined,
-        method: out.method.toLowerCase(),
-        headers,
-        data: out.body,
-      });
-      // `manual`: core follows redirects itself, or (in a browser) the hop carries a
-      // credential the browser would forward. XHR cannot stop at a redirect: such a hop goes
-      // through axios' own fetch adapter, whose opaque redirect core then refuses.
-      let send = inner;
-      if (manual) {
-        config.maxRedirects = 0;
-        if (adapterName === 'xhr') send = fetchAdapter(axios, config, out);
-        if (adapterName === 'fetch' || send !== inner)
-          config.fetchOptions = { ...(saved.fetchOptions as object), redirect: 'manual' };
-      }
-      let response: AxiosResponse;
-      let error: ResponseError | undefined;
-      try {
-        response = await send(config);
-      } catch (thrown) {
-        if (!isResponseError(thrown)) throw redact(thrown, config, secrets);
-        error = thrown;
-        response = thrown.response;
-        error.config = config;
-      } finally {
-        Object.assign(config, saved);
-      }
-      scrubRequest(response.request, secrets);
-      response.config = config;
-      const responseHeaders = response.headers as { get?: (name: string) => unknown } & Record<
-        string,
-        unknown
-      >;
-      return {
-        status: response.status,
-        headers: {
-          get: (name) => {
-            const value =
-              typeof responseHeaders.get === 'function' ? responseHeaders.get(name) : responseHeaders[name];
-            return value === undefined || value === null
-              ? null
-              : Array.isArray(value)
-                ? value.join(', ')
-                : String(value);
-          },
-        },
-        url: (response.request as { responseURL?: string } | undefined)?.responseURL ?? '',
-        discard() {
-          const data = response.data as { destroy?: () => void; cancel?: () => unknown } | undefined;
-          data?.destroy?.(); // responseType: 'stream'
-        },
-        response,
-        error,
-      };
-    };
-
     let hop: AxiosHop;
     try {
-      const options: SendOptions = { signal, transportFollowsRedirects: runtimeHidesRedirects(adapterName) };
-      if (typeof config.maxRedirects === 'number' && config.maxRedirects > 0)
-        options.maxRedirects = config.maxRedirects;
-      hop = await strategy.send(request, next, options);
+      hop = await strategy.send(request, (out) => sendHop(call, out), options);
     } catch (thrown) {
       if (signal?.aborted && thrown === signal.reason) throw abortError(axios, thrown, config);
       throw thrown;
@@ -380,43 +396,4 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
   return () => {
     if (instance.defaults.adapter === authAdapter) instance.defaults.adapter = previous;
   };
-}
-
-/** axios' fetch adapter, for a browser hop that must not follow a redirect. */
-function fetchAdapter(
-  axios: AxiosStatic,
-  config: InternalAxiosRequestConfig,
-  out: AuthRequest,
-): AxiosAdapter {
-  try {
-    return axios.getAdapter('fetch', config);
-  } catch {
-    throw new RedirectError(
-      `${out.method} ${out.url.origin}${out.url.pathname} carries a credential the browser would forward on a redirect, and XHR cannot stop one (no fetch here); not sent`,
-      { status: 0 },
-    );
-  }
-}
-
-/** An error without a response (network, abort): its config and request hold the credential too. */
-function redact(error: unknown, config: InternalAxiosRequestConfig, secrets: readonly string[]): unknown {
-  const candidate = error as { isAxiosError?: unknown; config?: unknown; request?: unknown } | null;
-  if (candidate?.isAxiosError === true) {
-    candidate.config = config;
-    scrubRequest(candidate.request, secrets);
-  }
-  return error;
-}
-
-/** The error axios itself would raise: `CanceledError` for an abort, its timeout error for `timeout`. */
-function abortError(axios: AxiosStatic, reason: unknown, config: InternalAxiosRequestConfig): unknown {
-  if ((reason as { name?: unknown }).name === 'TimeoutError' && !config.signal?.aborted) {
-    const clarify = config.transitional?.clarifyTimeoutError === true;
-    return new axios.AxiosError(
-      config.timeoutErrorMessage ?? `timeout of ${config.timeout}ms exceeded`,
-      clarify ? axios.AxiosError.ETIMEDOUT : axios.AxiosError.ECONNABORTED,
-      config,
-    );
-  }
-  return new axios.CanceledError(undefined, undefined, config);
 }

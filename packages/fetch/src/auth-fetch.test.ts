@@ -1,5 +1,6 @@
 // The fetch adapter on its own: a strategy over a fake token source, bare local servers.
 // What every adapter must guarantee with real providers is the conformance table's job.
+import { Readable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import {
   createApiKeyStrategy,
@@ -7,6 +8,7 @@ import {
   createStaticTokenStrategy,
   queryParamScope,
   type AuthStrategy,
+  type RejectedEvent,
 } from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
 import { answer, fakeSource, redirectTo, rejectFirstCredential, useOrigins } from '@authrail/test-utils';
@@ -71,9 +73,9 @@ describe('createAuthFetch', () => {
       keepalive: true,
       referrerPolicy: 'no-referrer',
     });
-    // GET, no body: fetch's defaults, not passed either. A Request always has a signal.
+    // A Request's fields at fetch's defaults are not passed: the hop's own, and its signal.
     const passed = Object.keys(inits[1]!).sort();
-    expect(passed).toEqual(['headers', 'redirect', 'signal']);
+    expect(passed).toEqual(['body', 'headers', 'method', 'redirect', 'signal']);
   });
 
   test('every header of the hop is in the init fetch gets, one named __proto__ too', async () => {
@@ -104,46 +106,6 @@ describe('createAuthFetch', () => {
     await api(`${web.api}/plain`);
     expect(inputs).toHaveLength(1);
     expect(inputs[0]).toBeInstanceOf(URL);
-  });
-
-  test('a bodiless Request whose URL no policy changes goes to fetch as it is, the hop in init', async () => {
-    const calls: [RequestInfo | URL, RequestInit | undefined][] = [];
-    const api = createAuthFetch(createStaticTokenStrategy({ token: 'tok-as-input', origins: [web.api] }), {
-      fetch: (input, init) => (calls.push([input, init]), fetch(input, init)),
-    });
-    web.routes.set(
-      '/moved',
-      redirectTo(302, () => '/landed'),
-    );
-    const own = new Request(`${web.api}/moved`, {
-      method: 'DELETE',
-      headers: { 'X-Mine': '1' },
-      referrerPolicy: 'no-referrer',
-    });
-    expect((await api(own)).status).toBe(200);
-    // The first hop: the caller's Request itself; the credential only in init, never on it.
-    expect(calls[0]?.[0]).toBe(own);
-    expect(new Headers(calls[0]?.[1]?.headers).get('authorization')).toBe('Bearer tok-as-input');
-    expect(own.headers.has('authorization')).toBe(false);
-    // A non-empty init resets a Request's referrer policy: the caller's goes along. The
-    // method is the Request's own: not given again.
-    expect(calls[0]?.[1]).toMatchObject({ redirect: 'manual', referrerPolicy: 'no-referrer' });
-    expect(calls[0]?.[1]).not.toHaveProperty('method');
-    // The redirect's hop has another URL: a URL and init, as for a string.
-    expect(calls[1]?.[0]).toBeInstanceOf(URL);
-    expect(web.seen.map((s) => [s.path, s.method, s.headers.authorization, s.headers['x-mine']])).toEqual([
-      ['/moved', 'DELETE', 'Bearer tok-as-input', '1'],
-      ['/landed', 'DELETE', 'Bearer tok-as-input', '1'], // a 302 changes only a POST
-    ]);
-    // The Request's own signal still applies.
-    const stopped = new Request(`${web.api}/x`, { signal: AbortSignal.abort(new Error('stopped')) });
-    await expect(api(stopped)).rejects.toThrow('stopped');
-    // With a body, or a policy changing the URL: a new request from a URL.
-    await api(new Request(`${web.api}/body`, { method: 'PUT', body: 'x' }));
-    await createAuthFetch(strategy().strategy, {
-      fetch: (input, init) => (calls.push([input, init]), fetch(input, init)),
-    })(new Request(`${web.api}/scoped`));
-    expect(calls.slice(-2).map(([input]) => input instanceof URL)).toEqual([true, true]);
   });
 
   test('a Request input with a FormData body is replayed after a 401 with the same bytes, and stays usable', async () => {
@@ -196,6 +158,35 @@ describe('createAuthFetch', () => {
     expect(response.status).toBe(401);
     expect(web.seen.map((s) => s.body)).toEqual(['once']);
   });
+
+  test.each([
+    ['a Node Readable', () => Readable.from([Buffer.from('on'), Buffer.from('ce')])],
+    [
+      'an async generator',
+      () =>
+        (async function* () {
+          yield new TextEncoder().encode('on');
+          yield new TextEncoder().encode('ce');
+        })(),
+    ],
+  ])(
+    'regression (issue 22): %s body is one-shot too: sent once, the 401 returned, the event says why',
+    async (_name, make) => {
+      web.routes.set('/once', answer(401));
+      const events: RejectedEvent[] = [];
+      const built = createAuthStrategy({
+        source: fakeSource(),
+        origins: [web.api],
+        on: { rejected: (e) => events.push(e) },
+      });
+      const api = createAuthFetch(built);
+      const init = { method: 'POST', body: make(), duplex: 'half' } as unknown as RequestInit;
+      const response = await api(`${web.api}/once`, init);
+      expect(response.status).toBe(401);
+      expect(web.seen.map((s) => s.body)).toEqual(['once']);
+      expect(events).toEqual([expect.objectContaining({ replay: false, reason: 'body-not-replayable' })]);
+    },
+  );
 
   test('init overrides a Request input, as fetch does', async () => {
     const api = createAuthFetch(strategy().strategy);
@@ -257,7 +248,7 @@ describe('createAuthFetch', () => {
       { fetch: spy, redirects: 'runtime' },
     );
     await expect(apiKey(`${web.api}/go`)).rejects.toMatchObject({ name: 'RedirectError' });
-    expect(modes).toEqual([undefined, 'manual']); // follow: fetch's default, not passed
+    expect(modes).toEqual(['follow', 'manual']); // the caller's mode; manual where a credential would be forwarded
     expect(web.seen.filter((s) => s.origin === 'other').map((s) => s.headers['x-key'])).toEqual([undefined]);
   });
 

@@ -11,11 +11,10 @@ import { ConfigError, type AuthRequest, type AuthResponse, type AuthStrategy } f
  */
 export interface AuthFetchOptions {
   /**
-   * The `fetch` to send with, called once per hop as fetch is called: a `URL` and an init,
-   * or the caller's own bodiless `Request` and an init holding the hop's headers (and its
-   * method, if it differs). The init's headers are a plain record; fields at fetch's
-   * defaults (`GET`, no body, `redirect: 'follow'`) are left out. Default: the global
-   * `fetch`, looked up on each call.
+   * The `fetch` to send with, called once per hop with the hop's URL and an init (its
+   * method, headers, body and redirect mode, the caller's signal, and whatever else the
+   * caller's init or `Request` carries, such as undici's `dispatcher`). Default: the
+   * global `fetch`, looked up on each call.
    */
   fetch?: typeof fetch;
   /**
@@ -29,9 +28,10 @@ export interface AuthFetchOptions {
    */
   redirects?: 'hop-by-hop' | 'runtime';
   /**
-   * Says whether a `Request` input carries a one-shot body that must be neither
-   * buffered nor replayed. A `ReadableStream` given as `init.body` is always one-shot;
-   * wrappers that turn a caller's stream into a `Request` (as ky does) use this to say so.
+   * Says whether a `Request` input carries a body that can be read once and must be
+   * neither buffered nor replayed. A stream given as `init.body` (a `ReadableStream`, a
+   * Node `Readable`, any async iterable) always is; wrappers that turn a caller's stream
+   * into a `Request` (as ky does) use this to say so.
    */
   isOneShot?: (request: Request) => boolean;
 }
@@ -44,8 +44,10 @@ function normaliseMethod(method: string): string {
   return NORMALISED_METHODS.has(upper) ? upper : method;
 }
 
-function isStream(body: unknown): body is ReadableStream {
-  return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream;
+/** A body that can be read once: a web stream, a Node `Readable`, an async generator. */
+function isStream(body: unknown): boolean {
+  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) return true;
+  return typeof (body as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
 }
 
 /** Browsers (pages and workers) follow redirects out of sight; servers and workers show them. */
@@ -54,33 +56,29 @@ function runtimeHidesRedirects(): boolean {
   return typeof scope.document === 'object' || typeof scope.importScripts === 'function';
 }
 
-/**
- * The fields of a `Request` input that a new request must keep (browsers read them).
- * Only those that differ from fetch's defaults: each one given costs fetch a check
- * (the referrer a URL parse) on every hop, and a default given is the default anyway.
- * Undefined when all are defaults, as for every request ky makes in Node.
- */
-function requestFields(request: Request): RequestInit | undefined {
-  let fields: RequestInit | undefined;
-  if (request.credentials !== 'same-origin') (fields ??= {}).credentials = request.credentials;
-  if (request.cache !== 'default') (fields ??= {}).cache = request.cache;
-  if (request.integrity) (fields ??= {}).integrity = request.integrity;
-  if (request.keepalive) (fields ??= {}).keepalive = true;
-  if (request.referrer !== 'about:client') (fields ??= {}).referrer = request.referrer;
-  if (request.referrerPolicy) (fields ??= {}).referrerPolicy = request.referrerPolicy;
-  if (request.mode !== 'cors' && request.mode !== 'navigate') (fields ??= {}).mode = request.mode;
+/** The fields of a `Request` input that each hop must keep (browsers read them), where not fetch's defaults. */
+function requestFields(request: Request): RequestInit {
+  const fields: RequestInit = {};
+  if (request.credentials !== 'same-origin') fields.credentials = request.credentials;
+  if (request.cache !== 'default') fields.cache = request.cache;
+  if (request.integrity) fields.integrity = request.integrity;
+  if (request.keepalive) fields.keepalive = true;
+  if (request.referrer !== 'about:client') fields.referrer = request.referrer;
+  if (request.referrerPolicy) fields.referrerPolicy = request.referrerPolicy;
+  if (request.mode !== 'cors' && request.mode !== 'navigate') fields.mode = request.mode;
   return fields;
 }
 
-/** What `init` sets that a request view does not carry: undici's `dispatcher` and the like. */
-const VIEW_FIELDS = new Set(['body', 'headers', 'method', 'signal', 'redirect']);
-
-/** The options of `init` to pass along to every hop, or undefined when there are none. */
-function passedAlong(init: RequestInit): Record<string, unknown> | undefined {
-  let rest: Record<string, unknown> | undefined;
-  for (const key in init) {
-    if (!VIEW_FIELDS.has(key)) (rest ??= {})[key] = (init as Record<string, unknown>)[key];
-  }
+/** What `init` sets besides the request itself (undici's `dispatcher` and the like): it goes along to every hop. */
+function passedAlong(init: RequestInit | undefined): RequestInit {
+  const {
+    body: _body,
+    headers: _headers,
+    method: _method,
+    signal: _signal,
+    redirect: _redirect,
+    ...rest
+  } = init ?? {};
   return rest;
 }
 
@@ -102,31 +100,11 @@ class FetchHop implements AuthResponse {
 }
 
 /**
- * A hop's headers as the init fetch converts most cheaply: a plain record, whose values
- * fetch checks once as it fills its request (a `Headers` built here would have each value
- * checked twice, once here and once as fetch copies it). A header named `__proto__` cannot
- * be a record's own key: then a `Headers`.
- */
-function hopHeadersInit(headers: Headers): HeadersInit {
-  const record: Record<string, string> = {};
-  let plain = true;
-  headers.forEach((value, name) => {
-    if (name === '__proto__') plain = false;
-    else record[name] = value;
-  });
-  return plain ? record : new Headers(Array.from(headers));
-}
-
-function toHop(response: Response): FetchHop {
-  return new FetchHop(response);
-}
-
-/**
  * A body that can be sent once more with the same bytes. FormData is serialised once
  * (its multipart boundary is random per serialisation) and its `Content-Type` kept;
  * strings, bytes, Blobs and URLSearchParams serialise the same way every time.
  */
-async function replayableBody(body: BodyInit, headers: Headers): Promise<BodyInit> {
+async function replayableBody(body: unknown, headers: Headers): Promise<unknown> {
   if (typeof FormData === 'undefined' || !(body instanceof FormData)) return body;
   const serialised = new Response(body);
   const type = serialised.headers.get('content-type');
@@ -134,13 +112,54 @@ async function replayableBody(body: BodyInit, headers: Headers): Promise<BodyIni
   return serialised.arrayBuffer();
 }
 
+/** The request core sends, from fetch's arguments; and what each hop's init carries besides it. */
+async function requestOf(
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+  isOneShot: AuthFetchOptions['isOneShot'],
+): Promise<{ request: AuthRequest; along: RequestInit }> {
+  const along = passedAlong(init);
+  let body: unknown = init?.body ?? null;
+  let bodyIsStream = isStream(body);
+  if (!(input instanceof Request)) {
+    const headers = new Headers(init?.headers);
+    const base = (globalThis as { location?: { href: string } }).location?.href;
+    const url = new URL(input instanceof URL ? input.href : input, base);
+    if (!bodyIsStream) body = await replayableBody(body, headers);
+    const method = normaliseMethod(init?.method ?? 'GET');
+    return {
+      request: { method, url, headers, body, bodyIsStream, redirect: init?.redirect ?? 'follow' },
+      along,
+    };
+  }
+  if (init?.body === undefined && input.body !== null) {
+    bodyIsStream = isOneShot?.(input) === true;
+    // The caller's Request stays usable: its body is read from a clone.
+    body = bodyIsStream ? input.body : await input.clone().arrayBuffer();
+  }
+  const headers = init?.headers === undefined ? new Headers(input.headers) : new Headers(init.headers);
+  if (!bodyIsStream) body = await replayableBody(body, headers);
+  return {
+    request: {
+      method: normaliseMethod(init?.method ?? input.method),
+      url: new URL(input.url),
+      headers,
+      body,
+      bodyIsStream,
+      redirect: init?.redirect ?? input.redirect,
+    },
+    along: { ...requestFields(input), signal: input.signal, ...along },
+  };
+}
+
 /**
  * Wraps `fetch` so that every request goes through the strategy's request loop: a valid
  * credential on every hop to an allowed origin and on no other, redirects followed hop
  * by hop, a rejected credential (401) replayed once with a fresh token and the same
- * bytes. A `ReadableStream` body is one-shot: it is sent once and never replayed. The
- * result has `fetch`'s signature, returns fetch's own `Response`s and throws fetch's own
- * errors; it works in Node, browsers, Bun, Deno and workers.
+ * bytes. A stream body (a `ReadableStream`, a Node `Readable`, an async iterable) is sent
+ * once and never replayed: after a 401 the caller gets the 401, and the `rejected` event
+ * says why. The result has `fetch`'s signature, returns fetch's own `Response`s and throws
+ * fetch's own errors; it works in Node, browsers, Bun, Deno and workers.
  *
  * @param strategy - any {@link AuthStrategy}, e.g. from a provider preset
  * @param options - the `fetch` to wrap, and who follows redirects
@@ -172,98 +191,31 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
   if (options.isOneShot !== undefined && typeof options.isOneShot !== 'function') {
     throw new ConfigError('must be a function of the Request', { option: 'isOneShot' });
   }
-  const { isOneShot } = options;
   const transportFollowsRedirects =
     (options.redirects ?? (runtimeHidesRedirects() ? 'runtime' : 'hop-by-hop')) === 'runtime';
-  const sendOptions = { transportFollowsRedirects };
 
   const authFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     // Read at call time, so test doubles and polyfills installed later are honoured;
     // called as a plain function, never as a method (browsers reject a foreign `this`).
     const send = options.fetch ?? globalThis.fetch;
-    // Options a Request does not carry (undici's `dispatcher` for proxies, and the like)
-    // go along to every hop.
-    const initBody = init?.body;
-    const initHeaders = init?.headers;
-    const initMethod = init?.method;
-    const initRedirect = init?.redirect;
-    const passAlong = init && passedAlong(init);
-    let request: AuthRequest;
-    let signal: AbortSignal | null | undefined = init?.signal;
-    let fields: RequestInit | undefined;
-    // A bodiless Request input whose hop keeps its URL goes to fetch as it is, the hop's
-    // method and headers in init: fetch copies it without parsing its URL again.
-    let asInput: Request | undefined;
-    let inputUrl: string | undefined;
-    if (input instanceof Request) {
-      signal ??= input.signal;
-      fields = requestFields(input);
-      inputUrl = input.url;
-      if (input.body === null && initBody == null) asInput = input;
-      let body: unknown = initBody ?? null;
-      let bodyIsStream = isStream(body);
-      if (initBody === undefined && input.body !== null) {
-        if (isOneShot?.(input) === true) {
-          body = input.body;
-          bodyIsStream = true;
-        } else body = await input.clone().arrayBuffer(); // the caller's Request stays usable
-      }
-      const headers = initHeaders === undefined ? input.headers : new Headers(initHeaders);
-      request = {
-        method: normaliseMethod(initMethod ?? input.method),
-        url: new URL(inputUrl),
-        headers,
-        body: body === null || bodyIsStream ? body : await replayableBody(body as BodyInit, headers),
-        bodyIsStream,
-        redirect: initRedirect ?? input.redirect,
+    const { request, along } = await requestOf(input, init, options.isOneShot);
+    const signal = init?.signal ?? along.signal ?? undefined;
+    const next = async (out: AuthRequest): Promise<FetchHop> => {
+      const hopInit: RequestInit & { duplex?: 'half' } = {
+        ...along,
+        method: out.method,
+        headers: out.headers,
+        body: (out.body ?? null) as BodyInit | null,
+        redirect: out.redirect ?? 'follow',
+        ...(signal ? { signal } : {}),
+        ...(out.bodyIsStream ? { duplex: 'half' } : {}),
       };
-    } else {
-      const headers = new Headers(initHeaders);
-      const body = initBody ?? null;
-      const bodyIsStream = isStream(body);
-      request = {
-        method: initMethod === undefined ? 'GET' : normaliseMethod(initMethod),
-        url: new URL(
-          input instanceof URL ? input.href : input,
-          (globalThis as { location?: { href: string } }).location?.href,
-        ),
-        headers,
-        body: body === null || bodyIsStream ? body : await replayableBody(body, headers),
-        bodyIsStream,
-        redirect: initRedirect ?? 'follow',
-      };
-    }
-    const next = (out: AuthRequest): Promise<FetchHop> => {
-      if (asInput !== undefined && out.body === null && out.url.href === inputUrl) {
-        const viaInput: RequestInit = {
-          headers: hopHeadersInit(out.headers),
-          redirect: out.redirect ?? 'follow',
-        };
-        if (out.method !== asInput.method) viaInput.method = out.method;
-        // The input's own signal is followed unless init gave another; a non-empty init
-        // resets the referrer, so the input's fields go along.
-        if (init?.signal) viaInput.signal = init.signal;
-        if (fields) Object.assign(viaInput, fields);
-        if (passAlong) Object.assign(viaInput, passAlong);
-        return send(asInput, viaInput).then(toHop);
-      }
-      // Built field by field: object spreads cost more than the rest of the hop. What
-      // fetch defaults to (GET, no body, follow) is left out: each field given costs a check.
-      const hopInit: RequestInit & { duplex?: 'half' } = { headers: hopHeadersInit(out.headers) };
-      if (out.method !== 'GET') hopInit.method = out.method;
-      if (out.body !== null && out.body !== undefined) hopInit.body = out.body as BodyInit;
-      if (out.redirect !== undefined && out.redirect !== 'follow') hopInit.redirect = out.redirect;
-      if (signal) hopInit.signal = signal;
-      if (out.bodyIsStream) hopInit.duplex = 'half';
-      if (fields) Object.assign(hopInit, fields);
-      if (passAlong) Object.assign(hopInit, passAlong);
-      return send(out.url, hopInit).then(toHop);
+      return new FetchHop(await send(out.url, hopInit));
     };
-    const hop = await strategy.send(
-      request,
-      next,
-      signal ? { signal, transportFollowsRedirects } : sendOptions,
-    );
+    const hop = await strategy.send(request, next, {
+      ...(signal ? { signal } : {}),
+      transportFollowsRedirects,
+    });
     return hop.response;
   };
   return authFetch as typeof fetch;

@@ -6,6 +6,7 @@ import ky from 'ky';
 import ky1 from 'ky1';
 import {
   MissingScopeError,
+  createApiKeyStrategy,
   createAuthStrategy,
   createStaticTokenStrategy,
   isTokenEndpointError,
@@ -198,6 +199,24 @@ describe.each([
     expect(source.issued).toHaveLength(2);
     for (const token of source.issued) expect(rendered).not.toContain(token.accessToken);
     expect(web.seen).toHaveLength(2); // the replay, then the second 401 as ky's HTTPError
+  });
+
+  test('regression (issue 22): an API key sent as a query parameter is not in the HTTPError (response.url, inspect)', async () => {
+    web.routes.set('/keyed', answer(401));
+    const key = 'query-key-5f1c9a';
+    const api = createAuthKy(createApiKeyStrategy({ key, query: 'api_key', origins: [web.api] }), {
+      ky: instance,
+      retry: 0,
+    });
+    const error = (await api.get(`${web.api}/keyed?page=2`).catch((e: unknown) => e)) as {
+      name: string;
+      response: Response;
+    };
+    expect(error.name).toBe('HTTPError');
+    expect(web.seen[0]?.query).toEqual({ page: '2', api_key: key }); // it was sent
+    expect(error.response.url).toBe(`${web.api}/keyed?page=2&api_key=%5Bredacted%5D`);
+    const rendered = [inspect(error, { depth: 6, showHidden: true }), JSON.stringify(error)].join('\n');
+    expect(rendered).not.toContain(key);
   });
 
   test("ky's timeout covers the wait for a token: ky's TimeoutError, nothing sent", async () => {

@@ -47,25 +47,27 @@ export type AuthKyOptions<K = typeof ky> = Omit<KyOptions, 'fetch'> & {
  * and ky's `timeout` covers the token wait and the replay. authrail's own errors
  * (`MissingScopeError`, `TokenEndpointError`: the token endpoint was already retried by
  * core) are never retried by ky: a `retry.shouldRetry` guard is composed with yours (and
- * the base instance's), backed by a `beforeRetry` hook. The credential is never on ky's
- * own `Request`, so neither ky's hooks nor its `HTTPError` ever hold it. `prefixUrl` (ky 1)
- * / `prefix` and `baseUrl` (ky 2), `searchParams`, your hooks and `throwHttpErrors`
- * behave as they always do; a second 401 becomes ky's `HTTPError`.
+ * the base instance's), backed by a `beforeRetry` hook that also holds for instances you
+ * `extend` from this one. A stream body is sent once and never replayed (a
+ * `beforeRequest` hook marks it). The credential is never on ky's own `Request`; a query
+ * credential the policies set (an API key) is left out of the `response.url` an
+ * `HTTPError` holds (a `beforeError` hook). `prefixUrl` (ky 1) / `prefix` and `baseUrl`
+ * (ky 2), `searchParams`, your hooks and `throwHttpErrors` behave as they always do; a
+ * second 401 becomes ky's `HTTPError`.
  *
  * @param strategy - any {@link AuthStrategy}, e.g. from a provider preset
  * @param options - ky options, plus `ky` (the instance to extend; default: the `ky` your
  *   project resolves) and `fetch` (the transport under authrail)
- * @returns an instance of the same ky major, made by `options.ky.extend(...)`. A request
- *   whose own options carry a stream body or a `retry` takes a twin of it that has
- *   authrail's two hooks; every other request, one without them (ky runs each hook at a
- *   cost on every request). Its `extend` extends both, the guard kept.
+ * @returns an instance of the same ky major, made by `options.ky.extend(...)`
  * @throws `ConfigError` (from `@authrail/core`) naming `strategy` or `ky` when either is not one
  * @example
  * ```ts
  * import { createAuthKy } from '@authrail/ky';
  * import { oktaClientCredentials } from '@authrail/okta';
  *
- * const ctrp = createAuthKy(oktaClientCredentials({ issuer, clientId, clientSecret, scope: 'ctrp.accrual' }));
+ * const ctrp = createAuthKy(
+ *   oktaClientCredentials({ issuer, clientId, clientSecret, scope: 'ctrp.accrual', origins: ['https://ctrp.cancer.gov'] }),
+ * );
  * await ctrp.put(accrualUrl, { body: xml, headers: { 'Content-Type': 'application/xml' } });
  * ```
  */
@@ -90,87 +92,51 @@ export function createAuthKy<K = typeof ky>(strategy: AuthStrategy, options: Aut
     ...(innerFetch ? { fetch: innerFetch } : {}),
     isOneShot: (request) => streamed.has(request),
   });
-  const plain = extendGuarded(base, () => ({ ...kyOptions, fetch: authFetch }));
-  const hooked = extendGuarded(base, () => ({
+  const extend = base.extend.bind(base) as unknown as (
+    derive: (parent: Record<string, unknown>) => object,
+  ) => K;
+  // The function form of `extend` (ky 1.14+ and 2.x) lets the guard wrap a `shouldRetry`
+  // the parent already has, instead of replacing it.
+  return extend((parent) => ({
     ...kyOptions,
     hooks: {
       ...userHooks,
       beforeRequest: [...(userHooks.beforeRequest ?? []), markStream],
       beforeRetry: [rethrowAuthrailErrors, ...(userHooks.beforeRetry ?? [])],
+      beforeError: [withoutQueryCredentials, ...(userHooks.beforeError ?? [])],
     },
     fetch: authFetch,
+    ...guardRetry(parent.retry, kyOptions.retry),
   }));
-  return dispatching(plain, hooked);
 }
 
-/** The methods of a ky instance that send a request, with its options second. */
-const REQUEST_METHODS = new Set(['get', 'post', 'put', 'patch', 'delete', 'head']);
-
+/** A body that can be read once: a web stream, a Node `Readable`, an async generator. */
 function isStream(body: unknown): boolean {
-  return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream;
+  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) return true;
+  return typeof (body as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
 }
 
 /**
- * Whether a request's own options need authrail's hooks: a stream body (marked one-shot
- * before ky wraps it in a `Request`), or a `retry` of its own (on ky 1 a number there
- * replaces the guarded `shouldRetry`, and the `beforeRetry` hook is the backstop).
+ * A `beforeError` hook: the `response.url` of an `HTTPError` is the URL the last hop went
+ * to, with any query credential the policies set (an API key); the values ky's own request
+ * did not have are left out of it. ky 1 passes the error, ky 2 a state with it.
  */
-function needsHooks(options: unknown): boolean {
-  if (typeof options !== 'object' || options === null) return false;
-  const { body, retry } = options as { body?: unknown; retry?: unknown };
-  return retry !== undefined || isStream(body);
-}
-
-/**
- * `instance.extend(...)` with these options and the `retry` guard. The function form of
- * `extend` (ky 1.14+ and 2.x) lets the guard wrap a `shouldRetry` the parent already has,
- * instead of replacing it.
- */
-function extendGuarded<K>(instance: KyLike<K>, derive: (parent: Record<string, unknown>) => object): K {
-  const extend = instance.extend.bind(instance) as unknown as (
-    derive: (parent: Record<string, unknown>) => object,
-  ) => K;
-  return extend((parent) => {
-    const own = derive(parent) as { retry?: unknown };
-    return { ...own, ...guardRetry(parent.retry, own.retry) };
-  });
-}
-
-/**
- * One ky instance made of two: `plain`, without any hook of authrail's (ky runs each hook
- * at a cost of its own on every request), which most requests take, and `hooked` for the
- * requests whose own options need the hooks. `extend` extends both, guarded; everything
- * else (`create`, `stop`, `retry`) is `plain`'s.
- */
-function dispatching<K>(plain: K, hooked: K): K {
-  type Send = (input: unknown, options?: unknown) => unknown;
-  const target = plain as unknown as Send & Record<string, unknown>;
-  const other = hooked as unknown as Send & Record<string, unknown>;
-  const methods = new Map<string, Send>();
-  return new Proxy(target, {
-    apply: (_target, _this, [input, options]: unknown[]) =>
-      (needsHooks(options) ? other : target)(input, options),
-    get(_target, key) {
-      if (key === 'extend') {
-        return (more: unknown) => {
-          const derive = (parent: Record<string, unknown>) =>
-            (typeof more === 'function' ? (more as (p: object) => object)(parent) : (more ?? {})) as object;
-          return dispatching(
-            extendGuarded(plain as KyLike<K>, derive),
-            extendGuarded(hooked as KyLike<K>, derive),
-          );
-        };
+function withoutQueryCredentials(...args: unknown[]): unknown {
+  const error = (args[0] instanceof Error ? args[0] : (args[0] as { error?: unknown } | undefined)?.error) as
+    { request?: unknown; response?: unknown } | undefined;
+  const { request, response } = error ?? {};
+  if (request instanceof Request && response instanceof Response && response.url) {
+    const asked = new URL(request.url).searchParams;
+    const url = new URL(response.url);
+    let changed = false;
+    for (const [name, value] of [...url.searchParams])
+      if (asked.get(name) !== value) {
+        url.searchParams.set(name, '[redacted]');
+        changed = true;
       }
-      const value: unknown = Reflect.get(target, key);
-      if (typeof key !== 'string' || !REQUEST_METHODS.has(key) || typeof value !== 'function') return value;
-      let method = methods.get(key);
-      if (!method) {
-        method = (input, options) => ((needsHooks(options) ? other : target)[key] as Send)(input, options);
-        methods.set(key, method);
-      }
-      return method;
-    },
-  }) as unknown as K;
+    if (changed) Object.defineProperty(response, 'url', { value: url.href, enumerable: true });
+  }
+  return error;
 }
 
 type ShouldRetry = (state: {
