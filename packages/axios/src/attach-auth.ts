@@ -43,12 +43,7 @@ function copyOf(instance: AxiosInstance): AxiosStatic {
 }
 
 /** An axios error with a response (duck typed: any copy of axios). */
-interface ResponseError {
-  isAxiosError: true;
-  config?: unknown;
-  request?: unknown;
-  response: AxiosResponse;
-}
+type ResponseError = { isAxiosError: true; config?: unknown; request?: unknown; response: AxiosResponse };
 
 function isResponseError(error: unknown): error is ResponseError {
   const candidate = error as Partial<ResponseError> | null;
@@ -75,14 +70,11 @@ function requestUrl(instance: AxiosInstance, config: InternalAxiosRequestConfig)
   return url;
 }
 
-/** XHR follows redirects out of sight; so does fetch in a browser. */
+/** XHR follows redirects out of sight; so does fetch in a browser (a page or a worker). */
 function runtimeHidesRedirects(adapterName: unknown): boolean {
-  if (adapterName === 'xhr') return true;
   const scope = globalThis as { document?: unknown; importScripts?: unknown };
-  return (
-    adapterName === 'fetch' &&
-    (typeof scope.document === 'object' || typeof scope.importScripts === 'function')
-  );
+  const browser = typeof scope.document === 'object' || typeof scope.importScripts === 'function';
+  return adapterName === 'xhr' || (adapterName === 'fetch' && browser);
 }
 
 /**
@@ -149,49 +141,44 @@ function hopHeaders(call: Call, out: AuthRequest): InternalAxiosRequestConfig['h
 }
 
 /**
- * What a response or error shows of the request a hop sent, in place of the request object
- * itself (Node's `ClientRequest`, or the fetch adapter's `Request`), which carries the
- * credential: where it went, with query values the policies set left out. A browser's XHR
- * shows no request header and stays as it is.
- */
-function heldBack(request: unknown, call: Call, out: AuthRequest): unknown {
-  if (typeof XMLHttpRequest !== 'undefined' && request instanceof XMLHttpRequest) return request;
-  const url = new URL(out.url.href);
-  for (const [name, value] of [...url.searchParams])
-    if (call.request.url.searchParams.get(name) !== value) url.searchParams.set(name, REDACTED);
-  const search = url.search.replaceAll(encodeURIComponent(REDACTED), REDACTED);
-  return Object.freeze({
-    method: out.method,
-    protocol: url.protocol,
-    host: url.host,
-    path: `${url.pathname}${search}`,
-    responseURL: `${url.origin}${url.pathname}${search}`,
-    note: 'authrail: the request object is held back, as it carries the credential',
-  });
-}
-
-/**
  * Waits until Node's `ClientRequest` of a read response has let its socket go (its
  * `close`): until then a socket of your agent (which `config.httpAgent` reaches) still
  * points at it, and so at the credential it sent. Anything else is released at once.
  */
 function released(request: unknown): Promise<void> | undefined {
-  const node = request as { once?: unknown; closed?: boolean; getHeader?: unknown } | undefined;
+  const node = request as {
+    once?: (event: string, listener: () => void) => void;
+    closed?: boolean;
+    getHeader?: unknown;
+  };
   if (typeof node?.once !== 'function' || typeof node.getHeader !== 'function' || node.closed)
     return undefined;
-  return new Promise((resolve) =>
-    (node.once as (event: string, listener: () => void) => void)('close', resolve),
-  );
+  return new Promise((resolve) => node.once!('close', resolve));
 }
 
-/** Points what axios returns for a hop back at the caller's config, and holds its request object back. */
+/**
+ * Points what axios gave back for a hop at the caller's config, and shows where the hop
+ * went (query values the policies set left out) in place of its request object: Node's
+ * `ClientRequest` or the fetch adapter's `Request` carry the credential. A browser's XHR
+ * shows no request header and stays.
+ */
 function withoutCredentials<T extends { config?: unknown; request?: unknown }>(
   target: T,
   call: Call,
   out: AuthRequest,
 ): T {
   target.config = call.config;
-  if (target.request !== undefined) target.request = heldBack(target.request, call, out);
+  const { request } = target;
+  if (request === undefined || (typeof XMLHttpRequest !== 'undefined' && request instanceof XMLHttpRequest))
+    return target;
+  const url = new URL(out.url.href);
+  for (const [name, value] of [...url.searchParams])
+    if (call.request.url.searchParams.get(name) !== value) url.searchParams.set(name, REDACTED);
+  const held = { method: out.method, url: url.href.replaceAll(encodeURIComponent(REDACTED), REDACTED) };
+  target.request = Object.freeze({
+    ...held,
+    note: 'authrail: the request object is held back, as it carries the credential',
+  });
   return target;
 }
 
@@ -240,6 +227,7 @@ async function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
     response = thrown.response;
     error = thrown;
   }
+  const url = (response.request as { responseURL?: string } | undefined)?.responseURL ?? '';
   if (config.responseType !== 'stream') await released(response.request);
   if (error) withoutCredentials(error, call, out);
   withoutCredentials(response, call, out);
@@ -252,7 +240,7 @@ async function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
         return value == null ? null : Array.isArray(value) ? value.join(', ') : String(value);
       },
     },
-    url: (response.request as { responseURL?: string } | undefined)?.responseURL ?? '',
+    url,
     discard() {
       (response.data as { destroy?: () => void } | undefined)?.destroy?.(); // responseType: 'stream'
     },

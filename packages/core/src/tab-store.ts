@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from './errors.js';
+import { checkKnown } from './options.js';
 import { createMemoryTokenStore, type SingleFlightOptions, type TokenStore } from './store.js';
 import { createToken, toTokenRecord, type Token, type TokenRecord } from './token.js';
 
@@ -48,96 +49,113 @@ interface Locks {
  * ```
  */
 export function createTabTokenStore(options: TabTokenStoreOptions = {}): TokenStore {
+  checkKnown(options, 'options', ['name', 'askMs']);
   const name = options.name ?? 'authrail';
   if (typeof name !== 'string' || name.length === 0)
     throw new ConfigError('must be a non-empty string', { option: 'name' });
   const askMs = options.askMs ?? 100;
   if (typeof askMs !== 'number' || !(askMs >= 0 && askMs <= 10_000))
     throw new ConfigError('must be a number of milliseconds from 0 to 10 000', { option: 'askMs' });
-  const memory = createMemoryTokenStore();
   const locks = (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
   const Channel = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
   if (!locks || typeof locks.request !== 'function' || typeof Channel !== 'function')
-    return Object.assign(memory, { oneUser: true as const });
+    return Object.assign(createMemoryTokenStore(), { oneUser: true as const });
+  const tabs = new Tabs(new Channel(`${name}:tokens`), askMs);
+  return {
+    oneUser: true,
+    get: (key) => tabs.get(key),
+    set: (key, token) => tabs.set(key, token),
+    delete: (key, token) => tabs.delete(key, token),
+    singleFlight: (key, fetch, { signal, isUsable }: SingleFlightOptions) =>
+      locks.request(`${name}:${key}`, { signal }, async () => {
+        // The tab before us may have refreshed (its message may still be on its way): ask.
+        const current = await tabs.ask(key);
+        if (current && isUsable(current)) return current;
+        const token = await fetch(current);
+        tabs.set(key, token);
+        return token;
+      }),
+  };
+}
 
-  const tokens = new Map<string, Token>();
-  const answers = new Map<string, (record: TokenRecord) => void>();
-  const channel = new Channel(`${name}:tokens`);
-  const post = (message: Message) => channel.postMessage(message);
-  const newer = (a: Token | undefined, b: Token | undefined) =>
-    !a ? b : !b ? a : b.issuedAt > a.issuedAt ? b : a;
+/** The newer of two tokens, by when they were issued. */
+function newer(a: Token | undefined, b: Token | undefined): Token | undefined {
+  return !a ? b : !b ? a : b.issuedAt > a.issuedAt ? b : a;
+}
 
-  channel.onmessage = ({ data }: MessageEvent<Message>) => {
+/** This tab's tokens, and what it tells and asks the app's other tabs over the channel. */
+class Tabs {
+  readonly #tokens = new Map<string, Token>();
+  readonly #answers = new Map<string, (record: TokenRecord) => void>();
+  /** Keys this tab asked the others about already: a new tab asks once. */
+  readonly #asked = new Set<string>();
+
+  constructor(
+    private readonly channel: BroadcastChannel,
+    private readonly askMs: number,
+  ) {
+    channel.onmessage = ({ data }: MessageEvent<Message>) => this.#receive(data);
+  }
+
+  get(key: string): Token | undefined | Promise<Token | undefined> {
+    const held = this.#tokens.get(key);
+    if (held || this.#asked.has(key)) return held;
+    // A new tab: the others may be signed in already.
+    this.#asked.add(key);
+    return this.ask(key);
+  }
+
+  set(key: string, token: Token): void {
+    this.#tokens.set(key, token);
+    this.#post({ type: 'set', key, record: toTokenRecord(token) });
+  }
+
+  delete(key: string, token?: Token): void {
+    if (token === undefined || this.#tokens.get(key)?.accessToken === token.accessToken)
+      this.#tokens.delete(key);
+    this.#post({ type: 'delete', key, ...(token ? { accessToken: token.accessToken } : {}) });
+  }
+
+  /** Asks the other tabs what they hold for `key`; resolves with the newest after `askMs`. */
+  ask(key: string): Promise<Token | undefined> {
+    const id = Math.random().toString(36).slice(2);
+    let best: Token | undefined;
+    this.#answers.set(id, (record) => {
+      best = newer(best, createToken(record));
+    });
+    this.#post({ type: 'ask', key, id });
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        this.#answers.delete(id);
+        if (best && newer(this.#tokens.get(key), best) === best) this.#tokens.set(key, best);
+        resolve(this.#tokens.get(key));
+      }, this.askMs),
+    );
+  }
+
+  #post(message: Message): void {
+    this.channel.postMessage(message);
+  }
+
+  #receive(data: Message): void {
     switch (data.type) {
       case 'set': {
         const token = createToken(data.record);
-        if (newer(tokens.get(data.key), token) === token) tokens.set(data.key, token);
+        if (newer(this.#tokens.get(data.key), token) === token) this.#tokens.set(data.key, token);
         break;
       }
       case 'delete':
-        if (data.accessToken === undefined || tokens.get(data.key)?.accessToken === data.accessToken)
-          tokens.delete(data.key);
+        if (data.accessToken === undefined || this.#tokens.get(data.key)?.accessToken === data.accessToken)
+          this.#tokens.delete(data.key);
         break;
       case 'ask': {
-        const held = tokens.get(data.key);
-        if (held) post({ type: 'answer', key: data.key, id: data.id, record: toTokenRecord(held) });
+        const held = this.#tokens.get(data.key);
+        if (held) this.#post({ type: 'answer', key: data.key, id: data.id, record: toTokenRecord(held) });
         break;
       }
       case 'answer':
-        answers.get(data.id)?.(data.record);
+        this.#answers.get(data.id)?.(data.record);
         break;
     }
-  };
-
-  /** Asks the other tabs what they hold for `key`; resolves with the newest after `askMs`. */
-  function ask(key: string): Promise<Token | undefined> {
-    const id = Math.random().toString(36).slice(2);
-    let best: Token | undefined;
-    answers.set(id, (record) => {
-      best = newer(best, createToken(record));
-    });
-    post({ type: 'ask', key, id });
-    return new Promise((resolve) =>
-      setTimeout(() => {
-        answers.delete(id);
-        if (best && newer(tokens.get(key), best) === best) tokens.set(key, best);
-        resolve(tokens.get(key));
-      }, askMs),
-    );
   }
-  const asked = new Set<string>();
-
-  return {
-    oneUser: true,
-    get(key) {
-      const held = tokens.get(key);
-      if (held || asked.has(key)) return held;
-      // A new tab: the others may be signed in already.
-      asked.add(key);
-      return ask(key);
-    },
-    set(key, token) {
-      tokens.set(key, token);
-      post({ type: 'set', key, record: toTokenRecord(token) });
-    },
-    delete(key, token) {
-      if (token === undefined || tokens.get(key)?.accessToken === token.accessToken) tokens.delete(key);
-      post({ type: 'delete', key, ...(token ? { accessToken: token.accessToken } : {}) });
-    },
-    singleFlight(
-      key: string,
-      fetch: (current: Token | undefined) => Promise<Token>,
-      { signal, isUsable }: SingleFlightOptions,
-    ) {
-      return locks.request(`${name}:${key}`, { signal }, async () => {
-        // The tab before us may have refreshed (its message may still be on its way): ask.
-        const current = await ask(key);
-        if (current && isUsable(current)) return current;
-        const token = await fetch(current);
-        tokens.set(key, token);
-        post({ type: 'set', key, record: toTokenRecord(token) });
-        return token;
-      });
-    },
-  };
 }

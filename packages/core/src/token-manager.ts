@@ -22,7 +22,7 @@ import { Refusals } from './refusals.js';
 import type { DPoPProver, TokenSource } from './source.js';
 import { createMemoryTokenStore, tokenStoreKey, type TokenStore } from './store.js';
 import { createToken, tokenInfo, type Token } from './token.js';
-import { resolveRefreshOptions, tokenRules, type RefreshOptions } from './token-rules.js';
+import { resolveRefreshOptions, tokenRules, type RefreshOptions, type TokenRules } from './token-rules.js';
 
 export type { RefreshOptions } from './token-rules.js';
 export type { RetryOptions } from './attempts.js';
@@ -194,54 +194,148 @@ function shownEndpoint(endpoint: string): string {
   }
 }
 
-/**
- * Creates a {@link TokenManager}. Most users get one through `createAuthStrategy` or a
- * provider preset rather than directly.
- *
- * @throws {@link ConfigError} naming the option, for any invalid option
- * @example
- * ```ts
- * const tokens = createTokenManager({ source, refresh: { refreshAheadMs: 120_000 } });
- * const token = await tokens.getToken();
- * ```
- */
-export function createTokenManager(options: TokenManagerOptions): TokenManager {
-  checkKnown(options, 'options', MANAGER_OPTIONS);
-  if (options === undefined) throw new ConfigError('must be an options object', { option: 'options' });
-  const given = checkStore(options.store);
-  const source = checkSource(options, given);
-  const store = given ?? createMemoryTokenStore();
-  const rules = tokenRules(resolveRefreshOptions(options.refresh));
-  const retry = resolveRetryOptions(options.retry);
-  const now = checkFunction(options.now, 'now', Date.now);
-  const sink = new EventSink(options.on, options.logger);
-  const endpoint = source.identity.tokenEndpoint;
-  const settings: AttemptSettings = {
-    source,
-    retry,
-    random: checkFunction(options.random, 'random', Math.random),
-    now,
-    sink,
-    endpoint,
-  };
-  const refusals = new Refusals(retry.failureCooldownMs, now);
+/** A manager's settled options: everything its parts need. */
+interface ManagerSettings {
+  source: TokenSource;
+  store: TokenStore;
+  rules: TokenRules;
+  retry: Required<RetryOptions>;
+  now: () => number;
+  sink: EventSink;
+  attempts: AttemptSettings;
+}
 
-  let key: string | undefined;
-  const keyReady = tokenStoreKey(source.identity).then((k) => (key = k));
-  let inflight: Flight | undefined;
-  // Bumped whenever this manager writes the store, so a caller whose read raced a write reads again.
-  let epoch = 0;
-  let backgroundCooldownUntil = 0;
-  // The store is empty because the API rejected the last token, not because nothing was fetched yet.
-  let lastInvalidated = false;
+/**
+ * The manager behind {@link createTokenManager}: the store read and written under the
+ * source's key, one {@link Flight} at a time, and the {@link Refusals} it remembers.
+ */
+class ManagedTokens {
+  readonly #s: ManagerSettings;
+  readonly #endpoint: string;
+  readonly #refusals: Refusals;
+  readonly #keyReady: Promise<string>;
+  #key: string | undefined;
+  #inflight: Flight | undefined;
+  /** Bumped whenever this manager writes the store, so a caller whose read raced a write reads again. */
+  #epoch = 0;
+  #backgroundCooldownUntil = 0;
+  /** The store is empty because the API rejected the last token, not because nothing was fetched yet. */
+  #lastInvalidated = false;
+
+  constructor(settings: ManagerSettings) {
+    this.#s = settings;
+    this.#endpoint = settings.source.identity.tokenEndpoint;
+    this.#refusals = new Refusals(settings.retry.failureCooldownMs, settings.now);
+    this.#keyReady = tokenStoreKey(settings.source.identity).then((k) => (this.#key = k));
+  }
+
+  async getToken({ signal }: GetTokenOptions = {}): Promise<Token> {
+    if (signal?.aborted) throw abortReason(signal);
+    const k = this.#key ?? (await raceSignal(this.#keyReady, signal));
+    for (let round = 0; ; round += 1) {
+      const seen = this.#epoch;
+      const got = this.#s.store.get(k);
+      const token = isPromiseLike(got) ? await raceSignal(got, signal) : got;
+      if (seen !== this.#epoch && round < 3) continue;
+      return this.#servable(k, token) ?? this.#waitForNew(k, token, signal);
+    }
+  }
+
+  getTokenNow(): Token | undefined {
+    const k = this.#key;
+    if (k === undefined) return undefined;
+    const token = this.#s.store.get(k);
+    return isPromiseLike(token) ? undefined : this.#servable(k, token);
+  }
+
+  invalidate(token: Token): Promise<void> {
+    return this.#write(async (k) => {
+      const { store } = this.#s;
+      const got = store.get(k);
+      const current = isPromiseLike(got) ? await got : got;
+      if (current === undefined || current.accessToken !== token.accessToken) return store.delete(k, token);
+      this.#lastInvalidated = true;
+      // The API refused the access token, not the session: keep the refresh token (in a
+      // copy that is already expired, so it is never served) and refresh with it, as an
+      // expired token would be. Dropping it would sign the user out on any 401.
+      return current.refreshToken === undefined ? store.delete(k, token) : store.set(k, spent(current));
+    });
+  }
+
+  setToken(token: Token): Promise<void> {
+    return this.#write((k) => {
+      this.#lastInvalidated = false;
+      this.#refusals.forget();
+      return this.#s.store.set(k, token);
+    });
+  }
+
+  clear(): Promise<void> {
+    return this.#write((k) => {
+      this.#lastInvalidated = false;
+      return this.#s.store.delete(k);
+    });
+  }
+
+  async peek(): Promise<Token | undefined> {
+    return this.#s.store.get(this.#key ?? (await this.#keyReady));
+  }
+
+  /** Writes the store under the key and notes that this manager did (see `#epoch`). */
+  async #write(change: (k: string) => unknown): Promise<void> {
+    await change(this.#key ?? (await this.#keyReady));
+    this.#epoch += 1;
+  }
+
+  /** The token to serve at once, if `token` is one: fresh, or stale (refreshed in the background). */
+  #servable(k: string, token: Token | undefined): Token | undefined {
+    const { rules, now } = this.#s;
+    if (!token || rules.isExpired(token, now())) return undefined;
+    if (rules.isStale(token, now())) this.#refreshInBackground(k, token);
+    return token;
+  }
+
+  /** Waits for a new token (the flight in the air, or a new one), unless the endpoint refused us lately. */
+  #waitForNew(k: string, current: Token | undefined, signal: AbortSignal | undefined): Promise<Token> {
+    if (!this.#inflight) {
+      const refusal = this.#refusals.refused(this.#endpoint);
+      if (refusal) return Promise.reject(refusal);
+    }
+    const reason: TokenFetchReason = this.#lastInvalidated ? 'invalidated' : current ? 'expired' : 'initial';
+    return (this.#inflight ?? this.#startFetch(k, current, reason)).join(signal);
+  }
+
+  #refreshInBackground(k: string, current: Token): void {
+    const { now, retry } = this.#s;
+    if (this.#inflight || now() < this.#backgroundCooldownUntil || this.#refusals.refused(this.#endpoint))
+      return;
+    this.#startFetch(k, current, 'refresh-ahead').promise.catch(() => {
+      // Reported through the error event; the current token stays in use. Back off so a
+      // failing endpoint is not hit on every request.
+      this.#backgroundCooldownUntil = now() + retry.maxDelayMs;
+    });
+  }
+
+  #startFetch(k: string, previous: Token | undefined, reason: TokenFetchReason): Flight {
+    const over = (flight: Flight) => {
+      if (this.#inflight === flight) this.#inflight = undefined; // the next caller starts afresh
+    };
+    this.#inflight ??= new Flight(
+      reason === 'refresh-ahead',
+      (flight) => this.#fetchAndStore(k, previous, reason, flight).finally(() => over(flight)),
+      over,
+    );
+    return this.#inflight;
+  }
 
   /** Fetches (or, in a fleet, takes another process's) token and stores it; says what happened. */
-  async function fetchAndStore(
+  async #fetchAndStore(
     k: string,
     previous: Token | undefined,
     reason: TokenFetchReason,
     flight: Flight,
   ): Promise<Token> {
+    const { store, rules, now, attempts } = this.#s;
     const started = now();
     try {
       let fetched: Fetched | undefined;
@@ -251,30 +345,27 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         // result itself; or hands over the token another process stored meanwhile.
         token = await store.singleFlight(
           k,
-          async (current) => (fetched = await runAttempts(settings, current ?? previous, flight)).token,
+          async (current) => (fetched = await runAttempts(attempts, current ?? previous, flight)).token,
           { signal: flight.signal, isUsable: (candidate) => rules.isFresh(candidate, now()) },
         );
       } else {
-        fetched = await runAttempts(settings, previous, flight);
+        fetched = await runAttempts(attempts, previous, flight);
         token = fetched.token;
         await store.set(k, token);
       }
-      epoch += 1;
-      lastInvalidated = false;
-      refusals.forget();
-      reportFetched(reason, fetched, token, now() - started);
+      this.#epoch += 1;
+      this.#lastInvalidated = false;
+      this.#refusals.forget();
+      this.#reportFetched(reason, fetched, token, now() - started);
       return token;
     } catch (error) {
-      throw reportFailed(error, flight);
+      throw this.#reportFailed(error, flight);
     }
   }
 
-  function reportFetched(
-    reason: TokenFetchReason,
-    fetched: Fetched | undefined,
-    token: Token,
-    ms: number,
-  ): void {
+  #reportFetched(reason: TokenFetchReason, fetched: Fetched | undefined, token: Token, ms: number): void {
+    const { sink } = this.#s;
+    const endpoint = this.#endpoint;
     if (!fetched) {
       sink.log(
         'debug',
@@ -298,13 +389,15 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     );
   }
 
-  function reportFailed(error: unknown, flight: Flight): unknown {
+  #reportFailed(error: unknown, flight: Flight): unknown {
+    const { sink } = this.#s;
+    const endpoint = this.#endpoint;
     if (flight.signal.aborted) {
       sink.log('debug', `authrail: token request to ${endpoint} given up: every caller waiting for it left`);
       return error;
     }
     const typed = isAuthrailError(error) ? error : toTokenEndpointError(error, { endpoint });
-    refusals.remember(typed);
+    this.#refusals.remember(typed);
     const background = flight.background;
     sink.emit('error', { error: typed, phase: background ? 'background-refresh' : 'token' });
     sink.log(
@@ -313,99 +406,45 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     );
     return typed;
   }
+}
 
-  function startFetch(k: string, previous: Token | undefined, reason: TokenFetchReason): Flight {
-    inflight ??= new Flight(
-      reason === 'refresh-ahead',
-      (flight) =>
-        fetchAndStore(k, previous, reason, flight).finally(() => {
-          if (inflight === flight) inflight = undefined;
-        }),
-      (flight) => {
-        if (inflight === flight) inflight = undefined; // the next caller starts afresh
-      },
-    );
-    return inflight;
-  }
-
-  function refreshInBackground(k: string, current: Token): void {
-    if (inflight || now() < backgroundCooldownUntil || refusals.refused(endpoint)) return;
-    startFetch(k, current, 'refresh-ahead').promise.catch(() => {
-      // Reported through the error event; the current token stays in use. Back off so a
-      // failing endpoint is not hit on every request.
-      backgroundCooldownUntil = now() + retry.maxDelayMs;
-    });
-  }
-
-  /** The token to serve at once, if `token` is one: fresh, or stale (refreshed in the background). */
-  function servable(k: string, token: Token | undefined): Token | undefined {
-    if (!token || rules.isExpired(token, now())) return undefined;
-    if (rules.isStale(token, now())) refreshInBackground(k, token);
-    return token;
-  }
-
-  /** Waits for a new token (the flight in the air, or a new one), unless the endpoint refused us lately. */
-  function waitForNew(
-    k: string,
-    current: Token | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<Token> {
-    if (!inflight) {
-      const refusal = refusals.refused(endpoint);
-      if (refusal) return Promise.reject(refusal);
-    }
-    const reason: TokenFetchReason = lastInvalidated ? 'invalidated' : current ? 'expired' : 'initial';
-    return (inflight ?? startFetch(k, current, reason)).join(signal);
-  }
-
-  async function getToken({ signal }: GetTokenOptions = {}): Promise<Token> {
-    if (signal?.aborted) throw abortReason(signal);
-    const k = key ?? (await raceSignal(keyReady, signal));
-    for (let round = 0; ; round += 1) {
-      const seen = epoch;
-      const got = store.get(k);
-      const token = isPromiseLike(got) ? await raceSignal(got, signal) : got;
-      if (seen !== epoch && round < 3) continue;
-      return servable(k, token) ?? waitForNew(k, token, signal);
-    }
-  }
-
-  /** Writes the store under the key and notes that this manager did (see `epoch`). */
-  async function write(change: (k: string) => unknown): Promise<void> {
-    await change(key ?? (await keyReady));
-    epoch += 1;
-  }
-
+/**
+ * Creates a {@link TokenManager}. Most users get one through `createAuthStrategy` or a
+ * provider preset rather than directly.
+ *
+ * @throws {@link ConfigError} naming the option, for any invalid option
+ * @example
+ * ```ts
+ * const tokens = createTokenManager({ source, refresh: { refreshAheadMs: 120_000 } });
+ * const token = await tokens.getToken();
+ * ```
+ */
+export function createTokenManager(options: TokenManagerOptions): TokenManager {
+  checkKnown(options, 'options', MANAGER_OPTIONS);
+  if (options === undefined) throw new ConfigError('must be an options object', { option: 'options' });
+  const given = checkStore(options.store);
+  const source = checkSource(options, given);
+  const retry = resolveRetryOptions(options.retry);
+  const now = checkFunction(options.now, 'now', Date.now);
+  const sink = new EventSink(options.on, options.logger);
+  const random = checkFunction(options.random, 'random', Math.random);
+  const tokens = new ManagedTokens({
+    source,
+    store: given ?? createMemoryTokenStore(),
+    rules: tokenRules(resolveRefreshOptions(options.refresh)),
+    retry,
+    now,
+    sink,
+    attempts: { source, retry, random, now, sink, endpoint: source.identity.tokenEndpoint },
+  });
+  // A plain object of functions, so a wrapper may spread it as well as delegate to it.
   return {
-    getToken,
-    getTokenNow() {
-      if (key === undefined) return undefined;
-      const token = store.get(key);
-      return isPromiseLike(token) ? undefined : servable(key, token);
-    },
-    invalidate: (token) =>
-      write(async (k) => {
-        const got = store.get(k);
-        const current = isPromiseLike(got) ? await got : got;
-        if (current === undefined || current.accessToken !== token.accessToken) return store.delete(k, token);
-        lastInvalidated = true;
-        // The API refused the access token, not the session: keep the refresh token (in a
-        // copy that is already expired, so it is never served) and refresh with it, as an
-        // expired token would be. Dropping it would sign the user out on any 401.
-        return current.refreshToken === undefined ? store.delete(k, token) : store.set(k, spent(current));
-      }),
-    setToken: (token) =>
-      write((k) => {
-        lastInvalidated = false;
-        refusals.forget();
-        return store.set(k, token);
-      }),
-    clear: () =>
-      write((k) => {
-        lastInvalidated = false;
-        return store.delete(k);
-      }),
-    peek: async () => store.get(key ?? (await keyReady)),
+    getToken: (getOptions) => tokens.getToken(getOptions),
+    getTokenNow: () => tokens.getTokenNow(),
+    invalidate: (token) => tokens.invalidate(token),
+    setToken: (token) => tokens.setToken(token),
+    clear: () => tokens.clear(),
+    peek: () => tokens.peek(),
     ...(source.dpop ? { dpop: source.dpop } : {}),
   };
 }
