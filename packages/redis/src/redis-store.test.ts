@@ -212,6 +212,53 @@ describe('one token request at a time across processes', () => {
     expect(source.calls).toHaveLength(1);
   });
 
+  test('a lock holder whose lease ran out (paused past it) cannot overwrite the newer token of the next holder: the fence', async () => {
+    const prefix = `fence${Math.random().toString(36).slice(2)}`;
+    const key = 'k';
+    const admin = client();
+    // Process A is paused mid-fetch (a long GC, SIGSTOP): its renewals never reach Redis.
+    const paused = client();
+    const send = paused.eval.bind(paused) as (...args: unknown[]) => Promise<unknown>;
+    paused.eval = ((script: string, ...rest: unknown[]) =>
+      script.includes('PEXPIRE') ? Promise.resolve(0) : send(script, ...rest)) as typeof paused.eval;
+    const a = createRedisTokenStore({ client: paused, prefix, leaseMs: 300 });
+    stores.push(a);
+    const b = store({ prefix, leaseMs: 10_000 });
+    const options = () => ({ signal: new AbortController().signal, isUsable: () => true });
+
+    let resume!: (token: Token) => void;
+    let fetching!: () => void;
+    const aFetching = new Promise<void>((resolve) => (fetching = resolve));
+    const aDone = a.singleFlight!(
+      key,
+      () => {
+        fetching();
+        return new Promise<Token>((resolve) => (resume = resolve));
+      },
+      options(),
+    );
+    await aFetching;
+    expect(await admin.get(`${prefix}:{${key}}:lock`)).toBe('1'); // A holds the lock, fence 1
+    // A's lease runs out (nothing renews it); B takes the lock with a newer fence and writes.
+    for (let i = 0; (await admin.exists(`${prefix}:{${key}}:lock`)) === 1; i += 1) {
+      if (i > 400) throw new Error('the lease of the paused holder never ran out');
+      await settle(25);
+    }
+    const newer = await b.singleFlight!(key, () => Promise.resolve(token('newer-token-from-b')), options());
+    expect(newer.accessToken).toBe('newer-token-from-b');
+    expect(await admin.get(`${prefix}:{${key}}:token`)).toMatch(/^2\|/);
+    await settle(); // b's subscription is up
+
+    // A wakes up and finishes its fetch: its write carries fence 1, older than the stored 2.
+    resume(token('stale-token-from-a'));
+    await aDone;
+    const raw = (await admin.get(`${prefix}:{${key}}:token`))!;
+    expect(raw).toMatch(/^2\|/);
+    expect(((await store({ prefix }).get(key)) as Token).accessToken).toBe('newer-token-from-b');
+    await settle();
+    expect((b.get(key) as Token | undefined)?.accessToken).toBe('newer-token-from-b'); // nothing announced
+  });
+
   test('a rotated refresh token is used by the next process, never the spent one', async () => {
     const seen: (string | undefined)[] = [];
     let issued = 0;

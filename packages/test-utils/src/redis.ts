@@ -1,6 +1,6 @@
 // Real Redis servers for the tests: Debian's redis-server on free loopback ports, without
 // persistence, one standalone or a three-master cluster. `.ci/run` installs redis-server.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,9 +46,10 @@ function launch(
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
+    // Only against a hang: a loaded machine (the full suite on 2 cores) can take seconds.
     const timer = setTimeout(
       () => reject(new Error(`redis-server on ${port} did not start: ${out}`)),
-      10_000,
+      30_000,
     );
     child.once('error', (error) => {
       clearTimeout(timer);
@@ -97,7 +98,45 @@ export async function startRedis(): Promise<RedisServer> {
   return handle;
 }
 
-/** Three masters, no replicas, slots split by `redis-cli --cluster create`. */
+/** `redis-cli -p <port> <args>`'s output, without blocking the event loop (a sandbox may share it). */
+function cli(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(
+      'redis-cli',
+      ['-p', String(port), ...args],
+      { encoding: 'utf8', timeout: 5_000 },
+      (_error, stdout) => resolve(stdout ?? ''),
+    );
+  });
+}
+
+/**
+ * Until every node says `cluster_state:ok`, knows every node, has all 16 384 slots served,
+ * and gives the same slot map: what a client learns then from any node is the final one.
+ * (`cluster_state:ok` on one node is not enough: the others may not have heard yet, and a
+ * client asking them meets CLUSTERDOWN or MOVED while its first commands' deadlines run.)
+ */
+async function clusterAgreed(ports: number[]): Promise<void> {
+  const deadline = Date.now() + 30_000; // only against a hang
+  for (;;) {
+    const infos = await Promise.all(ports.map((port) => cli(port, 'cluster', 'info')));
+    const maps = await Promise.all(ports.map((port) => cli(port, 'cluster', 'slots')));
+    const ok = infos.every(
+      (info) =>
+        info.includes('cluster_state:ok') &&
+        info.includes('cluster_slots_ok:16384') &&
+        info.includes(`cluster_known_nodes:${ports.length}`),
+    );
+    if (ok && maps[0] !== '' && maps.every((map) => map === maps[0])) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `the cluster did not become ready: ${infos.map((info, i) => `${ports[i]}: ${info}`).join('\n')}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Three masters, no replicas, slots split by `redis-cli --cluster create`; ready on every node. */
 export async function startRedisCluster(): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'authrail-redis-cluster-'));
   const ports = [await freePort(), await freePort(), await freePort()];
@@ -114,26 +153,23 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     ]),
   );
   await Promise.all(nodes.map((n) => n.ready));
-  const create = spawnSync(
-    'redis-cli',
-    [
-      '--cluster',
-      'create',
-      ...ports.map((p) => `127.0.0.1:${p}`),
-      '--cluster-replicas',
-      '0',
-      '--cluster-yes',
-    ],
-    { encoding: 'utf8', timeout: 30_000 },
-  );
-  if (create.status !== 0)
-    throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
-  for (let i = 0; ; i += 1) {
-    const info = spawnSync('redis-cli', ['-p', String(ports[0]), 'cluster', 'info'], { encoding: 'utf8' });
-    if (info.stdout.includes('cluster_state:ok')) break;
-    if (i > 100) throw new Error(`the cluster did not become ready: ${info.stdout}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await new Promise<void>((resolve, reject) => {
+    execFile(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`redis-cli --cluster create failed: ${stdout}${stderr}`)) : resolve(),
+    );
+  });
+  await clusterAgreed(ports);
   return {
     ports,
     masterOf(key) {

@@ -21,6 +21,8 @@ export interface WorkerConfig {
   clientSecret: string;
   prefix: string;
   leaseMs: number;
+  /** The store's deadline for each Redis call, past which the process fetches its own token. */
+  commandTimeoutMs: number;
 }
 
 export interface WorkerReply {
@@ -50,7 +52,7 @@ const store =
         client,
         prefix: config.prefix,
         leaseMs: config.leaseMs,
-        commandTimeoutMs: 500,
+        commandTimeoutMs: config.commandTimeoutMs,
         on: { degraded: () => events.push('degraded'), restored: () => events.push('restored') },
       })
     : undefined;
@@ -76,6 +78,18 @@ async function one(reply: WorkerReply): Promise<void> {
   }
 }
 
+// Ready once connected (a cluster client has also learned the slot map): "all at once"
+// starts from running processes, not from connections still being made, whose first
+// command would otherwise wait out its deadline on a loaded machine. Without Redis
+// after 30 s it says ready anyway, and the test says what failed.
+if (store && client.status !== 'ready')
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 30_000);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 const lines = createInterface({ input: process.stdin });
 process.stdout.write('ready\n');
 for await (const line of lines) {
