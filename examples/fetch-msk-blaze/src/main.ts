@@ -15,7 +15,8 @@ const config: BlazeConfig = real
     }
   : {
       baseUrl: sandbox!.urls.mskApim.baseUrl,
-      ...demoClients.mskApim,
+      clientId: demoClients.mskApim.clientId,
+      clientSecret: demoClients.mskApim.clientSecret,
       researchStudy: demoClients.mskApim.researchStudies[0]!,
     };
 

@@ -9,7 +9,12 @@ beforeAll(async () => {
 afterAll(() => sandbox.close());
 
 test('lists the patients of a protocol with one token request and researchstudy on the request', async () => {
-  const config = { baseUrl: sandbox.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' };
+  const config = {
+    baseUrl: sandbox.urls.mskApim.baseUrl,
+    clientId: demoClients.mskApim.clientId,
+    clientSecret: demoClients.mskApim.clientSecret,
+    researchStudy: '17-001',
+  };
   const fetched: unknown[] = [];
   const names = await listPatients(config, { tokenFetched: (e) => fetched.push(e) });
   expect(names.length).toBeGreaterThan(0);

@@ -18,7 +18,12 @@ const msk = real
       clientSecret: env.MSK_CLIENT_SECRET!,
       researchStudy: env.MSK_RESEARCH_STUDY!,
     }
-  : { baseUrl: sandbox!.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' };
+  : {
+      baseUrl: sandbox!.urls.mskApim.baseUrl,
+      clientId: demoClients.mskApim.clientId,
+      clientSecret: demoClients.mskApim.clientSecret,
+      researchStudy: '17-001',
+    };
 const workers = Number(env.WORKERS ?? 8);
 const tokenRequests = () => sandbox?.tokenRequests({ service: 'mskApim' }).length;
 

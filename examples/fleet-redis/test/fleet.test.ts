@@ -14,7 +14,12 @@ afterAll(async () => {
 });
 
 test('4 workers: 4 token requests on their own, 1 sharing through Redis', async () => {
-  const msk = { baseUrl: sandbox.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' };
+  const msk = {
+    baseUrl: sandbox.urls.mskApim.baseUrl,
+    clientId: demoClients.mskApim.clientId,
+    clientSecret: demoClients.mskApim.clientSecret,
+    researchStudy: '17-001',
+  };
   const count = () => sandbox.tokenRequests({ service: 'mskApim' }).length;
   expect(await runFleet({ workers: 4, requests: 3, msk })).toEqual({ ok: 12 });
   expect(count()).toBe(4);

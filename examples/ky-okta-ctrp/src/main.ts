@@ -16,7 +16,8 @@ const config: CtrpConfig = real
     }
   : {
       issuer: sandbox!.urls.okta.issuer,
-      ...demoClients.okta,
+      clientId: demoClients.okta.clientId,
+      clientSecret: demoClients.okta.clientSecret,
       scope: 'ctrp.accrual',
       ctrpBaseUrl: sandbox!.urls.ctrp.baseUrl,
     };

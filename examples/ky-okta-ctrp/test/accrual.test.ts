@@ -11,7 +11,8 @@ afterAll(() => sandbox.close());
 test('submits the accrual XML with an Okta token (Basic client auth) and reads the answer', async () => {
   const config = {
     issuer: sandbox.urls.okta.issuer,
-    ...demoClients.okta,
+    clientId: demoClients.okta.clientId,
+    clientSecret: demoClients.okta.clientSecret,
     scope: 'ctrp.accrual',
     ctrpBaseUrl: sandbox.urls.ctrp.baseUrl,
   };

@@ -15,7 +15,12 @@ const config: MskConfig = real
       clientSecret: env.MSK_CLIENT_SECRET!,
       researchStudy: env.MSK_RESEARCH_STUDY!,
     }
-  : { baseUrl: sandbox!.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' };
+  : {
+      baseUrl: sandbox!.urls.mskApim.baseUrl,
+      clientId: demoClients.mskApim.clientId,
+      clientSecret: demoClients.mskApim.clientSecret,
+      researchStudy: '17-001',
+    };
 
 try {
   configure(container, config);

@@ -12,7 +12,12 @@ afterAll(() => sandbox.close());
 
 test('injected services share one token; a child container serves another protocol', async () => {
   const root = container.createChildContainer();
-  configure(root, { baseUrl: sandbox.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' });
+  configure(root, {
+    baseUrl: sandbox.urls.mskApim.baseUrl,
+    clientId: demoClients.mskApim.clientId,
+    clientSecret: demoClients.mskApim.clientSecret,
+    researchStudy: '17-001',
+  });
   const directory = root.resolve(PatientDirectory);
   expect(root.resolve(PatientDirectory)).not.toBe(directory); // services are transient…
   expect(root.resolve(AUTH_FETCH)).toBe(root.resolve(AUTH_FETCH)); // …their client is one per container

@@ -157,10 +157,20 @@ function released(request: unknown): Promise<void> | undefined {
 }
 
 /**
+ * Whether a request object holds the headers it sent: Node's `ClientRequest` (the http
+ * adapter's) and a fetch `Request` (the fetch adapter's) do; a browser's XHR shows none.
+ */
+function carriesCredential(request: unknown): boolean {
+  return (
+    typeof (request as { getHeader?: unknown } | null)?.getHeader === 'function' ||
+    (typeof Request !== 'undefined' && request instanceof Request)
+  );
+}
+
+/**
  * Points what axios gave back for a hop at the caller's config, and shows where the hop
- * went (query values the policies set left out) in place of its request object: Node's
- * `ClientRequest` or the fetch adapter's `Request` carry the credential. A browser's XHR
- * shows no request header and stays.
+ * went (query values the policies set left out) in place of a request object that
+ * carries the credential.
  */
 function withoutCredentials<T extends { config?: unknown; request?: unknown }>(
   target: T,
@@ -168,13 +178,17 @@ function withoutCredentials<T extends { config?: unknown; request?: unknown }>(
   out: AuthRequest,
 ): T {
   target.config = call.config;
-  const { request } = target;
-  if (request === undefined || (typeof XMLHttpRequest !== 'undefined' && request instanceof XMLHttpRequest))
-    return target;
-  const url = new URL(out.url.href);
-  for (const [name, value] of [...url.searchParams])
-    if (call.request.url.searchParams.get(name) !== value) url.searchParams.set(name, REDACTED);
-  const held = { method: out.method, url: url.href.replaceAll(encodeURIComponent(REDACTED), REDACTED) };
+  if (!carriesCredential(target.request)) return target;
+  // Where the hop went, less any query value the policies set (an API key).
+  const { url } = out;
+  let search = url.search;
+  if (search !== call.request.url.search) {
+    const params = new URLSearchParams(search);
+    for (const [name, value] of [...params])
+      if (call.request.url.searchParams.get(name) !== value) params.set(name, REDACTED);
+    search = `?${params}`.replaceAll(encodeURIComponent(REDACTED), REDACTED);
+  }
+  const held = { method: out.method, url: `${url.origin}${url.pathname}${search}` };
   target.request = Object.freeze({
     ...held,
     note: 'authrail: the request object is held back, as it carries the credential',
@@ -201,15 +215,16 @@ function fetchAdapter(call: Call, out: AuthRequest): AxiosAdapter {
  */
 async function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
   const { config } = call;
-  const hop: InternalAxiosRequestConfig = {
-    ...config,
-    url: out.url.href,
-    baseURL: undefined,
-    params: undefined,
-    method: out.method.toLowerCase(),
-    headers: hopHeaders(call, out),
-    data: out.body,
-  };
+  // Copied key by key: a spread of the (dictionary-mode) object axios builds costs several
+  // times more instructions than the rest of the hop.
+  const hop = {} as Record<string, unknown>;
+  for (const key of Object.keys(config)) hop[key] = config[key as keyof typeof config];
+  hop.url = out.url.href;
+  hop.baseURL = undefined;
+  hop.params = undefined;
+  hop.method = out.method.toLowerCase();
+  hop.headers = hopHeaders(call, out);
+  hop.data = out.body;
   let send = call.inner;
   if (out.redirect === 'manual') {
     hop.maxRedirects = 0;
@@ -221,14 +236,15 @@ async function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
   let response: AxiosResponse;
   let error: ResponseError | undefined;
   try {
-    response = await send(hop);
+    response = await send(hop as unknown as InternalAxiosRequestConfig);
   } catch (thrown) {
     if (!isResponseError(thrown)) throw withoutCredentials(thrown as { config?: unknown }, call, out);
     response = thrown.response;
     error = thrown;
   }
   const url = (response.request as { responseURL?: string } | undefined)?.responseURL ?? '';
-  if (config.responseType !== 'stream') await released(response.request);
+  const release = config.responseType === 'stream' ? undefined : released(response.request);
+  if (release) await release;
   if (error) withoutCredentials(error, call, out);
   withoutCredentials(response, call, out);
   const headers = response.headers as { get?: (name: string) => unknown } & Record<string, unknown>;
@@ -250,10 +266,7 @@ async function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
 }
 
 /** The request core sends: axios' final URL, headers and (replayable) body; undefined for a URL axios will refuse. */
-async function requestOf(
-  instance: AxiosInstance,
-  config: InternalAxiosRequestConfig,
-): Promise<AuthRequest | undefined> {
+function requestOf(instance: AxiosInstance, config: InternalAxiosRequestConfig): AuthRequest | undefined {
   let url: URL;
   try {
     url = new URL(
@@ -263,16 +276,12 @@ async function requestOf(
   } catch {
     return undefined;
   }
-  const headers = headersOf(config.headers);
   const { data } = config;
   return {
     method: (config.method ?? 'get').toUpperCase(),
     url,
-    headers,
-    body:
-      typeof FormData !== 'undefined' && data instanceof FormData
-        ? await replayableForm(data, headers)
-        : (data ?? null),
+    headers: headersOf(config.headers),
+    body: data ?? null,
     bodyIsStream: isStream(data),
     redirect: config.maxRedirects === 0 ? 'manual' : 'follow',
   };
@@ -358,8 +367,10 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
 
   const authAdapter: AxiosAdapter = async (config) => {
     const inner = axios.getAdapter(previous, config);
-    const request = await requestOf(instance, config);
+    const request = requestOf(instance, config);
     if (!request) return inner(config); // a URL axios itself will refuse: nothing to authenticate
+    if (typeof FormData !== 'undefined' && request.body instanceof FormData)
+      request.body = await replayableForm(request.body, request.headers);
     const call: Call = { axios, inner, config, request };
     const signal = signalOf(config);
     const options: SendOptions = {

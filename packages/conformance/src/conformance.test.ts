@@ -31,7 +31,8 @@ function msk(extra: Partial<MskApimOptions> = {}, on: { rejected?: (e: RejectedE
   // ky's default retry is on in every driver: these options keep the token side fast.
   return mskApim({
     baseUrl: sb.urls.mskApim.baseUrl,
-    ...demoClients.mskApim,
+    clientId: demoClients.mskApim.clientId,
+    clientSecret: demoClients.mskApim.clientSecret,
     researchStudy: '17-001',
     retry: { baseDelayMs: 1, maxDelayMs: 5 },
     on,
@@ -148,7 +149,8 @@ describe.each(drivers)('$name adapter', (driver: Driver) => {
     const send = driver.client(
       oktaClientCredentials({
         issuer: sb.urls.okta.issuer,
-        ...demoClients.okta,
+        clientId: demoClients.okta.clientId,
+        clientSecret: demoClients.okta.clientSecret,
         scope: 'ctrp.accrual',
         origins: [sb.url],
       }),
@@ -171,13 +173,36 @@ describe.each(drivers)('$name adapter', (driver: Driver) => {
     const send = driver.client(msk({}, { rejected: (e) => events.push(e) }));
     await send({ method: 'GET', url: `${sb.urls.echo}/warm-up` });
     sb.revokeTokens();
-    const outcome = await send({ method: 'POST', url: `${sb.urls.echo}/stream`, body: 'stream' }).then(
+    // Over 1 MiB: a client that turns every body into a Request (ky) reads no more than that.
+    const outcome = await send({ method: 'POST', url: `${sb.urls.echo}/stream`, body: 'large-stream' }).then(
       (r) => r.status,
       (e: unknown) => driver.httpErrorStatus(e) ?? e,
     );
     expect(outcome).toBe(401);
-    expect(echoed().filter((r) => r.path === '/echo/stream')).toHaveLength(1);
+    const sent = echoed().filter((r) => r.path === '/echo/stream');
+    expect(sent.map((r) => r.body.length)).toEqual([5 * 256 * 1024]); // sent once, whole
     expect(events).toEqual([expect.objectContaining({ replay: false, reason: 'body-not-replayable' })]);
+  });
+
+  test('4. a small stream body: one-shot as the caller gave it (fetch, axios), read and replayed where the client made it a Request (ky)', async () => {
+    const events: RejectedEvent[] = [];
+    const send = driver.client(msk({}, { rejected: (e) => events.push(e) }));
+    await send({ method: 'GET', url: `${sb.urls.echo}/warm-up` });
+    sb.revokeTokens();
+    const outcome = await send({ method: 'POST', url: `${sb.urls.echo}/small`, body: 'stream' }).then(
+      (r) => r.status,
+      (e: unknown) => driver.httpErrorStatus(e) ?? e,
+    );
+    const sent = echoed().filter((r) => r.path === '/echo/small');
+    if (driver.name.startsWith('ky')) {
+      expect(outcome).toBe(200);
+      expect(sent.map((r) => r.body.toString())).toEqual(['chunk-1;chunk-2', 'chunk-1;chunk-2']);
+      expect(events).toEqual([expect.objectContaining({ replay: true, reason: 'replaying' })]);
+    } else {
+      expect(outcome).toBe(401);
+      expect(sent).toHaveLength(1);
+      expect(events).toEqual([expect.objectContaining({ replay: false, reason: 'body-not-replayable' })]);
+    }
   });
 
   test('5. always 401: exactly two requests reach the server; the caller sees the 401 as the client reports it; the fresh token is kept', async () => {

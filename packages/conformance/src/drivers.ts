@@ -17,7 +17,15 @@ import { createAuthKy } from '@authrail/ky';
 import { TEST_CA, testLookup } from '@authrail/test-utils';
 
 export type BodyKind =
-  'none' | 'json' | 'xml' | 'urlsearchparams' | 'formdata' | 'blob' | 'arraybuffer' | 'stream';
+  | 'none'
+  | 'json'
+  | 'xml'
+  | 'urlsearchparams'
+  | 'formdata'
+  | 'blob'
+  | 'arraybuffer'
+  | 'stream'
+  | 'large-stream';
 
 interface DriverRequest {
   method: string;
@@ -82,6 +90,21 @@ function makeBody(
       };
     case 'arraybuffer':
       return { body: BINARY.slice().buffer, headers: { 'Content-Type': 'application/octet-stream' } };
+    case 'large-stream': {
+      // Over the 1 MiB a wrapper may read to make a Request body replayable (ky's): one-shot everywhere.
+      const chunks = Array.from({ length: 5 }, () => new Uint8Array(256 * 1024).fill(97));
+      return {
+        body: forAxios
+          ? Readable.from(chunks.map((c) => Buffer.from(c)))
+          : new ReadableStream({
+              start(controller) {
+                for (const chunk of chunks) controller.enqueue(chunk);
+                controller.close();
+              },
+            }),
+        headers: { 'Content-Type': 'text/plain' },
+      };
+    }
     case 'stream':
       return forAxios
         ? {

@@ -72,12 +72,40 @@ const secret = (factory: string): Row[] => [
   [factory, 'clientSecret', 'bad\ud800s3cret-value'],
 ];
 
+/** Every options object is checked whole: not an object, or a key it does not take (a typo, a removed option). */
+const wholeRows = (factory: string): Row[] => [
+  [factory, 'options', null],
+  [factory, 'options', 'options'],
+  [factory, 'timeoutMs', 5_000],
+  [factory, 'orign', 'https://api.example.org'],
+];
+
 const ROWS: Row[] = [
+  ...[
+    'createTabTokenStore',
+    'createAuthStrategy',
+    'createStaticTokenStrategy',
+    'createApiKeyStrategy',
+    'createTokenManager',
+    'queryParamScope',
+    'clientCredentials',
+    'authorizationCode',
+    'mskApim',
+    'oktaClientCredentials',
+    'medblocksClientCredentials',
+    'medblocksAuthorizationCode',
+  ].flatMap(wholeRows),
+  // (its options are the second argument: the table's `options` rows cannot say null there)
+  ...wholeRows('createAuthFetch').filter(([, path]) => path !== 'options'),
+  ['createApiKeyStrategy', 'header', 42],
+  ['mskApim', 'scopes', ['full']],
+  ['createAuthStrategy', 'origin', 'https://api.example.org'],
   ['createTabTokenStore', 'name', ''],
   ['createTabTokenStore', 'name', 42],
   ['createTabTokenStore', 'askMs', -1],
   ['createTabTokenStore', 'askMs', '100'],
-  ['createRedisTokenStore', 'options', undefined, 'client'],
+  ['createRedisTokenStore', 'options', undefined],
+  ...wholeRows('createRedisTokenStore'),
   ['createRedisTokenStore', 'client', {}],
   ['createRedisTokenStore', 'client', 'redis://127.0.0.1:6379'],
   ['createRedisTokenStore', 'prefix', 'a{b}'],
@@ -267,6 +295,22 @@ describe('the options table (issue 9 #10)', () => {
       inspect(error, { depth: 8, showHidden: true }),
     ].join('\n');
     for (const secret of SECRETS) expect(text).not.toContain(secret);
+  });
+
+  test('a removed option, or one users reach for by habit, says what to use instead', () => {
+    const said = (factory: string, key: string) =>
+      (errorOf(() => FACTORIES[factory]!.build({ ...FACTORIES[factory]!.valid(), [key]: 1 })) as Error)
+        .message;
+    expect(said('createAuthStrategy', 'timeoutMs')).toBe(
+      'timeoutMs: is not an option (any more): use retry.attemptTimeoutMs',
+    );
+    expect(said('createAuthStrategy', 'origin')).toContain(
+      "use origins: ['https://api.example.org'] (a list)",
+    );
+    expect(said('mskApim', 'scopes')).toContain("use scope: 'a b' (one space-separated string)");
+    expect(said('oktaClientCredentials', 'issuers')).toMatch(
+      /^issuers: is not an option; the options are .*issuer/,
+    );
   });
 
   test('the table covers every factory', () => {

@@ -28,7 +28,8 @@ const presets: { name: string; route: SandboxRoute; secret: string; make: Make }
     make: (s, on = {}) =>
       mskApim({
         baseUrl: s.urls.mskApim.baseUrl,
-        ...demoClients.mskApim,
+        clientId: demoClients.mskApim.clientId,
+        clientSecret: demoClients.mskApim.clientSecret,
         researchStudy: '17-001',
         retry,
         on,
@@ -41,7 +42,8 @@ const presets: { name: string; route: SandboxRoute; secret: string; make: Make }
     make: (s, on = {}) =>
       oktaClientCredentials({
         issuer: s.urls.okta.issuer,
-        ...demoClients.okta,
+        clientId: demoClients.okta.clientId,
+        clientSecret: demoClients.okta.clientSecret,
         scope: 'ctrp.accrual',
         origins: [s.url],
         retry,

@@ -83,10 +83,12 @@ export {
   type TokenManagerOptions,
 } from './token-manager.js';
 export type { AuthRequest, AuthResponse, RedirectMode, SendOptions, Transport } from './transport.js';
+export { checkOptions } from './options.js';
 export {
   createApiKeyStrategy,
   createAuthStrategy,
   createStaticTokenStrategy,
+  providerOptionsOf,
   type ApiKeyStrategyOptions,
   type AuthStrategy,
   type CreateAuthStrategyOptions,

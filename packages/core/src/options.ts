@@ -24,23 +24,59 @@ export function checkKnown(
   value: unknown,
   option: string,
   known: readonly string[],
-  removed: Readonly<Record<string, string>> = {},
+  removed: Readonly<Record<string, string>> = REMOVED,
 ): void {
-  if (value === undefined) return;
+  const whole = option === 'options';
+  if (value === undefined && !whole) return;
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new ConfigError(`must be an object with ${known.join(', ')}`, { option });
+    throw new ConfigError(
+      whole ? 'must be an options object' : `must be an object with ${known.join(', ')}`,
+      {
+        option,
+      },
+    );
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
-    const path = option === 'options' ? key : `${option}.${key}`;
     const instead = removed[key];
     throw new ConfigError(
       instead
-        ? `is no longer an option: ${instead}`
-        : `is not an option; ${option} takes ${known.join(', ')}`,
-      { option: path },
+        ? `is not an option (any more): ${instead}`
+        : `is not an option; ${whole ? 'the options are' : `${option} takes`} ${known.join(', ')}`,
+      { option: whole ? key : `${option}.${key}` },
     );
   }
 }
+
+/** Options that existed once, or that users reach for by habit, with what to use instead. */
+const REMOVED: Readonly<Record<string, string>> = {
+  timeoutMs: 'use retry.attemptTimeoutMs',
+  origin: "use origins: ['https://api.example.org'] (a list)",
+  scopes: "use scope: 'a b' (one space-separated string)",
+};
+
+/**
+ * Checks an options object whole, for factories outside core (token sources, presets):
+ * `options` must be an object, and every key one of `known`; anything else is a
+ * `ConfigError` naming it (an option that was removed says what replaced it).
+ *
+ * @example
+ * ```ts
+ * export function mySource(options: { endpoint: string; clientId: string }): TokenSource {
+ *   checkOptions(options, ['endpoint', 'clientId']);
+ *   // …
+ * }
+ * ```
+ */
+export function checkOptions(options: unknown, known: readonly string[]): void {
+  checkKnown(options, 'options', known);
+}
+
+/** The options of every strategy factory (`StrategyOptions`). */
+export const STRATEGY_KEYS = ['origins', 'policies', 'rejectWhen', 'logger', 'on'] as const;
+/** The options of the token manager a strategy builds (`TokenOptions`). */
+export const TOKEN_KEYS = ['store', 'refresh', 'retry'] as const;
+/** What every provider preset takes on top of its own options (`ProviderOptions`). */
+export const PROVIDER_KEYS = [...STRATEGY_KEYS, ...TOKEN_KEYS] as const;
 
 /** A number in `[min, max]` (an integer when asked), or `fallback` when undefined. */
 export function nonNegative(

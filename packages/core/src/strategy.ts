@@ -4,6 +4,7 @@
  * @module
  */
 import { ConfigError } from './errors.js';
+import { PROVIDER_KEYS, STRATEGY_KEYS, checkKnown } from './options.js';
 import { EventSink, type AuthEvents, type Logger } from './events.js';
 import { normaliseOrigins } from './origins.js';
 import { bearer } from './policies/bearer.js';
@@ -127,6 +128,29 @@ export interface ProviderOptions extends Omit<StrategyOptions, 'origins'>, Token
   origins?: readonly string[];
 }
 
+/**
+ * For preset authors: checks a preset's options object whole (a misspelt or removed
+ * option is a `ConfigError` naming it, as plain JavaScript callers get no type error)
+ * and returns the {@link ProviderOptions} in it, for `createAuthStrategy`.
+ *
+ * @param options - the preset's options
+ * @param own - the keys the preset takes besides the `ProviderOptions` ones
+ * @throws {@link ConfigError} naming an unknown key, or `options` when it is not an object
+ * @example
+ * ```ts
+ * export function myVendor(options: ProviderOptions & { baseUrl: string; source: TokenSource }) {
+ *   const provider = providerOptionsOf(options, ['baseUrl', 'source']);
+ *   return createAuthStrategy({ ...provider, source: options.source, origins: provider.origins ?? [new URL(options.baseUrl).origin] });
+ * }
+ * ```
+ */
+export function providerOptionsOf(options: ProviderOptions, own: readonly string[]): ProviderOptions {
+  checkKnown(options, 'options', [...PROVIDER_KEYS, ...own]);
+  const picked: Record<string, unknown> = {};
+  for (const key of PROVIDER_KEYS) if (options[key] !== undefined) picked[key] = options[key];
+  return picked as ProviderOptions;
+}
+
 function checkPolicies(policies: readonly RequestPolicy[] | undefined): readonly RequestPolicy[] {
   if (policies === undefined) return [];
   if (!Array.isArray(policies) || policies.some((p) => typeof p !== 'function')) {
@@ -189,9 +213,7 @@ function buildStrategy(
  * ```
  */
 export function createAuthStrategy(options: CreateAuthStrategyOptions): TokenAuthStrategy {
-  if (options === null || typeof options !== 'object') {
-    throw new ConfigError('must be an options object', { option: 'options' });
-  }
+  checkKnown(options, 'options', [...PROVIDER_KEYS, 'source', 'tokens', 'credential']);
   if (options.credential !== undefined && typeof options.credential !== 'function') {
     throw new ConfigError('must be a policy function', { option: 'credential' });
   }
@@ -245,6 +267,7 @@ export interface StaticTokenStrategyOptions extends StrategyOptions {
  * ```
  */
 export function createStaticTokenStrategy(options: StaticTokenStrategyOptions): AuthStrategy {
+  checkKnown(options, 'options', [...STRATEGY_KEYS, 'token', 'tokenType']);
   if (typeof options?.token !== 'string' || !HEADER_SAFE.test(options.token)) {
     throw new ConfigError(
       'must be a non-empty string of visible ASCII (no whitespace, control characters or non-ASCII)',
@@ -288,6 +311,9 @@ export interface ApiKeyStrategyOptions extends StrategyOptions {
  * ```
  */
 export function createApiKeyStrategy(options: ApiKeyStrategyOptions): AuthStrategy {
+  checkKnown(options, 'options', [...STRATEGY_KEYS, 'key', 'header', 'query']);
+  if (options.header !== undefined && typeof options.header !== 'string')
+    throw new ConfigError('must be a header name (a string)', { option: 'header' });
   if (typeof options?.key !== 'string' || options.key.length === 0) {
     throw new ConfigError('must be a non-empty string', { option: 'key' });
   }

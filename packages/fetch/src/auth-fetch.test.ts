@@ -55,27 +55,32 @@ describe('createAuthFetch', () => {
   });
 
   test('a Request input’s own fields go along to every hop; fields left at fetch’s defaults are not passed', async () => {
-    const inits: RequestInit[] = [];
-    const api = createAuthFetch(strategy().strategy, {
-      fetch: (input, init) => (inits.push({ ...init }), fetch(input, init)),
+    const sent: [RequestInfo | URL, RequestInit][] = [];
+    // A bearer token only: no policy moves the URL, so the first hop goes to the Request's own.
+    const bearerOnly = createStaticTokenStrategy({ token: 'static-token-1', origins: [web.api] });
+    const api = createAuthFetch(bearerOnly, {
+      fetch: (input, init) => (sent.push([input, { ...init }]), fetch(input, init)),
     });
-    const own = new Request(`${web.api}/fields`, {
+    const fields = {
       cache: 'no-store',
       credentials: 'include',
       keepalive: true,
       referrerPolicy: 'no-referrer',
-    });
+    } as const;
+    const own = new Request(`${web.api}/fields`, fields);
+    web.routes.set(
+      '/fields',
+      redirectTo(307, () => `${web.api}/moved`),
+    );
     await api(own);
     await api(new Request(`${web.api}/defaults`));
-    expect(inits[0]).toMatchObject({
-      cache: 'no-store',
-      credentials: 'include',
-      keepalive: true,
-      referrerPolicy: 'no-referrer',
-    });
-    // A Request's fields at fetch's defaults are not passed: the hop's own, and its signal.
-    const passed = Object.keys(inits[1]!).sort();
-    expect(passed).toEqual(['body', 'headers', 'method', 'redirect', 'signal']);
+    // The first hop goes to the Request's own URL: the Request itself, its fields with it.
+    expect(sent[0]![0]).toBe(own);
+    // The redirect hop goes elsewhere: a URL, and the Request's fields in init.
+    expect(sent[1]![0]).toBeInstanceOf(URL);
+    expect(sent[1]![1]).toMatchObject(fields);
+    // A Request's fields at fetch's defaults are not passed: the hop's headers and mode only.
+    expect(Object.keys(sent[2]![1]).sort()).toEqual(['headers', 'redirect']);
   });
 
   test('every header of the hop is in the init fetch gets, one named __proto__ too', async () => {
@@ -248,7 +253,7 @@ describe('createAuthFetch', () => {
       { fetch: spy, redirects: 'runtime' },
     );
     await expect(apiKey(`${web.api}/go`)).rejects.toMatchObject({ name: 'RedirectError' });
-    expect(modes).toEqual(['follow', 'manual']); // the caller's mode; manual where a credential would be forwarded
+    expect(modes).toEqual([undefined, 'manual']); // follow: fetch's default, not passed; manual where a credential would be forwarded
     expect(web.seen.filter((s) => s.origin === 'other').map((s) => s.headers['x-key'])).toEqual([undefined]);
   });
 

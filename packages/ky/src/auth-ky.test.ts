@@ -13,6 +13,7 @@ import {
   queryParamScope,
   type AuthStrategy,
   type RejectedEvent,
+  type TokenAuthStrategy,
 } from '@authrail/core';
 import { createAuthKy } from '@authrail/ky';
 import {
@@ -227,43 +228,61 @@ describe.each([
     expect(web.seen).toHaveLength(0);
   });
 
-  test('a stream body is one-shot: sent once, the 401 comes back as HTTPError', async () => {
-    web.routes.set('/stream', answer(401));
-    const { strategy, events } = setup();
-    const api = createAuthKy(strategy, { ky: instance, retry: 0 });
-    const body = new ReadableStream<Uint8Array>({
-      start: (c) => (c.enqueue(new TextEncoder().encode('once')), c.close()),
-    });
-    const error = await api
-      .post(`${web.api}/stream`, { body, duplex: 'half' } as never)
-      .catch((e: unknown) => e);
-    expect((error as { response?: Response }).response?.status).toBe(401);
-    expect(web.seen.map((s) => s.body)).toEqual(['once']);
-    expect(events).toEqual([expect.objectContaining({ reason: 'body-not-replayable' })]);
-  });
-
-  test('a stream body is one-shot through every entry: a method, the instance called, an extended instance', async () => {
-    web.routes.set('/stream', answer(401));
+  test('a stream body within 1 MiB is read so that the replay sends the same bytes, through every entry', async () => {
+    for (const path of ['/s1', '/s2', '/s3']) web.routes.set(path, rejectFirstCredential());
     const { strategy, events } = setup();
     const api = createAuthKy(strategy, { ky: instance, retry: 0 });
     const stream = (text: string) =>
       new ReadableStream<Uint8Array>({
         start: (c) => (c.enqueue(new TextEncoder().encode(text)), c.close()),
       });
-    const sends = [
-      () => api.put(`${web.api}/stream`, { body: stream('method'), duplex: 'half' } as never),
-      () => api(`${web.api}/stream`, { method: 'post', body: stream('called'), duplex: 'half' } as never),
-      () =>
-        api
-          .extend({ headers: { 'X-Extended': '1' } })
-          .post(`${web.api}/stream`, { body: stream('extended'), duplex: 'half' } as never),
-    ];
-    for (const send of sends) {
-      const error = await send().catch((e: unknown) => e);
-      expect((error as { response?: Response }).response?.status).toBe(401);
-    }
-    expect(web.seen.map((s) => s.body)).toEqual(['method', 'called', 'extended']);
-    expect(events.map((e) => e.reason)).toEqual(Array(3).fill('body-not-replayable'));
+    expect((await api.put(`${web.api}/s1`, { body: stream('method'), duplex: 'half' } as never)).status).toBe(
+      200,
+    );
+    await (strategy as TokenAuthStrategy).tokens.invalidate(
+      await (strategy as TokenAuthStrategy).tokens.getToken(),
+    );
+    expect(
+      (await api(`${web.api}/s2`, { method: 'post', body: stream('called'), duplex: 'half' } as never))
+        .status,
+    ).toBe(200);
+    await (strategy as TokenAuthStrategy).tokens.invalidate(
+      await (strategy as TokenAuthStrategy).tokens.getToken(),
+    );
+    const extended = api.extend({ headers: { 'X-Extended': '1' } });
+    expect(
+      (await extended.post(`${web.api}/s3`, { body: stream('extended'), duplex: 'half' } as never)).status,
+    ).toBe(200);
+    expect(web.seen.map((s) => s.body)).toEqual([
+      'method',
+      'method',
+      'called',
+      'called',
+      'extended',
+      'extended',
+    ]);
+    expect(events.map((e) => e.reason)).toEqual(Array(3).fill('replaying'));
+  });
+
+  test('a stream body over 1 MiB is sent once, as it streams: the 401 comes back as HTTPError', async () => {
+    web.routes.set('/stream', answer(401));
+    const { strategy, events } = setup();
+    const api = createAuthKy(strategy, { ky: instance, retry: 0 });
+    const chunk = new Uint8Array(256 * 1024).fill(65);
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => {
+        if (pulled < 5) c.enqueue(chunk);
+        else c.close();
+        pulled += 1;
+      },
+    });
+    const error = await api
+      .post(`${web.api}/stream`, { body, duplex: 'half' } as never)
+      .catch((e: unknown) => e);
+    expect((error as { response?: Response }).response?.status).toBe(401);
+    expect(web.seen.map((s) => s.body.length)).toEqual([5 * 256 * 1024]);
+    expect(events).toEqual([expect.objectContaining({ reason: 'body-not-replayable' })]);
   });
 
   test('prefix/prefixUrl, searchParams, the scope parameter and the user hooks compose', async () => {

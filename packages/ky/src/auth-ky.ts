@@ -48,8 +48,9 @@ export type AuthKyOptions<K = typeof ky> = Omit<KyOptions, 'fetch'> & {
  * (`MissingScopeError`, `TokenEndpointError`: the token endpoint was already retried by
  * core) are never retried by ky: a `retry.shouldRetry` guard is composed with yours (and
  * the base instance's), backed by a `beforeRetry` hook that also holds for instances you
- * `extend` from this one. A stream body is sent once and never replayed (a
- * `beforeRequest` hook marks it). The credential is never on ky's own `Request`; a query
+ * `extend` from this one. A body is read (up to 1 MiB, from a clone of ky's `Request`)
+ * so that a replay can send it again; a longer one (a large stream) is sent once, and its
+ * 401 returned. The credential is never on ky's own `Request`; a query
  * credential the policies set (an API key) is left out of the `response.url` an
  * `HTTPError` holds (a `beforeError` hook). `prefixUrl` (ky 1) / `prefix` and `baseUrl`
  * (ky 2), `searchParams`, your hooks and `throwHttpErrors` behave as they always do; a
@@ -77,21 +78,8 @@ export function createAuthKy<K = typeof ky>(strategy: AuthStrategy, options: Aut
   }
   const { ky: base = ky as unknown as KyLike<K>, fetch: innerFetch, ...kyOptions } = options;
   if (typeof base?.extend !== 'function') throw new ConfigError('must be a ky instance', { option: 'ky' });
-  // ky turns every body into a Request body; remember which ones began as a caller's
-  // stream, so the fetch layer neither buffers nor replays them.
-  const streamed = new WeakSet<Request>();
-  const markStream = (...args: unknown[]) => {
-    const request = requestOf(args);
-    const kyOptionsSeen = (
-      args[0] instanceof Request ? args[1] : (args[0] as { options?: unknown } | undefined)?.options
-    ) as { body?: unknown } | undefined;
-    if (request && isStream(kyOptionsSeen?.body)) streamed.add(request);
-  };
   const userHooks = (kyOptions.hooks ?? {}) as Record<string, unknown[] | undefined>;
-  const authFetch = createAuthFetch(strategy, {
-    ...(innerFetch ? { fetch: innerFetch } : {}),
-    isOneShot: (request) => streamed.has(request),
-  });
+  const authFetch = createAuthFetch(strategy, innerFetch ? { fetch: innerFetch } : {});
   const extend = base.extend.bind(base) as unknown as (
     derive: (parent: Record<string, unknown>) => object,
   ) => K;
@@ -101,19 +89,12 @@ export function createAuthKy<K = typeof ky>(strategy: AuthStrategy, options: Aut
     ...kyOptions,
     hooks: {
       ...userHooks,
-      beforeRequest: [...(userHooks.beforeRequest ?? []), markStream],
       beforeRetry: [rethrowAuthrailErrors, ...(userHooks.beforeRetry ?? [])],
       beforeError: [withoutQueryCredentials, ...(userHooks.beforeError ?? [])],
     },
     fetch: authFetch,
     ...guardRetry(parent.retry, kyOptions.retry),
   }));
-}
-
-/** A body that can be read once: a web stream, a Node `Readable`, an async generator. */
-function isStream(body: unknown): boolean {
-  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) return true;
-  return typeof (body as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
 }
 
 /**
@@ -185,12 +166,4 @@ function rethrowAuthrailErrors(...args: unknown[]): undefined {
   const state = args[0] as { error?: unknown } | undefined;
   if (isAuthrailError(state?.error)) throw state.error;
   return undefined;
-}
-
-// ky 1 calls hooks with positional arguments, ky 2 with one state object.
-function requestOf(args: unknown[]): Request | undefined {
-  const [first] = args;
-  if (first instanceof Request) return first;
-  const state = first as { request?: unknown } | undefined;
-  return state?.request instanceof Request ? state.request : undefined;
 }

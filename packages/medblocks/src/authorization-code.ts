@@ -1,6 +1,5 @@
-import { ConfigError } from '@authrail/core';
 import {
-  grantOptionsOf,
+  presetOptionsOf,
   authorizationCode,
   createSignInStrategy,
   type ClientPresetOptions,
@@ -54,8 +53,15 @@ export type MedblocksAuthorizationCodeStrategy = SignInStrategy;
 export function medblocksAuthorizationCode(
   options: MedblocksAuthorizationCodeOptions,
 ): MedblocksAuthorizationCodeStrategy {
-  if (!options || typeof options !== 'object')
-    throw new ConfigError('must be an options object', { option: 'options' });
+  const { provider, grant } = presetOptionsOf(options, [
+    'baseUrl',
+    'redirectUri',
+    'authorizePath',
+    'revocationPath',
+    'scope',
+    'storage',
+    'session',
+  ]);
   const server = medblocksServer(options.baseUrl, {
     authorization: options.authorizePath ?? '/oauth2/auth',
     revocation: options.revocationPath ?? '/oauth2/revoke',
@@ -66,15 +72,15 @@ export function medblocksAuthorizationCode(
     redirectUri: options.redirectUri,
     scope: options.scope ?? 'openid offline_access user/*.read',
     ...(options.storage ? { storage: options.storage } : {}),
-    ...grantOptionsOf(options),
+    ...grant,
     storageKey: 'authrail:medblocks:',
     session: options.session,
   });
   return createSignInStrategy({
     source,
     strategy: {
-      ...options,
-      origins: options.origins ?? [new URL(server.issuer).origin],
+      ...provider,
+      origins: provider.origins ?? [new URL(server.issuer).origin],
       // concat, not spread: a non-array `policies` reaches core's check and its ConfigError.
       policies: [fhirJson(`${server.issuer}/fhir`)].concat(options.policies ?? []),
     },

@@ -1,6 +1,6 @@
-import { ConfigError, createAuthStrategy, type RequestPolicy, type TokenAuthStrategy } from '@authrail/core';
+import { createAuthStrategy, type RequestPolicy, type TokenAuthStrategy } from '@authrail/core';
 import {
-  grantOptionsOf,
+  presetOptionsOf,
   clientCredentials,
   clientSecretBasic,
   type ClientSecretPresetOptions,
@@ -45,20 +45,19 @@ export function fhirJson(fhirBase: string): RequestPolicy {
  * ```
  */
 export function medblocksClientCredentials(options: MedblocksClientCredentialsOptions): TokenAuthStrategy {
-  if (!options || typeof options !== 'object')
-    throw new ConfigError('must be an options object', { option: 'options' });
+  const { provider, grant } = presetOptionsOf(options, ['baseUrl', 'clientSecret', 'scope']);
   const server = medblocksServer(options.baseUrl);
   const source = clientCredentials({
     server,
     clientId: options.clientId,
     clientAuth: clientSecretBasic(options.clientSecret),
     ...(options.scope === undefined ? {} : { scope: options.scope }),
-    ...grantOptionsOf(options),
+    ...grant,
   });
   return createAuthStrategy({
-    ...options,
+    ...provider,
     source,
-    origins: options.origins ?? [new URL(server.issuer).origin],
+    origins: provider.origins ?? [new URL(server.issuer).origin],
     // concat, not spread: a non-array `policies` reaches core's check and its ConfigError.
     policies: [fhirJson(`${server.issuer}/fhir`)].concat(options.policies ?? []),
   });

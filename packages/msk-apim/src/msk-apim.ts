@@ -1,6 +1,6 @@
 import { ConfigError, createAuthStrategy, queryParamScope, type TokenAuthStrategy } from '@authrail/core';
 import {
-  grantOptionsOf,
+  presetOptionsOf,
   clientCredentials,
   clientSecretPost,
   endpointsAt,
@@ -53,8 +53,13 @@ function checkStudy(value: unknown): void {
  * ```
  */
 export function mskApim(options: MskApimOptions): MskApimStrategy {
-  if (!options || typeof options !== 'object')
-    throw new ConfigError('must be an options object', { option: 'options' });
+  const { provider, grant } = presetOptionsOf(options, [
+    'baseUrl',
+    'clientSecret',
+    'researchStudy',
+    'tokenPath',
+    'scope',
+  ]);
   const server = endpointsAt(options.baseUrl, { token: options.tokenPath ?? DEFAULT_MSK_TOKEN_PATH });
   checkStudy(options.researchStudy);
   const source = clientCredentials({
@@ -62,9 +67,9 @@ export function mskApim(options: MskApimOptions): MskApimStrategy {
     clientId: options.clientId,
     clientAuth: clientSecretPost(options.clientSecret),
     scope: options.scope ?? 'full',
-    ...grantOptionsOf(options),
+    ...grant,
   });
-  const origins = options.origins ?? [new URL(server.issuer).origin];
+  const origins = provider.origins ?? [new URL(server.issuer).origin];
 
   const build = (
     researchStudy: string | undefined,
@@ -81,7 +86,7 @@ export function mskApim(options: MskApimOptions): MskApimStrategy {
     const strategy = shared
       ? // The token manager (and its store, refresh and retry) is the first strategy's.
         createAuthStrategy({
-          ...options,
+          ...provider,
           store: undefined,
           refresh: undefined,
           retry: undefined,
@@ -89,7 +94,7 @@ export function mskApim(options: MskApimOptions): MskApimStrategy {
           origins,
           policies,
         })
-      : createAuthStrategy({ ...options, source, origins, policies });
+      : createAuthStrategy({ ...provider, source, origins, policies });
     return {
       send: strategy.send,
       tokens: strategy.tokens,

@@ -3,6 +3,7 @@ import {
   AuthorizationResponseError,
   ConfigError,
   NotAuthenticatedError,
+  checkOptions,
   ErrorCodes,
   TokenEndpointError,
   type Token,
@@ -10,7 +11,7 @@ import {
 } from '@authrail/core';
 import { checkClientAuth, none, type ClientAuthentication } from './client-auth.js';
 import { dpopBinding } from './dpop.js';
-import { checkClientId, checkMapError, runGrant, tokenFrom, type GrantOptions } from './grant.js';
+import { GRANT_KEYS, checkClientId, checkMapError, runGrant, tokenFrom, type GrantOptions } from './grant.js';
 import type { MapError } from './errors.js';
 import { checkHttp } from './http.js';
 import { resolveServer, secureUrl, type ServerOptions } from './server.js';
@@ -113,8 +114,18 @@ type PendingIndex = { state: string; createdAt: number }[];
  * @see https://www.rfc-editor.org/rfc/rfc7636
  */
 export function authorizationCode(options: AuthorizationCodeOptions): AuthorizationCodeSource {
-  if (!options || typeof options !== 'object')
-    throw new ConfigError('must be an options object', { option: 'options' });
+  checkOptions(options, [
+    'server',
+    'clientId',
+    'redirectUri',
+    'scope',
+    'clientAuth',
+    'storage',
+    'storageKey',
+    'session',
+    'mapError',
+    ...GRANT_KEYS,
+  ]);
   const server = resolveServer(options.server);
   const clientId = checkClientId(options.clientId);
   const redirect = secureUrl(options.redirectUri, 'redirectUri');

@@ -1,8 +1,9 @@
 import * as client from 'openid-client';
-import { ConfigError, type TokenSource } from '@authrail/core';
+import { ConfigError, checkOptions, type TokenSource } from '@authrail/core';
 import type { MapError } from './errors.js';
 import { checkClientAuth, type ClientAuthentication } from './client-auth.js';
 import {
+  GRANT_KEYS,
   checkClientId,
   checkMapError,
   checkParameters,
@@ -52,8 +53,16 @@ export interface ClientCredentialsOptions extends GrantOptions {
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 export function clientCredentials(options: ClientCredentialsOptions): TokenSource {
-  if (!options || typeof options !== 'object')
-    throw new ConfigError('must be an options object', { option: 'options' });
+  checkOptions(options, [
+    'server',
+    'clientId',
+    'clientAuth',
+    'scope',
+    'resource',
+    'parameters',
+    'mapError',
+    ...GRANT_KEYS,
+  ]);
   const server = resolveServer(options.server);
   const clientId = checkClientId(options.clientId);
   const auth = checkClientAuth(options.clientAuth);

@@ -6,10 +6,12 @@ import {
   createToken,
   isAuthrailError,
   isTokenEndpointError,
+  providerOptionsOf,
   toTokenEndpointError,
+  type ProviderOptions,
   type Token,
 } from '@authrail/core';
-import type { ClientAuthentication } from './client-auth.js';
+import type { ClientAuthentication, ClientPresetOptions } from './client-auth.js';
 import type { DPoPBinding, DPoPOption } from './dpop.js';
 import { abortedBy, endpointError, type MapError, type Observed } from './errors.js';
 import { endpointFetch, type HttpSettings } from './http.js';
@@ -45,6 +47,32 @@ export interface GrantOptions {
  */
 export function grantOptionsOf(options: GrantOptions): GrantOptions {
   return { fetch: options.fetch, maxResponseBytes: options.maxResponseBytes, dpop: options.dpop };
+}
+
+/** The keys of {@link GrantOptions}, for the whole-object checks of sources and presets. */
+export const GRANT_KEYS = ['fetch', 'maxResponseBytes', 'dpop'] as const;
+
+/**
+ * For presets on an OAuth client: checks the options whole (`clientId`, the
+ * {@link GrantOptions}, core's `ProviderOptions` and the preset's `own` keys; anything
+ * else is a `ConfigError` naming it) and splits out what goes to `createAuthStrategy` and
+ * what goes to the token source.
+ *
+ * @example
+ * ```ts
+ * const { provider, grant } = presetOptionsOf(options, ['baseUrl', 'clientSecret']);
+ * const source = clientCredentials({ server, clientId: options.clientId, clientAuth, ...grant });
+ * return createAuthStrategy({ ...provider, source, origins: provider.origins ?? [apiOrigin] });
+ * ```
+ */
+export function presetOptionsOf(
+  options: ClientPresetOptions,
+  own: readonly string[],
+): { provider: ProviderOptions; grant: GrantOptions } {
+  return {
+    provider: providerOptionsOf(options, ['clientId', ...GRANT_KEYS, ...own]),
+    grant: grantOptionsOf(options),
+  };
 }
 
 const STANDARD = new Set(['access_token', 'token_type', 'expires_in', 'refresh_token', 'scope', 'id_token']);

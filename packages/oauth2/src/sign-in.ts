@@ -1,6 +1,8 @@
 import type { AuthrailError } from '@authrail/core';
 import {
+  ConfigError,
   NotAuthenticatedError,
+  checkOptions,
   createAuthStrategy,
   createTabTokenStore,
   toTokenEndpointError,
@@ -69,6 +71,11 @@ export interface SignInStrategyOptions {
  * ```
  */
 export function createSignInStrategy(options: SignInStrategyOptions): SignInStrategy {
+  checkOptions(options, ['source', 'strategy', 'tabChannel']);
+  if (typeof options.strategy !== 'object' || options.strategy === null)
+    throw new ConfigError("must be core's options for the strategy (origins, policies, store, …)", {
+      option: 'strategy',
+    });
   const { source, strategy: strategyOptions, tabChannel } = options;
   const inPage = typeof (globalThis as { document?: unknown }).document === 'object';
   const store = strategyOptions.store ?? (inPage ? createTabTokenStore({ name: tabChannel }) : undefined);

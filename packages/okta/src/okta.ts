@@ -1,5 +1,4 @@
 import {
-  ConfigError,
   TokenEndpointError,
   createAuthStrategy,
   isTokenEndpointError,
@@ -7,7 +6,7 @@ import {
   type TokenAuthStrategy,
 } from '@authrail/core';
 import {
-  grantOptionsOf,
+  presetOptionsOf,
   clientCredentials,
   clientSecretBasic,
   endpointsAt,
@@ -160,23 +159,18 @@ function oktaErrors(
  * @see https://developer.okta.com/docs/guides/implement-grant-type/clientcreds/main/
  */
 export function oktaClientCredentials(options: OktaClientCredentialsOptions): TokenAuthStrategy {
-  if (!options || typeof options !== 'object')
-    throw new ConfigError('must be an options object', { option: 'options' });
+  const { provider, grant } = presetOptionsOf(options, ['issuer', 'clientSecret', 'scope']);
   const server = oktaServer(options.issuer);
   const source = clientCredentials({
     server,
     clientId: options.clientId,
     clientAuth: clientSecretBasic(options.clientSecret),
     ...(options.scope === undefined ? {} : { scope: options.scope }),
-    ...grantOptionsOf(options),
+    ...grant,
     mapError: oktaErrors,
   });
   const oktaOrigin = new URL(server.tokenEndpoint).origin;
-  const strategy = createAuthStrategy({
-    ...options,
-    source,
-    origins: options.origins ?? [oktaOrigin],
-  });
+  const strategy = createAuthStrategy({ ...provider, source, origins: provider.origins ?? [oktaOrigin] });
   if (options.origins === undefined) {
     // Okta issues the token; the API it is for (CTRP) lives elsewhere. Said first, and loudly.
     try {

@@ -32,7 +32,8 @@ function setup(extra: Partial<OpenTelemetryOptions> = {}) {
   const on = openTelemetry({ tracerProvider, meterProvider, strategy: 'msk', ...extra });
   const strategy = mskApim({
     baseUrl: sb.urls.mskApim.baseUrl,
-    ...demoClients.mskApim,
+    clientId: demoClients.mskApim.clientId,
+    clientSecret: demoClients.mskApim.clientSecret,
     researchStudy: '17-001',
     retry: FAST_RETRY,
     on,
@@ -176,7 +177,8 @@ describe('openTelemetry', () => {
     const { strategy } = setup();
     const plain = mskApim({
       baseUrl: sb.urls.mskApim.baseUrl,
-      ...demoClients.mskApim,
+      clientId: demoClients.mskApim.clientId,
+      clientSecret: demoClients.mskApim.clientSecret,
       researchStudy: '17-001',
       on: openTelemetry(),
     });

@@ -7,7 +7,7 @@ import {
   type MeterProvider,
   type TracerProvider,
 } from '@opentelemetry/api';
-import { ConfigError, type AuthEvents, type TokenFetchedEvent } from '@authrail/core';
+import { ConfigError, checkOptions, type AuthEvents, type TokenFetchedEvent } from '@authrail/core';
 
 /** Options of {@link openTelemetry}. */
 export interface OpenTelemetryOptions {
@@ -67,8 +67,7 @@ function shown(endpoint: string | undefined): string | undefined {
  * ```
  */
 export function openTelemetry(options: OpenTelemetryOptions = {}): AuthEvents {
-  if (options === null || typeof options !== 'object')
-    throw new ConfigError('must be an options object', { option: 'options' });
+  checkOptions(options, ['tracerProvider', 'meterProvider', 'strategy', 'on']);
   for (const name of ['tracerProvider', 'meterProvider'] as const) {
     const provider = options[name] as { getTracer?: unknown; getMeter?: unknown } | undefined;
     if (provider !== undefined && typeof (provider.getTracer ?? provider.getMeter) !== 'function')

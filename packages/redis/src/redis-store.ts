@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import {
   ConfigError,
+  checkOptions,
   TokenEndpointError,
   createToken,
   isAuthrailError,
@@ -169,7 +170,20 @@ class Timeout extends Error {
  * ```
  */
 export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTokenStore {
-  const client = options?.client;
+  checkOptions(options, [
+    'client',
+    'prefix',
+    'encryption',
+    'leaseMs',
+    'commandTimeoutMs',
+    'pollMs',
+    'failureHoldMs',
+    'refreshTokenTtlMs',
+    'defaultTtlMs',
+    'logger',
+    'on',
+  ]);
+  const client = options.client;
   if (
     typeof client?.eval !== 'function' ||
     typeof client.publish !== 'function' ||

@@ -9,7 +9,7 @@ import {
   type Transport,
 } from '@authrail/core';
 import {
-  grantOptionsOf,
+  presetOptionsOf,
   authorizationCode,
   clientSecretBasic,
   createMemoryStorage,
@@ -20,6 +20,7 @@ import {
   type ClientAuthentication,
   type ClientPresetOptions,
   type FlowStorage,
+  type GrantOptions,
   type PrivateKeyInput,
   type SecretInput,
   type SignInStrategy,
@@ -154,6 +155,7 @@ function defaultStorage(): FlowStorage {
  */
 function appSource(
   options: SmartAppLaunchOptions,
+  grant: GrantOptions,
   at: {
     tokenEndpoint: string;
     scopes: readonly string[];
@@ -169,7 +171,7 @@ function appSource(
     scope: at.scopes.join(' '),
     storage: at.storage,
     ...(clientAuth ? { clientAuth } : {}),
-    ...grantOptionsOf(options),
+    ...grant,
     storageKey: 'authrail:smart:',
     session: options.session,
   });
@@ -239,8 +241,16 @@ function appClient(options: SmartAppLaunchOptions): {
  * @see https://hl7.org/fhir/smart-app-launch/app-launch.html
  */
 export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchStrategy {
-  if (!options || typeof options !== 'object')
-    throw new ConfigError('must be an options object', { option: 'options' });
+  const { provider, grant } = presetOptionsOf(options, [
+    'fhirBaseUrl',
+    'redirectUri',
+    'scope',
+    'storage',
+    'session',
+    'clientSecret',
+    'privateKey',
+    'signer',
+  ]);
   const fhir = endpointsAt(options.fhirBaseUrl, { token: '/.well-known/smart-configuration' }, 'fhirBaseUrl');
   if (typeof options.scope !== 'string' || !options.scope.trim())
     throw new ConfigError('must name the scopes, e.g. launch/patient patient/*.rs', { option: 'scope' });
@@ -248,14 +258,14 @@ export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchSt
   const storage = options.storage ?? defaultStorage();
   const name = `authrail:smart:${options.clientId}`;
   const memory = tabMemory(storage, name);
-  const source = appSource(options, { tokenEndpoint: fhir.tokenEndpoint, scopes, storage, memory });
+  const source = appSource(options, grant, { tokenEndpoint: fhir.tokenEndpoint, scopes, storage, memory });
   // In a page, one tab store for every launch: each launch's tokens under their own key.
   const inPage = typeof (globalThis as { document?: unknown }).document === 'object';
   const store = options.store ?? (inPage ? createTabTokenStore({ name }) : undefined);
   const signInOf = launchSignIns(source, {
     strategy: {
-      ...options,
-      origins: options.origins ?? [new URL(fhir.issuer).origin],
+      ...provider,
+      origins: provider.origins ?? [new URL(fhir.issuer).origin],
       ...(store ? { store } : {}),
     },
     session: options.session,

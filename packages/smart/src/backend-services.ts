@@ -1,6 +1,6 @@
 import { ConfigError, createAuthStrategy, type TokenAuthStrategy } from '@authrail/core';
 import {
-  grantOptionsOf,
+  presetOptionsOf,
   clientCredentials,
   endpointsAt,
   type AssertionSigner,
@@ -86,8 +86,13 @@ function checkScope(scope: unknown): string {
  * @see https://hl7.org/fhir/smart-app-launch/backend-services.html
  */
 export function smartBackendServices(options: SmartBackendServicesOptions): TokenAuthStrategy {
-  if (!options || typeof options !== 'object')
-    throw new ConfigError('must be an options object', { option: 'options' });
+  const { provider, grant } = presetOptionsOf(options, [
+    'fhirBaseUrl',
+    'privateKey',
+    'signer',
+    'scope',
+    'tokenEndpoint',
+  ]);
   // endpointsAt checks the base URL (https:, or http: on loopback; no query or fragment).
   const fhir = endpointsAt(options.fhirBaseUrl, { token: '/.well-known/smart-configuration' }, 'fhirBaseUrl');
   const { clientAuth, check } = assertionClient(options);
@@ -104,11 +109,11 @@ export function smartBackendServices(options: SmartBackendServicesOptions): Toke
     clientId: options.clientId,
     clientAuth,
     scope,
-    ...grantOptionsOf(options),
+    ...grant,
   });
   return createAuthStrategy({
-    ...options,
+    ...provider,
     source,
-    origins: options.origins ?? [new URL(fhir.issuer).origin],
+    origins: provider.origins ?? [new URL(fhir.issuer).origin],
   });
 }

@@ -31,7 +31,12 @@ afterEach(() => {
 function configure() {
   const container = rootContainer.createChildContainer();
   registerAuthStrategy(container, () =>
-    mskApim({ baseUrl: sb.urls.mskApim.baseUrl, ...demoClients.mskApim, researchStudy: '17-001' }),
+    mskApim({
+      baseUrl: sb.urls.mskApim.baseUrl,
+      clientId: demoClients.mskApim.clientId,
+      clientSecret: demoClients.mskApim.clientSecret,
+      researchStudy: '17-001',
+    }),
   );
   registerAuthClient(container, AUTH_FETCH, (strategy) => createAuthFetch(strategy));
   registerAuthClient(container, AUTH_KY, (strategy) => createAuthKy(strategy, { ky }));

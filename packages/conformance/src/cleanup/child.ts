@@ -99,7 +99,8 @@ function client(
 ): { get(url: string, signal: AbortSignal): Promise<number>; detach(): void } {
   const strategy = mskApim({
     baseUrl: sb.urls.mskApim.baseUrl,
-    ...demoClients.mskApim,
+    clientId: demoClients.mskApim.clientId,
+    clientSecret: demoClients.mskApim.clientSecret,
     researchStudy: '17-001',
     retry,
   });

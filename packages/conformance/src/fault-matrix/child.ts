@@ -140,7 +140,8 @@ async function provider(sb: Sandbox, name: MatrixProvider): Promise<{ strategy: 
       return {
         strategy: mskApim({
           baseUrl: sb.urls.mskApim.baseUrl,
-          ...demoClients.mskApim,
+          clientId: demoClients.mskApim.clientId,
+          clientSecret: demoClients.mskApim.clientSecret,
           researchStudy: '17-001',
           retry,
           on,
@@ -152,7 +153,8 @@ async function provider(sb: Sandbox, name: MatrixProvider): Promise<{ strategy: 
       return {
         strategy: oktaClientCredentials({
           issuer: sb.urls.okta.issuer,
-          ...demoClients.okta,
+          clientId: demoClients.okta.clientId,
+          clientSecret: demoClients.okta.clientSecret,
           scope: 'ctrp.read',
           origins: [sb.url],
           retry,

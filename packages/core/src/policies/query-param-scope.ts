@@ -1,4 +1,5 @@
 import { ConfigError, MissingScopeError } from '../errors.js';
+import { checkKnown } from '../options.js';
 import type { RequestPolicy } from './types.js';
 
 /** Options for {@link queryParamScope}. */
@@ -22,6 +23,7 @@ export interface QueryParamScopeOptions {
  * ```
  */
 export function queryParamScope(options: QueryParamScopeOptions): RequestPolicy {
+  checkKnown(options, 'options', ['param', 'value', 'required']);
   if (typeof options?.param !== 'string' || options.param.length === 0) {
     throw new ConfigError('must be a non-empty string', { option: 'param' });
   }
