@@ -13,8 +13,12 @@ import {
   isAuthrailError,
   isConfigError,
   isMissingScopeError,
+  isNotAuthenticatedError,
   isRedirectError,
   isTokenEndpointError,
+  NotAuthenticatedError,
+  createToken,
+  toTokenEndpointError,
 } from '@authrail/core';
 import { scrubError, scrubSecrets } from './errors.js';
 
@@ -59,6 +63,7 @@ describe('error types', () => {
         'RedirectError',
         isRedirectError,
       ],
+      [new NotAuthenticatedError('sign in first'), 'NotAuthenticatedError', isNotAuthenticatedError],
     ];
     for (const [error, name, guard] of cases) {
       expect(error.name).toBe(name);
@@ -191,5 +196,70 @@ describe('redaction', () => {
     expect(scrubError(withCode, [])).toMatchObject({ message: 'reset', code: 'ECONNRESET' });
     expect(scrubError(`text ${SECRET}`, [SECRET])).toBe('text [redacted]');
     expect(scrubError(42, [])).toBe(42);
+  });
+});
+
+describe('the one error boundary (issue 22)', () => {
+  test("authrail's own message is never rewritten by the shape scrubber", () => {
+    const error = (() => {
+      try {
+        createToken({ accessToken: 'abc-1234', tokenType: 'mac' });
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('no error');
+    })();
+    expect(error.message).toContain('only Bearer and DPoP tokens can be sent');
+    expect(error.message).not.toContain('[redacted] DPoP');
+  });
+
+  test('a token a server quotes as JSON inside its error_description is redacted everywhere the text is kept', () => {
+    const leaked = 'eyJleaked.access.token-77';
+    const body = JSON.stringify({
+      error: 'invalid_grant',
+      error_description: JSON.stringify({ access_token: leaked, note: 'echoed by a careless server' }),
+    });
+    const error = toTokenEndpointError(new Error('bad'), {
+      endpoint: 'https://auth.example.org/token',
+      response: { status: 400, body },
+    }) as TokenEndpointError;
+    expect(error).toMatchObject({
+      code: ErrorCodes.TOKEN_ENDPOINT_ERROR,
+      error: 'invalid_grant',
+      status: 400,
+    });
+    expect(error.message).toContain('answered 400 invalid_grant');
+    const text = [allRenderings(error), String(error.body), String(error.errorDescription)].join('\n');
+    expect(text).not.toContain(leaked);
+    expect(error.body).toContain('[redacted]');
+  });
+
+  test("an unreachable endpoint says why in the message: the root cause's code", () => {
+    const refused = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }),
+    });
+    const error = toTokenEndpointError(refused, { endpoint: 'https://auth.example.org/token' });
+    expect(error).toMatchObject({ code: ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE });
+    expect(error.message).toBe(
+      'could not reach token endpoint https://auth.example.org/token (ECONNREFUSED)',
+    );
+  });
+
+  test('a function that fails to make the credential, a deadline, a non-JSON error page: each its own code', () => {
+    const endpoint = 'https://auth.example.org/token';
+    expect(
+      toTokenEndpointError(new TypeError('bad key'), { endpoint, credential: 'the signer' }).message,
+    ).toBe(
+      `could not make the client credential for token endpoint ${endpoint}: the signer failed (bad key)`,
+    );
+    expect(toTokenEndpointError(new Error('x'), { endpoint, timedOut: true })).toMatchObject({
+      code: ErrorCodes.TOKEN_ENDPOINT_TIMEOUT,
+    });
+    expect(
+      toTokenEndpointError(undefined, {
+        endpoint,
+        response: { status: 502, body: '<html>Bad gateway</html>' },
+      }),
+    ).toMatchObject({ code: ErrorCodes.TOKEN_RESPONSE_INVALID, status: 502 });
   });
 });

@@ -1,6 +1,6 @@
 // Client credentials against the sandbox: what makes two tokens different keeps them apart.
 import { describe, expect, test } from 'vitest';
-import { createAuthStrategy, createMemoryTokenStore } from '@authrail/core';
+import { createAuthStrategy, createMemoryTokenStore, createTokenManager } from '@authrail/core';
 import { clientCredentials, clientSecretPost, type ClientCredentialsOptions } from '@authrail/oauth2';
 import { useSandbox } from '@authrail/test-utils';
 
@@ -53,5 +53,21 @@ describe('store keys cover every grant parameter (issue 9 #6)', () => {
     [{ resource: ['https://a.example.org/', 7] }, /^resource:/],
   ])('%j is refused at construction', (extra, message) => {
     expect(() => source(extra as never)).toThrow(message);
+  });
+});
+
+describe('one clock (issue 22)', () => {
+  test('regression: tokens are stamped with the token manager’s clock, so 3 simulated hours of 1 h tokens cost 4 token requests', async () => {
+    let now = Date.parse('2026-12-07T09:00:00Z');
+    const tokens = createTokenManager({ source: source(), now: () => now });
+    const first = await tokens.getToken();
+    expect(first.issuedAt).toBe(now);
+    // 541 calls, one every 20 s, over 3 hours; 1 h tokens are refreshed ahead from 55 min.
+    for (let call = 0; call < 541; call += 1) {
+      now += 20_000;
+      await tokens.getToken();
+      await new Promise((resolve) => setImmediate(resolve)); // a background refresh lands
+    }
+    expect(sb.tokenRequests()).toHaveLength(4);
   });
 });
