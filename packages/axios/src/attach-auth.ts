@@ -71,7 +71,7 @@ function requestUrl(instance: AxiosInstance, config: InternalAxiosRequestConfig)
 }
 
 /** XHR follows redirects out of sight; so does fetch in a browser (a page or a worker). */
-function runtimeHidesRedirects(adapterName: unknown): boolean {
+function transportFollowsRedirects(adapterName: unknown): boolean {
   const scope = globalThis as { document?: unknown; importScripts?: unknown };
   const browser = typeof scope.document === 'object' || typeof scope.importScripts === 'function';
   return adapterName === 'xhr' || (adapterName === 'fetch' && browser);
@@ -336,7 +336,7 @@ function abortError(axios: AxiosStatic, reason: unknown, config: InternalAxiosRe
  * A per-request `adapter` option replaces the instance's, and authrail with it.
  *
  * @param instance - the axios instance (from `axios.create()`, or `axios` itself)
- * @param strategy - any {@link AuthStrategy}, e.g. from a provider preset
+ * @param strategy - any {@link AuthStrategy}, e.g. from a preset
  * @returns `detach()`: puts the instance's previous adapter back (if authrail's is still
  *   the current one); requests already dispatched finish as they began
  * @throws `ConfigError` (from `@authrail/core`) naming `instance` or `strategy` when either is not one
@@ -375,7 +375,7 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
     const signal = signalOf(config);
     const options: SendOptions = {
       ...(signal ? { signal } : {}),
-      transportFollowsRedirects: runtimeHidesRedirects((inner as { adapterName?: unknown }).adapterName),
+      transportFollowsRedirects: transportFollowsRedirects((inner as { adapterName?: unknown }).adapterName),
       ...(typeof config.maxRedirects === 'number' && config.maxRedirects > 0
         ? { maxRedirects: config.maxRedirects }
         : {}),

@@ -1,7 +1,7 @@
 /**
- * `@authrail/axios`: the axios adapter. `attachAuth(instance, strategy)` installs one
- * request interceptor (it authorizes at dispatch, replays a 401 once) and returns a
- * function that removes exactly it.
+ * `@authrail/axios`: the axios adapter. `attachAuth(instance, strategy)` wraps the
+ * instance's adapter (under your interceptors, over the wire: every hop authorized, a 401
+ * replayed once) and returns a function that puts the previous adapter back.
  *
  * @example
  * ```ts

@@ -507,7 +507,7 @@ export function scrubSecrets(text: string, secrets: readonly (string | undefined
  * credential but may have been built around one it was told of. Text from elsewhere (a
  * server's body, another library's error) goes through {@link scrubSecrets}.
  */
-export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
   let out = text;
   for (const secret of secrets) {
     if (!secret || secret.length < 4) continue;

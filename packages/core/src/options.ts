@@ -74,8 +74,8 @@ export function checkOptions(options: unknown, known: readonly string[]): void {
 /** The options of every strategy factory (`StrategyOptions`). */
 export const STRATEGY_KEYS = ['origins', 'policies', 'rejectWhen', 'logger', 'on'] as const;
 /** The options of the token manager a strategy builds (`TokenOptions`). */
-export const TOKEN_KEYS = ['store', 'refresh', 'retry'] as const;
-/** What every provider preset takes on top of its own options (`ProviderOptions`). */
+const TOKEN_KEYS = ['store', 'refresh', 'retry'] as const;
+/** What every preset takes on top of its own options (`PresetOptions`). */
 export const PROVIDER_KEYS = [...STRATEGY_KEYS, ...TOKEN_KEYS] as const;
 
 /** A number in `[min, max]` (an integer when asked), or `fallback` when undefined. */

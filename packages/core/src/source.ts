@@ -64,7 +64,7 @@ export interface DPoPProver {
 }
 
 /**
- * Obtains tokens. `@authrail/oauth2` builds these for every grant; providers configure
+ * Obtains tokens. `@authrail/oauth2` builds these for every grant; presets configure
  * them. Implement it yourself for anything else (a signed assertion, a sidecar, a CLI).
  * A source does one attempt per call: retries, caching and single flight belong to the
  * token manager.

@@ -113,17 +113,17 @@ export interface CreateAuthStrategyOptions extends StrategyOptions, TokenOptions
 }
 
 /**
- * The options every provider preset accepts on top of its own, passed on to
+ * The options every preset accepts on top of its own, passed on to
  * {@link createAuthStrategy} as they are. `origins` is optional here: each preset
  * defaults it to its API's origin.
  *
  * @example
  * ```ts
- * const shared: ProviderOptions = { retry: { maxAttempts: 5 }, logger: console, on: { tokenRefreshed: count } };
+ * const shared: PresetOptions = { retry: { maxAttempts: 5 }, logger: console, on: { tokenRefreshed: count } };
  * mskApim({ baseUrl, clientId, clientSecret, researchStudy: '17-001', ...shared });
  * ```
  */
-export interface ProviderOptions extends Omit<StrategyOptions, 'origins'>, TokenOptions {
+export interface PresetOptions extends Omit<StrategyOptions, 'origins'>, TokenOptions {
   /** Origins that may receive the token. Default: the preset's API origin. */
   origins?: readonly string[];
 }
@@ -131,24 +131,24 @@ export interface ProviderOptions extends Omit<StrategyOptions, 'origins'>, Token
 /**
  * For preset authors: checks a preset's options object whole (a misspelt or removed
  * option is a `ConfigError` naming it, as plain JavaScript callers get no type error)
- * and returns the {@link ProviderOptions} in it, for `createAuthStrategy`.
+ * and returns the {@link PresetOptions} in it, for `createAuthStrategy`.
  *
  * @param options - the preset's options
- * @param own - the keys the preset takes besides the `ProviderOptions` ones
+ * @param own - the keys the preset takes besides the `PresetOptions` ones
  * @throws {@link ConfigError} naming an unknown key, or `options` when it is not an object
  * @example
  * ```ts
- * export function myVendor(options: ProviderOptions & { baseUrl: string; source: TokenSource }) {
- *   const provider = providerOptionsOf(options, ['baseUrl', 'source']);
- *   return createAuthStrategy({ ...provider, source: options.source, origins: provider.origins ?? [new URL(options.baseUrl).origin] });
+ * export function myVendor(options: PresetOptions & { baseUrl: string; source: TokenSource }) {
+ *   const preset = presetOptionsOf(options, ['baseUrl', 'source']);
+ *   return createAuthStrategy({ ...preset, source: options.source, origins: preset.origins ?? [new URL(options.baseUrl).origin] });
  * }
  * ```
  */
-export function providerOptionsOf(options: ProviderOptions, own: readonly string[]): ProviderOptions {
+export function presetOptionsOf(options: PresetOptions, own: readonly string[]): PresetOptions {
   checkKnown(options, 'options', [...PROVIDER_KEYS, ...own]);
   const picked: Record<string, unknown> = {};
   for (const key of PROVIDER_KEYS) if (options[key] !== undefined) picked[key] = options[key];
-  return picked as ProviderOptions;
+  return picked as PresetOptions;
 }
 
 function checkPolicies(policies: readonly RequestPolicy[] | undefined): readonly RequestPolicy[] {
@@ -198,7 +198,7 @@ function buildStrategy(
 
 /**
  * Builds an {@link AuthStrategy} from a token source: the one-line setup every
- * provider preset wraps. Hops to `origins` get the policies and a bearer token from a
+ * preset wraps. Hops to `origins` get the policies and a bearer token from a
  * {@link TokenManager}; hops anywhere else are sent untouched.
  *
  * @throws {@link ConfigError} naming the option, for any invalid option

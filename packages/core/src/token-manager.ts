@@ -410,7 +410,7 @@ class ManagedTokens {
 
 /**
  * Creates a {@link TokenManager}. Most users get one through `createAuthStrategy` or a
- * provider preset rather than directly.
+ * preset rather than directly.
  *
  * @throws {@link ConfigError} naming the option, for any invalid option
  * @example

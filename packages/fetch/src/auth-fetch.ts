@@ -50,7 +50,7 @@ function isStream(body: unknown): boolean {
 }
 
 /** Browsers (pages and workers) follow redirects out of sight; servers and workers show them. */
-function runtimeHidesRedirects(): boolean {
+function runtimeFollowsRedirects(): boolean {
   const scope = globalThis as { document?: unknown; importScripts?: unknown };
   return typeof scope.document === 'object' || typeof scope.importScripts === 'function';
 }
@@ -194,7 +194,7 @@ async function requestOf(
  * says why. The result has `fetch`'s signature, returns fetch's own `Response`s and throws
  * fetch's own errors; it works in Node, browsers, Bun, Deno and workers.
  *
- * @param strategy - any {@link AuthStrategy}, e.g. from a provider preset
+ * @param strategy - any {@link AuthStrategy}, e.g. from a preset
  * @param options - the `fetch` to wrap, and who follows redirects
  * @returns a function with the signature of `fetch`
  * @throws `ConfigError` (from `@authrail/core`) naming `strategy` or `fetch` when either is not one
@@ -223,7 +223,7 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
     throw new ConfigError("must be 'hop-by-hop' or 'runtime'", { option: 'redirects' });
   }
   const transportFollowsRedirects =
-    (options.redirects ?? (runtimeHidesRedirects() ? 'runtime' : 'hop-by-hop')) === 'runtime';
+    (options.redirects ?? (runtimeFollowsRedirects() ? 'runtime' : 'hop-by-hop')) === 'runtime';
 
   const authFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     // Read at call time, so test doubles and polyfills installed later are honoured;

@@ -56,7 +56,7 @@ export type AuthKyOptions<K = typeof ky> = Omit<KyOptions, 'fetch'> & {
  * (ky 2), `searchParams`, your hooks and `throwHttpErrors` behave as they always do; a
  * second 401 becomes ky's `HTTPError`.
  *
- * @param strategy - any {@link AuthStrategy}, e.g. from a provider preset
+ * @param strategy - any {@link AuthStrategy}, e.g. from a preset
  * @param options - ky options, plus `ky` (the instance to extend; default: the `ky` your
  *   project resolves) and `fetch` (the transport under authrail)
  * @returns an instance of the same ky major, made by `options.ky.extend(...)`

@@ -1,6 +1,6 @@
 /**
- * `@authrail/ky`: the ky adapter (ky 1.14+ and 2.x). `createAuthKy(strategy)` returns an
- * extended ky instance; `authHooks(strategy)` returns hooks for an instance of your own.
+ * `@authrail/ky`: the ky adapter (ky 1.14+ and 2.x). `createAuthKy(strategy, { ky })`
+ * returns your ky instance (or the installed one) extended with authrail as its `fetch`.
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 import {
-  presetOptionsOf,
+  clientPresetOptionsOf,
   authorizationCode,
   createSignInStrategy,
   type ClientPresetOptions,
@@ -53,7 +53,7 @@ export type MedblocksAuthorizationCodeStrategy = SignInStrategy;
 export function medblocksAuthorizationCode(
   options: MedblocksAuthorizationCodeOptions,
 ): MedblocksAuthorizationCodeStrategy {
-  const { provider, grant } = presetOptionsOf(options, [
+  const { preset, grant } = clientPresetOptionsOf(options, [
     'baseUrl',
     'redirectUri',
     'authorizePath',
@@ -79,8 +79,8 @@ export function medblocksAuthorizationCode(
   return createSignInStrategy({
     source,
     strategy: {
-      ...provider,
-      origins: provider.origins ?? [new URL(server.issuer).origin],
+      ...preset,
+      origins: preset.origins ?? [new URL(server.issuer).origin],
       // concat, not spread: a non-array `policies` reaches core's check and its ConfigError.
       policies: [fhirJson(`${server.issuer}/fhir`)].concat(options.policies ?? []),
     },

@@ -1,6 +1,6 @@
 import { createAuthStrategy, type RequestPolicy, type TokenAuthStrategy } from '@authrail/core';
 import {
-  presetOptionsOf,
+  clientPresetOptionsOf,
   clientCredentials,
   clientSecretBasic,
   type ClientSecretPresetOptions,
@@ -45,7 +45,7 @@ export function fhirJson(fhirBase: string): RequestPolicy {
  * ```
  */
 export function medblocksClientCredentials(options: MedblocksClientCredentialsOptions): TokenAuthStrategy {
-  const { provider, grant } = presetOptionsOf(options, ['baseUrl', 'clientSecret', 'scope']);
+  const { preset, grant } = clientPresetOptionsOf(options, ['baseUrl', 'clientSecret', 'scope']);
   const server = medblocksServer(options.baseUrl);
   const source = clientCredentials({
     server,
@@ -55,9 +55,9 @@ export function medblocksClientCredentials(options: MedblocksClientCredentialsOp
     ...grant,
   });
   return createAuthStrategy({
-    ...provider,
+    ...preset,
     source,
-    origins: provider.origins ?? [new URL(server.issuer).origin],
+    origins: preset.origins ?? [new URL(server.issuer).origin],
     // concat, not spread: a non-array `policies` reaches core's check and its ConfigError.
     policies: [fhirJson(`${server.issuer}/fhir`)].concat(options.policies ?? []),
   });

@@ -1,6 +1,6 @@
 import { ConfigError, createAuthStrategy, queryParamScope, type TokenAuthStrategy } from '@authrail/core';
 import {
-  presetOptionsOf,
+  clientPresetOptionsOf,
   clientCredentials,
   clientSecretPost,
   endpointsAt,
@@ -53,7 +53,7 @@ function checkStudy(value: unknown): void {
  * ```
  */
 export function mskApim(options: MskApimOptions): MskApimStrategy {
-  const { provider, grant } = presetOptionsOf(options, [
+  const { preset, grant } = clientPresetOptionsOf(options, [
     'baseUrl',
     'clientSecret',
     'researchStudy',
@@ -69,7 +69,7 @@ export function mskApim(options: MskApimOptions): MskApimStrategy {
     scope: options.scope ?? 'full',
     ...grant,
   });
-  const origins = provider.origins ?? [new URL(server.issuer).origin];
+  const origins = preset.origins ?? [new URL(server.issuer).origin];
 
   const build = (
     researchStudy: string | undefined,
@@ -86,7 +86,7 @@ export function mskApim(options: MskApimOptions): MskApimStrategy {
     const strategy = shared
       ? // The token manager (and its store, refresh and retry) is the first strategy's.
         createAuthStrategy({
-          ...provider,
+          ...preset,
           store: undefined,
           refresh: undefined,
           retry: undefined,
@@ -94,7 +94,7 @@ export function mskApim(options: MskApimOptions): MskApimStrategy {
           origins,
           policies,
         })
-      : createAuthStrategy({ ...provider, source, origins, policies });
+      : createAuthStrategy({ ...preset, source, origins, policies });
     return {
       send: strategy.send,
       tokens: strategy.tokens,

@@ -1,5 +1,5 @@
 import * as client from 'openid-client';
-import { ConfigError, toTokenEndpointError, type ProviderOptions } from '@authrail/core';
+import { ConfigError, toTokenEndpointError, type PresetOptions } from '@authrail/core';
 import type { GrantOptions } from './grant.js';
 
 /** A secret, or a function that reads it (from a secret manager) — read again after `invalid_client`. */
@@ -372,7 +372,7 @@ export function checkClientAuth(value: unknown): ClientAuthentication {
 }
 
 /**
- * What every preset on an OAuth client takes: core's {@link ProviderOptions} (passed on
+ * What every preset on an OAuth client takes: core's {@link PresetOptions} (passed on
  * to `createAuthStrategy` as they are), the client id, and how its token requests are
  * made ({@link GrantOptions}: `fetch`, `maxResponseBytes`).
  *
@@ -381,7 +381,7 @@ export function checkClientAuth(value: unknown): ClientAuthentication {
  * export interface MyVendorOptions extends ClientPresetOptions { baseUrl: string }
  * ```
  */
-export interface ClientPresetOptions extends ProviderOptions, GrantOptions {
+export interface ClientPresetOptions extends PresetOptions, GrantOptions {
   /** The OAuth client id. */
   clientId: string;
 }

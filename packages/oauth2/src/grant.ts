@@ -6,9 +6,9 @@ import {
   createToken,
   isAuthrailError,
   isTokenEndpointError,
-  providerOptionsOf,
+  presetOptionsOf,
   toTokenEndpointError,
-  type ProviderOptions,
+  type PresetOptions,
   type Token,
 } from '@authrail/core';
 import type { ClientAuthentication, ClientPresetOptions } from './client-auth.js';
@@ -54,23 +54,28 @@ export const GRANT_KEYS = ['fetch', 'maxResponseBytes', 'dpop'] as const;
 
 /**
  * For presets on an OAuth client: checks the options whole (`clientId`, the
- * {@link GrantOptions}, core's `ProviderOptions` and the preset's `own` keys; anything
+ * {@link GrantOptions}, core's `PresetOptions` and the preset's `own` keys; anything
  * else is a `ConfigError` naming it) and splits out what goes to `createAuthStrategy` and
  * what goes to the token source.
  *
  * @example
  * ```ts
- * const { provider, grant } = presetOptionsOf(options, ['baseUrl', 'clientSecret']);
+ * const { preset, grant } = clientPresetOptionsOf(options, ['baseUrl', 'clientSecret']);
  * const source = clientCredentials({ server, clientId: options.clientId, clientAuth, ...grant });
- * return createAuthStrategy({ ...provider, source, origins: provider.origins ?? [apiOrigin] });
+ * return createAuthStrategy({ ...preset, source, origins: preset.origins ?? [apiOrigin] });
  * ```
  */
-export function presetOptionsOf(
+export function clientPresetOptionsOf(
   options: ClientPresetOptions,
   own: readonly string[],
-): { provider: ProviderOptions; grant: GrantOptions } {
+): {
+  /** What goes to `createAuthStrategy` (origins, policies, store, refresh, retry, logger, on). */
+  preset: PresetOptions;
+  /** What goes to the token source (`fetch`, `maxResponseBytes`, `dpop`). */
+  grant: GrantOptions;
+} {
   return {
-    provider: providerOptionsOf(options, ['clientId', ...GRANT_KEYS, ...own]),
+    preset: presetOptionsOf(options, ['clientId', ...GRANT_KEYS, ...own]),
     grant: grantOptionsOf(options),
   };
 }

@@ -58,6 +58,6 @@ export {
   type ServerMetadataUrl,
   type ServerOptions,
 } from './server.js';
-export { grantOptionsOf, presetOptionsOf, type GrantOptions } from './grant.js';
+export { grantOptionsOf, clientPresetOptionsOf, type GrantOptions } from './grant.js';
 export type { MapError } from './errors.js';
 export type { DPoPOption } from './dpop.js';

@@ -6,7 +6,7 @@ import {
   type TokenAuthStrategy,
 } from '@authrail/core';
 import {
-  presetOptionsOf,
+  clientPresetOptionsOf,
   clientCredentials,
   clientSecretBasic,
   endpointsAt,
@@ -159,7 +159,7 @@ function oktaErrors(
  * @see https://developer.okta.com/docs/guides/implement-grant-type/clientcreds/main/
  */
 export function oktaClientCredentials(options: OktaClientCredentialsOptions): TokenAuthStrategy {
-  const { provider, grant } = presetOptionsOf(options, ['issuer', 'clientSecret', 'scope']);
+  const { preset, grant } = clientPresetOptionsOf(options, ['issuer', 'clientSecret', 'scope']);
   const server = oktaServer(options.issuer);
   const source = clientCredentials({
     server,
@@ -170,7 +170,7 @@ export function oktaClientCredentials(options: OktaClientCredentialsOptions): To
     mapError: oktaErrors,
   });
   const oktaOrigin = new URL(server.tokenEndpoint).origin;
-  const strategy = createAuthStrategy({ ...provider, source, origins: provider.origins ?? [oktaOrigin] });
+  const strategy = createAuthStrategy({ ...preset, source, origins: preset.origins ?? [oktaOrigin] });
   if (options.origins === undefined) {
     // Okta issues the token; the API it is for (CTRP) lives elsewhere. Said first, and loudly.
     try {

@@ -9,7 +9,7 @@ import {
   type Transport,
 } from '@authrail/core';
 import {
-  presetOptionsOf,
+  clientPresetOptionsOf,
   authorizationCode,
   clientSecretBasic,
   createMemoryStorage,
@@ -241,7 +241,7 @@ function appClient(options: SmartAppLaunchOptions): {
  * @see https://hl7.org/fhir/smart-app-launch/app-launch.html
  */
 export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchStrategy {
-  const { provider, grant } = presetOptionsOf(options, [
+  const { preset, grant } = clientPresetOptionsOf(options, [
     'fhirBaseUrl',
     'redirectUri',
     'scope',
@@ -264,8 +264,8 @@ export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchSt
   const store = options.store ?? (inPage ? createTabTokenStore({ name }) : undefined);
   const signInOf = launchSignIns(source, {
     strategy: {
-      ...provider,
-      origins: provider.origins ?? [new URL(fhir.issuer).origin],
+      ...preset,
+      origins: preset.origins ?? [new URL(fhir.issuer).origin],
       ...(store ? { store } : {}),
     },
     session: options.session,

@@ -1,6 +1,6 @@
 import { ConfigError, createAuthStrategy, type TokenAuthStrategy } from '@authrail/core';
 import {
-  presetOptionsOf,
+  clientPresetOptionsOf,
   clientCredentials,
   endpointsAt,
   type AssertionSigner,
@@ -86,7 +86,7 @@ function checkScope(scope: unknown): string {
  * @see https://hl7.org/fhir/smart-app-launch/backend-services.html
  */
 export function smartBackendServices(options: SmartBackendServicesOptions): TokenAuthStrategy {
-  const { provider, grant } = presetOptionsOf(options, [
+  const { preset, grant } = clientPresetOptionsOf(options, [
     'fhirBaseUrl',
     'privateKey',
     'signer',
@@ -112,8 +112,8 @@ export function smartBackendServices(options: SmartBackendServicesOptions): Toke
     ...grant,
   });
   return createAuthStrategy({
-    ...provider,
+    ...preset,
     source,
-    origins: provider.origins ?? [new URL(fhir.issuer).origin],
+    origins: preset.origins ?? [new URL(fhir.issuer).origin],
   });
 }

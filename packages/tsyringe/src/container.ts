@@ -109,7 +109,7 @@ export function registerAuthClient<T>(
  *
  * @example
  * ```ts
- * const study20123 = createAuthChildContainer(container, (parent) => withResearchStudy(parent, '20-123'));
+ * const study20123 = createAuthChildContainer(container, (parent) => (parent as MskApimStrategy).withResearchStudy('20-123'));
  * const api = study20123.resolve<typeof fetch>(AUTH_FETCH); // ?researchstudy=20-123, same token
  * ```
  */

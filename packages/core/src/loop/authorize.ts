@@ -136,10 +136,10 @@ function verdict(
  * runs the policies and sets the credential on the hop's own copy, checks that the copy
  * is still on an allowed origin, sends it, and on a rejected credential invalidates
  * exactly the token the hop used and replays it once (not a stream body). Hops elsewhere
- * are sent untouched. With `runtimeFollows`, a hop carrying a credential the runtime
+ * are sent untouched. With `transportFollowsRedirects`, a hop carrying a credential the runtime
  * would forward on a redirect is not let to be redirected.
  */
-export function authorize(call: Call, runtimeFollows = false): Step {
+export function authorize(call: Call, transportFollowsRedirects = false): Step {
   let replayed = false;
   const { config } = call;
   return async (request, next) => {
@@ -164,7 +164,7 @@ export function authorize(call: Call, runtimeFollows = false): Step {
         );
       call.used = used;
       const forwarded =
-        runtimeFollows && out.redirect === 'follow'
+        transportFollowsRedirects && out.redirect === 'follow'
           ? forwardedHeader(request.headers, out.headers)
           : undefined;
       if (forwarded) out.redirect = 'manual';

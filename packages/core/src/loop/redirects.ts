@@ -10,7 +10,7 @@ import type { AuthRequest } from '../transport.js';
 import { shown, type Call, type Step } from './call.js';
 
 /** At most this many redirects per call unless the client says otherwise, as fetch allows. */
-export const MAX_REDIRECTS = 20;
+const MAX_REDIRECTS = 20;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Headers that describe a body, dropped with it when a redirect turns the request into a GET (fetch). */
 const BODY_HEADERS = [

@@ -23,8 +23,8 @@ export function sendWithAuth<R extends AuthResponse>(
   options: SendOptions | undefined,
 ): Promise<R> {
   const call: Call = { config, signal: options?.signal, downgraded: false, used: undefined };
-  const runtimeFollows = options?.transportFollowsRedirects === true;
-  const steps = runtimeFollows
+  const transportFollowsRedirects = options?.transportFollowsRedirects === true;
+  const steps = transportFollowsRedirects
     ? [authorize(call, true), answerDPoPNonce(call)]
     : [followRedirects(call, options?.maxRedirects), authorize(call), answerDPoPNonce(call)];
   return compose(steps, transport)({ ...request, redirect: request.redirect ?? 'follow' });
