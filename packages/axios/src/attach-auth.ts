@@ -8,10 +8,12 @@ import ownAxios, {
 import {
   ConfigError,
   RedirectError,
+  isStreamBody,
+  runtimeFollowsRedirects,
+  withoutAddedQuery,
   type AuthRequest,
   type AuthResponse,
   type AuthStrategy,
-  type SendOptions,
 } from '@authrail/core';
 
 /**
@@ -21,23 +23,16 @@ import {
  */
 function copyOf(instance: AxiosInstance): AxiosStatic {
   const proto = Object.getPrototypeOf(instance.interceptors.request) as unknown;
-  const candidates: (() => AxiosStatic | undefined)[] = [
-    () => ownAxios,
-    () => {
-      // The CommonJS copy, in runtimes that have one (Node, Bun); never in browsers.
-      const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-      const module = process?.getBuiltinModule?.('node:module') as
-        { createRequire(from: string): (id: string) => unknown } | undefined;
-      try {
-        return module?.createRequire(import.meta.url)('axios') as AxiosStatic | undefined;
-      } catch {
-        return undefined;
-      }
-    },
-  ];
-  for (const candidate of candidates) {
-    const copy = candidate();
+  if (Object.getPrototypeOf(ownAxios.interceptors.request) === proto) return ownAxios;
+  // The CommonJS copy, in runtimes that have one (Node, Bun); never in browsers.
+  const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const module = process?.getBuiltinModule?.('node:module') as
+    { createRequire(from: string): (id: string) => unknown } | undefined;
+  try {
+    const copy = module?.createRequire(import.meta.url)('axios') as AxiosStatic | undefined;
     if (copy && Object.getPrototypeOf(copy.interceptors.request) === proto) return copy;
+  } catch {
+    // No CommonJS axios to load: the instance is of some other copy, treated as ours.
   }
   return ownAxios;
 }
@@ -48,13 +43,6 @@ type ResponseError = { isAxiosError: true; config?: unknown; request?: unknown; 
 function isResponseError(error: unknown): error is ResponseError {
   const candidate = error as Partial<ResponseError> | null;
   return candidate?.isAxiosError === true && typeof candidate.response?.status === 'number';
-}
-
-/** A body that can be read once: a web stream, a Node `Readable`, any async iterable. */
-function isStream(data: unknown): boolean {
-  if (typeof ReadableStream !== 'undefined' && data instanceof ReadableStream) return true;
-  const candidate = data as { pipe?: unknown; [Symbol.asyncIterator]?: unknown } | null | undefined;
-  return typeof candidate?.pipe === 'function' || typeof candidate?.[Symbol.asyncIterator] === 'function';
 }
 
 /** The URL axios would send to (`baseURL` + `url` + `params`), without asking `getUri` in the common case. */
@@ -70,13 +58,6 @@ function requestUrl(instance: AxiosInstance, config: InternalAxiosRequestConfig)
   return url;
 }
 
-/** XHR follows redirects out of sight; so does fetch in a browser (a page or a worker). */
-function transportFollowsRedirects(adapterName: unknown): boolean {
-  const scope = globalThis as { document?: unknown; importScripts?: unknown };
-  const browser = typeof scope.document === 'object' || typeof scope.importScripts === 'function';
-  return adapterName === 'xhr' || (adapterName === 'fetch' && browser);
-}
-
 /**
  * A FormData body as bytes, serialised once (its multipart boundary is random per
  * serialisation): a replay sends the same bytes under the same `Content-Type`.
@@ -90,15 +71,16 @@ async function replayableForm(data: FormData, headers: Headers): Promise<unknown
   return NodeBuffer ? NodeBuffer.from(bytes) : new Uint8Array(bytes);
 }
 
+/** A header value as one string (axios keeps a repeated header as an array), or null. */
+function headerValue(value: unknown): string | null {
+  return value == null ? null : Array.isArray(value) ? value.join(', ') : String(value);
+}
+
 /** The request's headers as axios will send them, as a `Headers` for core. */
 function headersOf(headers: InternalAxiosRequestConfig['headers']): Headers {
   const view = new Headers();
-  const values = headers.toJSON() as Record<string, unknown>;
-  for (const name in values) {
-    const value = values[name];
-    if (value !== undefined && value !== null && value !== false)
-      view.set(name, Array.isArray(value) ? value.join(', ') : String(value));
-  }
+  for (const [name, value] of Object.entries(headers.toJSON() as Record<string, unknown>))
+    if (value != null && value !== false) view.set(name, headerValue(value)!);
   return view;
 }
 
@@ -110,8 +92,6 @@ interface AxiosHop extends AuthResponse {
   response: AxiosResponse;
   error: ResponseError | undefined;
 }
-
-const REDACTED = '[redacted]';
 
 /** What every hop of one request shares. */
 interface Call {
@@ -140,17 +120,16 @@ function hopHeaders(call: Call, out: AuthRequest): InternalAxiosRequestConfig['h
   return headers;
 }
 
+/** What of Node's `ClientRequest` the adapter looks at. */
+type NodeRequest = { once?(event: 'close', done: () => void): void; closed?: boolean; getHeader?: unknown };
+
 /**
  * Waits until Node's `ClientRequest` of a read response has let its socket go (its
  * `close`): until then a socket of your agent (which `config.httpAgent` reaches) still
  * points at it, and so at the credential it sent. Anything else is released at once.
  */
 function released(request: unknown): Promise<void> | undefined {
-  const node = request as {
-    once?: (event: string, listener: () => void) => void;
-    closed?: boolean;
-    getHeader?: unknown;
-  };
+  const node = request as NodeRequest | null;
   if (typeof node?.once !== 'function' || typeof node.getHeader !== 'function' || node.closed)
     return undefined;
   return new Promise((resolve) => node.once!('close', resolve));
@@ -162,7 +141,7 @@ function released(request: unknown): Promise<void> | undefined {
  */
 function carriesCredential(request: unknown): boolean {
   return (
-    typeof (request as { getHeader?: unknown } | null)?.getHeader === 'function' ||
+    typeof (request as NodeRequest | null)?.getHeader === 'function' ||
     (typeof Request !== 'undefined' && request instanceof Request)
   );
 }
@@ -179,18 +158,9 @@ function withoutCredentials<T extends { config?: unknown; request?: unknown }>(
 ): T {
   target.config = call.config;
   if (!carriesCredential(target.request)) return target;
-  // Where the hop went, less any query value the policies set (an API key).
-  const { url } = out;
-  let search = url.search;
-  if (search !== call.request.url.search) {
-    const params = new URLSearchParams(search);
-    for (const [name, value] of [...params])
-      if (call.request.url.searchParams.get(name) !== value) params.set(name, REDACTED);
-    search = `?${params}`.replaceAll(encodeURIComponent(REDACTED), REDACTED);
-  }
-  const held = { method: out.method, url: `${url.origin}${url.pathname}${search}` };
   target.request = Object.freeze({
-    ...held,
+    method: out.method,
+    url: withoutAddedQuery(out.url, call.request.url),
     note: 'authrail: the request object is held back, as it carries the credential',
   });
   return target;
@@ -250,11 +220,9 @@ async function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
   const headers = response.headers as { get?: (name: string) => unknown } & Record<string, unknown>;
   return {
     status: response.status,
+    // axios' own adapters give AxiosHeaders (with get); another adapter may give a plain object.
     headers: {
-      get: (name) => {
-        const value = typeof headers.get === 'function' ? headers.get(name) : headers[name];
-        return value == null ? null : Array.isArray(value) ? value.join(', ') : String(value);
-      },
+      get: (name) => headerValue(typeof headers.get === 'function' ? headers.get(name) : headers[name]),
     },
     url,
     discard() {
@@ -282,7 +250,7 @@ function requestOf(instance: AxiosInstance, config: InternalAxiosRequestConfig):
     url,
     headers: headersOf(config.headers),
     body: data ?? null,
-    bodyIsStream: isStream(data),
+    bodyIsStream: isStreamBody(data),
     redirect: config.maxRedirects === 0 ? 'manual' : 'follow',
   };
 }
@@ -329,8 +297,8 @@ function abortError(axios: AxiosStatic, reason: unknown, config: InternalAxiosRe
  * errors (`MissingScopeError`, `TokenEndpointError`, `RedirectError`) reach the caller as
  * they are. No credential is left in what you get back: `response.config` and
  * `error.config` are your request's config as axios had it before authrail, and
- * `response.request` / `error.request` show where the hop went (`method`, `protocol`,
- * `host`, `path`, `responseURL`) in place of Node's `ClientRequest` or the fetch
+ * `response.request` / `error.request` show where the hop went (`method` and `url`, less
+ * any query value the policies set) in place of Node's `ClientRequest` or the fetch
  * adapter's `Request`, which carry the credential (a browser's XHR stays as it is).
  *
  * A per-request `adapter` option replaces the instance's, and authrail with it.
@@ -373,20 +341,18 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
       request.body = await replayableForm(request.body, request.headers);
     const call: Call = { axios, inner, config, request };
     const signal = signalOf(config);
-    const options: SendOptions = {
-      ...(signal ? { signal } : {}),
-      transportFollowsRedirects: transportFollowsRedirects((inner as { adapterName?: unknown }).adapterName),
-      ...(typeof config.maxRedirects === 'number' && config.maxRedirects > 0
-        ? { maxRedirects: config.maxRedirects }
-        : {}),
-    };
-    let hop: AxiosHop;
-    try {
-      hop = await strategy.send(request, (out) => sendHop(call, out), options);
-    } catch (thrown) {
-      if (signal?.aborted && thrown === signal.reason) throw abortError(axios, thrown, config);
-      throw thrown;
-    }
+    const adapterName = (inner as { adapterName?: unknown }).adapterName;
+    const hop = await strategy
+      .send(request, (out) => sendHop(call, out), {
+        signal,
+        // XHR follows redirects out of sight; so does fetch in a browser (a page or a worker).
+        transportFollowsRedirects:
+          adapterName === 'xhr' || (adapterName === 'fetch' && runtimeFollowsRedirects()),
+        maxRedirects: config.maxRedirects! > 0 ? config.maxRedirects : undefined,
+      })
+      .catch((thrown: unknown) => {
+        throw signal?.aborted && thrown === signal.reason ? abortError(axios, thrown, config) : thrown;
+      });
     if (hop.error) throw hop.error;
     return hop.response;
   };

@@ -82,7 +82,16 @@ export {
   type TokenManager,
   type TokenManagerOptions,
 } from './token-manager.js';
-export type { AuthRequest, AuthResponse, RedirectMode, SendOptions, Transport } from './transport.js';
+export {
+  isStreamBody,
+  runtimeFollowsRedirects,
+  withoutAddedQuery,
+  type AuthRequest,
+  type AuthResponse,
+  type RedirectMode,
+  type SendOptions,
+  type Transport,
+} from './transport.js';
 export { checkOptions } from './options.js';
 export {
   createApiKeyStrategy,

@@ -289,9 +289,12 @@ class ManagedTokens {
 
   /** The token to serve at once, if `token` is one: fresh, or stale (refreshed in the background). */
   #servable(k: string, token: Token | undefined): Token | undefined {
-    const { rules, now } = this.#s;
-    if (!token || rules.isExpired(token, now())) return undefined;
-    if (rules.isStale(token, now())) this.#refreshInBackground(k, token);
+    if (!token) return undefined;
+    // One moment for both questions: a token cannot be judged at two times.
+    const { rules } = this.#s;
+    const at = this.#s.now();
+    if (rules.isExpired(token, at)) return undefined;
+    if (rules.isStale(token, at)) this.#refreshInBackground(k, token);
     return token;
   }
 

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { REDACTED } from './errors.js';
+
 /** Fetch's redirect modes, which every adapter maps its client's options onto. */
 export type RedirectMode = 'follow' | 'manual' | 'error';
 
@@ -26,16 +28,13 @@ export interface AuthRequest {
   /** Upper-case HTTP method. */
   method: string;
   /**
-   * The full URL; policies may change its query (scoping). In the request `next` gets,
-   * it is the caller's own `URL` object when no policy changes URLs (no copy is parsed
-   * per hop): a transport reads it and never changes it.
+   * The full URL; policies may change its query (scoping). In the request `next` gets it
+   * is the hop's own copy: a transport reads it and never changes it.
    */
   url: URL;
   /**
-   * The request headers; policies set credentials here. In the request `next` gets,
-   * they are the hop's own copy: a `Headers` of core's (the methods and checks of
-   * fetch's, on a plain map; not an instance of `globalThis.Headers`) that fetch and
-   * `new Headers()` accept as they are.
+   * The request headers; policies set credentials here. In the request `next` gets they
+   * are the hop's own copy, which a transport sends as they are.
    */
   headers: Headers;
   /**
@@ -107,4 +106,53 @@ export interface SendOptions {
   transportFollowsRedirects?: boolean;
   /** Redirects followed at most before a `RedirectError`. Default 20, as fetch. */
   maxRedirects?: number;
+}
+
+/**
+ * Whether a body can be read only once — a web `ReadableStream`, a Node `Readable` (or
+ * anything else with `pipe`), an async iterable — so it is sent once and never replayed:
+ * what an adapter sets {@link AuthRequest.bodyIsStream} from.
+ *
+ * @example
+ * ```ts
+ * const request: AuthRequest = { method: 'POST', url, headers, body, bodyIsStream: isStreamBody(body) };
+ * ```
+ */
+export function isStreamBody(body: unknown): boolean {
+  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) return true;
+  const candidate = body as { pipe?: unknown; [Symbol.asyncIterator]?: unknown } | null | undefined;
+  return typeof candidate?.pipe === 'function' || typeof candidate?.[Symbol.asyncIterator] === 'function';
+}
+
+/**
+ * Whether this runtime's HTTP clients follow redirects out of sight: browser pages and
+ * workers (there is a `document` or `importScripts`), whose fetch and XHR never show a
+ * 3xx. Servers, Bun, Deno and edge workers show them. What an adapter of such a client
+ * sets {@link SendOptions.transportFollowsRedirects} from.
+ */
+export function runtimeFollowsRedirects(): boolean {
+  const scope = globalThis as { document?: unknown; importScripts?: unknown };
+  return typeof scope.document === 'object' || typeof scope.importScripts === 'function';
+}
+
+/**
+ * Where a hop went, as an adapter may show it in its client's errors and responses: the
+ * origin, the path, and the query with every value the caller's URL did not have (one a
+ * policy set, such as an API key) as `[redacted]`.
+ *
+ * @param sent - the URL the hop was sent to
+ * @param asked - the URL the caller asked for
+ * @example
+ * ```ts
+ * withoutAddedQuery(new URL('https://api.example.org/x?a=1&key=s3cr3t'), new URL('https://api.example.org/x?a=1'));
+ * // 'https://api.example.org/x?a=1&key=[redacted]'
+ * ```
+ */
+export function withoutAddedQuery(sent: URL, asked: URL): string {
+  const { origin, pathname, search } = sent;
+  if (search === asked.search || !search) return `${origin}${pathname}${search}`;
+  const params = new URLSearchParams(search);
+  for (const [name, value] of [...params])
+    if (asked.searchParams.get(name) !== value) params.set(name, REDACTED);
+  return `${origin}${pathname}?${params}`.replaceAll(encodeURIComponent(REDACTED), REDACTED);
 }

@@ -1,6 +1,8 @@
 import {
   ConfigError,
   checkOptions,
+  isStreamBody,
+  runtimeFollowsRedirects,
   type AuthRequest,
   type AuthResponse,
   type AuthStrategy,
@@ -41,18 +43,6 @@ const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 
 function normaliseMethod(method: string): string {
   const upper = method.toUpperCase();
   return NORMALISED_METHODS.has(upper) ? upper : method;
-}
-
-/** A body that can be read once: a web stream, a Node `Readable`, an async generator. */
-function isStream(body: unknown): boolean {
-  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) return true;
-  return typeof (body as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
-}
-
-/** Browsers (pages and workers) follow redirects out of sight; servers and workers show them. */
-function runtimeFollowsRedirects(): boolean {
-  const scope = globalThis as { document?: unknown; importScripts?: unknown };
-  return typeof scope.document === 'object' || typeof scope.importScripts === 'function';
 }
 
 /** The fields of a `Request` input that each hop must keep (browsers read them), where not fetch's defaults. */
@@ -151,7 +141,7 @@ async function requestOf(
 ): Promise<{ request: AuthRequest; along: RequestInit; asIs?: Request }> {
   const along = passedAlong(init);
   let body: unknown = init?.body ?? null;
-  let bodyIsStream = isStream(body);
+  let bodyIsStream = isStreamBody(body);
   if (!(input instanceof Request)) {
     const headers = new Headers(init?.headers);
     const base = (globalThis as { location?: { href: string } }).location?.href;

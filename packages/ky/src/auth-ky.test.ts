@@ -215,7 +215,7 @@ describe.each([
     };
     expect(error.name).toBe('HTTPError');
     expect(web.seen[0]?.query).toEqual({ page: '2', api_key: key }); // it was sent
-    expect(error.response.url).toBe(`${web.api}/keyed?page=2&api_key=%5Bredacted%5D`);
+    expect(error.response.url).toBe(`${web.api}/keyed?page=2&api_key=[redacted]`);
     const rendered = [inspect(error, { depth: 6, showHidden: true }), JSON.stringify(error)].join('\n');
     expect(rendered).not.toContain(key);
   });

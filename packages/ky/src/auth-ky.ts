@@ -1,5 +1,5 @@
 import ky, { type Options as KyOptions } from 'ky';
-import { ConfigError, isAuthrailError, type AuthStrategy } from '@authrail/core';
+import { ConfigError, isAuthrailError, withoutAddedQuery, type AuthStrategy } from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
 
 /**
@@ -107,15 +107,8 @@ function withoutQueryCredentials(...args: unknown[]): unknown {
     { request?: unknown; response?: unknown } | undefined;
   const { request, response } = error ?? {};
   if (request instanceof Request && response instanceof Response && response.url) {
-    const asked = new URL(request.url).searchParams;
-    const url = new URL(response.url);
-    let changed = false;
-    for (const [name, value] of [...url.searchParams])
-      if (asked.get(name) !== value) {
-        url.searchParams.set(name, '[redacted]');
-        changed = true;
-      }
-    if (changed) Object.defineProperty(response, 'url', { value: url.href, enumerable: true });
+    const shown = withoutAddedQuery(new URL(response.url), new URL(request.url));
+    if (shown !== response.url) Object.defineProperty(response, 'url', { value: shown, enumerable: true });
   }
   return error;
 }

@@ -22,6 +22,7 @@ import {
   shown,
   type Call,
   type LoopConfig,
+  type Next,
   type Step,
 } from './call.js';
 
@@ -131,6 +132,108 @@ function verdict(
   return { reason: out.bodyIsStream ? 'body-not-replayable' : 'replaying', challenge };
 }
 
+/** A redirect of a hop the runtime would have forwarded a credential with: refused. */
+async function refuseRedirect<R extends AuthResponse>(
+  out: AuthRequest,
+  response: R,
+  forwarded: string,
+): Promise<R> {
+  await response.discard();
+  throw new RedirectError(
+    `${out.method} ${shown(out.url)} was redirected, and the runtime would forward its ${forwarded} header to wherever it points; not followed`,
+    { status: response.status },
+  );
+}
+
+/** The authorize step of one call: its attempts, and whether it has replayed yet. */
+class Authorizer {
+  #replayed = false;
+  readonly #call: Call;
+  readonly #transportFollowsRedirects: boolean;
+
+  constructor(call: Call, transportFollowsRedirects: boolean) {
+    this.#call = call;
+    this.#transportFollowsRedirects = transportFollowsRedirects;
+  }
+
+  /** One attempt at `href`: authorized if its origin is allowed, sent, and answered. */
+  attempt<R extends AuthResponse>(request: AuthRequest, href: string, next: Next<R>): Promise<R> {
+    const call = this.#call;
+    try {
+      if (call.signal?.aborted) throw abortReason(call.signal);
+      call.used = undefined;
+      const out = hopOf(request, href);
+      if (call.downgraded || !isAllowed(call.config, href)) {
+        noteUncredentialed(call, out.url, out.method);
+        return next(out);
+      }
+      const applied = applyPolicies(call, out);
+      return applied instanceof Promise
+        ? applied.then((used) => this.#send(request, href, out, used, next))
+        : this.#send(request, href, out, applied, next);
+    } catch (error) {
+      // Not an async function (an await costs on every request): what a policy or the
+      // transport throws at once is a rejection all the same.
+      return Promise.reject(error);
+    }
+  }
+
+  /** Sends a hop the policies ran on, if it is still on an allowed origin; answers a rejection. */
+  #send<R extends AuthResponse>(
+    request: AuthRequest,
+    href: string,
+    out: AuthRequest,
+    used: PolicyOutcome,
+    next: Next<R>,
+  ): Promise<R> {
+    if (used === 'skip') return next(hopOf(request, href));
+    const call = this.#call;
+    if (!isAllowed(call.config, out.url.href))
+      throw new AuthrailError(
+        ErrorCodes.ORIGIN_NOT_ALLOWED,
+        `a policy moved ${out.method} ${shown(request.url)} to ${out.url.origin}, which is not in origins; not sent`,
+      );
+    call.used = used;
+    const forwarded =
+      this.#transportFollowsRedirects && out.redirect === 'follow'
+        ? forwardedHeader(request.headers, out.headers)
+        : undefined;
+    if (forwarded) out.redirect = 'manual';
+    // Not async itself: an accepted hop (nearly all) costs one `then`.
+    return next(out).then((response) => {
+      if (forwarded && (response.status === 0 || isRedirect(response.status)))
+        return refuseRedirect(out, response, forwarded);
+      const answer = verdict(call, response, out, used, this.#replayed);
+      return answer ? this.#answer(request, href, out, response, used, answer, next) : response;
+    });
+  }
+
+  /** Says a hop was rejected; drops exactly the token it used and replays it once, if it can. */
+  async #answer<R extends AuthResponse>(
+    request: AuthRequest,
+    href: string,
+    out: AuthRequest,
+    response: R,
+    used: Token | undefined,
+    { reason, challenge }: { reason: ReplayReason; challenge: Challenge | undefined },
+    next: Next<R>,
+  ): Promise<R> {
+    const { config } = this.#call;
+    // Exactly the token this hop used: a newer one another request fetched stays.
+    if (reason === 'replaying' || reason === 'body-not-replayable') await config.invalidate!(used!);
+    const replay = reason === 'replaying';
+    rejected(
+      config.sink,
+      { method: out.method, url: shown(out.url), status: response.status, replay, reason },
+      challenge,
+    );
+    if (!replay) return response;
+    this.#replayed = true;
+    await response.discard();
+    return this.attempt(request, href, next);
+  }
+}
+
 /**
  * Authorizes each hop to an allowed origin (not reached by an https → http redirect):
  * runs the policies and sets the credential on the hop's own copy, checks that the copy
@@ -140,56 +243,7 @@ function verdict(
  * would forward on a redirect is not let to be redirected.
  */
 export function authorize(call: Call, transportFollowsRedirects = false): Step {
-  let replayed = false;
-  const { config } = call;
-  return async (request, next) => {
-    // The URL as it is now: a caller that changes its own URL object meanwhile cannot move a replay.
-    const href = request.url.href;
-    for (;;) {
-      if (call.signal?.aborted) throw abortReason(call.signal);
-      call.used = undefined;
-      if (call.downgraded || !isAllowed(config, href)) {
-        const out = hopOf(request, href);
-        noteUncredentialed(call, out.url, out.method);
-        return next(out);
-      }
-      const out = hopOf(request, href);
-      const applied = applyPolicies(call, out);
-      const used = applied instanceof Promise ? await applied : applied;
-      if (used === 'skip') return next(hopOf(request, href));
-      if (!isAllowed(config, out.url.href))
-        throw new AuthrailError(
-          ErrorCodes.ORIGIN_NOT_ALLOWED,
-          `a policy moved ${out.method} ${shown(request.url)} to ${out.url.origin}, which is not in origins; not sent`,
-        );
-      call.used = used;
-      const forwarded =
-        transportFollowsRedirects && out.redirect === 'follow'
-          ? forwardedHeader(request.headers, out.headers)
-          : undefined;
-      if (forwarded) out.redirect = 'manual';
-      const response = await next(out);
-      if (forwarded && (response.status === 0 || isRedirect(response.status))) {
-        await response.discard();
-        throw new RedirectError(
-          `${out.method} ${shown(out.url)} was redirected, and the runtime would forward its ${forwarded} header to wherever it points; not followed`,
-          { status: response.status },
-        );
-      }
-      const answer = verdict(call, response, out, used, replayed);
-      if (!answer) return response;
-      const { reason, challenge } = answer;
-      // Exactly the token this hop used: a newer one another request fetched stays.
-      if (reason === 'replaying' || reason === 'body-not-replayable') await config.invalidate!(used!);
-      const replay = reason === 'replaying';
-      rejected(
-        config.sink,
-        { method: out.method, url: shown(out.url), status: response.status, replay, reason },
-        challenge,
-      );
-      if (!replay) return response;
-      replayed = true;
-      await response.discard();
-    }
-  };
+  const authorizer = new Authorizer(call, transportFollowsRedirects);
+  // The URL as it is now: a caller that changes its own URL object meanwhile cannot move a replay.
+  return (request, next) => authorizer.attempt(request, request.url.href, next);
 }

@@ -6,8 +6,8 @@
  * @module
  */
 import { RedirectError } from '../errors.js';
-import type { AuthRequest } from '../transport.js';
-import { shown, type Call, type Step } from './call.js';
+import type { AuthRequest, AuthResponse } from '../transport.js';
+import { shown, type Call, type Next, type Step } from './call.js';
 
 /** At most this many redirects per call unless the client says otherwise, as fetch allows. */
 const MAX_REDIRECTS = 20;
@@ -56,44 +56,60 @@ function follow(from: AuthRequest, target: URL, status: number): AuthRequest | u
  * and `'error'` throws a `RedirectError`. Every hop is sent with `redirect: 'manual'`.
  */
 export function followRedirects(call: Call, maxRedirects = MAX_REDIRECTS): Step {
-  return async (request, next) => {
+  return (request, next) => {
     const mode = request.redirect ?? 'follow';
-    let hop: AuthRequest = { ...request, redirect: 'manual' };
-    for (let redirects = 0; ;) {
-      const response = await next(hop);
-      const location = isRedirect(response.status) ? response.headers.get('location') : null;
-      if (location === null || mode === 'manual') return response;
-      const target = new URL(location, hop.url);
-      if (mode === 'error') {
-        await response.discard();
-        throw new RedirectError(
-          `${hop.method} ${shown(hop.url)} was redirected (${response.status}) and redirect is 'error'`,
-          {
-            status: response.status,
-            location: shown(target),
-          },
-        );
-      }
-      const followed = follow(hop, target, response.status);
-      if (!followed) {
-        call.config.sink.log(
-          'warn',
-          `authrail: ${hop.method} ${shown(hop.url)} was redirected (${response.status}) but its body is a stream that can be read once; returning the redirect`,
-        );
-        return response;
-      }
-      redirects += 1;
-      await response.discard();
-      if (redirects > maxRedirects)
-        throw new RedirectError(
-          `${request.method} ${shown(request.url)}: more than ${maxRedirects} redirects`,
-          {
-            status: response.status,
-            location: shown(target),
-          },
-        );
-      call.downgraded = hop.url.protocol === 'https:' && target.protocol === 'http:';
-      hop = followed;
-    }
+    const hop: AuthRequest = { ...request, redirect: 'manual' };
+    // Not async itself: a response that is no redirect to follow (nearly all) costs one `then`.
+    return next(hop).then((response) =>
+      mode === 'manual' || locationOf(response) === null
+        ? response
+        : redirected(call, request, hop, response, next, maxRedirects),
+    );
   };
+}
+
+function locationOf(response: AuthResponse): string | null {
+  return isRedirect(response.status) ? response.headers.get('location') : null;
+}
+
+/** Follows the redirect `response` answered `hop` with, and the ones after it. */
+async function redirected<R extends AuthResponse>(
+  call: Call,
+  request: AuthRequest,
+  hop: AuthRequest,
+  response: R,
+  next: Next<R>,
+  maxRedirects: number,
+): Promise<R> {
+  for (let redirects = 1; ; redirects += 1) {
+    const target = new URL(locationOf(response)!, hop.url);
+    if (request.redirect === 'error') {
+      await response.discard();
+      throw new RedirectError(
+        `${hop.method} ${shown(hop.url)} was redirected (${response.status}) and redirect is 'error'`,
+        { status: response.status, location: shown(target) },
+      );
+    }
+    const followed = follow(hop, target, response.status);
+    if (!followed) {
+      call.config.sink.log(
+        'warn',
+        `authrail: ${hop.method} ${shown(hop.url)} was redirected (${response.status}) but its body is a stream that can be read once; returning the redirect`,
+      );
+      return response;
+    }
+    await response.discard();
+    if (redirects > maxRedirects)
+      throw new RedirectError(
+        `${request.method} ${shown(request.url)}: more than ${maxRedirects} redirects`,
+        {
+          status: response.status,
+          location: shown(target),
+        },
+      );
+    call.downgraded = hop.url.protocol === 'https:' && target.protocol === 'http:';
+    hop = followed;
+    response = await next(hop);
+    if (locationOf(response) === null) return response;
+  }
 }

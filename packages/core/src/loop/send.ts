@@ -25,7 +25,9 @@ export function sendWithAuth<R extends AuthResponse>(
   const call: Call = { config, signal: options?.signal, downgraded: false, used: undefined };
   const transportFollowsRedirects = options?.transportFollowsRedirects === true;
   const steps = transportFollowsRedirects
-    ? [authorize(call, true), answerDPoPNonce(call)]
-    : [followRedirects(call, options?.maxRedirects), authorize(call), answerDPoPNonce(call)];
+    ? [authorize(call, true)]
+    : [followRedirects(call, options?.maxRedirects), authorize(call)];
+  // Only a strategy whose tokens are bound to a key has nonces to answer.
+  if (config.dpop) steps.push(answerDPoPNonce(call));
   return compose(steps, transport)({ ...request, redirect: request.redirect ?? 'follow' });
 }
