@@ -76,11 +76,17 @@ function headerValue(value: unknown): string | null {
   return value == null ? null : Array.isArray(value) ? value.join(', ') : String(value);
 }
 
-/** The request's headers as axios will send them, as a `Headers` for core. */
-function headersOf(headers: InternalAxiosRequestConfig['headers']): Headers {
+/**
+ * The request's headers as axios will send them, into `sent` (by lower-case name): what
+ * each hop's headers are compared with, on a map (a `Headers` checks every name it is asked).
+ */
+function headersOf(headers: InternalAxiosRequestConfig['headers'], sent: Map<string, string>): Headers {
   const view = new Headers();
-  for (const [name, value] of Object.entries(headers.toJSON() as Record<string, unknown>))
-    if (value != null && value !== false) view.set(name, headerValue(value)!);
+  for (const [name, value] of Object.entries(headers.toJSON() as Record<string, unknown>)) {
+    if (value == null || value === false) continue;
+    view.set(name, headerValue(value)!);
+    sent.set(name.toLowerCase(), headerValue(value)!);
+  }
   return view;
 }
 
@@ -99,8 +105,12 @@ interface Call {
   inner: AxiosAdapter;
   /** The caller's config, as axios had it before authrail: what responses and errors show. */
   config: InternalAxiosRequestConfig;
-  /** The request as core got it: what each hop's headers are compared with. */
+  /** The request as core got it. */
   request: AuthRequest;
+  /** The query the caller asked for (core's policies may add to the request's). */
+  askedQuery: string;
+  /** Its headers as axios will send them: what each hop's headers are compared with. */
+  sent: Map<string, string>;
 }
 
 /**
@@ -109,14 +119,12 @@ interface Call {
  */
 function hopHeaders(call: Call, out: AuthRequest): InternalAxiosRequestConfig['headers'] {
   const headers = call.config.headers.concat();
-  const before = call.request.headers;
+  const { sent } = call;
   out.headers.forEach((value, name) => {
-    if (before.get(name) !== value || (name === 'content-type' && call.request.body !== call.config.data))
+    if (sent.get(name) !== value || (name === 'content-type' && call.request.body !== call.config.data))
       headers.set(name, value);
   });
-  before.forEach((_value, name) => {
-    if (!out.headers.has(name)) headers.delete(name);
-  });
+  for (const name of sent.keys()) if (!out.headers.has(name)) headers.delete(name);
   return headers;
 }
 
@@ -160,7 +168,7 @@ function withoutCredentials<T extends { config?: unknown; request?: unknown }>(
   if (!carriesCredential(target.request)) return target;
   target.request = Object.freeze({
     method: out.method,
-    url: withoutAddedQuery(out.url, call.request.url),
+    url: withoutAddedQuery(out.url, call.askedQuery),
     note: 'authrail: the request object is held back, as it carries the credential',
   });
   return target;
@@ -183,7 +191,7 @@ function fetchAdapter(call: Call, out: AuthRequest): AxiosAdapter {
  * hop's URL, method, headers and body): `manual` means not to follow a redirect, which XHR
  * cannot do, so such a hop goes through axios' fetch adapter.
  */
-async function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
+function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
   const { config } = call;
   // Copied key by key: a spread of the (dictionary-mode) object axios builds costs several
   // times more instructions than the rest of the hop.
@@ -203,18 +211,35 @@ async function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
     if (adapterName === 'fetch' || send !== call.inner)
       hop.fetchOptions = { ...(config.fetchOptions as object), redirect: 'manual' };
   }
-  let response: AxiosResponse;
-  let error: ResponseError | undefined;
-  try {
-    response = await send(hop as unknown as InternalAxiosRequestConfig);
-  } catch (thrown) {
-    if (!isResponseError(thrown)) throw withoutCredentials(thrown as { config?: unknown }, call, out);
-    response = thrown.response;
-    error = thrown;
-  }
+  // Not awaited: an await costs on every request; the answer is read as it comes.
+  return send(hop as unknown as InternalAxiosRequestConfig).then(
+    (response) => answered(call, out, response, undefined),
+    (thrown: unknown) => {
+      if (!isResponseError(thrown)) throw withoutCredentials(thrown as { config?: unknown }, call, out);
+      return answered(call, out, thrown.response, thrown);
+    },
+  );
+}
+
+/** A hop's answer for core, once Node has let go of the request that carried the credential. */
+function answered(
+  call: Call,
+  out: AuthRequest,
+  response: AxiosResponse,
+  error: ResponseError | undefined,
+): AxiosHop | Promise<AxiosHop> {
+  const release = call.config.responseType === 'stream' ? undefined : released(response.request);
+  return release ? release.then(() => hopOf(call, out, response, error)) : hopOf(call, out, response, error);
+}
+
+/** What core reads of axios' answer; what the caller gets of it holds no credential. */
+function hopOf(
+  call: Call,
+  out: AuthRequest,
+  response: AxiosResponse,
+  error: ResponseError | undefined,
+): AxiosHop {
   const url = (response.request as { responseURL?: string } | undefined)?.responseURL ?? '';
-  const release = config.responseType === 'stream' ? undefined : released(response.request);
-  if (release) await release;
   if (error) withoutCredentials(error, call, out);
   withoutCredentials(response, call, out);
   const headers = response.headers as { get?: (name: string) => unknown } & Record<string, unknown>;
@@ -234,7 +259,11 @@ async function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
 }
 
 /** The request core sends: axios' final URL, headers and (replayable) body; undefined for a URL axios will refuse. */
-function requestOf(instance: AxiosInstance, config: InternalAxiosRequestConfig): AuthRequest | undefined {
+function requestOf(
+  instance: AxiosInstance,
+  config: InternalAxiosRequestConfig,
+  sent: Map<string, string>,
+): AuthRequest | undefined {
   let url: URL;
   try {
     url = new URL(
@@ -248,7 +277,7 @@ function requestOf(instance: AxiosInstance, config: InternalAxiosRequestConfig):
   return {
     method: (config.method ?? 'get').toUpperCase(),
     url,
-    headers: headersOf(config.headers),
+    headers: headersOf(config.headers, sent),
     body: data ?? null,
     bodyIsStream: isStreamBody(data),
     redirect: config.maxRedirects === 0 ? 'manual' : 'follow',
@@ -335,11 +364,12 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
 
   const authAdapter: AxiosAdapter = async (config) => {
     const inner = axios.getAdapter(previous, config);
-    const request = requestOf(instance, config);
+    const sent = new Map<string, string>();
+    const request = requestOf(instance, config, sent);
     if (!request) return inner(config); // a URL axios itself will refuse: nothing to authenticate
     if (typeof FormData !== 'undefined' && request.body instanceof FormData)
       request.body = await replayableForm(request.body, request.headers);
-    const call: Call = { axios, inner, config, request };
+    const call: Call = { axios, inner, config, request, sent, askedQuery: request.url.search };
     const signal = signalOf(config);
     const adapterName = (inner as { adapterName?: unknown }).adapterName;
     const hop = await strategy

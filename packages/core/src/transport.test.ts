@@ -38,7 +38,7 @@ describe('runtimeFollowsRedirects', () => {
 });
 
 describe('withoutAddedQuery', () => {
-  const asked = new URL('https://api.example.org/fhir/Patient?name=smith');
+  const asked = '?name=smith';
 
   test('a query value the caller did not ask for (an API key a policy set) is redacted', () => {
     const sent = new URL('https://api.example.org/fhir/Patient?name=smith&api_key=s3cr3t');
@@ -53,7 +53,9 @@ describe('withoutAddedQuery', () => {
   });
 
   test('the URL as asked (or without a query) is shown as it is, without a fragment', () => {
-    expect(withoutAddedQuery(new URL(`${asked.href}#top`), asked)).toBe(asked.href);
+    expect(withoutAddedQuery(new URL(`https://api.example.org/fhir/Patient${asked}#top`), asked)).toBe(
+      `https://api.example.org/fhir/Patient${asked}`,
+    );
     expect(withoutAddedQuery(new URL('https://api.example.org/x'), asked)).toBe('https://api.example.org/x');
   });
 });

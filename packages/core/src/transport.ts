@@ -11,7 +11,8 @@ export type RedirectMode = 'follow' | 'manual' | 'error';
 
 /**
  * An outgoing request as core sees it. An adapter builds one per call from its client's
- * request; core never changes it, and gives `next` a fresh one per hop and attempt.
+ * request and gives it to {@link AuthStrategy.send}, which never changes it; `next` gets
+ * one of its own per hop and attempt.
  * Policies see the hop's request and may change its `url` (query) and `headers`.
  *
  * @example
@@ -28,13 +29,14 @@ export interface AuthRequest {
   /** Upper-case HTTP method. */
   method: string;
   /**
-   * The full URL; policies may change its query (scoping). In the request `next` gets it
-   * is the hop's own copy: a transport reads it and never changes it.
+   * The full URL; policies may change its query (scoping). Core never changes this
+   * object: each hop and attempt gets a copy of its own, which a transport reads and
+   * never changes.
    */
   url: URL;
   /**
-   * The request headers; policies set credentials here. In the request `next` gets they
-   * are the hop's own copy, which a transport sends as they are.
+   * The request headers; policies set credentials here. Core never changes these: each
+   * hop and attempt gets a copy of its own, which a transport sends as it is.
    */
   headers: Headers;
   /**
@@ -137,22 +139,22 @@ export function runtimeFollowsRedirects(): boolean {
 
 /**
  * Where a hop went, as an adapter may show it in its client's errors and responses: the
- * origin, the path, and the query with every value the caller's URL did not have (one a
+ * origin, the path, and the query with every value the caller did not ask for (one a
  * policy set, such as an API key) as `[redacted]`.
  *
  * @param sent - the URL the hop was sent to
- * @param asked - the URL the caller asked for
+ * @param askedQuery - the query the caller asked for (a URL's `search`: `?a=1`, or `''`)
  * @example
  * ```ts
- * withoutAddedQuery(new URL('https://api.example.org/x?a=1&key=s3cr3t'), new URL('https://api.example.org/x?a=1'));
+ * withoutAddedQuery(new URL('https://api.example.org/x?a=1&key=s3cr3t'), '?a=1');
  * // 'https://api.example.org/x?a=1&key=[redacted]'
  * ```
  */
-export function withoutAddedQuery(sent: URL, asked: URL): string {
+export function withoutAddedQuery(sent: URL, askedQuery: string): string {
   const { origin, pathname, search } = sent;
-  if (search === asked.search || !search) return `${origin}${pathname}${search}`;
+  if (search === askedQuery || !search) return `${origin}${pathname}${search}`;
+  const asked = new URLSearchParams(askedQuery);
   const params = new URLSearchParams(search);
-  for (const [name, value] of [...params])
-    if (asked.searchParams.get(name) !== value) params.set(name, REDACTED);
+  for (const [name, value] of [...params]) if (asked.get(name) !== value) params.set(name, REDACTED);
   return `${origin}${pathname}?${params}`.replaceAll(encodeURIComponent(REDACTED), REDACTED);
 }

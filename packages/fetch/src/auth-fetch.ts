@@ -88,13 +88,16 @@ class FetchHop implements AuthResponse {
   }
 }
 
+function isForm(body: unknown): body is FormData {
+  return typeof FormData !== 'undefined' && body instanceof FormData;
+}
+
 /**
- * A body that can be sent once more with the same bytes. FormData is serialised once
- * (its multipart boundary is random per serialisation) and its `Content-Type` kept;
- * strings, bytes, Blobs and URLSearchParams serialise the same way every time.
+ * A FormData body as bytes that can be sent once more: serialised once (its multipart
+ * boundary is random per serialisation), its `Content-Type` kept. Strings, bytes, Blobs
+ * and URLSearchParams serialise the same way every time and go as they are.
  */
-async function replayableBody(body: unknown, headers: Headers): Promise<unknown> {
-  if (typeof FormData === 'undefined' || !(body instanceof FormData)) return body;
+async function formBytes(body: FormData, headers: Headers): Promise<ArrayBuffer> {
   const serialised = new Response(body);
   const type = serialised.headers.get('content-type');
   if (type && !headers.has('content-type')) headers.set('Content-Type', type);
@@ -146,7 +149,7 @@ async function requestOf(
     const headers = new Headers(init?.headers);
     const base = (globalThis as { location?: { href: string } }).location?.href;
     const url = new URL(input instanceof URL ? input.href : input, base);
-    if (!bodyIsStream) body = await replayableBody(body, headers);
+    if (isForm(body)) body = await formBytes(body, headers);
     const method = normaliseMethod(init?.method ?? 'GET');
     return {
       request: { method, url, headers, body, bodyIsStream, redirect: init?.redirect ?? 'follow' },
@@ -156,7 +159,7 @@ async function requestOf(
   if (init?.body === undefined && input.body !== null) ({ body, bodyIsStream } = await requestBody(input));
   // Core never changes a request's headers (each hop gets a copy): the Request's own will do.
   const headers = init?.headers === undefined ? input.headers : new Headers(init.headers);
-  if (!bodyIsStream) body = await replayableBody(body, headers);
+  if (isForm(body)) body = await formBytes(body, headers);
   const request: AuthRequest = {
     method: normaliseMethod(init?.method ?? input.method),
     url: new URL(input.url),
@@ -221,7 +224,7 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
     const send = options.fetch ?? globalThis.fetch;
     const { request, along, asIs } = await requestOf(input, init);
     const signal = init?.signal ?? along.signal ?? undefined;
-    const next = async (out: AuthRequest): Promise<FetchHop> => {
+    const next = (out: AuthRequest): Promise<FetchHop> => {
       const own = asIs !== undefined && out.body === null && out.url.href === asIs.url;
       // What fetch defaults to (GET, no body, follow) is left out: each field given costs
       // fetch a check on every hop (about 16 K instructions a request in all).
@@ -233,7 +236,7 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
       if (out.redirect !== undefined && out.redirect !== 'follow') hopInit.redirect = out.redirect;
       if (signal && (!own || init?.signal)) hopInit.signal = signal;
       if (out.bodyIsStream) hopInit.duplex = 'half';
-      return new FetchHop(await send(own ? asIs : out.url, hopInit));
+      return send(own ? asIs : out.url, hopInit).then((response) => new FetchHop(response));
     };
     const hop = await strategy.send(request, next, {
       ...(signal ? { signal } : {}),

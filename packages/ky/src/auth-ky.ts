@@ -107,7 +107,7 @@ function withoutQueryCredentials(...args: unknown[]): unknown {
     { request?: unknown; response?: unknown } | undefined;
   const { request, response } = error ?? {};
   if (request instanceof Request && response instanceof Response && response.url) {
-    const shown = withoutAddedQuery(new URL(response.url), new URL(request.url));
+    const shown = withoutAddedQuery(new URL(response.url), new URL(request.url).search);
     if (shown !== response.url) Object.defineProperty(response, 'url', { value: shown, enumerable: true });
   }
   return error;
