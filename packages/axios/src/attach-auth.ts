@@ -16,6 +16,11 @@ import {
   type AuthStrategy,
 } from '@authrail/core';
 
+/** A request's config, as axios gives it to an adapter. */
+type Config = InternalAxiosRequestConfig;
+/** A request's headers as axios will send them, by lower-case name. */
+type Sent = Map<string, string>;
+
 /**
  * The axios module an instance came from. A CommonJS app that loads this (ES module)
  * package has two copies of axios in memory; errors must be the app's own copy's, and
@@ -46,7 +51,7 @@ function isResponseError(error: unknown): error is ResponseError {
 }
 
 /** The URL axios would send to (`baseURL` + `url` + `params`), without asking `getUri` in the common case. */
-function requestUrl(instance: AxiosInstance, config: InternalAxiosRequestConfig): string {
+function requestUrl(instance: AxiosInstance, config: Config): string {
   const params = config.params as Record<string, unknown> | URLSearchParams | undefined | null;
   if (params != null && (params instanceof URLSearchParams || Object.keys(params).length > 0))
     return instance.getUri(config);
@@ -80,7 +85,7 @@ function headerValue(value: unknown): string | null {
  * The request's headers as axios will send them, into `sent` (by lower-case name): what
  * each hop's headers are compared with, on a map (a `Headers` checks every name it is asked).
  */
-function headersOf(headers: InternalAxiosRequestConfig['headers'], sent: Map<string, string>): Headers {
+function headersOf(headers: Config['headers'], sent: Sent): Headers {
   const view = new Headers();
   for (const [name, value] of Object.entries(headers.toJSON() as Record<string, unknown>)) {
     if (value == null || value === false) continue;
@@ -104,20 +109,18 @@ interface Call {
   axios: AxiosStatic;
   inner: AxiosAdapter;
   /** The caller's config, as axios had it before authrail: what responses and errors show. */
-  config: InternalAxiosRequestConfig;
+  config: Config;
   /** The request as core got it. */
   request: AuthRequest;
-  /** The query the caller asked for (core's policies may add to the request's). */
-  askedQuery: string;
   /** Its headers as axios will send them: what each hop's headers are compared with. */
-  sent: Map<string, string>;
+  sent: Sent;
 }
 
 /**
  * A hop's headers for axios: the caller's, with what the policies set or removed. A
  * FormData serialised once keeps the `Content-Type` of its bytes.
  */
-function hopHeaders(call: Call, out: AuthRequest): InternalAxiosRequestConfig['headers'] {
+function hopHeaders(call: Call, out: AuthRequest): Config['headers'] {
   const headers = call.config.headers.concat();
   const { sent } = call;
   out.headers.forEach((value, name) => {
@@ -154,21 +157,20 @@ function carriesCredential(request: unknown): boolean {
   );
 }
 
+/** What axios gives back that points at a config and a request: a response, an error. */
+type Held = { config?: unknown; request?: unknown };
+
 /**
  * Points what axios gave back for a hop at the caller's config, and shows where the hop
  * went (query values the policies set left out) in place of a request object that
  * carries the credential.
  */
-function withoutCredentials<T extends { config?: unknown; request?: unknown }>(
-  target: T,
-  call: Call,
-  out: AuthRequest,
-): T {
+function withoutCredentials<T extends Held>(target: T, call: Call, out: AuthRequest): T {
   target.config = call.config;
   if (!carriesCredential(target.request)) return target;
   target.request = Object.freeze({
     method: out.method,
-    url: withoutAddedQuery(out.url, call.askedQuery),
+    url: withoutAddedQuery(out.url, call.request.url.search),
     note: 'authrail: the request object is held back, as it carries the credential',
   });
   return target;
@@ -211,34 +213,22 @@ function sendHop(call: Call, out: AuthRequest): Promise<AxiosHop> {
     if (adapterName === 'fetch' || send !== call.inner)
       hop.fetchOptions = { ...(config.fetchOptions as object), redirect: 'manual' };
   }
+  // Answered once Node has let go of the request that carried the credential.
+  const answer = (response: AxiosResponse, error?: ResponseError): AxiosHop | Promise<AxiosHop> => {
+    const release = config.responseType === 'stream' ? undefined : released(response.request);
+    return release
+      ? release.then(() => hopOf(call, out, response, error))
+      : hopOf(call, out, response, error);
+  };
   // Not awaited: an await costs on every request; the answer is read as it comes.
-  return send(hop as unknown as InternalAxiosRequestConfig).then(
-    (response) => answered(call, out, response, undefined),
-    (thrown: unknown) => {
-      if (!isResponseError(thrown)) throw withoutCredentials(thrown as { config?: unknown }, call, out);
-      return answered(call, out, thrown.response, thrown);
-    },
-  );
-}
-
-/** A hop's answer for core, once Node has let go of the request that carried the credential. */
-function answered(
-  call: Call,
-  out: AuthRequest,
-  response: AxiosResponse,
-  error: ResponseError | undefined,
-): AxiosHop | Promise<AxiosHop> {
-  const release = call.config.responseType === 'stream' ? undefined : released(response.request);
-  return release ? release.then(() => hopOf(call, out, response, error)) : hopOf(call, out, response, error);
+  return send(hop as unknown as Config).then(answer, (thrown: unknown) => {
+    if (!isResponseError(thrown)) throw withoutCredentials(thrown as Held, call, out);
+    return answer(thrown.response, thrown);
+  });
 }
 
 /** What core reads of axios' answer; what the caller gets of it holds no credential. */
-function hopOf(
-  call: Call,
-  out: AuthRequest,
-  response: AxiosResponse,
-  error: ResponseError | undefined,
-): AxiosHop {
+function hopOf(call: Call, out: AuthRequest, response: AxiosResponse, error?: ResponseError): AxiosHop {
   const url = (response.request as { responseURL?: string } | undefined)?.responseURL ?? '';
   if (error) withoutCredentials(error, call, out);
   withoutCredentials(response, call, out);
@@ -259,17 +249,11 @@ function hopOf(
 }
 
 /** The request core sends: axios' final URL, headers and (replayable) body; undefined for a URL axios will refuse. */
-function requestOf(
-  instance: AxiosInstance,
-  config: InternalAxiosRequestConfig,
-  sent: Map<string, string>,
-): AuthRequest | undefined {
+function requestOf(instance: AxiosInstance, config: Config, sent: Sent): AuthRequest | undefined {
+  const base = (globalThis as { location?: { href: string } }).location?.href;
   let url: URL;
   try {
-    url = new URL(
-      requestUrl(instance, config),
-      (globalThis as { location?: { href: string } }).location?.href,
-    );
+    url = new URL(requestUrl(instance, config), base);
   } catch {
     return undefined;
   }
@@ -285,7 +269,7 @@ function requestOf(
 }
 
 /** What ends the wait for a token: the caller's signal and axios' own `timeout`. */
-function signalOf(config: InternalAxiosRequestConfig): AbortSignal | undefined {
+function signalOf(config: Config): AbortSignal | undefined {
   let signal = config.signal && 'aborted' in config.signal ? (config.signal as AbortSignal) : undefined;
   if (typeof config.timeout === 'number' && config.timeout > 0) {
     const timeout = AbortSignal.timeout(config.timeout);
@@ -295,7 +279,7 @@ function signalOf(config: InternalAxiosRequestConfig): AbortSignal | undefined {
 }
 
 /** The error axios itself would raise: `CanceledError` for an abort, its timeout error for `timeout`. */
-function abortError(axios: AxiosStatic, reason: unknown, config: InternalAxiosRequestConfig): unknown {
+function abortError(axios: AxiosStatic, reason: unknown, config: Config): unknown {
   if ((reason as { name?: unknown }).name === 'TimeoutError' && !config.signal?.aborted) {
     const clarify = config.transitional?.clarifyTimeoutError === true;
     return new axios.AxiosError(
@@ -364,12 +348,12 @@ export function attachAuth(instance: AxiosInstance, strategy: AuthStrategy): () 
 
   const authAdapter: AxiosAdapter = async (config) => {
     const inner = axios.getAdapter(previous, config);
-    const sent = new Map<string, string>();
+    const sent: Sent = new Map();
     const request = requestOf(instance, config, sent);
     if (!request) return inner(config); // a URL axios itself will refuse: nothing to authenticate
     if (typeof FormData !== 'undefined' && request.body instanceof FormData)
       request.body = await replayableForm(request.body, request.headers);
-    const call: Call = { axios, inner, config, request, sent, askedQuery: request.url.search };
+    const call: Call = { axios, inner, config, request, sent };
     const signal = signalOf(config);
     const adapterName = (inner as { adapterName?: unknown }).adapterName;
     const hop = await strategy
