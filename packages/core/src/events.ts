@@ -141,11 +141,14 @@ export interface AuthEvents {
  * per call, never a token or secret, and calls the methods on the logger (keeps `this`).
  */
 export interface Logger {
-  /** Detail for troubleshooting: each origin first sent a request without a credential. */
+  /** Detail for troubleshooting. */
   debug?(message: string): void;
   /** Tokens fetched and refreshed, replays. */
   info?(message: string): void;
-  /** Retried token requests, failed background refreshes, requests not replayed. */
+  /**
+   * Retried token requests, failed background refreshes, requests not replayed, and the
+   * first request to each origin that went without a credential (see {@link notice}).
+   */
   warn?(message: string): void;
   /** Token requests that failed for good. */
   error?(message: string): void;
@@ -177,8 +180,8 @@ function checkOn(on: unknown): AuthEvents {
   return on as AuthEvents;
 }
 
-function checkLogger(logger: unknown): Logger | undefined {
-  if (logger === undefined) return undefined;
+function checkLogger(logger: unknown): Logger | false | undefined {
+  if (logger === undefined || logger === false) return logger;
   const methods = LOG_LEVELS.filter(
     (level) => (logger as Record<string, unknown> | null)?.[level] !== undefined,
   );
@@ -188,20 +191,46 @@ function checkLogger(logger: unknown): Logger | undefined {
     methods.length === 0 ||
     methods.some((level) => typeof (logger as Record<string, unknown>)[level] !== 'function')
   ) {
-    throw new ConfigError('must be an object with debug, info, warn or error methods (console, pino, …)', {
-      option: 'logger',
-    });
+    throw new ConfigError(
+      'must be an object with debug, info, warn or error methods (console, pino, …), or false',
+      {
+        option: 'logger',
+      },
+    );
   }
   return logger as Logger;
+}
+
+/**
+ * Says something a user must hear the first time it happens (a request that went without
+ * a credential, an API that gets no token): on the logger's `warn` when there is one, on
+ * `console.warn` when none was given, and nowhere with `logger: false`. Presets use it for
+ * their own such warnings.
+ *
+ * @param logger - the `logger` option as given
+ * @example
+ * ```ts
+ * notice(options.logger, 'authrail: myPreset was given no origins, so …');
+ * ```
+ */
+export function notice(logger: Logger | false | undefined, message: string): void {
+  try {
+    // The one place authrail writes to the console: what a user must hear, unasked.
+    // eslint-disable-next-line no-console
+    if (logger === undefined) console.warn(message);
+    else if (logger) logger.warn?.(message);
+  } catch {
+    // a broken logger must never break a request
+  }
 }
 
 /** Internal: emits events and log lines, isolating the library from listener failures. */
 export class EventSink {
   readonly #on: AuthEvents;
-  readonly #logger: Logger | undefined;
+  readonly #logger: Logger | false | undefined;
 
   /** @throws `ConfigError` naming `on`, `on.<name>` or `logger` */
-  constructor(on: AuthEvents | undefined, logger: Logger | undefined) {
+  constructor(on: AuthEvents | undefined, logger: Logger | false | undefined) {
     this.#on = checkOn(on);
     this.#logger = checkLogger(logger);
   }
@@ -221,9 +250,14 @@ export class EventSink {
 
   log(level: keyof Logger, message: string): void {
     try {
-      this.#logger?.[level]?.(message);
+      if (this.#logger) this.#logger[level]?.(message);
     } catch {
       // a broken logger must never break a request
     }
+  }
+
+  /** See {@link notice}. */
+  notice(message: string): void {
+    notice(this.#logger, message);
   }
 }

@@ -54,17 +54,18 @@ export {
 export type { DPoPProver, FetchTokenOptions, TokenSource, TokenSourceIdentity } from './source.js';
 export { createMemoryTokenStore, type SingleFlightOptions, type TokenStore } from './store.js';
 export { createTabTokenStore, type TabTokenStoreOptions } from './tab-store.js';
-export type {
-  AuthEvents,
-  ErrorEvent,
-  Logger,
-  RejectedEvent,
-  UncredentialedEvent,
-  ReplayReason,
-  RetryEvent,
-  TokenFetchReason,
-  TokenFetchedEvent,
-  TokenRefreshedEvent,
+export {
+  notice,
+  type AuthEvents,
+  type ErrorEvent,
+  type Logger,
+  type RejectedEvent,
+  type UncredentialedEvent,
+  type ReplayReason,
+  type RetryEvent,
+  type TokenFetchReason,
+  type TokenFetchedEvent,
+  type TokenRefreshedEvent,
 } from './events.js';
 export {
   bearer,

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { inspect } from 'node:util';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import {
   ConfigError,
   MissingScopeError,
@@ -77,12 +77,12 @@ describe('send: the credential goes to allowed origins only', () => {
     expect(source.calls).toHaveLength(1);
   });
 
-  test('regression (issue 9 #11): a request to an origin not in origins is said once per origin, as a debug line and an event', async () => {
+  test('regression (issue 9 #11): a request to an origin not in origins is said once per origin, as a warning and an event', async () => {
     const said: UncredentialedEvent[] = [];
-    const debug: string[] = [];
+    const warn: string[] = [];
     const { send } = setup({
       on: { uncredentialed: (e) => said.push(e) },
-      logger: { debug: (m) => debug.push(m) },
+      logger: { warn: (m) => warn.push(m) },
     });
     await send(`${web.other}/a?secret-looking=query`);
     await send(`${web.other}/b`, { method: 'POST', body: 'x' });
@@ -90,9 +90,34 @@ describe('send: the credential goes to allowed origins only', () => {
     expect(said).toEqual([
       { origin: web.other, method: 'GET', url: `${web.other}/a`, reason: 'not-allowed' },
     ]);
-    expect(debug).toEqual([
-      `authrail: ${web.other} is not in origins; requests to it are sent without a credential (said once per origin)`,
+    expect(warn).toEqual([
+      `authrail: GET ${web.other}/a went without a credential: ${web.other} is not in origins (add it to origins to send one there; said once per origin; logger: false silences this)`,
     ]);
+  });
+
+  test('regression (issue 23): with no logger, a withheld credential is said on console.warn, once per origin; logger: false says nothing', async () => {
+    const warned = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const { send } = setup({ logger: undefined });
+      await send(`${web.other}/a`);
+      await send(`${web.other}/b`);
+      await send(`${web.api}/fhir/Patient`);
+      expect(warned.mock.calls).toEqual([
+        [
+          expect.stringMatching(
+            new RegExp(
+              `^authrail: GET ${web.other}/a went without a credential: ${web.other} is not in origins \\(add it to origins`,
+            ),
+          ),
+        ],
+      ]);
+      warned.mockClear();
+      const quiet = setup({ logger: false });
+      await quiet.send(`${web.other}/a`);
+      expect(warned).not.toHaveBeenCalled();
+    } finally {
+      warned.mockRestore();
+    }
   });
 
   test("the caller's request is never changed: its URL and headers stay as they were", async () => {

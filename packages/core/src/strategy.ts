@@ -82,8 +82,12 @@ export interface StrategyOptions {
   policies?: readonly RequestPolicy[];
   /** When a 401 counts as a rejected credential. Default `'unauthorized'` (any 401). */
   rejectWhen?: RejectWhen;
-  /** Where log lines go (`console`, pino, …). Never given a token or secret. Default: none. */
-  logger?: Logger;
+  /**
+   * Where log lines go (`console`, pino, …). Never given a token or secret. Default: none,
+   * except that what a user must hear the first time (a request that went without a
+   * credential, once per origin) goes to `console.warn`; `false` silences that too.
+   */
+  logger?: Logger | false;
   /** Event listeners, for metrics and traces. Default: none. */
   on?: AuthEvents;
 }
@@ -233,7 +237,7 @@ export function createAuthStrategy(options: CreateAuthStrategyOptions): TokenAut
       ...(options.store ? { store: options.store } : {}),
       ...(options.refresh ? { refresh: options.refresh } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
-      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(options.on ? { on: options.on } : {}),
     });
   const strategy = buildStrategy(

@@ -37,8 +37,8 @@ export interface TokenManagerOptions {
   refresh?: RefreshOptions;
   /** How failed token requests are retried. */
   retry?: RetryOptions;
-  /** Where log lines go. */
-  logger?: Logger;
+  /** Where log lines go; `false` for nowhere (as a strategy's `logger`). */
+  logger?: Logger | false;
   /** Event listeners. */
   on?: AuthEvents;
   /**

@@ -96,9 +96,10 @@ export function createSignInStrategy(options: SignInStrategyOptions): SignInStra
       // a broken listener must not break sign-out
     }
     try {
-      strategyOptions.logger?.warn?.(
-        `authrail: revoking the ${hint} at sign-out failed (${error.code}); it was forgotten locally`,
-      );
+      if (strategyOptions.logger)
+        strategyOptions.logger.warn?.(
+          `authrail: revoking the ${hint} at sign-out failed (${error.code}); it was forgotten locally`,
+        );
     } catch {
       // nor a broken logger
     }

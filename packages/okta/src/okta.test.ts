@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { ErrorCodes, isTokenEndpointError, type TokenEndpointError } from '@authrail/core';
 import { demoClients, startSandbox } from '@authrail/sandbox';
 import {
@@ -86,6 +86,25 @@ describe('oktaClientCredentials', () => {
     lines.length = 0;
     oktaClientCredentials(options({ logger }));
     expect(lines).toEqual([]);
+  });
+
+  test('regression (issue 23): with no logger the default origins are said on console.warn; logger: false says nothing', () => {
+    const warned = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      oktaClientCredentials({ ...options(), origins: undefined });
+      expect(warned.mock.calls).toEqual([
+        [
+          expect.stringMatching(
+            /^authrail: oktaClientCredentials was given no origins, .*\(logger: false silences this\)$/,
+          ),
+        ],
+      ]);
+      warned.mockClear();
+      oktaClientCredentials({ ...options(), origins: undefined, logger: false });
+      expect(warned).not.toHaveBeenCalled();
+    } finally {
+      warned.mockRestore();
+    }
   });
 
   test.each([

@@ -2,6 +2,7 @@ import {
   TokenEndpointError,
   createAuthStrategy,
   isTokenEndpointError,
+  notice,
   scrubSecrets,
   type TokenAuthStrategy,
 } from '@authrail/core';
@@ -173,13 +174,10 @@ export function oktaClientCredentials(options: OktaClientCredentialsOptions): To
   const strategy = createAuthStrategy({ ...preset, source, origins: preset.origins ?? [oktaOrigin] });
   if (options.origins === undefined) {
     // Okta issues the token; the API it is for (CTRP) lives elsewhere. Said first, and loudly.
-    try {
-      options.logger?.warn?.(
-        `authrail: oktaClientCredentials was given no origins, so only ${oktaOrigin} (Okta itself) gets the token; requests to your API go without one until you pass origins: ['https://your-api.example.org']`,
-      );
-    } catch {
-      // a broken logger must not break construction
-    }
+    notice(
+      options.logger,
+      `authrail: oktaClientCredentials was given no origins, so only ${oktaOrigin} (Okta itself) gets the token; requests to your API go without one until you pass origins: ['https://your-api.example.org'] (logger: false silences this)`,
+    );
   }
   return strategy;
 }

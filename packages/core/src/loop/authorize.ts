@@ -91,11 +91,10 @@ function noteUncredentialed(call: Call, url: URL, method: string): void {
   if (config.uncredentialed.has(origin) || config.uncredentialed.size >= MAX_UNCREDENTIALED_ORIGINS) return;
   config.uncredentialed.add(origin);
   const reason = isAllowed(config, url.href) ? 'downgrade' : 'not-allowed';
-  config.sink.log(
-    'debug',
+  config.sink.notice(
     reason === 'downgrade'
-      ? `authrail: ${method} ${shown(url)} was reached from https: by a redirect to http:; sent without a credential (said once per origin)`
-      : `authrail: ${origin} is not in origins; requests to it are sent without a credential (said once per origin)`,
+      ? `authrail: ${method} ${shown(url)} went without a credential: it was reached from https: by a redirect to http: (said once per origin; logger: false silences this)`
+      : `authrail: ${method} ${shown(url)} went without a credential: ${origin} is not in origins (add it to origins to send one there; said once per origin; logger: false silences this)`,
   );
   config.sink.emit('uncredentialed', { origin, method, url: shown(url), reason });
 }
