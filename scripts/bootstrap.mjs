@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The README's two commands (`npm run demo`, `npm test`), and `npm run bench`, land here, so that a machine
+// The README's two commands (`npm run demo`, `npm test`), `npm run bench` and `npm run tarballs` land here, so that a machine
 // with only Node and this repository can run them: we install the pinned pnpm into
 // .tools/ (no global install, no corepack), install the workspace, make sure the
 // system tools the tests need are present, then hand over to the real script.
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const task = process.argv[2];
-const tasks = { demo: 'demo:run', test: 'test:run', bench: 'bench:run' };
+const tasks = { demo: 'demo:run', test: 'test:run', bench: 'bench:run', tarballs: 'tarballs:run' };
 if (!(task in tasks)) {
   console.error(`usage: node scripts/bootstrap.mjs <${Object.keys(tasks).join('|')}> [args…]`);
   process.exit(2);
@@ -83,10 +83,11 @@ if (task === 'test' || task === 'bench') {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     if (isRoot && existsSync('/usr/bin/apt-get')) {
       console.log(
-        `› installing what the ${task === 'bench' ? 'benchmarks run' : 'tests run'} (apt-get install ${missing.join(' ')}${missing.includes('chromium') ? '; Chromium is about 115 packages' : ''})`,
+        `› installing what the ${task === 'bench' ? 'benchmarks run' : 'tests run'} (apt-get install ${missing.join(' ')}${missing.includes('chromium') ? '; Chromium brings the libraries it needs' : ''}, without recommended packages, upgrading nothing)`,
       );
       must('apt-get', ['update', '-qq']);
-      must('apt-get', ['install', '-y', '-qq', ...missing], {
+      // Only what is missing and what it needs: no recommended extras, nothing upgraded.
+      must('apt-get', ['install', '-y', '-qq', '--no-install-recommends', '--no-upgrade', ...missing], {
         env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       });
     } else {

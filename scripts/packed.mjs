@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The published packages as a user installs them: every package packed (after
-// `pnpm run build`), the tarballs installed with npm into a fresh project beside their
+// `pnpm run build`) by `npm run tarballs`'s script, docs/getting-started.md followed
+// exactly (its npm install line in an empty project, its first call run with node), the
+// tarballs installed with npm into a fresh project beside their
 // peers, each imported with `import` and loaded with `require` on Node 20, 22 and 24, and
 // a consumer that uses every package type-checked with TypeScript 5.9 and 7 (whose default
 // is to load no @types package unless told). Exits non-zero on the first failure.
@@ -9,9 +11,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { publishedPackages } from './tarballs.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const PNPM = join(ROOT, '.tools/node_modules/pnpm/bin/pnpm.cjs');
 /** The peers a user brings, at the versions the tests use. */
 const PEERS = [
   'axios@1.21.1',
@@ -30,20 +32,28 @@ const run = (file, args, options = {}) =>
   execFileSync(file, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...options });
 const step = (what) => process.stdout.write(`› ${what}\n`);
 
-const packages = readdirSync(join(ROOT, 'packages'))
-  .map((dir) => ({
-    dir: join(ROOT, 'packages', dir),
-    manifest: JSON.parse(readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8')),
-  }))
-  .filter(({ manifest }) => !manifest.private);
+const packages = publishedPackages();
 
 const work = mkdtempSync(join(tmpdir(), 'authrail-packed-'));
 try {
-  step(`packing ${packages.length} packages`);
-  const tarballs = packages.map(({ dir }) => {
-    const out = run(process.execPath, [PNPM, 'pack', '--pack-destination', work], { cwd: dir });
-    return out.trim().split('\n').at(-1);
-  });
+  step(`npm run tarballs: ${packages.length} packages packed`);
+  const folder = join(work, 'tarballs');
+  run(process.execPath, [join(ROOT, 'scripts/tarballs.mjs'), folder]);
+  const tarballs = readdirSync(folder).map((name) => join(folder, name));
+
+  // docs/getting-started.md, exactly as written: the tarballs installed with npm into an
+  // empty project, and the first call saved as first-call.mjs and run with node.
+  step('getting started: npm install <folder>/*.tgz in an empty project, then its first call');
+  const first = join(work, 'first');
+  mkdirSync(first);
+  run('npm', ['init', '-y'], { cwd: first });
+  run('sh', ['-c', `npm install --no-audit --no-fund --loglevel=error ${folder}/*.tgz`], { cwd: first });
+  const guide = readFileSync(join(ROOT, 'docs/getting-started.md'), 'utf8');
+  const call = /## Your first call[\s\S]*?```ts\n([\s\S]*?)```/.exec(guide)?.[1];
+  if (!call) throw new Error('docs/getting-started.md has no first call');
+  writeFileSync(join(first, 'first-call.mjs'), call);
+  const said = run(process.execPath, ['first-call.mjs'], { cwd: first }).trim();
+  if (!/^200 \d+ patients$/.test(said)) throw new Error(`the first call printed ${JSON.stringify(said)}`);
 
   const app = join(work, 'app');
   mkdirSync(app);

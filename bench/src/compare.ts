@@ -1,7 +1,8 @@
 // `pnpm bench:compare <git-ref>`: workload 1 (overhead with a cached token) on the working
 // tree and on another commit, in one process run with interleaved rounds, so a change can
 // be checked for a regression before it lands. The other commit is checked out in a git
-// worktree under the system's temp directory, installed from pnpm's store and built once.
+// worktree under the system's temp directory, installed from pnpm's store and built, and
+// removed when the run ends.
 //
 //   pnpm bench:compare main          the working tree against main
 //   pnpm bench:compare HEAD~3 --quick
@@ -36,7 +37,7 @@ function run(command: string, args: string[], cwd: string): string {
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
-/** Checks `ref` out in a worktree (once per commit), installs and builds it. */
+/** Checks `ref` out in a worktree, installs and builds it (removed again when the run ends). */
 function prepare(ref: string): { dir: string; sha: string } {
   const sha = run('git', ['rev-parse', '--verify', `${ref}^{commit}`], ROOT).trim();
   const dir = join(tmpdir(), `authrail-compare-${sha.slice(0, 12)}`);
@@ -48,11 +49,16 @@ function prepare(ref: string): { dir: string; sha: string } {
     const pnpm = existsSync(local) ? local : execpath?.includes('pnpm') ? execpath : undefined;
     const [command, prefix] = pnpm ? [process.execPath, [pnpm]] : ['pnpm', []];
     try {
-      run(command, [...prefix, 'install', '--frozen-lockfile', '--offline', '--ignore-scripts'], dir);
-    } catch {
-      run(command, [...prefix, 'install', '--frozen-lockfile', '--ignore-scripts'], dir);
+      try {
+        run(command, [...prefix, 'install', '--frozen-lockfile', '--offline', '--ignore-scripts'], dir);
+      } catch {
+        run(command, [...prefix, 'install', '--frozen-lockfile', '--ignore-scripts'], dir);
+      }
+      run(command, [...prefix, 'run', 'build'], dir);
+    } catch (error) {
+      run('git', ['worktree', 'remove', '--force', dir], ROOT);
+      throw error;
     }
-    run(command, [...prefix, 'run', 'build'], dir);
   }
   return { dir, sha };
 }
@@ -116,9 +122,10 @@ export async function runCompare(
   options: { rounds: number; perRound: number; warmup: number },
 ): Promise<CompareResult> {
   const { dir, sha } = prepare(ref);
-  const [tree, other] = [await loadOwn(), await loadBuilt(dir, ref)];
-  const server = await startServer();
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
+    const [tree, other] = [await loadOwn(), await loadBuilt(dir, ref)];
+    server = await startServer();
     const answer = () => Promise.resolve(new Response('{"resourceType":"Bundle"}', { status: 200 }));
     const rows: CompareResult['rows'] = [];
     const settings: [string, (() => Promise<Response>) | undefined, number][] = [
@@ -141,7 +148,9 @@ export async function runCompare(
     }
     return { ref, sha, rows };
   } finally {
-    server.stop();
+    server?.stop();
+    // Nothing left behind: the worktree (and its install) goes with the run.
+    run('git', ['worktree', 'remove', '--force', dir], ROOT);
   }
 }
 

@@ -145,7 +145,13 @@ const smoke :Workerd.Worker = (
 );
 `,
     );
-    const workerd = spawn(bin('workerd'), ['serve', join(out, 'workerd.capnp')], { stdio: 'ignore' });
+    // A process group of its own: pnpm's shim is a shell that does not exec workerd, so
+    // killing the shell alone would leave workerd running after the suite.
+    const workerd = spawn(bin('workerd'), ['serve', join(out, 'workerd.capnp')], {
+      stdio: 'ignore',
+      detached: true,
+    });
+    const exited = new Promise((resolve) => workerd.once('exit', resolve));
     try {
       arrange();
       let response: Response | undefined;
@@ -158,7 +164,8 @@ const smoke :Workerd.Worker = (
       expect(response?.status).toBe(200);
       expectConformant((await response!.json()) as SmokeReport);
     } finally {
-      workerd.kill();
+      process.kill(-workerd.pid!, 'SIGTERM');
+      await exited;
     }
   }, 120_000);
 });
