@@ -66,7 +66,7 @@ function setup(extra: Partial<LoopConfig> = {}) {
     rejectWhen: 'unauthorized',
     sink: new EventSink(
       { rejected: (e) => rejected.push(e), uncredentialed: (e) => uncredentialed.push(e) },
-      undefined,
+      false, // the events are what these tests read; no warnings on the console
     ),
     getToken: () => current,
     invalidate: (token) => {
