@@ -89,8 +89,9 @@ function headersOf(headers: Config['headers'], sent: Sent): Headers {
   const view = new Headers();
   for (const [name, value] of Object.entries(headers.toJSON() as Record<string, unknown>)) {
     if (value == null || value === false) continue;
-    view.set(name, headerValue(value)!);
-    sent.set(name.toLowerCase(), headerValue(value)!);
+    const shown = headerValue(value)!;
+    view.set(name, shown);
+    sent.set(name.toLowerCase(), shown);
   }
   return view;
 }
