@@ -4,7 +4,7 @@
 // .tools/ (no global install, no corepack), install the workspace, make sure the
 // system tools the tests need are present, then hand over to the real script.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,12 +58,32 @@ if (installedPnpm !== pinned) {
   ]);
 }
 
-// 2. The workspace, when the lockfile changed since the last install.
-const marker = join(root, 'node_modules', '.modules.yaml');
+// 2. The workspace, when the lockfile changed since the last install. The demo needs only
+// its own dependencies (its packages, ky, axios, tsx: ~65 MB); everything else needs the
+// whole workspace (test tools, Bun, Deno, workerd, Chromium's driver: ~570 MB). Which one
+// is installed is written down, so `npm test` after `npm run demo` installs the rest.
+const modules = join(root, 'node_modules', '.modules.yaml');
+const scopeFile = join(root, 'node_modules', '.authrail-install');
 const lockfile = join(root, 'pnpm-lock.yaml');
-if (!existsSync(marker) || statSync(lockfile).mtimeMs > statSync(marker).mtimeMs) {
-  console.log('› installing dependencies (pnpm install --frozen-lockfile)');
-  must(process.execPath, [pnpm, 'install', '--frozen-lockfile']);
+const installed = !existsSync(modules)
+  ? undefined
+  : statSync(lockfile).mtimeMs > statSync(modules).mtimeMs
+    ? undefined
+    : existsSync(scopeFile)
+      ? readFileSync(scopeFile, 'utf8').trim()
+      : 'all'; // installed by hand with `pnpm install`
+if (task === 'demo' ? installed === undefined : installed !== 'all') {
+  const scope = task === 'demo' ? 'demo' : 'all';
+  const args =
+    scope === 'demo'
+      ? ['install', '--frozen-lockfile', '--prod', '--filter', '@authrail-examples/demo...']
+      : // After the demo's install pnpm would ask before replacing node_modules: no need to.
+        ['install', '--frozen-lockfile', '--config.confirm-modules-purge=false'];
+  console.log(
+    `› installing ${scope === 'demo' ? "the demo's" : 'all'} dependencies (pnpm ${args.join(' ')})`,
+  );
+  must(process.execPath, [pnpm, ...args]);
+  writeFileSync(scopeFile, `${scope}\n`);
 }
 
 // 3. The tests drive real servers from Debian's packages: Chromium (never a downloaded

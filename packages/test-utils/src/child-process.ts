@@ -5,6 +5,8 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** tsx's loader, as this package resolves it (the root need not have tsx). */
+const TSX = import.meta.resolve('tsx');
 
 /**
  * Starts `script` (a .ts file) in a Node process of its own, through tsx, with workspace
@@ -22,7 +24,7 @@ export function spawnTs(
   const { args = [], nodeArgs = [], env = {}, stdio = ['ignore', 'pipe', 'pipe'] } = options;
   return spawn(
     process.execPath,
-    [...nodeArgs, '--conditions=@authrail/source', '--import', 'tsx', script, ...args],
+    [...nodeArgs, '--conditions=@authrail/source', '--import', TSX, script, ...args],
     {
       cwd: ROOT,
       env: { ...process.env, NODE_OPTIONS: '', ...env },
