@@ -83,7 +83,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     redirectsWithoutCredential: 0,
   };
 
-  const trace = (service: string): { on: AuthEvents } => ({
+  // The demo narrates authrail's events itself, so authrail's own warnings (a request sent
+  // without a credential, said on console.warn when there is no logger) are turned off.
+  const trace = (service: string): { on: AuthEvents; logger: false } => ({
+    logger: false,
     on: {
       tokenFetched: (e) => {
         result.tokenRequests += 1;
