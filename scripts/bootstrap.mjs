@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The README's two commands (`npm run demo`, `npm test`), `npm run bench` and `npm run tarballs` land here, so that a machine
+// The README's two commands (`npm run demo`, `npm test`), `npm run bench`, `npm run tarballs` and `npm run docs` land here, so that a machine
 // with only Node and this repository can run them: we install the pinned pnpm into
 // .tools/ (no global install, no corepack), install the workspace, make sure the
 // system tools the tests need are present, then hand over to the real script.
@@ -10,7 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const task = process.argv[2];
-const tasks = { demo: 'demo:run', test: 'test:run', bench: 'bench:run', tarballs: 'tarballs:run' };
+const tasks = {
+  demo: 'demo:run',
+  test: 'test:run',
+  bench: 'bench:run',
+  tarballs: 'tarballs:run',
+  docs: 'docs:run',
+};
 if (!(task in tasks)) {
   console.error(`usage: node scripts/bootstrap.mjs <${Object.keys(tasks).join('|')}> [args…]`);
   process.exit(2);

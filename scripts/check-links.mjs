@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Every relative link of the docs: in the markdown (guides, READMEs) and in the built site
-// (`pnpm run docs` → docs/api). A link to a file that is not there fails the run.
+// (`npm run docs` → docs/api). A link to a file that is not there fails the run.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +48,7 @@ for (const file of markdown) {
 }
 
 if (!existsSync(SITE)) {
-  broken.push('docs/api is not built: run pnpm run docs first');
+  broken.push('docs/api is not built: run npm run docs first');
 } else {
   for (const file of walk(SITE, (name) => name.endsWith('.html'))) {
     const text = readFileSync(file, 'utf8');
