@@ -22,6 +22,7 @@ import {
   type TokenRecord,
   type TokenStore,
 } from '@authrail/core';
+import { adaptClient, type NodeRedisClient } from './client.js';
 import { createCipher, type Cipher, type EncryptionOptions, type Sealed } from './encryption.js';
 
 /** What a {@link RedisStoreEvents} listener is told when the store stops or resumes sharing. */
@@ -42,8 +43,13 @@ export interface RedisStoreEvents {
 
 /** Options of {@link createRedisTokenStore}. */
 export interface RedisTokenStoreOptions {
-  /** Your ioredis client: a `Redis` (standalone or Sentinel) or a `Cluster`. */
-  client: Redis | Cluster;
+  /**
+   * Your Redis client, connected, whichever of the two Node.js clients your service holds:
+   * an ioredis `Redis` (standalone or Sentinel) or `Cluster`, or a node-redis (`redis` 5
+   * or 6) client from `createClient`, `createCluster` or `createSentinel`. Anything else is
+   * refused with a `ConfigError` naming `client`.
+   */
+  client: Redis | Cluster | NodeRedisClient;
   /** Prefix of every key and of the channel. Default `authrail`. */
   prefix?: string;
   /** Encryption at rest (AES-256-GCM, with key ids for rotation). Default: none. */
@@ -183,13 +189,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
     'logger',
     'on',
   ]);
-  const client = options.client;
-  if (
-    typeof client?.eval !== 'function' ||
-    typeof client.publish !== 'function' ||
-    typeof client.duplicate !== 'function'
-  )
-    throw new ConfigError('must be an ioredis client (Redis or Cluster)', { option: 'client' });
+  const client = adaptClient(options.client);
   const prefix = options.prefix ?? DEFAULTS.prefix;
   if (typeof prefix !== 'string' || prefix.length === 0 || /[{}|\s]/.test(prefix))
     throw new ConfigError('must be a non-empty string without braces, | or spaces', { option: 'prefix' });
@@ -275,7 +275,8 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
   /** One Redis call with its deadline; a failure marks the store degraded and rethrows. */
   async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const pending = run();
+    // A client may throw instead of rejecting (node-redis on a closed client): the same.
+    const pending = new Promise<T>((resolve) => resolve(run()));
     pending.catch(() => undefined); // it may fail after the deadline: nobody waits then
     try {
       const result = await Promise.race([
@@ -297,17 +298,11 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
 
   // The subscriber: a connection of the store's own, opened on first use, ended with
   // close() or when the user's client ends.
-  let subscriber: Redis | Cluster | undefined;
+  let unsubscribe: (() => void) | undefined;
   let closed = false;
   function subscribe(): void {
-    if (subscriber || closed) return;
-    const sub = (client.duplicate as () => Redis | Cluster).call(client);
-    subscriber = sub;
-    // Without the subscriber, waiters poll and copies live until their token's refresh
-    // point: nothing to degrade. ioredis reconnects and subscribes again by itself.
-    sub.on('error', () => undefined);
-    sub.on('message', (from: string, message: string) => {
-      if (from !== channel) return;
+    if (unsubscribe || closed) return;
+    unsubscribe = client.subscribe(channel, (message) => {
       // `<instance> <fingerprint of the token now stored, or -> <key>`; a process of an
       // earlier version (a fleet mid-deploy) sends `<instance> <key>`: a change, to anything.
       const first = message.indexOf(' ');
@@ -323,14 +318,13 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
       const waiting = waiters.get(key);
       if (waiting) for (const wake of [...waiting]) wake();
     });
-    sub.subscribe(channel).catch(() => undefined);
-    client.once('end', () => void close());
+    client.onEnd(() => void close());
   }
   async function close(): Promise<void> {
     closed = true;
-    const sub = subscriber;
-    subscriber = undefined;
-    sub?.disconnect();
+    const end = unsubscribe;
+    unsubscribe = undefined;
+    end?.();
   }
   /** Tells the other processes the value of `key` changed: to `token`, or away. */
   const announce = (key: string, token?: Token) =>
@@ -384,7 +378,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
   async function writeRemote(key: string, token: Token, fence: number | ''): Promise<void> {
     const k = keys(key);
     const written = await call('set', () =>
-      client.eval(SET_SCRIPT, 2, k.token, k.fence, encode(key, token), String(ttlOf(token)), String(fence)),
+      client.eval(SET_SCRIPT, [k.token, k.fence], [encode(key, token), String(ttlOf(token)), String(fence)]),
     );
     // Not written: a newer value is there, and its writer announced it.
     if (Number(written) > 0) await announce(key, token);
@@ -438,7 +432,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
       ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
     };
     const hold = Math.max(failureHoldMs, error.retryAfterMs ?? 0);
-    await call('set', () => client.set(keys(key).failure, JSON.stringify(failure), 'PX', hold)).catch(
+    await call('set', () => client.setPx(keys(key).failure, JSON.stringify(failure), hold)).catch(
       () => undefined,
     );
     await announce(key);
@@ -465,7 +459,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
         const failure = await sharedFailure(key);
         if (failure) throw failure;
         fence = Number(
-          await call('lock', () => client.eval(LOCK_SCRIPT, 2, k.lock, k.fence, String(leaseMs))),
+          await call('lock', () => client.eval(LOCK_SCRIPT, [k.lock, k.fence], [String(leaseMs)])),
         );
       } catch (error) {
         if (isAuthrailError(error)) throw error;
@@ -473,7 +467,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
       }
       if (fence > 0) {
         const renew = setInterval(() => {
-          call('renew', () => client.eval(RENEW_SCRIPT, 1, k.lock, String(fence), String(leaseMs))).catch(
+          call('renew', () => client.eval(RENEW_SCRIPT, [k.lock], [String(fence), String(leaseMs)])).catch(
             () => undefined,
           );
         }, leaseMs / 3);
@@ -495,7 +489,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
           return token;
         } finally {
           clearInterval(renew);
-          await call('unlock', () => client.eval(UNLOCK_SCRIPT, 1, k.lock, String(fence))).catch(
+          await call('unlock', () => client.eval(UNLOCK_SCRIPT, [k.lock], [String(fence)])).catch(
             () => undefined,
           );
         }
@@ -529,7 +523,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTok
       if (token === undefined || held?.accessToken === token.accessToken) local.delete(key);
       if (bypassed() || closed) return;
       const deleted = await call('del', () =>
-        client.eval(DELETE_SCRIPT, 1, keys(key).token, token === undefined ? '' : fingerprint(token)),
+        client.eval(DELETE_SCRIPT, [keys(key).token], [token === undefined ? '' : fingerprint(token)]),
       ).catch(() => 0);
       // Only a real change is announced: a late 401 for an older token drops nobody's copy.
       if (Number(deleted) > 0) await announce(key);
