@@ -1,5 +1,5 @@
-import { Cluster, Redis } from 'ioredis';
-import { createClient, createCluster, createSentinel } from 'redis';
+import type { Cluster, Redis } from 'ioredis';
+import type { createClient, createCluster, createSentinel } from 'redis';
 import { expectTypeOf, test } from 'vitest';
 import type { RedisTokenStoreOptions } from './index.js';
 

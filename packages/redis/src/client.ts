@@ -46,7 +46,11 @@ export interface NodeRedisClient {
   /** `UNSUBSCRIBE channel` for that listener. */
   unsubscribe(channel: string, listener: (message: unknown, channel: unknown) => unknown): Promise<unknown>;
   /** A new client with the same options; absent on node-redis 5's Sentinel client. */
-  duplicate?(): NodeRedisClient & { connect(): Promise<unknown>; destroy(): unknown };
+  duplicate?(): NodeRedisClient;
+  /** Connects the client: the store does so for the client it duplicates, never for yours. */
+  connect(): Promise<unknown>;
+  /** Closes the client at once: the store does so for its own, never for yours. */
+  destroy(): unknown;
   /** Listens to the client's events (`error`, `end`; a Cluster's `disconnect`). */
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   /** Removes a listener added with `on`. */

@@ -1,8 +1,8 @@
 /**
  * `@authrail/redis`: a token store on Redis for fleets of processes. They share one token
  * per grant, a token request runs in one process at a time, and each process keeps a copy
- * so a cached request never touches Redis. Standalone, Sentinel and Cluster; encryption
- * at rest with key rotation.
+ * so a cached request never touches Redis. Standalone, Sentinel and Cluster, on ioredis or
+ * node-redis (`redis`); encryption at rest with key rotation.
  *
  * @example
  * ```ts
@@ -14,6 +14,7 @@
  *
  * @packageDocumentation
  */
+export { type NodeRedisClient } from './client.js';
 export { type EncryptionOptions } from './encryption.js';
 export {
   createRedisTokenStore,

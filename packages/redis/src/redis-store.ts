@@ -153,14 +153,14 @@ class Timeout extends Error {
 }
 
 /**
- * Creates a token store on your ioredis client, for a fleet of processes (or pods) that
+ * Creates a token store on your Redis client (ioredis or node-redis), for a fleet of processes (or pods) that
  * call the same APIs: they share one token per grant, and a token request runs in one
  * process at a time while the others wait for its result (a lease lock with a fencing
  * token, released on failure, expiring if its holder dies; pub/sub to wake the waiters,
  * polling in case a message is lost). Each process keeps a copy of each token, dropped
  * when another process changes it, so a request with a cached token does not touch
  * Redis. Works on a single Redis, Sentinel and Redis Cluster (a token's keys share a
- * hash slot). When Redis fails or is slow, every process fetches its own tokens, with
+ * hash slot), through ioredis or node-redis (`redis`), recognised by the client's shape. When Redis fails or is slow, every process fetches its own tokens, with
  * the `degraded` event; sharing resumes when Redis answers again.
  *
  * @param options - your client, and optionally encryption, timing and listeners
@@ -174,6 +174,16 @@ class Timeout extends Error {
  * const store = createRedisTokenStore({ client: new Redis(process.env.REDIS_URL!) });
  * const strategy = mskApim({ baseUrl, clientId, clientSecret, researchStudy: '17-001', store });
  * ```
+ * @example node-redis
+ * ```ts
+ * import { createClient } from 'redis';
+ * import { createRedisTokenStore } from '@authrail/redis';
+ *
+ * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+ * const store = createRedisTokenStore({ client });
+ * ```
+ * @see https://github.com/redis/ioredis
+ * @see https://github.com/redis/node-redis
  */
 export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTokenStore {
   checkOptions(options, [
