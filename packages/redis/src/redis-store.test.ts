@@ -609,6 +609,36 @@ describe.each([
   });
 });
 
+describe('a fleet mid-migration, some processes on ioredis, some on node-redis', () => {
+  test('they share one token and one token request', async () => {
+    const { source, calls } = (() => {
+      let n = 0;
+      const s: TokenSource = {
+        identity: { tokenEndpoint: 'https://auth.example.org/token', clientId: 'mixed' },
+        fetchToken: async () => {
+          n += 1;
+          await settle(50);
+          return createToken({ accessToken: `mixed-${n}`, expiresIn: 3600 });
+        },
+      };
+      return { source: s, calls: () => n };
+    })();
+    const managers = [ioredis, nodeRedis, ioredis, nodeRedis].map((library) => {
+      const s = createRedisTokenStore({ client: library.connect(redis.port), prefix: 'mixed' });
+      stores.push(s);
+      return createTokenManager({ source, store: s });
+    });
+    const tokens = await Promise.all(managers.map((m) => m.getToken()));
+    expect(calls()).toBe(1);
+    expect(new Set(tokens.map((t) => t.accessToken))).toEqual(new Set(['mixed-1']));
+    await settle(); // the subscriptions are up
+    await Promise.all(managers.map((m, i) => m.invalidate(tokens[i]!)));
+    const next = await Promise.all(managers.map((m) => m.getToken()));
+    expect(calls()).toBe(2);
+    expect(new Set(next.map((t) => t.accessToken))).toEqual(new Set(['mixed-2']));
+  });
+});
+
 describe('a client that is neither ioredis nor node-redis', () => {
   // Regression (issue 23): a client of another shape was taken, every script then failed, and
   // each process quietly fetched and kept its own token.
