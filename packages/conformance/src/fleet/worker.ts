@@ -6,13 +6,16 @@
 //   quit                 close the store and the client, and end by itself
 import { createInterface } from 'node:readline';
 import { Cluster, Redis } from 'ioredis';
+import { createClient, createCluster } from 'redis';
 import { createAuthFetch } from '@authrail/fetch';
 import { mskApim } from '@authrail/msk-apim';
-import { createRedisTokenStore } from '@authrail/redis';
+import { createRedisTokenStore, type RedisTokenStoreOptions } from '@authrail/redis';
 
 export interface WorkerConfig {
   /** A standalone Redis port, or the ports of a cluster's masters. */
   redis: { port: number } | { cluster: number[] };
+  /** The Redis client library the process holds. Default `ioredis`. */
+  library?: 'ioredis' | 'node-redis';
   /** `memory` compares with the per-process default store. */
   store: 'redis' | 'memory';
   baseUrl: string;
@@ -34,17 +37,45 @@ export interface WorkerReply {
 }
 
 const config = JSON.parse(process.env.FLEET_WORKER ?? '{}') as WorkerConfig;
-const client =
-  'cluster' in config.redis
+
+/** The process's Redis client, connected (or after 30 s without Redis, as it is), and how to end it. */
+async function connect(): Promise<{ client: RedisTokenStoreOptions['client']; end(): void }> {
+  const nodes = 'cluster' in config.redis ? config.redis.cluster : undefined;
+  const port = 'port' in config.redis ? config.redis.port : 0;
+  if (config.library === 'node-redis') {
+    const client = nodes
+      ? createCluster({ rootNodes: nodes.map((p) => ({ url: `redis://127.0.0.1:${p}` })) })
+      : createClient({ socket: { host: '127.0.0.1', port } });
+    client.on('error', () => undefined); // the store says what matters through its events
+    await within30s(client.connect());
+    return { client, end: () => void client.destroy() };
+  }
+  const client = nodes
     ? new Cluster(
-        config.redis.cluster.map((port) => ({ host: '127.0.0.1', port })),
+        nodes.map((p) => ({ host: '127.0.0.1', port: p })),
         {
           redisOptions: { maxRetriesPerRequest: 1 },
           clusterRetryStrategy: (times) => Math.min(100 * times, 1_000),
         },
       )
-    : new Redis({ host: '127.0.0.1', port: config.redis.port, maxRetriesPerRequest: 1 });
-client.on('error', () => undefined); // the store says what matters through its events
+    : new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  if (client.status !== 'ready') await within30s(new Promise((resolve) => client.once('ready', resolve)));
+  return { client, end: () => client.disconnect() };
+}
+
+// Ready once connected (a cluster client has also learned the slot map): "all at once"
+// starts from running processes, not from connections still being made, whose first
+// command would otherwise wait out its deadline on a loaded machine. Without Redis
+// after 30 s it says ready anyway, and the test says what failed.
+function within30s(connected: Promise<unknown>): Promise<unknown> {
+  return Promise.race([
+    connected.catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, 30_000).unref()),
+  ]);
+}
+
+const { client, end } = await connect();
 const events: string[] = [];
 const store =
   config.store === 'redis'
@@ -78,18 +109,6 @@ async function one(reply: WorkerReply): Promise<void> {
   }
 }
 
-// Ready once connected (a cluster client has also learned the slot map): "all at once"
-// starts from running processes, not from connections still being made, whose first
-// command would otherwise wait out its deadline on a loaded machine. Without Redis
-// after 30 s it says ready anyway, and the test says what failed.
-if (store && client.status !== 'ready')
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 30_000);
-    client.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 const lines = createInterface({ input: process.stdin });
 process.stdout.write('ready\n');
 for await (const line of lines) {
@@ -111,4 +130,4 @@ for await (const line of lines) {
 // Told to quit, or the parent is gone (stdin ended): close what holds the process.
 lines.close();
 await store?.close();
-client.disconnect();
+end();
