@@ -20,7 +20,7 @@ export async function runFleet(options: FleetOptions): Promise<{ ok: number }> {
       new Promise<number>((resolve, reject) => {
         let ok = 0;
         const child = fork(worker, [], {
-          execArgv: ['--conditions=@authrail/source', '--import', 'tsx'],
+          execArgv: ['--conditions=@authrail/source', '--import', import.meta.resolve('tsx')],
           env: {
             ...process.env,
             MSK_APIM_BASE_URL: options.msk.baseUrl,

@@ -5,6 +5,8 @@ import { describe, expect, test } from 'vitest';
 import { runCli } from '@authrail/sandbox';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
+/** tsx's loader, as this package resolves it. */
+const tsx = import.meta.resolve('tsx');
 
 describe('runCli', () => {
   test('prints every URL and the demo credentials, serves, and closes', async () => {
@@ -86,7 +88,7 @@ describe('the authrail-sandbox command', () => {
   });
 
   test('a real process: prints the URLs, serves, and exits 0 on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--port', '0'], {
+    const child = spawn(process.execPath, ['--import', tsx, 'src/cli.ts', '--port', '0'], {
       cwd: packageDir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -110,7 +112,7 @@ describe('the authrail-sandbox command', () => {
   }, 20_000);
 
   test('a real process with a bad option exits 2 with a message', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--bogus'], {
+    const child = spawn(process.execPath, ['--import', tsx, 'src/cli.ts', '--bogus'], {
       cwd: packageDir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
