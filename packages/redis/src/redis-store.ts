@@ -22,7 +22,7 @@ import {
   type TokenRecord,
   type TokenStore,
 } from '@authrail/core';
-import { adaptClient, type NodeRedisClient } from './client.js';
+import { adaptClient, type NodeRedisClient, type StoreClient } from './client.js';
 import { createCipher, type Cipher, type EncryptionOptions, type Sealed } from './encryption.js';
 
 /** What a {@link RedisStoreEvents} listener is told when the store stops or resumes sharing. */
@@ -152,6 +152,455 @@ class Timeout extends Error {
   }
 }
 
+/** The options, checked whole and with their defaults. */
+interface Settings {
+  client: StoreClient;
+  prefix: string;
+  cipher: Cipher | undefined;
+  leaseMs: number;
+  commandTimeoutMs: number;
+  pollMs: number;
+  failureHoldMs: number;
+  refreshTokenTtlMs: number;
+  defaultTtlMs: number;
+  logger: Logger | undefined;
+  on: RedisStoreEvents | undefined;
+}
+
+/** Checks the options, naming the one that is wrong. */
+function settingsOf(options: RedisTokenStoreOptions): Settings {
+  checkOptions(options, [
+    'client',
+    'prefix',
+    'encryption',
+    'leaseMs',
+    'commandTimeoutMs',
+    'pollMs',
+    'failureHoldMs',
+    'refreshTokenTtlMs',
+    'defaultTtlMs',
+    'logger',
+    'on',
+  ]);
+  const client = adaptClient(options.client);
+  const prefix = options.prefix ?? DEFAULTS.prefix;
+  if (typeof prefix !== 'string' || prefix.length === 0 || /[{}|\s]/.test(prefix))
+    throw new ConfigError('must be a non-empty string without braces, | or spaces', { option: 'prefix' });
+  const { logger, on } = options;
+  if (logger !== undefined && (typeof logger !== 'object' || logger === null))
+    throw new ConfigError('must be a logger such as console or pino', { option: 'logger' });
+  if (on !== undefined && (typeof on !== 'object' || on === null))
+    throw new ConfigError('must be an object of listeners', { option: 'on' });
+  for (const [name, listener] of Object.entries(on ?? {}))
+    if ((name !== 'degraded' && name !== 'restored') || typeof listener !== 'function')
+      throw new ConfigError(
+        `${name} is not an event of the Redis store (degraded, restored) or not a function`,
+        { option: 'on' },
+      );
+  return {
+    client,
+    prefix,
+    cipher: createCipher(options.encryption),
+    leaseMs: positive(options.leaseMs, 'leaseMs', DEFAULTS.leaseMs),
+    commandTimeoutMs: positive(options.commandTimeoutMs, 'commandTimeoutMs', DEFAULTS.commandTimeoutMs),
+    pollMs: positive(options.pollMs, 'pollMs', DEFAULTS.pollMs),
+    failureHoldMs: positive(options.failureHoldMs, 'failureHoldMs', DEFAULTS.failureHoldMs),
+    refreshTokenTtlMs: positive(options.refreshTokenTtlMs, 'refreshTokenTtlMs', DEFAULTS.refreshTokenTtlMs),
+    defaultTtlMs: positive(options.defaultTtlMs, 'defaultTtlMs', DEFAULTS.defaultTtlMs),
+    logger,
+    on,
+  };
+}
+
+/**
+ * Every Redis call, with its deadline, and the store's health: after a failure Redis is
+ * left alone for a moment (so requests do not each wait for a deadline), then tried again;
+ * losing and regaining it is said once each.
+ */
+class RedisCalls {
+  #degradedSince: number | undefined;
+  #retryAt = 0;
+
+  constructor(private readonly s: Settings) {}
+
+  /** While Redis is left alone after a failure: the store works without it. */
+  bypassed(): boolean {
+    return this.#degradedSince !== undefined && Date.now() < this.#retryAt;
+  }
+
+  /** One Redis call with its deadline; a failure marks the store degraded and rethrows. */
+  async call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ms = this.s.commandTimeoutMs;
+    // A client may throw instead of rejecting (node-redis on a closed client): the same.
+    const pending = new Promise<T>((resolve) => resolve(run()));
+    pending.catch(() => undefined); // it may fail after the deadline: nobody waits then
+    try {
+      const result = await Promise.race([
+        pending,
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Timeout(operation, ms)), ms);
+          timer.unref?.();
+        }),
+      ]);
+      this.#succeeded(operation);
+      return result;
+    } catch (error) {
+      this.#failed(operation, error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Says a line on the logger; a throwing logger must not break token delivery. */
+  say(level: 'warn' | 'info', line: string): void {
+    try {
+      this.s.logger?.[level]?.(line);
+    } catch {
+      // ignored, as said
+    }
+  }
+
+  #emit(name: 'degraded' | 'restored', event: RedisStoreEvent): void {
+    try {
+      this.s.on?.[name]?.(event);
+    } catch {
+      // nor a throwing listener
+    }
+  }
+
+  #failed(operation: string, error: unknown): void {
+    this.#retryAt = Date.now() + Math.min(this.s.commandTimeoutMs, 1_000);
+    if (this.#degradedSince !== undefined) return;
+    this.#degradedSince = Date.now();
+    const reason = error instanceof Error ? error.message : String(error);
+    this.say(
+      'warn',
+      `authrail: Redis ${operation} failed (${reason}); each process fetches its own tokens until Redis answers again`,
+    );
+    this.#emit('degraded', { operation, reason });
+  }
+
+  #succeeded(operation: string): void {
+    if (this.#degradedSince === undefined) return;
+    this.#degradedSince = undefined;
+    this.say('info', `authrail: Redis answers again (${operation}); tokens are shared again`);
+    this.#emit('restored', { operation });
+  }
+}
+
+/** A token as stored (`fingerprint|payload`, encrypted when asked), and how long it is kept. */
+class TokenCodec {
+  constructor(
+    private readonly s: Settings,
+    private readonly say: RedisCalls['say'],
+  ) {}
+
+  encode(key: string, token: Token): string {
+    const record = JSON.stringify(toTokenRecord(token));
+    const { cipher } = this.s;
+    const payload = cipher ? JSON.stringify(cipher.seal(record, key)) : record;
+    return `${fingerprint(token)}|${payload}`;
+  }
+
+  /** The token of a stored value, or undefined (said) when it cannot be read. */
+  decode(key: string, stored: string): Token | undefined {
+    const payload = stored.slice(stored.indexOf('|', stored.indexOf('|') + 1) + 1);
+    const { cipher } = this.s;
+    try {
+      let json: string | undefined = payload;
+      if (cipher) {
+        const sealed = JSON.parse(payload) as Partial<Sealed>;
+        json =
+          typeof sealed.kid === 'string' && typeof sealed.iv === 'string' && typeof sealed.ct === 'string'
+            ? cipher.open(sealed as Sealed, key)
+            : undefined;
+      }
+      const record = json === undefined ? undefined : (JSON.parse(json) as Partial<TokenRecord>);
+      if (record === undefined || typeof record.accessToken !== 'string') {
+        this.say(
+          'warn',
+          `authrail: a stored token could not be read${cipher ? ' with the encryption keys given' : ''}; fetching a new one`,
+        );
+        return undefined;
+      }
+      return createToken(record as TokenRecord);
+    } catch {
+      this.say('warn', 'authrail: a stored token could not be read; fetching a new one');
+      return undefined;
+    }
+  }
+
+  /** How long Redis keeps a token: its life, and a refresh token's grace beyond it. */
+  ttlOf(token: Token): number {
+    if (token.expiresAt === undefined) return this.s.defaultTtlMs;
+    const left = Math.max(token.expiresAt - Date.now(), 0);
+    return Math.max(Math.round(left + (token.refreshToken ? this.s.refreshTokenTtlMs : 0)), 1_000);
+  }
+}
+
+/** The Redis keys of one token (one hash slot, so Cluster runs the scripts). */
+function keysOf(prefix: string, key: string) {
+  const base = `${prefix}:{${key}}`;
+  return { token: `${base}:token`, fence: `${base}:fence`, lock: `${base}:lock`, failure: `${base}:failure` };
+}
+
+/** The store of one process: its copies, its subscriber, and the fleet's rules on Redis. */
+class FleetStore {
+  /** Each process's copy of each token: what makes a cached request free of Redis. */
+  readonly #local = new Map<string, Token>();
+  /** Waiters for a change of a key, woken by pub/sub. */
+  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #instance = randomBytes(6).toString('hex');
+  readonly #channel: string;
+  readonly #redis: RedisCalls;
+  readonly #codec: TokenCodec;
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
+
+  constructor(private readonly s: Settings) {
+    this.#channel = `${s.prefix}:changed`;
+    this.#redis = new RedisCalls(s);
+    this.#codec = new TokenCodec(s, (level, line) => this.#redis.say(level, line));
+  }
+
+  /** Redis is not used: failing (for a moment) or the store closed. */
+  #offline(): boolean {
+    return this.#redis.bypassed() || this.#closed;
+  }
+
+  get(key: string): Token | undefined | Promise<Token | undefined> {
+    const held = this.#local.get(key);
+    if (held) return held;
+    if (this.#offline()) return undefined;
+    this.#subscribe();
+    return this.#readRemote(key).catch(() => undefined);
+  }
+
+  async set(key: string, token: Token): Promise<void> {
+    this.#local.set(key, token);
+    if (this.#offline()) return;
+    await this.#writeRemote(key, token, '').catch(() => undefined);
+  }
+
+  async delete(key: string, token?: Token): Promise<void> {
+    const held = this.#local.get(key);
+    if (token === undefined || held?.accessToken === token.accessToken) this.#local.delete(key);
+    if (this.#offline()) return;
+    const deleted = await this.#redis
+      .call('del', () =>
+        this.s.client.eval(
+          DELETE_SCRIPT,
+          [keysOf(this.s.prefix, key).token],
+          [token === undefined ? '' : fingerprint(token)],
+        ),
+      )
+      .catch(() => 0);
+    // Only a real change is announced: a late 401 for an older token drops nobody's copy.
+    if (Number(deleted) > 0) await this.#announce(key);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const end = this.#unsubscribe;
+    this.#unsubscribe = undefined;
+    end?.();
+  }
+
+  /**
+   * One token request in the fleet at a time: the lock holder fetches and stores, the others
+   * wait for its token (or its failure, or its lease to end). Without Redis, this process
+   * fetches and keeps its own.
+   */
+  async singleFlight(
+    key: string,
+    fetch: (current: Token | undefined) => Promise<Token>,
+    { signal, isUsable }: SingleFlightOptions,
+  ): Promise<Token> {
+    const alone = async () => {
+      const token = await fetch(this.#local.get(key));
+      this.#local.set(key, token);
+      return token;
+    };
+    if (this.#offline()) return alone();
+    this.#subscribe();
+    const k = keysOf(this.s.prefix, key);
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      let fence: number;
+      try {
+        const failure = await this.#sharedFailure(key);
+        if (failure) throw failure;
+        fence = Number(
+          await this.#redis.call('lock', () =>
+            this.s.client.eval(LOCK_SCRIPT, [k.lock, k.fence], [String(this.s.leaseMs)]),
+          ),
+        );
+      } catch (error) {
+        if (isAuthrailError(error)) throw error;
+        return alone(); // Redis failed: this process fetches its own
+      }
+      if (fence > 0) return this.#fetchHoldingLock(key, fence, fetch, isUsable);
+      // Another process is fetching: wait for its token (or its failure, or its lease to end).
+      await this.#changeOf(key, signal);
+      try {
+        const current = await this.#readRemote(key);
+        if (current && isUsable(current)) return current;
+      } catch {
+        return alone();
+      }
+    }
+  }
+
+  /** The lock is ours (`fence`): renew it while we fetch, store what we got, release it. */
+  async #fetchHoldingLock(
+    key: string,
+    fence: number,
+    fetch: (current: Token | undefined) => Promise<Token>,
+    isUsable: SingleFlightOptions['isUsable'],
+  ): Promise<Token> {
+    const { client, leaseMs } = this.s;
+    const k = keysOf(this.s.prefix, key);
+    const renew = setInterval(() => {
+      this.#redis
+        .call('renew', () => client.eval(RENEW_SCRIPT, [k.lock], [String(fence), String(leaseMs)]))
+        .catch(() => undefined);
+    }, leaseMs / 3);
+    renew.unref?.();
+    try {
+      // Someone may have stored a usable token between our look and our lock.
+      const current = await this.#readRemote(key).catch(() => this.#local.get(key));
+      if (current && isUsable(current)) return current;
+      let token: Token;
+      try {
+        token = await fetch(current);
+      } catch (error) {
+        await this.#shareFailure(key, error);
+        throw error;
+      }
+      this.#local.set(key, token);
+      await this.#writeRemote(key, token, fence).catch(() => undefined);
+      await this.#redis.call('del', () => client.del(k.failure)).catch(() => undefined);
+      return token;
+    } finally {
+      clearInterval(renew);
+      await this.#redis
+        .call('unlock', () => client.eval(UNLOCK_SCRIPT, [k.lock], [String(fence)]))
+        .catch(() => undefined);
+    }
+  }
+
+  // The subscriber: a connection of the store's own, opened on first use, ended with
+  // close() or when the user's client ends.
+  #subscribe(): void {
+    if (this.#unsubscribe || this.#closed) return;
+    this.#unsubscribe = this.s.client.subscribe(this.#channel, (message) => this.#changed(message));
+    this.s.client.onEnd(() => void this.close());
+  }
+
+  /** A message of the channel: `<instance> <fingerprint of the token now stored, or -> <key>`. */
+  #changed(message: string): void {
+    // A process of an earlier version (a fleet mid-deploy) sends `<instance> <key>`: a
+    // change, to anything.
+    const first = message.indexOf(' ');
+    const second = message.indexOf(' ', first + 1);
+    const sender = message.slice(0, first);
+    const now = second < 0 ? '-' : message.slice(first + 1, second);
+    const key = message.slice((second < 0 ? first : second) + 1);
+    // A copy of the token now stored stays: the announcement of a change can arrive after
+    // this process read the changed value (dropping it would cost a read, or a token
+    // request of its own while Redis is failing).
+    const held = this.#local.get(key);
+    if (sender !== this.#instance && held && (now === '-' || fingerprint(held) !== now))
+      this.#local.delete(key);
+    const waiting = this.#waiters.get(key);
+    if (waiting) for (const wake of [...waiting]) wake();
+  }
+
+  /** Tells the other processes the value of `key` changed: to `token`, or away. */
+  #announce(key: string, token?: Token): Promise<unknown> {
+    const message = `${this.#instance} ${token ? fingerprint(token) : '-'} ${key}`;
+    return this.#redis
+      .call('publish', () => this.s.client.publish(this.#channel, message))
+      .catch(() => undefined);
+  }
+
+  async #readRemote(key: string): Promise<Token | undefined> {
+    const stored = await this.#redis.call('get', () => this.s.client.get(keysOf(this.s.prefix, key).token));
+    const token = stored === null ? undefined : this.#codec.decode(key, stored);
+    if (token) this.#local.set(key, token);
+    else this.#local.delete(key);
+    return token;
+  }
+
+  async #writeRemote(key: string, token: Token, fence: number | ''): Promise<void> {
+    const k = keysOf(this.s.prefix, key);
+    const value = [this.#codec.encode(key, token), String(this.#codec.ttlOf(token)), String(fence)];
+    const written = await this.#redis.call('set', () =>
+      this.s.client.eval(SET_SCRIPT, [k.token, k.fence], value),
+    );
+    // Not written: a newer value is there, and its writer announced it.
+    if (Number(written) > 0) await this.#announce(key, token);
+  }
+
+  /** Until a message about `key`, the poll interval, or the abort; whichever is first. */
+  #changeOf(key: string, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(key);
+      if (!set) this.#waiters.set(key, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0) this.#waiters.delete(key);
+        resolve();
+      };
+      const timer = setTimeout(done, this.s.pollMs);
+      timer.unref?.();
+      set.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async #sharedFailure(key: string): Promise<TokenEndpointError | undefined> {
+    const stored = await this.#redis.call('get', () => this.s.client.get(keysOf(this.s.prefix, key).failure));
+    if (stored === null) return undefined;
+    try {
+      const failure = JSON.parse(stored) as SharedFailure;
+      return new TokenEndpointError(
+        failure.code,
+        `${failure.message} (another process's token request; not asked again here)`,
+        {
+          ...(failure.status === undefined ? {} : { status: failure.status }),
+          ...(failure.error === undefined ? {} : { error: failure.error }),
+          ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+        },
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #shareFailure(key: string, error: unknown): Promise<void> {
+    // Only the token endpoint's answers are shared: an abort here is nobody else's business.
+    if (!isTokenEndpointError(error)) return;
+    const failure: SharedFailure = {
+      code: error.code,
+      message: error.message,
+      ...(error.status === undefined ? {} : { status: error.status }),
+      ...(error.error === undefined ? {} : { error: error.error }),
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    };
+    const hold = Math.max(this.s.failureHoldMs, error.retryAfterMs ?? 0);
+    const failureKey = keysOf(this.s.prefix, key).failure;
+    await this.#redis
+      .call('set', () => this.s.client.setPx(failureKey, JSON.stringify(failure), hold))
+      .catch(() => undefined);
+    await this.#announce(key);
+  }
+}
+
 /**
  * Creates a token store on your Redis client (ioredis or node-redis), for a fleet of processes (or pods) that
  * call the same APIs: they share one token per grant, and a token request runs in one
@@ -186,359 +635,12 @@ class Timeout extends Error {
  * @see https://github.com/redis/node-redis
  */
 export function createRedisTokenStore(options: RedisTokenStoreOptions): RedisTokenStore {
-  checkOptions(options, [
-    'client',
-    'prefix',
-    'encryption',
-    'leaseMs',
-    'commandTimeoutMs',
-    'pollMs',
-    'failureHoldMs',
-    'refreshTokenTtlMs',
-    'defaultTtlMs',
-    'logger',
-    'on',
-  ]);
-  const client = adaptClient(options.client);
-  const prefix = options.prefix ?? DEFAULTS.prefix;
-  if (typeof prefix !== 'string' || prefix.length === 0 || /[{}|\s]/.test(prefix))
-    throw new ConfigError('must be a non-empty string without braces, | or spaces', { option: 'prefix' });
-  const cipher: Cipher | undefined = createCipher(options.encryption);
-  const leaseMs = positive(options.leaseMs, 'leaseMs', DEFAULTS.leaseMs);
-  const commandTimeoutMs = positive(options.commandTimeoutMs, 'commandTimeoutMs', DEFAULTS.commandTimeoutMs);
-  const pollMs = positive(options.pollMs, 'pollMs', DEFAULTS.pollMs);
-  const failureHoldMs = positive(options.failureHoldMs, 'failureHoldMs', DEFAULTS.failureHoldMs);
-  const refreshTokenTtlMs = positive(
-    options.refreshTokenTtlMs,
-    'refreshTokenTtlMs',
-    DEFAULTS.refreshTokenTtlMs,
-  );
-  const defaultTtlMs = positive(options.defaultTtlMs, 'defaultTtlMs', DEFAULTS.defaultTtlMs);
-  const { logger, on } = options;
-  if (logger !== undefined && (typeof logger !== 'object' || logger === null))
-    throw new ConfigError('must be a logger such as console or pino', { option: 'logger' });
-  if (on !== undefined && (typeof on !== 'object' || on === null))
-    throw new ConfigError('must be an object of listeners', { option: 'on' });
-  for (const [name, listener] of Object.entries(on ?? {}))
-    if ((name !== 'degraded' && name !== 'restored') || typeof listener !== 'function')
-      throw new ConfigError(
-        `${name} is not an event of the Redis store (degraded, restored) or not a function`,
-        {
-          option: 'on',
-        },
-      );
-
-  const channel = `${prefix}:changed`;
-  const instance = randomBytes(6).toString('hex');
-  const keys = (key: string) => {
-    const base = `${prefix}:{${key}}`;
-    return {
-      token: `${base}:token`,
-      fence: `${base}:fence`,
-      lock: `${base}:lock`,
-      failure: `${base}:failure`,
-    };
-  };
-
-  /** Each process's copy of each token: what makes a cached request free of Redis. */
-  const local = new Map<string, Token>();
-  /** Waiters for a change of a key, woken by pub/sub. */
-  const waiters = new Map<string, Set<() => void>>();
-
-  // Degradation: after a failure, Redis is left alone for a moment (so requests do not
-  // each wait for a deadline), then tried again.
-  let degradedSince: number | undefined;
-  let retryAt = 0;
-  const say = (level: 'warn' | 'info', line: string) => {
-    try {
-      logger?.[level]?.(line);
-    } catch {
-      // a throwing logger must not break token delivery
-    }
-  };
-  const emit = (name: 'degraded' | 'restored', event: RedisStoreEvent) => {
-    try {
-      on?.[name]?.(event);
-    } catch {
-      // nor a throwing listener
-    }
-  };
-  function failed(operation: string, error: unknown): void {
-    retryAt = Date.now() + Math.min(commandTimeoutMs, 1_000);
-    if (degradedSince !== undefined) return;
-    degradedSince = Date.now();
-    const reason = error instanceof Error ? error.message : String(error);
-    say(
-      'warn',
-      `authrail: Redis ${operation} failed (${reason}); each process fetches its own tokens until Redis answers again`,
-    );
-    emit('degraded', { operation, reason });
-  }
-  function succeeded(operation: string): void {
-    if (degradedSince === undefined) return;
-    degradedSince = undefined;
-    say('info', `authrail: Redis answers again (${operation}); tokens are shared again`);
-    emit('restored', { operation });
-  }
-  const bypassed = () => degradedSince !== undefined && Date.now() < retryAt;
-
-  /** One Redis call with its deadline; a failure marks the store degraded and rethrows. */
-  async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // A client may throw instead of rejecting (node-redis on a closed client): the same.
-    const pending = new Promise<T>((resolve) => resolve(run()));
-    pending.catch(() => undefined); // it may fail after the deadline: nobody waits then
-    try {
-      const result = await Promise.race([
-        pending,
-        new Promise<never>((_resolve, reject) => {
-          timer = setTimeout(() => reject(new Timeout(operation, commandTimeoutMs)), commandTimeoutMs);
-          timer.unref?.();
-        }),
-      ]);
-      succeeded(operation);
-      return result;
-    } catch (error) {
-      failed(operation, error);
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  // The subscriber: a connection of the store's own, opened on first use, ended with
-  // close() or when the user's client ends.
-  let unsubscribe: (() => void) | undefined;
-  let closed = false;
-  function subscribe(): void {
-    if (unsubscribe || closed) return;
-    unsubscribe = client.subscribe(channel, (message) => {
-      // `<instance> <fingerprint of the token now stored, or -> <key>`; a process of an
-      // earlier version (a fleet mid-deploy) sends `<instance> <key>`: a change, to anything.
-      const first = message.indexOf(' ');
-      const second = message.indexOf(' ', first + 1);
-      const sender = message.slice(0, first);
-      const now = second < 0 ? '-' : message.slice(first + 1, second);
-      const key = message.slice((second < 0 ? first : second) + 1);
-      // A copy of the token now stored stays: the announcement of a change can arrive after
-      // this process read the changed value (dropping it would cost a read, or a token
-      // request of its own while Redis is failing).
-      const held = local.get(key);
-      if (sender !== instance && held && (now === '-' || fingerprint(held) !== now)) local.delete(key);
-      const waiting = waiters.get(key);
-      if (waiting) for (const wake of [...waiting]) wake();
-    });
-    client.onEnd(() => void close());
-  }
-  async function close(): Promise<void> {
-    closed = true;
-    const end = unsubscribe;
-    unsubscribe = undefined;
-    end?.();
-  }
-  /** Tells the other processes the value of `key` changed: to `token`, or away. */
-  const announce = (key: string, token?: Token) =>
-    call('publish', () =>
-      client.publish(channel, `${instance} ${token ? fingerprint(token) : '-'} ${key}`),
-    ).catch(() => undefined);
-
-  function encode(key: string, token: Token): string {
-    const record = JSON.stringify(toTokenRecord(token));
-    const payload = cipher ? JSON.stringify(cipher.seal(record, key)) : record;
-    return `${fingerprint(token)}|${payload}`;
-  }
-  function decode(key: string, stored: string): Token | undefined {
-    const payload = stored.slice(stored.indexOf('|', stored.indexOf('|') + 1) + 1);
-    try {
-      let json: string | undefined = payload;
-      if (cipher) {
-        const sealed = JSON.parse(payload) as Partial<Sealed>;
-        json =
-          typeof sealed.kid === 'string' && typeof sealed.iv === 'string' && typeof sealed.ct === 'string'
-            ? cipher.open(sealed as Sealed, key)
-            : undefined;
-      }
-      const record = json === undefined ? undefined : (JSON.parse(json) as Partial<TokenRecord>);
-      if (record === undefined || typeof record.accessToken !== 'string') {
-        say(
-          'warn',
-          `authrail: a stored token could not be read${cipher ? ' with the encryption keys given' : ''}; fetching a new one`,
-        );
-        return undefined;
-      }
-      return createToken(record as TokenRecord);
-    } catch {
-      say('warn', 'authrail: a stored token could not be read; fetching a new one');
-      return undefined;
-    }
-  }
-  function ttlOf(token: Token): number {
-    if (token.expiresAt === undefined) return defaultTtlMs;
-    const left = Math.max(token.expiresAt - Date.now(), 0);
-    return Math.max(Math.round(left + (token.refreshToken ? refreshTokenTtlMs : 0)), 1_000);
-  }
-
-  async function readRemote(key: string): Promise<Token | undefined> {
-    const stored = await call('get', () => client.get(keys(key).token));
-    const token = stored === null ? undefined : decode(key, stored);
-    if (token) local.set(key, token);
-    else local.delete(key);
-    return token;
-  }
-  async function writeRemote(key: string, token: Token, fence: number | ''): Promise<void> {
-    const k = keys(key);
-    const written = await call('set', () =>
-      client.eval(SET_SCRIPT, [k.token, k.fence], [encode(key, token), String(ttlOf(token)), String(fence)]),
-    );
-    // Not written: a newer value is there, and its writer announced it.
-    if (Number(written) > 0) await announce(key, token);
-  }
-
-  /** Until a message about `key`, the poll interval, or the abort; whichever is first. */
-  function changeOf(key: string, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      let set = waiters.get(key);
-      if (!set) waiters.set(key, (set = new Set()));
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        set.delete(done);
-        if (set.size === 0) waiters.delete(key);
-        resolve();
-      };
-      const timer = setTimeout(done, pollMs);
-      timer.unref?.();
-      set.add(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  async function sharedFailure(key: string): Promise<TokenEndpointError | undefined> {
-    const stored = await call('get', () => client.get(keys(key).failure));
-    if (stored === null) return undefined;
-    try {
-      const failure = JSON.parse(stored) as SharedFailure;
-      return new TokenEndpointError(
-        failure.code,
-        `${failure.message} (another process's token request; not asked again here)`,
-        {
-          ...(failure.status === undefined ? {} : { status: failure.status }),
-          ...(failure.error === undefined ? {} : { error: failure.error }),
-          ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
-        },
-      );
-    } catch {
-      return undefined;
-    }
-  }
-  async function shareFailure(key: string, error: unknown): Promise<void> {
-    // Only the token endpoint's answers are shared: an abort here is nobody else's business.
-    if (!isTokenEndpointError(error)) return;
-    const failure: SharedFailure = {
-      code: error.code,
-      message: error.message,
-      ...(error.status === undefined ? {} : { status: error.status }),
-      ...(error.error === undefined ? {} : { error: error.error }),
-      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-    };
-    const hold = Math.max(failureHoldMs, error.retryAfterMs ?? 0);
-    await call('set', () => client.setPx(keys(key).failure, JSON.stringify(failure), hold)).catch(
-      () => undefined,
-    );
-    await announce(key);
-  }
-
-  async function singleFlight(
-    key: string,
-    fetch: (current: Token | undefined) => Promise<Token>,
-    { signal, isUsable }: SingleFlightOptions,
-  ): Promise<Token> {
-    // Without Redis: this process fetches and keeps its own token.
-    const alone = async () => {
-      const token = await fetch(local.get(key));
-      local.set(key, token);
-      return token;
-    };
-    if (bypassed() || closed) return alone();
-    subscribe();
-    const k = keys(key);
-    for (;;) {
-      if (signal.aborted) throw signal.reason;
-      let fence: number;
-      try {
-        const failure = await sharedFailure(key);
-        if (failure) throw failure;
-        fence = Number(
-          await call('lock', () => client.eval(LOCK_SCRIPT, [k.lock, k.fence], [String(leaseMs)])),
-        );
-      } catch (error) {
-        if (isAuthrailError(error)) throw error;
-        return alone(); // Redis failed: this process fetches its own
-      }
-      if (fence > 0) {
-        const renew = setInterval(() => {
-          call('renew', () => client.eval(RENEW_SCRIPT, [k.lock], [String(fence), String(leaseMs)])).catch(
-            () => undefined,
-          );
-        }, leaseMs / 3);
-        renew.unref?.();
-        try {
-          // Someone may have stored a usable token between our look and our lock.
-          const current = await readRemote(key).catch(() => local.get(key));
-          if (current && isUsable(current)) return current;
-          let token: Token;
-          try {
-            token = await fetch(current);
-          } catch (error) {
-            await shareFailure(key, error);
-            throw error;
-          }
-          local.set(key, token);
-          await writeRemote(key, token, fence).catch(() => undefined);
-          await call('del', () => client.del(k.failure)).catch(() => undefined);
-          return token;
-        } finally {
-          clearInterval(renew);
-          await call('unlock', () => client.eval(UNLOCK_SCRIPT, [k.lock], [String(fence)])).catch(
-            () => undefined,
-          );
-        }
-      }
-      // Another process is fetching: wait for its token (or its failure, or its lease to end).
-      await changeOf(key, signal);
-      try {
-        const current = await readRemote(key);
-        if (current && isUsable(current)) return current;
-      } catch {
-        return alone();
-      }
-    }
-  }
-
+  const store = new FleetStore(settingsOf(options));
   return {
-    get(key) {
-      const held = local.get(key);
-      if (held) return held;
-      if (bypassed() || closed) return undefined;
-      subscribe();
-      return readRemote(key).catch(() => undefined);
-    },
-    async set(key, token) {
-      local.set(key, token);
-      if (bypassed() || closed) return;
-      await writeRemote(key, token, '').catch(() => undefined);
-    },
-    async delete(key, token) {
-      const held = local.get(key);
-      if (token === undefined || held?.accessToken === token.accessToken) local.delete(key);
-      if (bypassed() || closed) return;
-      const deleted = await call('del', () =>
-        client.eval(DELETE_SCRIPT, [keys(key).token], [token === undefined ? '' : fingerprint(token)]),
-      ).catch(() => 0);
-      // Only a real change is announced: a late 401 for an older token drops nobody's copy.
-      if (Number(deleted) > 0) await announce(key);
-    },
-    singleFlight,
-    close,
+    get: (key) => store.get(key),
+    set: (key, token) => store.set(key, token),
+    delete: (key, token) => store.delete(key, token),
+    singleFlight: (key, fetch, flight) => store.singleFlight(key, fetch, flight),
+    close: () => store.close(),
   };
 }
