@@ -173,7 +173,7 @@ async function requestOf(
   // through ky). Anywhere else, the hop's URL with the Request's fields and signal.
   return {
     request,
-    along: { ...requestFields(input), signal: input.signal, ...along },
+    along: Object.assign(requestFields(input), { signal: input.signal }, along),
     ...(body === null ? { asIs: input } : {}),
   };
 }
@@ -228,9 +228,11 @@ export function createAuthFetch(strategy: AuthStrategy, options: AuthFetchOption
       const own = asIs !== undefined && out.body === null && out.url.href === asIs.url;
       // What fetch defaults to (GET, no body, follow) is left out: each field given costs
       // fetch a check on every hop (about 16 K instructions a request in all).
-      const hopInit: RequestInit & { duplex?: 'half' } = own
-        ? { ...passedAlong(init), headers: out.headers }
-        : { ...along, headers: out.headers };
+      // Not `{ ...along, headers }`: on Node 20 a spread that adds a field costs ~1 µs.
+      const hopInit: RequestInit & { duplex?: 'half' } = Object.assign(
+        { headers: out.headers },
+        own ? passedAlong(init) : along,
+      );
       if (out.method !== (own ? asIs.method : 'GET')) hopInit.method = out.method;
       if (out.body !== null && out.body !== undefined) hopInit.body = out.body as BodyInit;
       if (out.redirect !== undefined && out.redirect !== 'follow') hopInit.redirect = out.redirect;

@@ -29,5 +29,21 @@ export function sendWithAuth<R extends AuthResponse>(
     : [followRedirects(call, options?.maxRedirects), authorize(call)];
   // Only a strategy whose tokens are bound to a key has nonces to answer.
   if (config.dpop) steps.push(answerDPoPNonce(call));
-  return compose(steps, transport)({ ...request, redirect: request.redirect ?? 'follow' });
+  return compose(steps, transport)(loopRequest(request));
+}
+
+/**
+ * The loop's own view of the caller's request, every field present: the copies the steps
+ * make of it (`{ ...request, url }`) then only replace fields. On Node 20 (V8 11) a spread
+ * that adds a field the source lacks takes a slow path of ~1 µs.
+ */
+function loopRequest(request: AuthRequest): AuthRequest {
+  return {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    body: request.body ?? null,
+    bodyIsStream: request.bodyIsStream === true,
+    redirect: request.redirect ?? 'follow',
+  };
 }
