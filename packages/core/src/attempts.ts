@@ -56,6 +56,12 @@ const DEFAULT_RETRY = {
   failureCooldownMs: 5_000,
 } as const;
 
+/**
+ * The bound of one primary-grant attempt of an interactive source (a person approves a
+ * device sign-in): one hour, longer than device codes live (RFC 8628's example: 30 minutes).
+ */
+const INTERACTIVE_ATTEMPT_TIMEOUT_MS = 3_600_000;
+
 /** The longest cooldown after repeated refusals of the client: 5 minutes. */
 export const MAX_FAILURE_COOLDOWN_MS = 300_000;
 
@@ -124,7 +130,10 @@ async function attempt(
   const controller = new AbortController();
   const endAttempt = () => controller.abort(flight.signal.reason);
   flight.signal.addEventListener('abort', endAttempt, { once: true });
-  const { attemptTimeoutMs } = settings.retry;
+  // A person approving a sign-in takes minutes: the source's own deadline governs, this bounds it.
+  const attemptTimeoutMs = asksUser(settings, refreshToken)
+    ? INTERACTIVE_ATTEMPT_TIMEOUT_MS
+    : settings.retry.attemptTimeoutMs;
   let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   let timedOut = false;
   const deadline = new Promise<never>((_resolve, reject) => {
@@ -153,14 +162,22 @@ async function attempt(
   }
 }
 
+/** Whether this attempt runs a grant that asks a person (an interactive source's primary grant). */
+function asksUser(settings: AttemptSettings, refreshToken: string | undefined): boolean {
+  return refreshToken === undefined && settings.source.interactive === true;
+}
+
 /** The wait before the next attempt after `error`, or undefined when it must not be retried. */
 function delayBefore(
   settings: AttemptSettings,
   error: TokenEndpointError | Error,
   attempts: number,
+  refreshToken: string | undefined,
 ): number | undefined {
   const { retry } = settings;
   if (!isTokenEndpointError(error) || !error.retryable || attempts >= retry.maxAttempts) return undefined;
+  // Another attempt would show the user a new code: a failed sign-in is for them to start again.
+  if (asksUser(settings, refreshToken)) return undefined;
   const retryAfter = error.retryAfterMs;
   if (retryAfter !== undefined && retryAfter > retry.maxRetryAfterMs) return undefined;
   return retryAfter ?? backoffDelay(attempts, retry, settings.random);
@@ -186,6 +203,9 @@ export async function runAttempts(
       const typed = error as TokenEndpointError;
       if (refreshToken !== undefined && !typed.retryable && typed.code === ErrorCodes.TOKEN_ENDPOINT_ERROR) {
         // The refresh token was refused (expired, revoked, rotated elsewhere): the primary grant, once.
+        // Not for a source that would ask a person while nobody waits: the next caller who needs
+        // a token signs in, in the foreground.
+        if (settings.source.interactive === true && flight.background) throw error;
         settings.sink.log(
           'info',
           `authrail: refresh token refused by ${settings.endpoint} (${typed.error ?? 'error'}); using the primary grant`,
@@ -194,7 +214,7 @@ export async function runAttempts(
         attempts -= 1;
         continue;
       }
-      const delayMs = delayBefore(settings, typed, attempts);
+      const delayMs = delayBefore(settings, typed, attempts, refreshToken);
       if (delayMs === undefined) throw error;
       settings.sink.emit('retry', { attempt: attempts, delayMs, error: typed });
       settings.sink.log(

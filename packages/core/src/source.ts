@@ -94,4 +94,13 @@ export interface TokenSource {
    * bound to. Its tokens have the type `DPoP`, and every request carrying one gets a proof.
    */
   readonly dpop?: DPoPProver;
+  /**
+   * The primary grant waits for a person: a user approves the sign-in elsewhere (the device
+   * authorization grant, RFC 8628), which may take minutes. The token manager then gives a
+   * primary-grant attempt up to one hour instead of
+   * `retry.attemptTimeoutMs` (the source keeps its own, shorter deadline), makes one attempt
+   * only (a retry would ask the user again), and never starts one from a refresh ahead of
+   * expiry that nobody waits for. Refresh-token requests are ordinary attempts.
+   */
+  readonly interactive?: boolean;
 }

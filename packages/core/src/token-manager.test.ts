@@ -719,3 +719,66 @@ describe('options are validated at construction, naming the option', () => {
     expect(() => createTokenManager({ source: userFlow({}) })).not.toThrow(); // its own memory store
   });
 });
+
+describe('a source that asks a person (interactive: the device flow)', () => {
+  const interactive = (clock = manualClock(), fallback?: Parameters<typeof fakeSource>[1]) =>
+    Object.assign(fakeSource(clock.now, fallback), { interactive: true as const });
+
+  test('its sign-in may take longer than retry.attemptTimeoutMs: a person takes minutes', async () => {
+    const source = interactive(manualClock(), { kind: 'token', lifetimeS: 3600, delayMs: 150 });
+    const tokens = createTokenManager({ source, retry: { ...fastRetry, attemptTimeoutMs: 20 } });
+    const token = await tokens.getToken();
+    expect(token).toBe(source.issued[0]);
+    expect(source.calls).toHaveLength(1);
+  });
+
+  test('a failed sign-in is never retried (a retry would show the user a new code)', async () => {
+    const source = interactive();
+    source.steps.push({ kind: 'fail', status: 503 }, { kind: 'network' });
+    const tokens = createTokenManager({ source, retry: { ...fastRetry, maxAttempts: 3 } });
+    await expect(tokens.getToken()).rejects.toMatchObject({ status: 503 });
+    expect(source.calls).toHaveLength(1);
+  });
+
+  test('its refresh-token requests are ordinary attempts: timed out and retried', async () => {
+    const clock = manualClock();
+    const source = interactive(clock);
+    source.steps.push({ kind: 'token', lifetimeS: 60, refreshToken: 'rt-1' }, { kind: 'fail', status: 503 });
+    const tokens = createTokenManager({ source, now: clock.now, retry: { ...fastRetry, maxAttempts: 2 } });
+    const first = await tokens.getToken();
+    clock.set(first.expiresAt!);
+    await tokens.getToken();
+    expect(source.calls.map((c) => c.refreshToken)).toEqual([undefined, 'rt-1', 'rt-1']);
+  });
+
+  test('a stale token without a refresh token is served to expiry: no sign-in nobody waits for', async () => {
+    const clock = manualClock();
+    const source = interactive(clock, { kind: 'token', lifetimeS: 600 });
+    const tokens = createTokenManager({ source, now: clock.now });
+    const first = await tokens.getToken();
+    clock.advance(400_000); // stale: inside the refresh-ahead window, not expired
+    await expect(tokens.getToken()).resolves.toBe(first);
+    await settle();
+    expect(source.calls).toHaveLength(1);
+  });
+
+  test('a refresh token refused in the background does not start a sign-in', async () => {
+    const clock = manualClock();
+    const source = interactive(clock);
+    source.steps.push(
+      { kind: 'token', lifetimeS: 600, refreshToken: 'rt-1' },
+      { kind: 'fail', status: 400, error: 'invalid_grant' },
+    );
+    const tokens = createTokenManager({ source, now: clock.now, logger: false });
+    const first = await tokens.getToken();
+    clock.advance(400_000);
+    await expect(tokens.getToken()).resolves.toBe(first);
+    await settle(20);
+    expect(source.calls.map((c) => c.refreshToken)).toEqual([undefined, 'rt-1']);
+    // A caller who needs a token once it has expired signs in, in the foreground.
+    clock.set(first.expiresAt!);
+    source.steps.push({ kind: 'fail', status: 400, error: 'invalid_grant' });
+    await tokens.getToken();
+    expect(source.calls.map((c) => c.refreshToken)).toEqual([undefined, 'rt-1', 'rt-1', undefined]);
+  });
+});

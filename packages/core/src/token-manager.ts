@@ -312,6 +312,9 @@ class ManagedTokens {
     const { now, retry } = this.#s;
     if (this.#inflight || now() < this.#backgroundCooldownUntil || this.#refusals.refused(this.#endpoint))
       return;
+    // Without a refresh token, a source that asks a person would ask them now, while nobody
+    // waits: the token is served until it expires and the next caller signs in.
+    if (this.#s.source.interactive === true && current.refreshToken === undefined) return;
     this.#startFetch(k, current, 'refresh-ahead').promise.catch(() => {
       // Reported through the error event; the current token stays in use. Back off so a
       // failing endpoint is not hit on every request.
