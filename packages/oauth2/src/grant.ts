@@ -134,6 +134,7 @@ const RESERVED = new Set([
   'resource',
   'refresh_token',
   'code',
+  'device_code',
   'code_verifier',
   'redirect_uri',
 ]);
@@ -203,7 +204,7 @@ export interface GrantCall {
   /** What the endpoint is called in messages. Default `token endpoint`. */
   what?: string;
   /** The metadata field of the endpoint. Default `token_endpoint`. */
-  endpointField?: 'token_endpoint' | 'revocation_endpoint';
+  endpointField?: 'token_endpoint' | 'revocation_endpoint' | 'device_authorization_endpoint';
   dpop?: DPoPBinding | undefined;
   /** The preset's knowledge of its vendor's errors. */
   mapError?: MapError | undefined;

@@ -1,7 +1,7 @@
 /**
  * `@authrail/oauth2`: OAuth 2 token sources for authrail, on openid-client — client
  * credentials (`client_secret_post`, `client_secret_basic`, `private_key_jwt`),
- * authorization code with PKCE, and refresh tokens. Server metadata is discovered or
+ * authorization code with PKCE, the device authorization grant, and refresh tokens. Server metadata is discovered or
  * given directly; `http:` is refused except on loopback. Runs in Node and browsers.
  *
  * @example
@@ -43,6 +43,11 @@ export {
   type AuthorizationCodeSource,
   type CallOptions,
 } from './authorization-code.js';
+export {
+  deviceAuthorization,
+  type DeviceAuthorizationOptions,
+  type DevicePrompt,
+} from './device-authorization.js';
 export { createMemoryStorage, type FlowStorage } from './storage.js';
 export {
   createSignInStrategy,

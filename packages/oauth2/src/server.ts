@@ -13,6 +13,8 @@ export interface ServerEndpoints {
   authorizationEndpoint?: string;
   /** The revocation endpoint URL (RFC 7009), used at sign-out. */
   revocationEndpoint?: string;
+  /** The device authorization endpoint URL (RFC 8628 §3.1), for `deviceAuthorization`. */
+  deviceAuthorizationEndpoint?: string;
 }
 
 /**
@@ -217,12 +219,16 @@ export function resolveServer(server: ServerOptions | undefined, option = 'serve
     ...(endpoints.revocationEndpoint
       ? { revocation_endpoint: secureUrl(endpoints.revocationEndpoint, `${option}.revocationEndpoint`).href }
       : {}),
+    ...(endpoints.deviceAuthorizationEndpoint
+      ? {
+          device_authorization_endpoint: secureUrl(
+            endpoints.deviceAuthorizationEndpoint,
+            `${option}.deviceAuthorizationEndpoint`,
+          ).href,
+        }
+      : {}),
   };
-  const insecure = [
-    metadata.token_endpoint,
-    metadata.authorization_endpoint,
-    metadata.revocation_endpoint,
-  ].some((u) => u?.startsWith('http:'));
+  const insecure = ENDPOINT_FIELDS.some((field) => metadata[field]?.startsWith('http:'));
   return {
     issuer,
     insecure,
@@ -232,7 +238,12 @@ export function resolveServer(server: ServerOptions | undefined, option = 'serve
 }
 
 /** The metadata endpoints that carry credentials or users: each must be secure. */
-const ENDPOINT_FIELDS = ['token_endpoint', 'authorization_endpoint', 'revocation_endpoint'] as const;
+const ENDPOINT_FIELDS = [
+  'token_endpoint',
+  'authorization_endpoint',
+  'revocation_endpoint',
+  'device_authorization_endpoint',
+] as const;
 
 /** A {@link ServerMetadataUrl}: the document read once (through the grant's fetch and size cap) and kept. */
 function metadataAt(server: ServerMetadataUrl, option: string): ResolvedServer {

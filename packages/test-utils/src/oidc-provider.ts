@@ -34,13 +34,34 @@ export interface OidcRequest {
   headers: IncomingMessage['headers'];
   body: Buffer;
   form: URLSearchParams;
+  /** When it arrived, epoch ms. */
+  time: number;
 }
+
+/** The device flow's token grant type (RFC 8628 §3.4). */
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 export interface OidcProviderHandle {
   issuer: string;
   requests: OidcRequest[];
   /** Token endpoint requests only. */
   tokenRequests(): OidcRequest[];
+  /** Device flow polls only (token requests with the device code grant). */
+  devicePolls(): OidcRequest[];
+  /**
+   * Device flow: approves the sign-in of `userCode` as `accountId` (default `user-1`) for
+   * `scope` (default what the client asked for), as the verification page does on success.
+   */
+  approveDevice(userCode: string, accountId?: string): Promise<void>;
+  /** Device flow: the user refused the sign-in of `userCode` (the next poll gets `access_denied`). */
+  denyDevice(userCode: string): Promise<void>;
+  /**
+   * Device flow: the answers of the next polls that would get `authorization_pending`, in
+   * order (e.g. `['slow_down']`): oidc-provider never sends `slow_down` by itself.
+   */
+  answerPendingPolls(errors: string[]): void;
+  /** The next `times` token requests are answered only after `ms` (a slow server). */
+  delayTokenRequests(ms: number, times?: number): void;
   close(): Promise<void>;
 }
 
@@ -52,11 +73,16 @@ export interface OidcProviderOptions {
   scopes?: string[];
   /** DPoP (RFC 9449) is always on; with this, every DPoP token request must carry a server nonce. */
   requireDPoPNonce?: boolean;
+  /** Device flow (RFC 8628, always on): how long a device code lives, seconds. Default 600. */
+  deviceCodeTtl?: number;
+  /** Device flow: the `interval` the device authorization response gives (oidc-provider sends none by itself). */
+  deviceInterval?: number;
 }
 
 /**
  * Starts oidc-provider with client credentials, PKCE (required for public clients),
- * refresh token rotation, revocation and dev interactions (a login + consent form).
+ * the device flow, refresh token rotation, revocation and dev interactions (a login +
+ * consent form).
  */
 export async function startOidcProvider(options: OidcProviderOptions): Promise<OidcProviderHandle> {
   const server = createServer();
@@ -67,6 +93,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     clients: options.clients,
     features: {
       clientCredentials: { enabled: true },
+      deviceFlow: { enabled: true },
       devInteractions: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
@@ -83,13 +110,41 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     },
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'api:read', ...(options.scopes ?? [])],
-    ttl: { AccessToken: options.accessTokenTtl ?? 3600, ClientCredentials: options.accessTokenTtl ?? 3600 },
+    ttl: {
+      AccessToken: options.accessTokenTtl ?? 3600,
+      ClientCredentials: options.accessTokenTtl ?? 3600,
+      DeviceCode: options.deviceCodeTtl ?? 600,
+    },
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     clientBasedCORS: () => true,
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   });
+  const pendingAnswers: string[] = [];
+  const tokenDelays: number[] = [];
+  provider.use(async (ctx, next) => {
+    const delay = ctx.path === '/token' ? tokenDelays.shift() : undefined;
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    await next();
+    const body = ctx.body as Record<string, unknown> | undefined;
+    if (ctx.path === '/device/auth' && ctx.status === 200 && options.deviceInterval !== undefined)
+      ctx.body = { ...body, interval: options.deviceInterval };
+    const params = (ctx as { oidc?: { params?: Record<string, unknown> } }).oidc?.params;
+    if (
+      ctx.path === '/token' &&
+      params?.grant_type === DEVICE_CODE_GRANT &&
+      body?.error === 'authorization_pending' &&
+      pendingAnswers.length
+    )
+      ctx.body = { error: pendingAnswers.shift(), error_description: 'injected by the test' };
+  });
+  /** oidc-provider stores user codes normalised: upper case, no separators. */
+  const deviceCodeOf = async (userCode: string) => {
+    const code = await provider.DeviceCode.findByUserCode(userCode.toUpperCase().replace(/\W/g, ''));
+    if (!code) throw new Error(`no device code for user code ${userCode}`);
+    return code;
+  };
   const callback = provider.callback();
   const requests: OidcRequest[] = [];
   server.on('request', (req, res) => {
@@ -106,6 +161,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       headers: req.headers,
       body: Buffer.alloc(0),
       form: new URLSearchParams(),
+      time: Date.now(),
     };
     requests.push(record);
     req.on('end', () => {
@@ -120,6 +176,32 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     issuer,
     requests,
     tokenRequests: () => requests.filter((r) => r.path === '/token'),
+    devicePolls: () =>
+      requests.filter((r) => r.path === '/token' && r.form.get('grant_type') === DEVICE_CODE_GRANT),
+    async approveDevice(userCode, accountId = 'user-1') {
+      const code = await deviceCodeOf(userCode);
+      const scope = code.params?.scope ? String(code.params.scope) : 'openid';
+      const grant = new provider.Grant({ accountId, clientId: code.clientId });
+      grant.addOIDCScope(scope);
+      Object.assign(code, {
+        accountId,
+        grantId: await grant.save(),
+        scope,
+        authTime: Math.floor(Date.now() / 1000),
+      });
+      await code.save();
+    },
+    async denyDevice(userCode) {
+      const code = await deviceCodeOf(userCode);
+      Object.assign(code, { error: 'access_denied', errorDescription: 'End-User denied the request' });
+      await code.save();
+    },
+    answerPendingPolls(errors) {
+      pendingAnswers.push(...errors);
+    },
+    delayTokenRequests(ms, times = 1) {
+      for (let i = 0; i < times; i += 1) tokenDelays.push(ms);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
