@@ -110,9 +110,11 @@ Medblocks     base   ${urls.medblocks.baseUrl}
               token  ${urls.medblocks.tokenEndpoint}
               auth   ${urls.medblocks.authorizeEndpoint}
               revoke ${urls.medblocks.revocationEndpoint}
+              device ${urls.medblocks.deviceAuthorizationEndpoint}   (RFC 8628; codes entered at ${urls.medblocks.deviceVerificationUri})
               FHIR   ${urls.medblocks.fhirBaseUrl}
               backend ${demoClients.medblocksBackend.clientId} / ${demoClients.medblocksBackend.clientSecret}
               SPA     ${demoClients.medblocksSpa.clientId} (public, PKCE), user ${demoClients.user.username} / ${demoClients.user.password}
+              CLI     ${demoClients.medblocksCli.clientId} (public, device flow)
 SMART         FHIR   ${urls.smart.fhirBaseUrl}   (Backend Services, bulk $export)
               token  ${urls.smart.tokenEndpoint}   (private_key_jwt, RS384 / ES384)
               client ${demoClients.smartBackend.clientId}, key ${demoClients.smartBackend.kid} (ES384, in demoClients)

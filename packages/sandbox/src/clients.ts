@@ -51,6 +51,11 @@ export const demoClients = {
     /** Client id. */
     clientId: 'medblocks-demo-spa',
   },
+  /** The Medblocks public client for scripts and CLIs: the device flow (RFC 8628), no secret. */
+  medblocksCli: {
+    /** Client id. */
+    clientId: 'medblocks-demo-cli',
+  },
   /**
    * The SMART Backend Services client. Its ES384 key pair is a fake of the local
    * sandbox: the private JWK is here so examples run without a key of their own.
@@ -116,6 +121,7 @@ const DEMO_CLIENTS: SandboxClient[] = [
   { service: 'okta', ...demoClients.okta, scopes: [...demoClients.okta.scopes] },
   { service: 'medblocks', ...demoClients.medblocksBackend },
   { service: 'medblocks', ...demoClients.medblocksSpa },
+  { service: 'medblocks', ...demoClients.medblocksCli },
   {
     service: 'smart',
     clientId: demoClients.smartBackend.clientId,

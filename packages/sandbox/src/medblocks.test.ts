@@ -116,6 +116,8 @@ describe('Medblocks client credentials and FHIR', () => {
       authorizeEndpoint: `${sb.url}/medblocks/oauth2/auth`,
       revocationEndpoint: `${sb.url}/medblocks/oauth2/revoke`,
       fhirBaseUrl: `${sb.url}/medblocks/fhir`,
+      deviceAuthorizationEndpoint: `${sb.url}/medblocks/oauth2/device/auth`,
+      deviceVerificationUri: `${sb.url}/medblocks/device`,
     });
   });
 });

@@ -3,7 +3,7 @@
 import { redirect, sendJson, type Exchange } from './http.js';
 import { authenticate } from './services/common.js';
 import { CTRP_PREFIX, ctrpAccrual } from './services/ctrp.js';
-import { MEDBLOCKS_PREFIX, medblocksRoute } from './services/medblocks.js';
+import { MEDBLOCKS_DEVICE_PATH, MEDBLOCKS_PREFIX, medblocksRoute } from './services/medblocks.js';
 import { MSK_FHIR_PATH, MSK_TOKEN_PATH, mskFhir, mskToken } from './services/msk.js';
 import { oktaRoute } from './services/okta.js';
 import { SMART_FHIR_PATH, SMART_PREFIX, SMART_TOKEN_PATH, smartRoute } from './services/smart.js';
@@ -16,6 +16,7 @@ export const ROUTES: ReadonlySet<SandboxRoute> = new Set<SandboxRoute>([
   'okta-token',
   'medblocks-token',
   'medblocks-authorize',
+  'medblocks-device',
   'msk-fhir',
   'ctrp-accrual',
   'medblocks-fhir',
@@ -55,6 +56,7 @@ export function routeOf(pathname: string): SandboxRoute | undefined {
   if (pathname === `${MEDBLOCKS_PREFIX}/oauth2/token`) return 'medblocks-token';
   if (pathname === `${MEDBLOCKS_PREFIX}/oauth2/auth` || pathname === `${MEDBLOCKS_PREFIX}/oauth2/authorize`)
     return 'medblocks-authorize';
+  if (pathname === `${MEDBLOCKS_PREFIX}${MEDBLOCKS_DEVICE_PATH}`) return 'medblocks-device';
   if (under(pathname, `${MEDBLOCKS_PREFIX}/fhir`)) return 'medblocks-fhir';
   if (under(pathname, '/echo')) return 'echo';
   if (pathname === SMART_TOKEN_PATH) return 'smart-token';

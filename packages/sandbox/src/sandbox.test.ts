@@ -50,6 +50,8 @@ describe('urls', () => {
         authorizeEndpoint: `${sb.url}/medblocks/oauth2/auth`,
         revocationEndpoint: `${sb.url}/medblocks/oauth2/revoke`,
         fhirBaseUrl: `${sb.url}/medblocks/fhir`,
+        deviceAuthorizationEndpoint: `${sb.url}/medblocks/oauth2/device/auth`,
+        deviceVerificationUri: `${sb.url}/medblocks/device`,
       },
       smart: {
         fhirBaseUrl: `${sb.url}/smart/fhir`,

@@ -13,7 +13,8 @@ import {
 } from './http.js';
 import { dispatch, echoBody, RESOURCE_ROUTES, routeOf, ROUTES, TOKEN_ROUTE_SERVICE } from './router.js';
 import { CTRP_PREFIX } from './services/ctrp.js';
-import { MEDBLOCKS_PREFIX } from './services/medblocks.js';
+import { pendingDevice, type DeviceSettings } from './services/device.js';
+import { MEDBLOCKS_DEVICE_PATH, MEDBLOCKS_PREFIX, MEDBLOCKS_VERIFY_PATH } from './services/medblocks.js';
 import { MSK_FHIR_PATH, MSK_TOKEN_PATH } from './services/msk.js';
 import { OKTA_AUTH_SERVER } from './services/okta.js';
 import { SMART_AUTHORIZE_PATH, SMART_FHIR_PATH, SMART_TOKEN_PATH } from './services/smart.js';
@@ -71,6 +72,10 @@ export interface Sandbox {
       revocationEndpoint: string;
       /** `{baseUrl}/fhir`. */
       fhirBaseUrl: string;
+      /** `{baseUrl}/oauth2/device/auth`: the device authorization endpoint (RFC 8628). */
+      deviceAuthorizationEndpoint: string;
+      /** `{baseUrl}/device`: the device flow's verification page, where a person enters the code. */
+      deviceVerificationUri: string;
     };
     /** A SMART on FHIR server (Backend Services). */
     smart: {
@@ -134,6 +139,27 @@ export interface Sandbox {
     /** The opaque launch id the sign-in passes on. */
     launch: string;
   };
+  /**
+   * Medblocks device flow: what a person does on the verification page: signs in (as the
+   * first sandbox user unless `username` names another) and approves the sign-in of
+   * `userCode` (any case, with or without the dash). The client's next poll gets tokens.
+   *
+   * @throws TypeError when no sign-in with that code is waiting (unknown, expired or decided)
+   */
+  approveDevice(
+    userCode: string,
+    options?: {
+      /** The user who approves. Default the first of `SandboxOptions.users` (`demo`). */
+      username?: string;
+    },
+  ): void;
+  /**
+   * Medblocks device flow: the person denies the sign-in of `userCode`; the client's next
+   * poll gets `access_denied`.
+   *
+   * @throws TypeError when no sign-in with that code is waiting
+   */
+  denyDevice(userCode: string): void;
   /** Closes both listeners and every open connection, hung ones included. */
   close(): Promise<void>;
 }
@@ -155,6 +181,20 @@ function closeServer(server: Server): Promise<void> {
     if (!server.listening) return resolve();
     server.close(() => resolve());
   });
+}
+
+/** Checks `SandboxOptions.device`: whole positive seconds. */
+function resolveDevice(device: SandboxOptions['device']): DeviceSettings {
+  const seconds = (value: number | undefined, name: string, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
+      throw new TypeError(`device.${name}: must be a whole number of seconds, at least 1`);
+    return value;
+  };
+  return {
+    intervalSeconds: seconds(device?.intervalSeconds, 'intervalSeconds', 5),
+    expiresInSeconds: seconds(device?.expiresInSeconds, 'expiresInSeconds', 600),
+  };
 }
 
 function headersOf(req: IncomingMessage): Record<string, string> {
@@ -193,6 +233,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     options.users ?? [{ ...demoClients.user }],
     resolveLifetimes(options.tokenLifetimeSeconds),
     options.dpopNonces === true,
+    resolveDevice(options.device),
   );
   const hung: HangRegistry = new Set();
   const sockets = new Set<Socket>();
@@ -285,6 +326,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const issuer = `${baseUrl}/oauth2/${OKTA_AUTH_SERVER}`;
   const medblocks = `${baseUrl}${MEDBLOCKS_PREFIX}`;
   let closing: Promise<void> | undefined;
+  const waitingDevice = (userCode: string) => {
+    const grant = typeof userCode === 'string' ? pendingDevice(state, userCode) : undefined;
+    if (!grant) throw new TypeError(`userCode: no device sign-in waits for ${String(userCode)}`);
+    return grant;
+  };
 
   return {
     url: baseUrl,
@@ -302,6 +348,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         authorizeEndpoint: `${medblocks}/oauth2/auth`,
         revocationEndpoint: `${medblocks}/oauth2/revoke`,
         fhirBaseUrl: `${medblocks}/fhir`,
+        deviceAuthorizationEndpoint: `${medblocks}${MEDBLOCKS_DEVICE_PATH}`,
+        deviceVerificationUri: `${medblocks}${MEDBLOCKS_VERIFY_PATH}`,
       },
       smart: {
         fhirBaseUrl: `${baseUrl}${SMART_FHIR_PATH}`,
@@ -371,6 +419,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         ...(context.encounter ? { encounter: context.encounter } : {}),
       });
       return { iss: `${baseUrl}${SMART_FHIR_PATH}`, launch };
+    },
+    approveDevice(userCode: string, approval: { username?: string } = {}) {
+      const grant = waitingDevice(userCode);
+      const username = approval.username ?? state.users[0]?.username;
+      if (!state.users.some((u) => u.username === username))
+        throw new TypeError(`username: no sandbox user ${String(username)}`);
+      grant.decision = 'approved';
+    },
+    denyDevice(userCode: string) {
+      waitingDevice(userCode).decision = 'denied';
     },
     close() {
       closing ??= (async () => {

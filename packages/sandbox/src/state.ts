@@ -8,6 +8,7 @@ import type {
   TokenFilter,
 } from './types.js';
 import { dpopMemory } from './services/dpop.js';
+import type { DeviceGrant, DeviceSettings } from './services/device.js';
 import { smartMemory } from './services/smart.js';
 
 /** An access token the sandbox issued (tokens are opaque: everything lives here). */
@@ -82,6 +83,8 @@ export class SandboxState {
   readonly tokens = new Map<string, IssuedToken>();
   readonly codes = new Map<string, PendingCode>();
   readonly refreshTokens = new Map<string, RefreshGrant>();
+  /** Device codes (RFC 8628) by their device code. */
+  readonly deviceCodes = new Map<string, DeviceGrant>();
   readonly requests: RecordedRequest[] = [];
   readonly faults = new Map<SandboxRoute, QueuedFault[]>();
   /** SMART's assertion ids seen and bulk export jobs. */
@@ -94,6 +97,7 @@ export class SandboxState {
     readonly users: { username: string; password: string }[],
     readonly lifetimes: Record<SandboxService, number>,
     requireDPoPNonce = false,
+    readonly deviceSettings: DeviceSettings = { intervalSeconds: 5, expiresInSeconds: 600 },
   ) {
     this.dpop = dpopMemory(requireDPoPNonce);
     for (const client of clients) this.clients.set(client.clientId, client);
@@ -156,6 +160,7 @@ export class SandboxState {
     this.tokens.clear();
     this.codes.clear();
     this.refreshTokens.clear();
+    this.deviceCodes.clear();
     this.requests.length = 0;
     this.faults.clear();
     this.smart.jtis.clear();

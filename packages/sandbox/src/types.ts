@@ -36,6 +36,8 @@ export type SandboxRoute =
   | 'medblocks-token'
   /** Medblocks sign-in page, `/medblocks/oauth2/auth` (or `/oauth2/authorize`). */
   | 'medblocks-authorize'
+  /** Medblocks device authorization endpoint (RFC 8628), `/medblocks/oauth2/device/auth`. */
+  | 'medblocks-device'
   /** MSK Blaze FHIR API, `/msk-apim/external/blaze/fhir` and below. */
   | 'msk-fhir'
   /** NCI CTRP accrual API, `/ctrp/accrual-services/...`. */
@@ -262,6 +264,17 @@ export interface SandboxOptions {
    * `DPoP-Nonce`; `sandbox.rotateDPoPNonce()` changes it. Default false.
    */
   dpopNonces?: boolean;
+  /**
+   * The Medblocks device flow (RFC 8628): the `interval` and `expires_in` its device
+   * authorization endpoint gives. A client polling faster than the interval gets `slow_down`
+   * (and the interval grows by 5 s). Default 5 s and 600 s.
+   */
+  device?: {
+    /** Seconds between polls. Default 5. */
+    intervalSeconds?: number;
+    /** How long a code lives, seconds. Default 600. */
+    expiresInSeconds?: number;
+  };
   /** Users of the Medblocks sign-in page. Default `demo` / `demo`. */
   users?: {
     /** Sign-in name. */

@@ -217,7 +217,7 @@ function refresh(
  * only, as SMART allows, while an ID token is sent with every token of an `openid` grant
  * (OpenID Connect Core §12.2), the refreshed ones included.
  */
-function issueWithRefresh(
+export function issueWithRefresh(
   ex: Exchange,
   state: SandboxState,
   flow: CodeFlow,

@@ -4,11 +4,20 @@
 import { basicCredentials, formOf, methodNotAllowed, sendJson, type Exchange } from '../http.js';
 import { randomToken, type SandboxState } from '../state.js';
 import { authorize, codeFlowGrant, type CodeFlow } from './code-flow.js';
+import { deviceAuthorization, deviceCodeGrant, verificationPage } from './device.js';
 import { authenticate, badGrant, outcome, patientBundle, readTokenRequest, tokenResponse } from './common.js';
 import { nonceHeader, tokenRequestBinding } from './dpop.js';
 
 /** Path prefix of everything Medblocks. */
 export const MEDBLOCKS_PREFIX = '/medblocks';
+
+/** The device authorization endpoint (RFC 8628), under the prefix. */
+export const MEDBLOCKS_DEVICE_PATH = '/oauth2/device/auth';
+
+/** The device flow's verification page, where a person enters the code, under the prefix. */
+export const MEDBLOCKS_VERIFY_PATH = '/device';
+
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 const MEDBLOCKS_FLOW: CodeFlow = {
   service: 'medblocks',
@@ -60,8 +69,9 @@ function token(ex: Exchange, state: SandboxState): void {
   }
 
   if (codeFlowGrant(ex, state, medblocksFlow(state), request, client)) return;
+  if (grant === DEVICE_CODE_GRANT) return deviceCodeGrant(ex, state, MEDBLOCKS_FLOW, form, client);
 
-  badGrant(ex, grant, ['client_credentials', 'authorization_code', 'refresh_token']);
+  badGrant(ex, grant, ['client_credentials', 'authorization_code', 'refresh_token', DEVICE_CODE_GRANT]);
 }
 
 function revoke(ex: Exchange, state: SandboxState): void {
@@ -101,7 +111,8 @@ function fhir(ex: Exchange, state: SandboxState, base: string, path: string): vo
 
 /**
  * Routes `/medblocks/...`: token, authorize (at `/oauth2/auth` and `/oauth2/authorize`),
- * revoke, discovery and FHIR. Returns false when it is not a Medblocks path.
+ * revoke, the device flow (its authorization endpoint and verification page), discovery
+ * and FHIR. Returns false when it is not a Medblocks path.
  */
 export function medblocksRoute(ex: Exchange, state: SandboxState, baseUrl: string): boolean {
   const path = ex.url.pathname.slice(MEDBLOCKS_PREFIX.length);
@@ -109,6 +120,9 @@ export function medblocksRoute(ex: Exchange, state: SandboxState, baseUrl: strin
   if (path === '/oauth2/token') token(ex, state);
   else if (path === '/oauth2/auth' || path === '/oauth2/authorize') authorize(ex, state, MEDBLOCKS_FLOW);
   else if (path === '/oauth2/revoke') revoke(ex, state);
+  else if (path === MEDBLOCKS_DEVICE_PATH)
+    deviceAuthorization(ex, state, 'medblocks', `${base}${MEDBLOCKS_VERIFY_PATH}`);
+  else if (path === MEDBLOCKS_VERIFY_PATH) verificationPage(ex, state, 'Medblocks');
   else if (
     path === '/.well-known/openid-configuration' ||
     path === '/.well-known/oauth-authorization-server'
@@ -118,8 +132,9 @@ export function medblocksRoute(ex: Exchange, state: SandboxState, baseUrl: strin
       authorization_endpoint: `${base}/oauth2/auth`,
       token_endpoint: `${base}/oauth2/token`,
       revocation_endpoint: `${base}/oauth2/revoke`,
+      device_authorization_endpoint: `${base}${MEDBLOCKS_DEVICE_PATH}`,
       response_types_supported: ['code'],
-      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT],
       code_challenge_methods_supported: ['S256'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'none'],
     });
