@@ -13,7 +13,7 @@ import {
   isTokenEndpointError,
 } from '@authrail/core';
 import { deviceAuthorization, type DeviceAuthorizationOptions, type DevicePrompt } from '@authrail/oauth2';
-import { sendThrough, startOidcProvider, type OidcProviderHandle } from '@authrail/test-utils';
+import { sendThrough, startOidcProvider, useSandbox, type OidcProviderHandle } from '@authrail/test-utils';
 
 const CLIENT = 'research-cli';
 const DEVICE_CLIENT = {
@@ -340,5 +340,66 @@ describe('device authorization options', () => {
       message: expect.stringMatching(/no device_authorization_endpoint/),
     });
     expect(prompts).toHaveLength(0);
+  });
+});
+
+describe('device authorization grant against the sandbox (Medblocks)', () => {
+  const sb = useSandbox({ device: { intervalSeconds: 1 } });
+  const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+  const onSandbox = (
+    then: (prompt: DevicePrompt) => void,
+    extra: Partial<DeviceAuthorizationOptions> = {},
+  ) => {
+    const prompts: DevicePrompt[] = [];
+    const device = deviceAuthorization({
+      server: { issuer: sb.urls.medblocks.baseUrl, discovery: true },
+      clientId: 'medblocks-demo-cli',
+      scope: 'openid offline_access user/*.read',
+      onPrompt: (prompt) => {
+        prompts.push(prompt);
+        then(prompt);
+      },
+      ...extra,
+    });
+    return { device, prompts };
+  };
+
+  test('sign in, read FHIR, refresh: one code pair, no slow_down, one refresh', async () => {
+    const { device, prompts } = onSandbox((p) => sb.approveDevice(p.userCode));
+    const strategy = createAuthStrategy({ source: device, origins: [sb.url] });
+    const patients = await sendThrough(strategy, `${sb.urls.medblocks.fhirBaseUrl}/Patient`);
+    expect(patients.status).toBe(200);
+    expect(prompts[0]).toMatchObject({ verificationUri: sb.urls.medblocks.deviceVerificationUri });
+    await strategy.tokens.invalidate(await strategy.tokens.getToken());
+    await strategy.tokens.getToken();
+    expect(prompts).toHaveLength(1);
+    expect(sb.requests.filter((r) => r.route === 'medblocks-device')).toHaveLength(1);
+    const grants = sb.tokenRequests({ clientId: 'medblocks-demo-cli' }).map((r) => r.grantType);
+    expect(grants).toEqual([DEVICE_GRANT, 'refresh_token']);
+  });
+
+  test('a 503 while polling: polling goes on, the wait doubled (RFC 8628 §3.5)', async () => {
+    sb.inject('medblocks-token', { type: 'status', status: 503 }, { times: 1 });
+    const { device } = onSandbox((p) => {
+      void until(() => sb.tokenRequests().length, 1).then(() => sb.approveDevice(p.userCode));
+    });
+    await device.fetchToken({});
+    const asked = sb.requests.find((r) => r.route === 'medblocks-device')!.time;
+    const polls = sb.tokenRequests();
+    expect(polls.map((r) => r.status)).toEqual([503, 200]);
+    expect(polls[0]!.time - asked).toBeGreaterThanOrEqual(950);
+    expect(polls[0]!.time - asked).toBeLessThan(1_900);
+    expect(polls[1]!.time - polls[0]!.time).toBeGreaterThanOrEqual(1_950);
+    expect(polls[1]!.time - polls[0]!.time).toBeLessThan(4_000);
+  });
+
+  test('a server that echoes what it was sent: the device code is in no error', async () => {
+    sb.inject('medblocks-token', { type: 'echo-credentials' }, { times: 1 });
+    const { device } = onSandbox(() => undefined);
+    const error = await device.fetchToken({}).catch((e: unknown) => e);
+    const deviceCode = new URLSearchParams(sb.tokenRequests()[0]!.body.toString()).get('device_code')!;
+    expect(deviceCode.length).toBeGreaterThan(20);
+    expect(error).toMatchObject({ status: 401, error: 'invalid_client' });
+    expect(rendered(error)).not.toContain(deviceCode);
   });
 });
