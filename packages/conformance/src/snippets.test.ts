@@ -158,6 +158,10 @@ function callsAnApi(code: string): boolean {
 const NOT_RUN: Record<string, string> = {
   'docs/smart.md #5':
     'a browser page (location, redirects): SMART App Launch runs in Chromium in smart-tabs.test.ts',
+  'docs/device-sign-in.md #1':
+    'waits for a person to approve the sign-in: run unattended in device-authorization.test.ts and examples/device-cli',
+  'docs/device-sign-in.md #3':
+    'waits for a person to approve the sign-in (then Ctrl-C): examples/device-cli runs both, unattended',
 };
 
 describe('every block that calls an API runs, each host it names on an origin of its own', () => {
