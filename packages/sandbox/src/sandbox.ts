@@ -13,7 +13,7 @@ import {
 } from './http.js';
 import { dispatch, echoBody, RESOURCE_ROUTES, routeOf, ROUTES, TOKEN_ROUTE_SERVICE } from './router.js';
 import { CTRP_PREFIX } from './services/ctrp.js';
-import { pendingDevice, type DeviceSettings } from './services/device.js';
+import { deviceDecisions, type DeviceSettings } from './services/device.js';
 import { MEDBLOCKS_DEVICE_PATH, MEDBLOCKS_PREFIX, MEDBLOCKS_VERIFY_PATH } from './services/medblocks.js';
 import { MSK_FHIR_PATH, MSK_TOKEN_PATH } from './services/msk.js';
 import { OKTA_AUTH_SERVER } from './services/okta.js';
@@ -326,11 +326,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const issuer = `${baseUrl}/oauth2/${OKTA_AUTH_SERVER}`;
   const medblocks = `${baseUrl}${MEDBLOCKS_PREFIX}`;
   let closing: Promise<void> | undefined;
-  const waitingDevice = (userCode: string) => {
-    const grant = typeof userCode === 'string' ? pendingDevice(state, userCode) : undefined;
-    if (!grant) throw new TypeError(`userCode: no device sign-in waits for ${String(userCode)}`);
-    return grant;
-  };
 
   return {
     url: baseUrl,
@@ -420,16 +415,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       });
       return { iss: `${baseUrl}${SMART_FHIR_PATH}`, launch };
     },
-    approveDevice(userCode: string, approval: { username?: string } = {}) {
-      const grant = waitingDevice(userCode);
-      const username = approval.username ?? state.users[0]?.username;
-      if (!state.users.some((u) => u.username === username))
-        throw new TypeError(`username: no sandbox user ${String(username)}`);
-      grant.decision = 'approved';
-    },
-    denyDevice(userCode: string) {
-      waitingDevice(userCode).decision = 'denied';
-    },
+    ...deviceDecisions(state),
     close() {
       closing ??= (async () => {
         closed = true;

@@ -121,30 +121,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     clientBasedCORS: () => true,
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   });
-  const pendingAnswers: string[] = [];
-  const tokenDelays: number[] = [];
-  provider.use(async (ctx, next) => {
-    const delay = ctx.path === '/token' ? tokenDelays.shift() : undefined;
-    if (delay) await new Promise((resolve) => setTimeout(resolve, delay).unref());
-    await next();
-    const body = ctx.body as Record<string, unknown> | undefined;
-    if (ctx.path === '/device/auth' && ctx.status === 200 && options.deviceInterval !== undefined)
-      ctx.body = { ...body, interval: options.deviceInterval };
-    const params = (ctx as { oidc?: { params?: Record<string, unknown> } }).oidc?.params;
-    if (
-      ctx.path === '/token' &&
-      params?.grant_type === DEVICE_CODE_GRANT &&
-      body?.error === 'authorization_pending' &&
-      pendingAnswers.length
-    )
-      ctx.body = { error: pendingAnswers.shift(), error_description: 'injected by the test' };
-  });
-  /** oidc-provider stores user codes normalised: upper case, no separators. */
-  const deviceCodeOf = async (userCode: string) => {
-    const code = await provider.DeviceCode.findByUserCode(userCode.toUpperCase().replace(/\W/g, ''));
-    if (!code) throw new Error(`no device code for user code ${userCode}`);
-    return code;
-  };
+  const device = deviceFlowLevers(provider, options.deviceInterval);
   const callback = provider.callback();
   const requests: OidcRequest[] = [];
   server.on('request', (req, res) => {
@@ -178,6 +155,55 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     tokenRequests: () => requests.filter((r) => r.path === '/token'),
     devicePolls: () =>
       requests.filter((r) => r.path === '/token' && r.form.get('grant_type') === DEVICE_CODE_GRANT),
+    ...device,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The device flow's levers a test pulls: decide for the user, answer polls, slow the server. */
+type DeviceLevers = Pick<
+  OidcProviderHandle,
+  'approveDevice' | 'denyDevice' | 'answerPendingPolls' | 'delayTokenRequests'
+>;
+
+/**
+ * Installs the device flow's test middleware on `provider` (an `interval` in the device
+ * authorization response, injected poll answers, slow token requests) and returns its levers.
+ * Approval and denial do what oidc-provider's verification page does on a decision.
+ */
+function deviceFlowLevers(
+  provider: InstanceType<typeof ProviderClass>,
+  interval: number | undefined,
+): DeviceLevers {
+  const pendingAnswers: string[] = [];
+  const tokenDelays: number[] = [];
+  provider.use(async (ctx, next) => {
+    const delay = ctx.path === '/token' ? tokenDelays.shift() : undefined;
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    await next();
+    const body = ctx.body as Record<string, unknown> | undefined;
+    if (ctx.path === '/device/auth' && ctx.status === 200 && interval !== undefined)
+      ctx.body = { ...body, interval };
+    const params = (ctx as { oidc?: { params?: Record<string, unknown> } }).oidc?.params;
+    if (
+      ctx.path === '/token' &&
+      params?.grant_type === DEVICE_CODE_GRANT &&
+      body?.error === 'authorization_pending' &&
+      pendingAnswers.length
+    )
+      ctx.body = { error: pendingAnswers.shift(), error_description: 'injected by the test' };
+  });
+  /** oidc-provider stores user codes normalised: upper case, no separators. */
+  const deviceCodeOf = async (userCode: string) => {
+    const code = await provider.DeviceCode.findByUserCode(userCode.toUpperCase().replace(/\W/g, ''));
+    if (!code) throw new Error(`no device code for user code ${userCode}`);
+    return code;
+  };
+  return {
     async approveDevice(userCode, accountId = 'user-1') {
       const code = await deviceCodeOf(userCode);
       const scope = code.params?.scope ? String(code.params.scope) : 'openid';
@@ -202,11 +228,6 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     delayTokenRequests(ms, times = 1) {
       for (let i = 0; i < times; i += 1) tokenDelays.push(ms);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
   };
 }
 

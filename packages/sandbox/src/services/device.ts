@@ -45,7 +45,7 @@ function userCode(): string {
 }
 
 /** What a person may type for a code: any case, with or without the dash. */
-export function normalUserCode(text: string): string {
+function normalUserCode(text: string): string {
   const plain = text.toUpperCase().replace(/[^A-Z]/g, '');
   return plain.length === 8 ? `${plain.slice(0, 4)}-${plain.slice(4)}` : plain;
 }
@@ -83,7 +83,7 @@ export function deviceAuthorization(
 }
 
 /** The grant of a user code the person may still decide on, if there is one. */
-export function pendingDevice(state: SandboxState, code: string): DeviceGrant | undefined {
+function pendingDevice(state: SandboxState, code: string): DeviceGrant | undefined {
   const wanted = normalUserCode(code);
   for (const grant of state.deviceCodes.values())
     if (grant.userCode === wanted && !grant.decision && Date.now() < grant.expiresAt) return grant;
@@ -132,6 +132,30 @@ export function deviceCodeGrant(
     return refuse('slow_down', `Polled faster than every ${grant.interval - 5} s`);
   }
   refuse('authorization_pending', 'The user has not approved the request yet');
+}
+
+/** `sandbox.approveDevice` and `denyDevice`: what a person decides on the verification page. */
+export function deviceDecisions(state: SandboxState): {
+  approveDevice(userCode: string, options?: { username?: string }): void;
+  denyDevice(userCode: string): void;
+} {
+  const waiting = (userCode: string) => {
+    const grant = typeof userCode === 'string' ? pendingDevice(state, userCode) : undefined;
+    if (!grant) throw new TypeError(`userCode: no device sign-in waits for ${String(userCode)}`);
+    return grant;
+  };
+  return {
+    approveDevice(userCode, approval = {}) {
+      const grant = waiting(userCode);
+      const username = approval.username ?? state.users[0]?.username;
+      if (!state.users.some((u) => u.username === username))
+        throw new TypeError(`username: no sandbox user ${String(username)}`);
+      grant.decision = 'approved';
+    },
+    denyDevice(userCode) {
+      waiting(userCode).decision = 'denied';
+    },
+  };
 }
 
 /** The verification page: GET shows the form, POST signs the person in and records their decision. */
