@@ -266,6 +266,28 @@ describe('device authorization grant against oidc-provider', () => {
     expect([alice.prompts.length, bob.prompts.length]).toEqual([1, 1]);
   });
 
+  test('DPoP-bound tokens: the polls carry a proof, and so do the API requests', async () => {
+    const { device } = source(op, (p) => op.approveDevice(p.userCode, 'carol'), { dpop: true });
+    const strategy = createAuthStrategy({ source: device, origins: [op.issuer] });
+    const me = await sendThrough(strategy, `${op.issuer}/me`);
+    expect(me.status).toBe(200);
+    expect(await me.json()).toEqual({ sub: 'carol' });
+    expect((await strategy.tokens.getToken()).tokenType).toBe('DPoP');
+    const lastPoll = op.devicePolls().at(-1)!;
+    expect(lastPoll.headers.dpop).toEqual(expect.any(String));
+  });
+
+  test('an onPrompt that throws ends the sign-in with its error, before any poll', async () => {
+    const polls = op.devicePolls().length;
+    const { device } = source(op, undefined, {
+      onPrompt: () => {
+        throw new Error('no terminal');
+      },
+    });
+    await expect(device.fetchToken({})).rejects.toThrow('no terminal');
+    expect(op.devicePolls().length).toBe(polls);
+  });
+
   test('no device code, refresh token or access token in inspect output', async () => {
     const { device } = source(op, (p) => op.approveDevice(p.userCode));
     const token = await device.fetchToken({});
