@@ -35,6 +35,8 @@ export const ErrorCodes = {
   REDIRECT: 'AUTHRAIL_REDIRECT',
   /** A policy moved a request to an origin outside `origins` after the origin check; it was not sent. */
   ORIGIN_NOT_ALLOWED: 'AUTHRAIL_ORIGIN_NOT_ALLOWED',
+  /** A client certificate or its key (mutual TLS, RFC 8705) could not be read, or they do not belong together. */
+  CLIENT_CERTIFICATE: 'AUTHRAIL_CLIENT_CERTIFICATE',
 } as const;
 
 /** One of the values of {@link ErrorCodes}. */

@@ -69,11 +69,18 @@ export interface AssertionSigner {
 
 /**
  * How the client authenticates at the token endpoint (RFC 6749 §2.3, RFC 7523).
- * Build one with {@link clientSecretPost}, {@link clientSecretBasic}, {@link privateKeyJwt} or {@link none}.
+ * Build one with {@link clientSecretPost}, {@link clientSecretBasic}, {@link privateKeyJwt},
+ * {@link tlsClientAuth}, {@link selfSignedTlsClientAuth} or {@link none}.
  */
 export interface ClientAuthentication {
   /** The method's name as the specs spell it. */
-  readonly method: 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'none';
+  readonly method:
+    | 'client_secret_post'
+    | 'client_secret_basic'
+    | 'private_key_jwt'
+    | 'none'
+    | 'tls_client_auth'
+    | 'self_signed_tls_client_auth';
   /**
    * Internal: the openid-client authentication for one request, and the strings to
    * scrub from errors (in every encoding they travel in). `reread` reads a secret
@@ -361,10 +368,65 @@ export function none(): ClientAuthentication {
   };
 }
 
+/** The two RFC 8705 methods: the TLS connection authenticates the client, the body only names it. */
+function mutualTls(method: 'tls_client_auth' | 'self_signed_tls_client_auth'): ClientAuthentication {
+  return {
+    method,
+    // openid-client's TlsClientAuth sends client_id and nothing secret: the certificate
+    // travels in the TLS handshake, on the connection the grant's `fetch` opens.
+    prepare: () => Promise.resolve({ auth: client.TlsClientAuth(), secrets: [], rotatable: false }),
+  };
+}
+
+/**
+ * `tls_client_auth`: the client proves who it is with a certificate from a CA the server
+ * trusts, in the TLS handshake (RFC 8705 §2.1); the token request names the client and
+ * carries no secret. The server registers the certificate's subject (a DN or a SAN).
+ *
+ * The certificate is not an option here: it goes in the `fetch` of the grant (in Node,
+ * `createMtlsFetch` of `@authrail/node`). When the server publishes
+ * `mtls_endpoint_aliases`, token and revocation requests go to those endpoints.
+ * Access tokens it issues may be bound to the certificate (`cnf.x5t#S256`): send API
+ * requests through the same `fetch`.
+ *
+ * @example
+ * ```ts
+ * const tls = createMtlsFetch({ cert: '/etc/tls/client.crt', key: '/etc/tls/client.key' });
+ * clientCredentials({ server, clientId: 'orders', clientAuth: tlsClientAuth(), fetch: tls });
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-2.1
+ */
+export function tlsClientAuth(): ClientAuthentication {
+  return mutualTls('tls_client_auth');
+}
+
+/**
+ * `self_signed_tls_client_auth`: like {@link tlsClientAuth}, but the certificate is
+ * self-signed and registered with the client itself (its `jwks` or `jwks_uri`, an `x5c`
+ * entry), so no CA is involved (RFC 8705 §2.2).
+ *
+ * @example
+ * ```ts
+ * const tls = createMtlsFetch({ cert: '/etc/tls/self.crt', key: '/etc/tls/self.key' });
+ * clientCredentials({ server, clientId: 'orders', clientAuth: selfSignedTlsClientAuth(), fetch: tls });
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-2.2
+ */
+export function selfSignedTlsClientAuth(): ClientAuthentication {
+  return mutualTls('self_signed_tls_client_auth');
+}
+
+/** Whether a client authentication is one of RFC 8705's: its requests go to the server's mTLS aliases. */
+export function isMutualTls(auth: ClientAuthentication): boolean {
+  return auth.method === 'tls_client_auth' || auth.method === 'self_signed_tls_client_auth';
+}
+
 export function checkClientAuth(value: unknown): ClientAuthentication {
   const auth = value as Partial<ClientAuthentication> | undefined;
   if (typeof auth?.prepare !== 'function' || typeof auth.method !== 'string') {
-    throw new ConfigError('must be clientSecretPost(…), clientSecretBasic(…), privateKeyJwt(…) or none()', {
+    throw new ConfigError(
+      'must be clientSecretPost(…), clientSecretBasic(…), privateKeyJwt(…), tlsClientAuth(), selfSignedTlsClientAuth() or none()',
+      {
       option: 'clientAuth',
     });
   }

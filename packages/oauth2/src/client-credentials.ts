@@ -22,7 +22,7 @@ export interface ClientCredentialsOptions extends GrantOptions {
   server: ServerOptions;
   /** The OAuth client id. */
   clientId: string;
-  /** How the client authenticates: `clientSecretPost`, `clientSecretBasic` or `privateKeyJwt`. */
+  /** How the client authenticates: `clientSecretPost`, `clientSecretBasic`, `privateKeyJwt`, `tlsClientAuth` or `selfSignedTlsClientAuth`. */
   clientAuth: ClientAuthentication;
   /** Requested scope, space separated. */
   scope?: string;

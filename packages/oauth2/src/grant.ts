@@ -11,7 +11,7 @@ import {
   type PresetOptions,
   type Token,
 } from '@authrail/core';
-import type { ClientAuthentication, ClientPresetOptions } from './client-auth.js';
+import { isMutualTls, type ClientAuthentication, type ClientPresetOptions } from './client-auth.js';
 import type { DPoPBinding, DPoPOption } from './dpop.js';
 import { abortedBy, endpointError, type MapError, type Observed } from './errors.js';
 import { endpointFetch, type HttpSettings } from './http.js';
@@ -232,7 +232,12 @@ export async function runGrant<T>(
     const observed: Observed = {};
     const secrets: string[] = [...(options.extraSecrets ?? [])];
     const metadata = await server.metadata(http, signal);
-    const url = new URL(metadata[options.endpointField ?? 'token_endpoint'] ?? server.tokenEndpointHint);
+    const field = options.endpointField ?? 'token_endpoint';
+    // RFC 8705 §5: a client authenticating with its certificate uses the server's mTLS
+    // aliases where it publishes them (openid-client picks them by use_mtls_endpoint_aliases).
+    const mtls = isMutualTls(auth);
+    const alias = mtls ? metadata.mtls_endpoint_aliases?.[field] : undefined;
+    const url = new URL(alias ?? metadata[field] ?? server.tokenEndpointHint);
     const endpoint = `${url.origin}${url.pathname}`;
     let prepared: Awaited<ReturnType<ClientAuthentication['prepare']>>;
     try {
@@ -248,7 +253,12 @@ export async function runGrant<T>(
     const preparedSecrets = prepared.secrets; // read when an error is mapped: an assertion is added as it is signed
     rotatable = prepared.rotatable;
     try {
-      const config = new client.Configuration(metadata, clientId, undefined, prepared.auth);
+      const config = new client.Configuration(
+        metadata,
+        clientId,
+        mtls ? { use_mtls_endpoint_aliases: true } : undefined,
+        prepared.auth,
+      );
       if (server.insecure) client.allowInsecureRequests(config);
       config.timeout = 0; // openid-client's own 30 s timer off: the caller's signal is the one timeout
       config[client.customFetch] = endpointFetch(http, signal, observed, what);

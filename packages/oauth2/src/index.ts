@@ -1,6 +1,7 @@
 /**
  * `@authrail/oauth2`: OAuth 2 token sources for authrail, on openid-client — client
- * credentials (`client_secret_post`, `client_secret_basic`, `private_key_jwt`),
+ * credentials (`client_secret_post`, `client_secret_basic`, `private_key_jwt`, and
+ * RFC 8705's `tls_client_auth` / `self_signed_tls_client_auth` with a certificate-carrying `fetch`),
  * authorization code with PKCE, the device authorization grant, and refresh tokens. Server metadata is discovered or
  * given directly; `http:` is refused except on loopback. Runs in Node and browsers.
  *
@@ -27,6 +28,8 @@ export {
   clientSecretPost,
   none,
   privateKeyJwt,
+  selfSignedTlsClientAuth,
+  tlsClientAuth,
   type ClientAuthentication,
   type ClientPresetOptions,
   type ClientSecretPresetOptions,

@@ -196,6 +196,8 @@ export function resolveServer(server: ServerOptions | undefined, option = 'serve
             if (typeof value === 'string' && !isSecure(value))
               throw invalid(`gives ${key} over http: on a host that is not loopback`);
           }
+          const alias = insecureAlias(meta.mtls_endpoint_aliases);
+          if (alias) throw invalid(`gives mtls_endpoint_aliases.${alias} that is not an https: URL`);
           return meta;
         });
         cached.catch(() => (cached = undefined)); // a failed discovery is tried again next time
@@ -245,6 +247,19 @@ const ENDPOINT_FIELDS = [
   'device_authorization_endpoint',
 ] as const;
 
+/**
+ * The first of ENDPOINT_FIELDS in RFC 8705's `mtls_endpoint_aliases` that is not a secure
+ * URL: a certificate-authenticated client sends its token requests there instead.
+ */
+function insecureAlias(aliases: unknown): string | undefined {
+  if (aliases === undefined) return undefined;
+  if (typeof aliases !== 'object' || aliases === null) return 'itself';
+  const map = aliases as Record<string, unknown>;
+  return ENDPOINT_FIELDS.find(
+    (key) => map[key] !== undefined && (typeof map[key] !== 'string' || !isSecure(map[key])),
+  );
+}
+
 /** A {@link ServerMetadataUrl}: the document read once (through the grant's fetch and size cap) and kept. */
 function metadataAt(server: ServerMetadataUrl, option: string): ResolvedServer {
   const url = secureUrl(server.metadataUrl, `${option}.metadataUrl`);
@@ -290,6 +305,8 @@ function metadataAt(server: ServerMetadataUrl, option: string): ResolvedServer {
       if (value !== undefined && (typeof value !== 'string' || !isSecure(value)))
         throw invalid(`gives ${key} that is not an https: URL (http: only on loopback)`);
     }
+    const alias = insecureAlias(document.mtls_endpoint_aliases);
+    if (alias) throw invalid(`gives mtls_endpoint_aliases.${alias} that is not an https: URL`);
     const problem = server.check?.(document);
     if (problem) throw invalid(problem);
     return {
