@@ -57,7 +57,8 @@ const PEM_MARK = '-----BEGIN ';
 export function pemReader(source: unknown, part: CertificatePart): PemReader {
   if (source instanceof Uint8Array) return fixed(Buffer.from(source).toString('utf8'), part);
   if (typeof source === 'string') {
-    if (source.length === 0) throw new ConfigError('must be PEM text, a file path or a function', { option: part });
+    if (source.length === 0)
+      throw new ConfigError('must be PEM text, a file path or a function', { option: part });
     return source.includes(PEM_MARK) ? fixed(source, part) : fileReader(source, part);
   }
   if (typeof source === 'function') return functionReader(source as () => unknown, part);
@@ -65,7 +66,8 @@ export function pemReader(source: unknown, part: CertificatePart): PemReader {
 }
 
 function fixed(pem: string, part: CertificatePart): PemReader {
-  if (!pem.includes(PEM_MARK)) throw new ConfigError('is not PEM text (no -----BEGIN line)', { option: part });
+  if (!pem.includes(PEM_MARK))
+    throw new ConfigError('is not PEM text (no -----BEGIN line)', { option: part });
   return Object.assign(() => Promise.resolve(pem), { fixed: true });
 }
 
@@ -82,7 +84,10 @@ function fileReader(path: string, part: CertificatePart): PemReader {
       seen = { signature, pem };
       return pem;
     } catch (error) {
-      throw new ClientCertificateError(part, `could not read ${path} (${(error as { code?: string }).code ?? 'error'})`);
+      throw new ClientCertificateError(
+        part,
+        `could not read ${path} (${(error as { code?: string }).code ?? 'error'})`,
+      );
     }
   };
   return Object.assign(read, { fixed: false });
@@ -136,7 +141,12 @@ export interface ClientCertificateInfo {
  *
  * @throws `ClientCertificateError` naming the part
  */
-export function materialOf(cert: string, key: string, ca: string | undefined, passphrase: string | undefined): Material {
+export function materialOf(
+  cert: string,
+  key: string,
+  ca: string | undefined,
+  passphrase: string | undefined,
+): Material {
   const secrets = [key, ...(passphrase ? [passphrase] : [])];
   let x509: X509Certificate;
   try {
@@ -154,7 +164,10 @@ export function materialOf(cert: string, key: string, ca: string | undefined, pa
     });
   }
   if (!x509.checkPrivateKey(privateKey))
-    throw new ClientCertificateError('key', `does not belong to the certificate ${x509.subject.replace(/\n/g, ', ')}`);
+    throw new ClientCertificateError(
+      'key',
+      `does not belong to the certificate ${x509.subject.replace(/\n/g, ', ')}`,
+    );
   if (ca !== undefined) {
     try {
       new X509Certificate(ca);

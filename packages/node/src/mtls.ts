@@ -182,7 +182,12 @@ export function createMtlsFetch(options: MtlsFetchOptions): MtlsFetch {
     if (previous?.material.fingerprint === material.fingerprint) return previous;
     const { cert, key, ca } = material;
     const agent = new Agent({
-      connect: { cert, key, ...(ca ? { ca } : {}), ...(settings.passphrase ? { passphrase: settings.passphrase } : {}) },
+      connect: {
+        cert,
+        key,
+        ...(ca ? { ca } : {}),
+        ...(settings.passphrase ? { passphrase: settings.passphrase } : {}),
+      },
     });
     active = { agent, material, inflight: 0, retired: false };
     if (previous) retire(previous);

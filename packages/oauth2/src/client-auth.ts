@@ -427,8 +427,9 @@ export function checkClientAuth(value: unknown): ClientAuthentication {
     throw new ConfigError(
       'must be clientSecretPost(…), clientSecretBasic(…), privateKeyJwt(…), tlsClientAuth(), selfSignedTlsClientAuth() or none()',
       {
-      option: 'clientAuth',
-    });
+        option: 'clientAuth',
+      },
+    );
   }
   return auth as ClientAuthentication;
 }

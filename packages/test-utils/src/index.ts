@@ -39,3 +39,13 @@ export {
   type RedisSentinel,
   type RedisServer,
 } from './redis.js';
+export {
+  CLIENT_SAN,
+  createTestPki,
+  jwkOfCertificate,
+  startBoundResourceServer,
+  thumbprintOf,
+  type BoundResourceServer,
+  type TestCertificate,
+  type TestPki,
+} from './tls.js';

@@ -1,10 +1,14 @@
 // A real, standards-true authorization server (oidc-provider) for tests, bound to
 // 127.0.0.1 on a free port, recording every request it receives — headers and body —
 // so tests can assert what a client really sent (which client authentication, PKCE).
-import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { ClientMetadata, default as ProviderClass } from 'oidc-provider';
+import type { TLSSocket } from 'node:tls';
+import type { ClientMetadata, Configuration, default as ProviderClass } from 'oidc-provider';
+
+type Features = NonNullable<Configuration['features']>;
 
 /**
  * oidc-provider, loaded on first use (not by every test file that imports the test
@@ -43,6 +47,10 @@ const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 export interface OidcProviderHandle {
   issuer: string;
+  /** With `tls`: the base URL of the listener that asks for client certificates (the mTLS aliases). */
+  mtlsBase?: string;
+  /** With `resourceServers`: the public keys JWT access tokens are signed with. */
+  jwks?: { keys: JsonWebKey[] };
   requests: OidcRequest[];
   /** Token endpoint requests only. */
   tokenRequests(): OidcRequest[];
@@ -77,6 +85,15 @@ export interface OidcProviderOptions {
   deviceCodeTtl?: number;
   /** Device flow: the `interval` the device authorization response gives (oidc-provider sends none by itself). */
   deviceInterval?: number;
+  /**
+   * Serve over https (the issuer) with this server certificate, plus a second https
+   * listener that asks for client certificates, published as `mtls_endpoint_aliases`,
+   * with RFC 8705 client authentication and certificate-bound access tokens on.
+   * `ca` is the CA whose client certificates count as authorized (`tls_client_auth`).
+   */
+  tls?: { key: string; cert: string; ca: string };
+  /** RFC 8707 resource indicators the server knows, each with its scope: their access tokens are RS256 JWTs. */
+  resourceServers?: Record<string, string>;
 }
 
 /**
@@ -85,13 +102,34 @@ export interface OidcProviderOptions {
  * consent form).
  */
 export async function startOidcProvider(options: OidcProviderOptions): Promise<OidcProviderHandle> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { tls } = options;
+  const server: Server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }) : createServer();
+  // rejectUnauthorized false: a self-signed client certificate must get through the
+  // handshake; oidc-provider decides (certificateAuthorized, the registered x5c).
+  const mtlsServer = tls
+    ? createHttpsServer({
+        key: tls.key,
+        cert: tls.cert,
+        ca: tls.ca,
+        requestCert: true,
+        rejectUnauthorized: false,
+      })
+    : undefined;
+  const listen = async (s: Server) => {
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    return `${tls ? 'https' : 'http'}://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  };
+  const issuer = await listen(server);
+  const mtlsBase = mtlsServer ? await listen(mtlsServer) : undefined;
+  const signing = options.resourceServers ? rsaSigningKey() : undefined;
   const Provider = await loadProvider();
   const provider = new Provider(issuer, {
     clients: options.clients,
+    ...(signing ? { jwks: { keys: [signing.private] } } : {}),
+    ...(mtlsBase ? mutualTlsConfiguration(mtlsBase) : {}),
     features: {
+      ...(mtlsBase ? { mTLS: mutualTlsFeature() } : {}),
+      ...(options.resourceServers ? { resourceIndicators: resourceIndicators(options.resourceServers) } : {}),
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: true },
       devInteractions: { enabled: true },
@@ -124,7 +162,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   const device = deviceFlowLevers(provider, options.deviceInterval);
   const callback = provider.callback();
   const requests: OidcRequest[] = [];
-  server.on('request', (req, res) => {
+  const record = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     const push = req.push.bind(req);
     // The HTTP parser feeds the body through push(); record it without consuming it.
@@ -148,19 +186,92 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       }
     });
     void callback(req, res);
-  });
+  };
+  server.on('request', record);
+  mtlsServer?.on('request', record);
+  const stop = (s: Server) =>
+    new Promise<void>((resolve) => {
+      s.closeAllConnections();
+      s.close(() => resolve());
+    });
   return {
     issuer,
+    ...(mtlsBase ? { mtlsBase } : {}),
+    ...(signing ? { jwks: { keys: [signing.public] } } : {}),
     requests,
     tokenRequests: () => requests.filter((r) => r.path === '/token'),
     devicePolls: () =>
       requests.filter((r) => r.path === '/token' && r.form.get('grant_type') === DEVICE_CODE_GRANT),
     ...device,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      await Promise.all([server, ...(mtlsServer ? [mtlsServer] : [])].map(stop));
+    },
+  };
+}
+
+/** An RS256 key pair as JWKs: JWT access tokens are signed with it, a resource server checks them. */
+function rsaSigningKey(): { private: JsonWebKey; public: JsonWebKey } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const common = { kid: 'rs256-test', use: 'sig', alg: 'RS256' };
+  return {
+    private: { ...privateKey.export({ format: 'jwk' }), ...common },
+    public: { ...publicKey.export({ format: 'jwk' }), ...common },
+  };
+}
+
+function resourceIndicators(servers: Record<string, string>): Features['resourceIndicators'] {
+  return {
+    enabled: true,
+    getResourceServerInfo: (_ctx: unknown, indicator: string) => {
+      const scope = servers[indicator];
+      if (scope === undefined) throw new Error(`unknown resource ${indicator}`);
+      return { audience: indicator, scope, accessTokenFormat: 'jwt' as const };
+    },
+  };
+}
+
+/**
+ * RFC 8705 on oidc-provider: both client authentication methods listed (the feature flags
+ * alone leave them refused), and the second listener advertised as the mTLS aliases.
+ */
+function mutualTlsConfiguration(mtlsBase: string): Pick<Configuration, 'clientAuthMethods' | 'discovery'> {
+  return {
+    clientAuthMethods: [
+      'client_secret_basic',
+      'client_secret_post',
+      'private_key_jwt',
+      'none',
+      'tls_client_auth',
+      'self_signed_tls_client_auth',
+    ],
+    discovery: {
+      mtls_endpoint_aliases: {
+        token_endpoint: `${mtlsBase}/token`,
+        revocation_endpoint: `${mtlsBase}/token/revocation`,
+        introspection_endpoint: `${mtlsBase}/token/introspection`,
+        userinfo_endpoint: `${mtlsBase}/me`,
+      },
+    },
+  };
+}
+
+/** oidc-provider types the socket as a plain Socket; on the https listeners it is a TLSSocket. */
+const tlsSocket = (ctx: { socket: unknown }): Partial<TLSSocket> => ctx.socket as Partial<TLSSocket>;
+const peerCertificate = (ctx: { socket: unknown }): X509Certificate | undefined =>
+  tlsSocket(ctx).getPeerX509Certificate?.();
+
+function mutualTlsFeature(): Features['mTLS'] {
+  return {
+    enabled: true,
+    certificateBoundAccessTokens: true,
+    tlsClientAuth: true,
+    selfSignedTlsClientAuth: true,
+    getCertificate: (ctx) => peerCertificate(ctx),
+    // tls_client_auth: the chain checked against `tls.ca` by the https server.
+    certificateAuthorized: (ctx) => tlsSocket(ctx).authorized === true,
+    certificateSubjectMatches: (ctx, property, expected) =>
+      property === 'tls_client_auth_san_dns' &&
+      (peerCertificate(ctx)?.subjectAltName ?? '').split(', ').includes(`DNS:${expected}`),
   };
 }
 
