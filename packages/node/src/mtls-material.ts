@@ -39,7 +39,7 @@ export class ClientCertificateError extends AuthrailError {
   }
 }
 
-/** What reading a source gave: the PEM text, and whether it differs from the last read. */
+/** Reads a source's PEM text (a file only when its stat changed). */
 interface PemReader {
   (): Promise<string>;
   /** A value given directly: never read again. */
@@ -167,6 +167,7 @@ export function materialOf(
     throw new ClientCertificateError(
       'key',
       `does not belong to the certificate ${x509.subject.replace(/\n/g, ', ')}`,
+      { secrets },
     );
   if (ca !== undefined) {
     try {

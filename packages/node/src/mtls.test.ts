@@ -3,6 +3,8 @@
 // resource server that checks cnf["x5t#S256"] against the certificate on the connection,
 // and the client certificate rotated on disk while the process runs.
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -235,6 +237,38 @@ describe('rotation without a restart', () => {
       expect((await tls.reload()).thumbprint).toBe(pki.clientRenewed.thumbprint);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a handshake the server refuses: the files are read again at once, not after recheckMs', async () => {
+    const strict = createHttpsServer(
+      {
+        key: pki.server.key,
+        cert: pki.server.cert,
+        ca: pki.ca.cert,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (_req, res) => res.end('ok'),
+    );
+    await new Promise<void>((resolve) => strict.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(strict.address() as AddressInfo).port}/`;
+    const dir = mkdtempSync(join(tmpdir(), 'authrail-rotate-'));
+    try {
+      const certFile = join(dir, 'tls.crt');
+      const keyFile = join(dir, 'tls.key');
+      copyFileSync(pki.stranger.certFile, certFile); // expired or not trusted: refused in the handshake
+      copyFileSync(pki.stranger.keyFile, keyFile);
+      const tls = mtls({ cert: certFile, key: keyFile, ca: pki.ca.certFile, recheckMs: 3_600_000 });
+      await expect(tls(url)).rejects.toThrow();
+      writeFileSync(keyFile, pki.client.key);
+      writeFileSync(certFile, pki.client.cert);
+      const response = await tls(url);
+      expect([response.status, await response.text()]).toEqual([200, 'ok']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      strict.closeAllConnections();
+      await new Promise<void>((resolve) => strict.close(() => resolve()));
     }
   });
 

@@ -71,8 +71,14 @@ const DEFAULT_RECHECK_MS = 30_000;
 /** After a failed re-read, the next try waits at most this long. */
 const RETRY_FAILED_READ_MS = 1_000;
 
-/** Error codes of a connection refused during or because of the TLS handshake. */
-const TLS_FAILURE = /^(?:ERR_SSL_|ERR_TLS_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)|^ECONNRESET$/;
+/**
+ * Error codes of a connection that failed in or right after the TLS handshake. In TLS 1.3
+ * a server refuses a client certificate after the client thinks the handshake is done,
+ * so the client often sees only the socket closed (UND_ERR_SOCKET) or reset. A false
+ * positive costs one stat of each file, so the net is wide.
+ */
+const TLS_FAILURE =
+  /^(?:ERR_SSL_|ERR_TLS_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)|^(?:ECONNRESET|UND_ERR_SOCKET)$/;
 
 function isTlsFailure(error: unknown): boolean {
   let at: unknown = error;
