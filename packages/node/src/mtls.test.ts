@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ConfigError, createAuthStrategy, isTokenEndpointError, type AuthStrategy } from '@authrail/core';
+import { ConfigError, createAuthStrategy, isTokenEndpointError, type TokenAuthStrategy } from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
 import {
   clientCredentials,
@@ -90,7 +90,7 @@ function strategyFor(
   clientId: string,
   clientAuth: ClientAuthentication,
   fetch: typeof globalThis.fetch,
-): AuthStrategy {
+): TokenAuthStrategy {
   return createAuthStrategy({
     source: clientCredentials({
       server: { issuer: provider.issuer, discovery: true },

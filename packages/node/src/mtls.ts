@@ -114,41 +114,10 @@ function checkMtlsOptions(options: MtlsFetchOptions) {
 }
 
 /**
- * Creates a `fetch` that presents a client certificate (mutual TLS): an undici `Agent`
- * with `connect: { cert, key, ca }`, given to the global `fetch` as its `dispatcher`.
- *
- * Use the same one for the token endpoint (a grant's `fetch`, with
- * `tlsClientAuth()` or `selfSignedTlsClientAuth()`) and for the API
- * (`createAuthFetch(strategy, { fetch })`): a certificate-bound access token
- * (`cnf["x5t#S256"]`) is only accepted over the certificate it was issued to.
- *
- * Rotation without a restart: files and functions are read again at most every
- * `recheckMs` (lazily, on a request; at once after a TLS failure, or on `reload()`). A
- * changed certificate gets a new `Agent` for new requests; the old one is closed when its
- * requests are done. The first request over the new certificate with a token bound to the
- * old one gets `401 invalid_token`; the strategy drops that token, fetches one over the new
- * certificate and sends the request again, once.
- *
- * Nothing here keeps the process alive: there is no timer, and idle connections do not
- * hold the event loop. `close()` ends the pools.
- *
- * Node only (undici and `node:crypto`); Bun and Deno would need their own fetch option
- * for a client certificate instead of the Agent.
- *
- * @example
- * ```ts
- * const tls = createMtlsFetch({ cert: '/etc/tls/tls.crt', key: '/etc/tls/tls.key', ca: '/etc/tls/ca.crt' });
- * const strategy = createAuthStrategy({
- *   source: clientCredentials({ server, clientId: 'orders', clientAuth: tlsClientAuth(), fetch: tls }),
- *   origins: ['https://api.example.org'],
- * });
- * const api = createAuthFetch(strategy, { fetch: tls });
- * ```
- * @throws `ConfigError` naming the option, at once; `ClientCertificateError` from the first request when the material cannot be used
- * @see https://www.rfc-editor.org/rfc/rfc8705
+ * The connection pools of one mTLS fetch: the current one, and those replaced by a newer
+ * certificate that still carry requests.
  */
-export function createMtlsFetch(options: MtlsFetchOptions): MtlsFetch {
-  const settings = checkMtlsOptions(options);
+function poolsFor(settings: ReturnType<typeof checkMtlsOptions>) {
   const { recheckMs } = settings;
   let active: Pool | undefined;
   const retiring = new Set<Pool>();
@@ -209,31 +178,80 @@ export function createMtlsFetch(options: MtlsFetchOptions): MtlsFetch {
     return loading;
   };
 
+  return {
+    pool,
+    markStale: () => {
+      stale = true;
+    },
+    /** A request on `current` has its response (or failed): a retired pool may close. */
+    done(current: Pool) {
+      current.inflight -= 1;
+      if (current.retired && current.inflight === 0) void shut(current).then(() => retiring.delete(current));
+    },
+    async close() {
+      closed = true;
+      const all = [...retiring, ...(active ? [active] : [])];
+      active = undefined;
+      retiring.clear();
+      await Promise.all(all.map(shut));
+    },
+  };
+}
+
+/**
+ * Creates a `fetch` that presents a client certificate (mutual TLS): an undici `Agent`
+ * with `connect: { cert, key, ca }`, given to the global `fetch` as its `dispatcher`.
+ *
+ * Use the same one for the token endpoint (a grant's `fetch`, with
+ * `tlsClientAuth()` or `selfSignedTlsClientAuth()`) and for the API
+ * (`createAuthFetch(strategy, { fetch })`): a certificate-bound access token
+ * (`cnf["x5t#S256"]`) is only accepted over the certificate it was issued to.
+ *
+ * Rotation without a restart: files and functions are read again at most every
+ * `recheckMs` (lazily, on a request; at once after a TLS failure, or on `reload()`). A
+ * changed certificate gets a new `Agent` for new requests; the old one is closed when its
+ * requests are done. The first request over the new certificate with a token bound to the
+ * old one gets `401 invalid_token`; the strategy drops that token, fetches one over the new
+ * certificate and sends the request again, once.
+ *
+ * Nothing here keeps the process alive: there is no timer, and idle connections do not
+ * hold the event loop. `close()` ends the pools.
+ *
+ * Node only (undici and `node:crypto`); Bun and Deno would need their own fetch option
+ * for a client certificate instead of the Agent.
+ *
+ * @example
+ * ```ts
+ * const tls = createMtlsFetch({ cert: '/etc/tls/tls.crt', key: '/etc/tls/tls.key', ca: '/etc/tls/ca.crt' });
+ * const strategy = createAuthStrategy({
+ *   source: clientCredentials({ server, clientId: 'orders', clientAuth: tlsClientAuth(), fetch: tls }),
+ *   origins: ['https://api.example.org'],
+ * });
+ * const api = createAuthFetch(strategy, { fetch: tls });
+ * ```
+ * @throws `ConfigError` naming the option, at once; `ClientCertificateError` from the first request when the material cannot be used
+ * @see https://www.rfc-editor.org/rfc/rfc8705
+ */
+export function createMtlsFetch(options: MtlsFetchOptions): MtlsFetch {
+  const pools = poolsFor(checkMtlsOptions(options));
   const mtlsFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const current = await pool(false);
+    const current = await pools.pool(false);
     current.inflight += 1;
     try {
       // The global fetch takes an undici Agent as its dispatcher (Node 20's bundled undici 6
       // and 22/24's included); lib.dom's RequestInit does not know the field.
       return await globalThis.fetch(input, { ...init, dispatcher: current.agent } as RequestInit);
     } catch (error) {
-      if (isTlsFailure(error)) stale = true; // an expired or replaced certificate: read again at once
+      if (isTlsFailure(error)) pools.markStale(); // an expired or replaced certificate: read again at once
       throw error;
     } finally {
-      current.inflight -= 1;
-      if (current.retired && current.inflight === 0) void shut(current).then(() => retiring.delete(current));
+      pools.done(current);
     }
   };
 
   return Object.assign(mtlsFetch, {
-    certificate: async () => (await pool(false)).material.info,
-    reload: async () => (await pool(true)).material.info,
-    async close() {
-      closed = true;
-      const pools = [...retiring, ...(active ? [active] : [])];
-      active = undefined;
-      retiring.clear();
-      await Promise.all(pools.map(shut));
-    },
+    certificate: async () => (await pools.pool(false)).material.info,
+    reload: async () => (await pools.pool(true)).material.info,
+    close: () => pools.close(),
   });
 }

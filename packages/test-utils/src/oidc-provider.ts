@@ -1,7 +1,8 @@
 // A real, standards-true authorization server (oidc-provider) for tests, bound to
 // 127.0.0.1 on a free port, recording every request it receives — headers and body —
 // so tests can assert what a client really sent (which client authentication, PKCE).
-import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
