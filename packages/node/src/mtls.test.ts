@@ -11,7 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ConfigError, createAuthStrategy, isTokenEndpointError, type TokenAuthStrategy } from '@authrail/core';
+import {
+  ConfigError,
+  ErrorCodes,
+  createAuthStrategy,
+  isTokenEndpointError,
+  type TokenAuthStrategy,
+} from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
 import {
   clientCredentials,
@@ -148,6 +154,14 @@ describe('client authentication with a certificate', () => {
     } finally {
       await agent.close();
     }
+  });
+  test('a server certificate from a CA not given as ca: TOKEN_ENDPOINT_UNREACHABLE, saying why', async () => {
+    const tls = mtls({ cert: pki.client.certFile, key: pki.client.keyFile });
+    const error: unknown = await strategyFor('pki-client', tlsClientAuth(), tls)
+      .tokens.getToken()
+      .catch((e: unknown) => e);
+    expect(isTokenEndpointError(error) && error.code).toBe(ErrorCodes.TOKEN_ENDPOINT_UNREACHABLE);
+    expect((error as Error).message).toContain('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   });
 });
 
