@@ -94,7 +94,7 @@ if (task === 'demo' ? installed === undefined : installed !== 'all') {
 
 // 3. The tests drive real servers from Debian's packages: Chromium (never a downloaded
 // build) for the browser tests, redis-server and redis-cli for the fleet tests, valgrind
-// for the instruction count's smoke test. The benchmarks need only redis-server (the fleet
+// for the instruction count's smoke test, openssl for the mTLS tests' certificates. The benchmarks need only redis-server (the fleet
 // workload); `pnpm bench:instructions` needs valgrind too.
 if (task === 'test' || task === 'bench') {
   const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -104,6 +104,8 @@ if (task === 'test' || task === 'bench') {
     ...(task === 'bench' || existsSync(chromium) ? [] : ['chromium']),
     ...(onPath('redis-server') && onPath('redis-cli') ? [] : ['redis-server']),
     ...(task === 'bench' || onPath('valgrind') ? [] : ['valgrind']),
+    // The mTLS tests make their certificates with openssl at test time.
+    ...(task === 'bench' || onPath('openssl') ? [] : ['openssl']),
   ];
   if (missing.length > 0) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
