@@ -133,8 +133,11 @@ function poolsFor(settings: ReturnType<typeof checkMtlsOptions>) {
     if (pool.inflight === 0) void shut(pool).then(() => retiring.delete(pool));
   };
 
+  /** The material now: the one in use when the PEM text is the same (no parse), else checked anew. */
   const readMaterial = async (): Promise<Material> => {
     const [cert, key, ca] = await Promise.all([settings.cert(), settings.key(), settings.ca?.()]);
+    const same = active?.material;
+    if (same && same.cert === cert && same.key === key && same.ca === ca) return same;
     return materialOf(cert, key, ca, settings.passphrase);
   };
 
