@@ -37,7 +37,7 @@ import {
   type TestPki,
 } from '@authrail/test-utils';
 import { ClientCertificateError, createMtlsFetch, type MtlsFetch } from './index.js';
-import type { MtlsChildReport } from './mtls-child.js';
+import type { MtlsChildReport } from '../test/mtls-child.js';
 
 const API = 'https://api.authrail.test/';
 let pki: TestPki;
@@ -350,7 +350,7 @@ describe('options, errors and cleanup', () => {
     await tls.close();
     await expect(tls(`${api.url}/health`)).rejects.toBeInstanceOf(ClientCertificateError);
 
-    const child = fileURLToPath(new URL('./mtls-child.ts', import.meta.url));
+    const child = fileURLToPath(new URL('../test/mtls-child.ts', import.meta.url));
     const run = await runChild<MtlsChildReport>(child, [
       `${api.url}/health`,
       pki.client.certFile,

@@ -1,6 +1,6 @@
 // Run in a process of its own by mtls.test.ts: one request through an mTLS fetch that is
 // never closed, then nothing: the process must end by itself (no timer, no socket held).
-import { createMtlsFetch } from './mtls.js';
+import { createMtlsFetch } from '../src/index.js';
 
 /** What the child prints: the status it got and the certificate it presented. */
 export interface MtlsChildReport {
