@@ -103,8 +103,9 @@ try {
 import axios from 'axios';
 import { container } from 'tsyringe';
 import { createAuthStrategy, type AuthStrategy, type Token } from '@authrail/core';
-import { clientCredentials, clientSecretPost } from '@authrail/oauth2';
+import { clientCredentials, clientSecretPost, tlsClientAuth } from '@authrail/oauth2';
 import { createAuthFetch } from '@authrail/fetch';
+import { createMtlsFetch, type MtlsFetch } from '@authrail/node';
 import { createAuthKy } from '@authrail/ky';
 import { attachAuth } from '@authrail/axios';
 import { mskApim } from '@authrail/msk-apim';
@@ -127,6 +128,10 @@ smartBackendServices({ fhirBaseUrl: sandbox.urls.smart.fhirBaseUrl, clientId: 'c
 oktaClientCredentials({ issuer: sandbox.urls.okta.issuer, clientId: 'c', clientSecret: 's' });
 medblocksClientCredentials({ baseUrl: sandbox.urls.medblocks.baseUrl, clientId: 'c', clientSecret: 's' });
 createAuthStrategy({ source: clientCredentials({ server: { issuer: 'https://a.example', tokenEndpoint: 'https://a.example/t' }, clientId: 'c', clientAuth: clientSecretPost('s') }), origins: ['https://a.example'] });
+const tls: MtlsFetch = createMtlsFetch({ cert: '/etc/tls/tls.crt', key: '/etc/tls/tls.key' });
+clientCredentials({ server: { issuer: 'https://a.example', discovery: true }, clientId: 'c', clientAuth: tlsClientAuth(), fetch: tls });
+createAuthFetch(strategy, { fetch: tls });
+await tls.close();
 const token: Token | undefined = undefined;
 void [api, ky, detach, token, createRedisTokenStore];
 await sandbox.close();
