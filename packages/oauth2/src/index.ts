@@ -1,7 +1,8 @@
 /**
  * `@authrail/oauth2`: OAuth 2 token sources for authrail, on openid-client — client
  * credentials (`client_secret_post`, `client_secret_basic`, `private_key_jwt`),
- * authorization code with PKCE, and refresh tokens. Server metadata is discovered or
+ * authorization code with PKCE, refresh tokens, token exchange (RFC 8693) and the JWT
+ * bearer grant (RFC 7523) with assertions read from a file (workload identity). Server metadata is discovered or
  * given directly; `http:` is refused except on loopback. Runs in Node and browsers.
  *
  * @example
@@ -27,6 +28,7 @@ export {
   clientSecretPost,
   none,
   privateKeyJwt,
+  clientAssertion,
   type ClientAuthentication,
   type ClientPresetOptions,
   type ClientSecretPresetOptions,
@@ -37,6 +39,9 @@ export {
   type SecretInput,
 } from './client-auth.js';
 export { clientCredentials, type ClientCredentialsOptions } from './client-credentials.js';
+export { jwtBearer, type JwtBearerOptions } from './jwt-bearer.js';
+export { assertionFromFile, type AssertionFileOptions, type AssertionInput } from './assertion.js';
+export { createTokenExchangeStrategy, type TokenExchangeOptions } from './token-exchange.js';
 export {
   authorizationCode,
   type AuthorizationCodeOptions,
