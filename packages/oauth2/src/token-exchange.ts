@@ -213,12 +213,15 @@ async function currentSubject(read: TokenExchangeOptions['subjectToken']): Promi
   return subject;
 }
 
-/** A refusal of the subject (or actor) token, as the caller's own 401: the server's error kept as the cause. */
-function asRefusal(error: unknown, subject: string): unknown {
+/**
+ * A refusal of the subject (or actor) token, as the caller's own 401: the server's error
+ * (already scrubbed of both tokens by `runGrant`) kept as the cause, as it is.
+ */
+function asRefusal(error: unknown): unknown {
   if (!isTokenEndpointError(error) || error.error !== 'invalid_grant') return error;
   return new NotAuthenticatedError(
     'the token endpoint refused the subject (or actor) token (invalid_grant): it is expired, revoked or not for this service',
-    { cause: error, secrets: [subject] },
+    { cause: error },
   );
 }
 
@@ -235,7 +238,7 @@ function subjectManagers(
   max: number,
 ): TokenManager {
   const managers = new Map<string, TokenManager>();
-  const current = async (): Promise<{ tokens: TokenManager; subject: string }> => {
+  const current = async (): Promise<TokenManager> => {
     const subject = await currentSubject(read);
     const key = await sha256Hex(subject);
     let tokens = managers.get(key);
@@ -243,21 +246,21 @@ function subjectManagers(
     else tokens = createTokenManager({ ...manager, source: subjectSource(exchange, subject, key) });
     managers.set(key, tokens);
     if (managers.size > max) managers.delete(managers.keys().next().value as string);
-    return { tokens, subject };
+    return tokens;
   };
   return {
     async getToken(options) {
-      const { tokens, subject } = await current();
+      const tokens = await current();
       try {
         return await tokens.getToken(options);
       } catch (error) {
-        throw asRefusal(error, subject);
+        throw asRefusal(error);
       }
     },
-    invalidate: async (token) => (await current()).tokens.invalidate(token),
-    setToken: async (token) => (await current()).tokens.setToken(token),
-    clear: async () => (await current()).tokens.clear(),
-    peek: async () => (await current()).tokens.peek(),
+    invalidate: async (token) => (await current()).invalidate(token),
+    setToken: async (token) => (await current()).setToken(token),
+    clear: async () => (await current()).clear(),
+    peek: async () => (await current()).peek(),
     ...(exchange.dpop ? { dpop: exchange.dpop } : {}),
   };
 }

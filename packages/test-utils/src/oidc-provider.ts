@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ClientMetadata, default as ProviderClass } from 'oidc-provider';
+import { registerJwtBearer, registerTokenExchange, type JwtIssuer, type ResourceServers } from './oidc-grants.js';
 
 /**
  * oidc-provider, loaded on first use (not by every test file that imports the test
@@ -41,6 +42,8 @@ export interface OidcProviderHandle {
   requests: OidcRequest[];
   /** Token endpoint requests only. */
   tokenRequests(): OidcRequest[];
+  /** Issues an opaque access token for `accountId` to `clientId`, as a sign-in would (a subject token to exchange). */
+  mintAccessToken(accountId: string, clientId: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -52,6 +55,12 @@ export interface OidcProviderOptions {
   scopes?: string[];
   /** DPoP (RFC 9449) is always on; with this, every DPoP token request must carry a server nonce. */
   requireDPoPNonce?: boolean;
+  /** Resource indicators (RFC 8707) the provider knows: each issues JWT access tokens with `aud` the indicator. */
+  resourceServers?: ResourceServers;
+  /** Registers the token exchange grant (RFC 8693) for opaque access tokens this provider issued. */
+  tokenExchange?: boolean;
+  /** Registers the JWT bearer grant (RFC 7523 §2.1), trusting assertions from this issuer. */
+  jwtBearer?: JwtIssuer;
 }
 
 /**
@@ -66,6 +75,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   const provider = new Provider(issuer, {
     clients: options.clients,
     features: {
+      ...(options.resourceServers ? { resourceIndicators: resourceIndicators(options.resourceServers) } : {}),
       clientCredentials: { enabled: true },
       devInteractions: { enabled: true },
       revocation: { enabled: true },
@@ -89,7 +99,15 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     clientBasedCORS: () => true,
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+    // RFC 8693 §4.1: who acts for the subject; the exchange handler leaves an actor token's subject in ctx.state.
+    extraTokenClaims: (ctx, token) =>
+      (token as { gty?: string }).gty === 'token-exchange'
+        ? { act: { sub: (ctx.state as { actor?: string }).actor ?? token.clientId } }
+        : undefined,
   });
+  const { errors } = await import('oidc-provider');
+  if (options.tokenExchange) registerTokenExchange(provider, options.resourceServers ?? {}, errors);
+  if (options.jwtBearer) registerJwtBearer(provider, options.resourceServers ?? {}, errors, options.jwtBearer);
   const callback = provider.callback();
   const requests: OidcRequest[] = [];
   server.on('request', (req, res) => {
@@ -120,11 +138,29 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     issuer,
     requests,
     tokenRequests: () => requests.filter((r) => r.path === '/token'),
+    async mintAccessToken(accountId, clientId) {
+      const grant = new provider.Grant({ accountId, clientId });
+      grant.addOIDCScope('openid');
+      const grantId = await grant.save();
+      return new provider.AccessToken({ accountId, clientId, grantId, gty: 'authorization_code', scope: 'openid' }).save();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** Resource indicators from a map of indicator → scope: JWT access tokens with that `aud`. */
+function resourceIndicators(servers: ResourceServers) {
+  return {
+    enabled: true,
+    getResourceServerInfo: async (_ctx: unknown, indicator: string) => {
+      const info = servers[indicator];
+      if (!info) throw new (await import('oidc-provider')).errors.InvalidTarget();
+      return { audience: indicator, scope: info.scope, accessTokenFormat: 'jwt' as const, accessTokenTTL: info.accessTokenTTL ?? 300 };
+    },
   };
 }
 
