@@ -185,12 +185,19 @@ function subjectSource(exchange: Exchange, subjectToken: string, session: string
             ? client.refreshTokenGrant(config, refreshToken, undefined, proof)
             : client.genericGrantRequest(config, TOKEN_EXCHANGE_GRANT, parameters, proof),
       );
-      // RFC 8693 §2.2.1: N_A marks an issued token that is not an OAuth access token (a
-      // JWT for the downstream service); it is still presented as a bearer token.
-      const bearer = String(response.token_type).toUpperCase() === 'N_A';
-      return tokenFrom(bearer ? { ...response, token_type: 'bearer' } : response, refreshToken, dpop, now);
+      return tokenFrom(asBearer(response), refreshToken, dpop, now);
     },
   };
+}
+
+/**
+ * RFC 8693 §2.2.1: `token_type: N_A` marks an issued token that is not an OAuth access
+ * token (a JWT for the downstream service); it is still presented as a bearer token.
+ */
+function asBearer(response: client.TokenEndpointResponse): client.TokenEndpointResponse {
+  if (String(response.token_type).toUpperCase() !== 'N_A') return response;
+  const copy: Record<string, unknown> = { ...response, token_type: 'bearer' };
+  return copy as client.TokenEndpointResponse;
 }
 
 async function sha256Hex(text: string): Promise<string> {

@@ -6,6 +6,7 @@ import type { default as ProviderClass, KoaContextWithOIDC } from 'oidc-provider
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
 /** An issuer of ES256 JWTs (assertions), with the public key the authorization server trusts. */
 export interface JwtIssuer {
@@ -105,15 +106,18 @@ export function registerTokenExchange(provider: Provider, servers: ResourceServe
       const at = new provider.AccessToken({
         accountId: subject.accountId!,
         client: ctx.oidc.client!,
+        grantId: subject.grantId!,
         gty: 'token-exchange',
         scope: granted(params.scope, servers, target),
         resourceServer: resourceServer(provider, servers, target, errors),
       });
       ctx.oidc.entity('AccessToken', at);
+      // A JWT asked for: the same JWT access token, said to be no access token (RFC 8693 §2.2.1).
+      const jwt = params.requested_token_type === JWT_TOKEN_TYPE;
       ctx.body = {
         access_token: await at.save(),
-        issued_token_type: ACCESS_TOKEN_TYPE,
-        token_type: at.tokenType,
+        issued_token_type: jwt ? JWT_TOKEN_TYPE : ACCESS_TOKEN_TYPE,
+        token_type: jwt ? 'N_A' : at.tokenType,
         expires_in: at.expiration,
         ...(at.scope ? { scope: at.scope } : {}),
       };
@@ -150,9 +154,11 @@ export function registerJwtBearer(
         !audiences.some((a) => a === provider.issuer || a === ctx.oidc.urlFor('token'))
       )
         throw new errors.InvalidGrant('assertion invalid');
+      const grant = new provider.Grant({ accountId: claims.sub, clientId: ctx.oidc.client!.clientId });
       const at = new provider.AccessToken({
         accountId: claims.sub,
         client: ctx.oidc.client!,
+        grantId: await grant.save(),
         gty: 'jwt-bearer',
         scope: resource ? granted(scope, servers, resource) : scope || undefined,
         ...(resource ? { resourceServer: resourceServer(provider, servers, resource, errors) } : {}),

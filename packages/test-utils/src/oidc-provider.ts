@@ -142,7 +142,9 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       const grant = new provider.Grant({ accountId, clientId });
       grant.addOIDCScope('openid');
       const grantId = await grant.save();
-      return new provider.AccessToken({ accountId, clientId, grantId, gty: 'authorization_code', scope: 'openid' }).save();
+      const client = await provider.Client.find(clientId);
+      if (!client) throw new Error(`no client ${clientId}`);
+      return new provider.AccessToken({ accountId, client, grantId, gty: 'authorization_code', scope: 'openid' }).save();
     },
     close: () =>
       new Promise<void>((resolve) => {
