@@ -60,7 +60,9 @@ export async function startGateway(config: GatewayConfig, on: AuthEvents = {}): 
     } catch (error) {
       // No token for the caller (expired, revoked, not for us): their 401, not our 500.
       if (isNotAuthenticatedError(error))
-        return send(res, 401, 'your token was refused', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+        return send(res, 401, 'your token was refused', {
+          'WWW-Authenticate': 'Bearer error="invalid_token"',
+        });
       send(res, 502, 'the downstream call failed');
     }
   };

@@ -31,13 +31,17 @@ const config: GatewayConfig = real
 let exchanges = 0;
 const gateway = await startGateway(config, { tokenFetched: () => (exchanges += 1) });
 try {
-  console.log(`gateway at ${gateway.url}, exchanging at ${config.tokenEndpoint} (${real ? 'real Okta' : 'sandbox'})`);
+  console.log(
+    `gateway at ${gateway.url}, exchanging at ${config.tokenEndpoint} (${real ? 'real Okta' : 'sandbox'})`,
+  );
   const tokens = real ? env.CALLER_TOKENS!.split(',') : await callerTokens(sandbox!);
   for (const [i, token] of [...tokens, ...tokens].entries()) {
     const answer = await fetch(`${gateway.url}/trials/NCI-2024-00001/sites/123`, {
       headers: { Authorization: `Bearer ${token}` },
     });
-    console.log(`  caller ${(i % tokens.length) + 1}: ${answer.status} ${(await answer.text()).replace(/\s+/g, " ").slice(0, 70)}…`);
+    console.log(
+      `  caller ${(i % tokens.length) + 1}: ${answer.status} ${(await answer.text()).replace(/\s+/g, ' ').slice(0, 70)}…`,
+    );
   }
   console.log(`  ${exchanges} token exchanges for ${tokens.length} callers and ${tokens.length * 2} calls`);
   const refused = await fetch(`${gateway.url}/trials/NCI-2024-00001/sites/123`, {

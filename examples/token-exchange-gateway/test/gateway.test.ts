@@ -27,7 +27,8 @@ const call = (token: string) =>
 
 test('each caller reaches CTRP as themselves: one exchange per caller, the downstream request acts for them', async () => {
   const [portal, dashboard] = await callerTokens(sandbox);
-  for (const token of [portal!, dashboard!, portal!, dashboard!]) expect((await call(token)).status).toBe(200);
+  for (const token of [portal!, dashboard!, portal!, dashboard!])
+    expect((await call(token)).status).toBe(200);
   const exchanges = sandbox.tokenRequests({ clientId: GATEWAY_CLIENT.clientId });
   expect(exchanges.map((r) => [r.grantType, r.status])).toEqual([
     [TOKEN_EXCHANGE, 200],

@@ -33,7 +33,9 @@ const config: WorkloadConfig = real
     };
 
 try {
-  console.log(`workload ${config.clientId}, assertion file ${config.assertionFile} (${real ? 'real' : 'sandbox'})`);
+  console.log(
+    `workload ${config.clientId}, assertion file ${config.assertionFile} (${real ? 'real' : 'sandbox'})`,
+  );
   if (!real) await rotateAssertion(config.assertionFile, config.tokenEndpoint); // the platform's first write
   const { api, strategy } = workloadFetch(config, {
     tokenFetched: () => console.log('  token fetched with the assertion from the file'),

@@ -28,7 +28,9 @@ afterAll(async () => {
 });
 
 const assertionsSent = () =>
-  sandbox.tokenRequests({ service: 'smart' }).map((r) => new URLSearchParams(r.body.toString()).get('client_assertion'));
+  sandbox
+    .tokenRequests({ service: 'smart' })
+    .map((r) => new URLSearchParams(r.body.toString()).get('client_assertion'));
 
 test('the file’s assertion authenticates the workload; after the platform rotates it, the next token request sends the new one', async () => {
   const first = await rotateAssertion(config.assertionFile, config.tokenEndpoint);
@@ -40,7 +42,9 @@ test('the file’s assertion authenticates the workload; after the platform rota
   await strategy.tokens.clear();
   expect((await api(patients)).status).toBe(200);
   expect(assertionsSent()).toEqual([first, second]);
-  expect(sandbox.tokenRequests({ service: 'smart' }).every((r) => r.clientAuth === 'private_key_jwt')).toBe(true);
+  expect(sandbox.tokenRequests({ service: 'smart' }).every((r) => r.clientAuth === 'private_key_jwt')).toBe(
+    true,
+  );
 });
 
 test('a missing file: the request fails with an error that names the path, and nothing is sent', async () => {

@@ -110,10 +110,7 @@ function fileSystem(): FileSystem | undefined {
  * @see https://www.rfc-editor.org/rfc/rfc7523
  * @see https://kubernetes.io/docs/concepts/storage/projected-volumes/#serviceaccounttoken
  */
-export function assertionFromFile(
-  path: string,
-  options: AssertionFileOptions = {},
-): () => Promise<string> {
+export function assertionFromFile(path: string, options: AssertionFileOptions = {}): () => Promise<string> {
   if (typeof path !== 'string' || path.length === 0)
     throw new ConfigError('must be the path of the assertion file', { option: 'path' });
   checkOptions(options, ['expiryMarginMs']);

@@ -410,9 +410,12 @@ export function none(): ClientAuthentication {
 export function checkClientAuth(value: unknown): ClientAuthentication {
   const auth = value as Partial<ClientAuthentication> | undefined;
   if (typeof auth?.prepare !== 'function' || typeof auth.method !== 'string') {
-    throw new ConfigError('must be clientSecretPost(…), clientSecretBasic(…), privateKeyJwt(…), clientAssertion(…) or none()', {
-      option: 'clientAuth',
-    });
+    throw new ConfigError(
+      'must be clientSecretPost(…), clientSecretBasic(…), privateKeyJwt(…), clientAssertion(…) or none()',
+      {
+        option: 'clientAuth',
+      },
+    );
   }
   return auth as ClientAuthentication;
 }

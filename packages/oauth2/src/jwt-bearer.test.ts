@@ -153,7 +153,11 @@ describe('jwtBearer with assertionFromFile', () => {
 
   test('the server refusing the assertion is a TokenEndpointError with the assertion scrubbed', async () => {
     const path = join(dir, 'wrong-aud');
-    const assertion = await cluster.sign({ sub: SERVICE_ACCOUNT, aud: 'https://elsewhere.example', exp: seconds(600) });
+    const assertion = await cluster.sign({
+      sub: SERVICE_ACCOUNT,
+      aud: 'https://elsewhere.example',
+      exp: seconds(600),
+    });
     await writeFile(path, assertion);
     const error = await workload(path)
       .fetchToken({})
@@ -195,7 +199,10 @@ describe('jwtBearer with assertionFromFile', () => {
 describe('assertionFromFile', () => {
   /** Writes `text` (of the same length as before, if any) with a fixed mtime: `stat` cannot tell two such writes apart. */
   async function writeUnseen(path: string, text: string): Promise<void> {
-    const size = await stat(path).then((s) => s.size, () => text.length);
+    const size = await stat(path).then(
+      (s) => s.size,
+      () => text.length,
+    );
     expect(text.length).toBe(size);
     await writeFile(path, text);
     const fixed = new Date('2026-01-01T00:00:00Z');
@@ -268,7 +275,13 @@ describe('clientAssertion (a federated credential from a file)', () => {
   test('a refused client assertion: the file is read once more, and the error holds no assertion', async () => {
     const path = join(dir, 'client-assertion-refused');
     // Signed by the cluster key, which client `federated` does not have.
-    const foreign = await cluster.sign({ iss: 'federated', sub: 'federated', aud: op.issuer, jti: 'x', exp: seconds(300) });
+    const foreign = await cluster.sign({
+      iss: 'federated',
+      sub: 'federated',
+      aud: op.issuer,
+      jti: 'x',
+      exp: seconds(300),
+    });
     await writeFile(path, foreign);
     const before = op.tokenRequests().length;
     const error = await clientCredentials({

@@ -211,9 +211,14 @@ describe('createTokenExchangeStrategy', () => {
   test('requestedTokenType: an answer of token_type N_A (not an access token) is sent as a bearer token', async () => {
     const alice = await op.mintAccessToken('alice', 'gateway');
     const before = exchanges().length;
-    const claims = await callAs(gateway({ requestedTokenType: 'urn:ietf:params:oauth:token-type:jwt' }), alice);
+    const claims = await callAs(
+      gateway({ requestedTokenType: 'urn:ietf:params:oauth:token-type:jwt' }),
+      alice,
+    );
     expect(claims).toMatchObject({ sub: 'alice', aud: DOWNSTREAM });
-    expect(exchanges()[before]!.form.get('requested_token_type')).toBe('urn:ietf:params:oauth:token-type:jwt');
+    expect(exchanges()[before]!.form.get('requested_token_type')).toBe(
+      'urn:ietf:params:oauth:token-type:jwt',
+    );
   });
 
   test('keeps at most maxSubjects managers: the least recently used subject is exchanged again', async () => {

@@ -76,7 +76,9 @@ const TOKEN_TYPE = /^[a-z][a-z0-9+.-]*:\S+$/i;
 function checkTokenType(value: unknown, option: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !TOKEN_TYPE.test(value))
-    throw new ConfigError('must be a token type URI, such as urn:ietf:params:oauth:token-type:jwt', { option });
+    throw new ConfigError('must be a token type URI, such as urn:ietf:params:oauth:token-type:jwt', {
+      option,
+    });
   return value;
 }
 
@@ -322,7 +324,9 @@ export function createTokenExchangeStrategy(options: TokenExchangeOptions): Toke
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 1)
     throw new ConfigError('must be an integer of 1 or more', { option: 'maxSubjects' });
   if (!globalThis.crypto?.subtle)
-    throw new ConfigError('needs WebCrypto (crypto.subtle) to key subjects by a hash', { option: 'subjectToken' });
+    throw new ConfigError('needs WebCrypto (crypto.subtle) to key subjects by a hash', {
+      option: 'subjectToken',
+    });
   const exchange = checkExchange(options);
   const { store, refresh, retry, logger, on } = options;
   const manager = {

@@ -94,7 +94,13 @@ describe('Okta token endpoint', () => {
       fetch(sb.urls.okta.tokenEndpoint, {
         method: 'POST',
         headers: { Authorization: basic(awkward.clientId, awkward.clientSecret) },
-        body: form({ grant_type: TOKEN_EXCHANGE, subject_token_type: AT, audience: 'api://ctrp', scope: 'ctrp.read', ...fields }),
+        body: form({
+          grant_type: TOKEN_EXCHANGE,
+          subject_token_type: AT,
+          audience: 'api://ctrp',
+          scope: 'ctrp.read',
+          ...fields,
+        }),
       });
 
     test('a live subject token is exchanged; the new token acts for its subject on the API', async () => {
@@ -110,7 +116,9 @@ describe('Okta token endpoint', () => {
         issued_token_type: AT,
       });
       expect(body.access_token).not.toBe(subjectToken);
-      expect(sb.tokenRequests({ clientId: awkward.clientId })).toMatchObject([{ grantType: TOKEN_EXCHANGE, status: 200 }]);
+      expect(sb.tokenRequests({ clientId: awkward.clientId })).toMatchObject([
+        { grantType: TOKEN_EXCHANGE, status: 200 },
+      ]);
       const echo = await fetch(`${sb.url}/echo`, { headers: bearer(body.access_token as string) });
       expect(echo.status).toBe(200);
       expect(sb.resourceRequests({ route: 'echo' }).at(-1)).toMatchObject({
@@ -134,7 +142,10 @@ describe('Okta token endpoint', () => {
       sb.revokeTokens({ clientId: demoClients.okta.clientId });
       const res = await exchange({ subject_token: subjectToken });
       expect(res.status).toBe(400);
-      expect(await json(res)).toEqual({ error: 'invalid_grant', error_description: "The 'subject_token' is invalid." });
+      expect(await json(res)).toEqual({
+        error: 'invalid_grant',
+        error_description: "The 'subject_token' is invalid.",
+      });
     });
   });
 

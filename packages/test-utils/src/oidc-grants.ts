@@ -1,7 +1,7 @@
 // Token exchange (RFC 8693) and JWT bearer (RFC 7523 §2.1) as grants registered on
 // oidc-provider (it has neither built in), and a JWT issuer to sign assertions with: the
 // stand-in for a Kubernetes service-account issuer or a CI job's OIDC issuer.
-import type { default as ProviderClass, KoaContextWithOIDC } from 'oidc-provider';
+import type { default as ProviderClass, errors as ProviderErrors, KoaContextWithOIDC } from 'oidc-provider';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -55,14 +55,16 @@ async function verifyEs256(jws: string, jwk: JsonWebKey): Promise<Record<string,
     Buffer.from(signature, 'base64url'),
     new TextEncoder().encode(`${header}.${payload}`),
   );
-  return ok ? (JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>) : undefined;
+  return ok
+    ? (JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>)
+    : undefined;
 }
 
 /** What the resource servers of the provider are: indicator → the scope it grants. */
 export type ResourceServers = Readonly<Record<string, { scope: string; accessTokenTTL?: number }>>;
 
 type Provider = InstanceType<typeof ProviderClass>;
-type Errors = (typeof import('oidc-provider'))['errors'];
+type Errors = typeof ProviderErrors;
 
 function resourceServer(provider: Provider, servers: ResourceServers, indicator: string, errors: Errors) {
   const info = servers[indicator];
@@ -78,7 +80,12 @@ function resourceServer(provider: Provider, servers: ResourceServers, indicator:
 /** The scopes asked for that the resource server grants (all of them when none are asked). */
 function granted(asked: string | undefined, servers: ResourceServers, indicator: string): string | undefined {
   const allowed = (servers[indicator]?.scope ?? '').split(' ');
-  return (asked ?? allowed.join(' ')).split(' ').filter((s) => allowed.includes(s)).join(' ') || undefined;
+  return (
+    (asked ?? allowed.join(' '))
+      .split(' ')
+      .filter((s) => allowed.includes(s))
+      .join(' ') || undefined
+  );
 }
 
 /**
@@ -93,7 +100,8 @@ export function registerTokenExchange(provider: Provider, servers: ResourceServe
       const params = ctx.oidc.params as Record<string, string | undefined>;
       const { subject_token: subjectToken, subject_token_type: subjectType } = params;
       if (!subjectToken) throw new errors.InvalidRequest("missing required parameter 'subject_token'");
-      if (subjectType !== ACCESS_TOKEN_TYPE) throw new errors.InvalidRequest('unsupported subject_token_type');
+      if (subjectType !== ACCESS_TOKEN_TYPE)
+        throw new errors.InvalidRequest('unsupported subject_token_type');
       const subject = await provider.AccessToken.find(subjectToken);
       if (!subject || subject.isExpired) throw new errors.InvalidGrant('subject_token is invalid or expired');
       if (params.actor_token) {

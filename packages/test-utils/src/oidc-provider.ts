@@ -5,7 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ClientMetadata, default as ProviderClass } from 'oidc-provider';
-import { registerJwtBearer, registerTokenExchange, type JwtIssuer, type ResourceServers } from './oidc-grants.js';
+import {
+  registerJwtBearer,
+  registerTokenExchange,
+  type JwtIssuer,
+  type ResourceServers,
+} from './oidc-grants.js';
 
 /**
  * oidc-provider, loaded on first use (not by every test file that imports the test
@@ -107,7 +112,8 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   });
   const { errors } = await import('oidc-provider');
   if (options.tokenExchange) registerTokenExchange(provider, options.resourceServers ?? {}, errors);
-  if (options.jwtBearer) registerJwtBearer(provider, options.resourceServers ?? {}, errors, options.jwtBearer);
+  if (options.jwtBearer)
+    registerJwtBearer(provider, options.resourceServers ?? {}, errors, options.jwtBearer);
   const callback = provider.callback();
   const requests: OidcRequest[] = [];
   server.on('request', (req, res) => {
@@ -144,7 +150,13 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       const grantId = await grant.save();
       const client = await provider.Client.find(clientId);
       if (!client) throw new Error(`no client ${clientId}`);
-      return new provider.AccessToken({ accountId, client, grantId, gty: 'authorization_code', scope: 'openid' }).save();
+      return new provider.AccessToken({
+        accountId,
+        client,
+        grantId,
+        gty: 'authorization_code',
+        scope: 'openid',
+      }).save();
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -161,7 +173,12 @@ function resourceIndicators(servers: ResourceServers) {
     getResourceServerInfo: async (_ctx: unknown, indicator: string) => {
       const info = servers[indicator];
       if (!info) throw new (await import('oidc-provider')).errors.InvalidTarget();
-      return { audience: indicator, scope: info.scope, accessTokenFormat: 'jwt' as const, accessTokenTTL: info.accessTokenTTL ?? 300 };
+      return {
+        audience: indicator,
+        scope: info.scope,
+        accessTokenFormat: 'jwt' as const,
+        accessTokenTTL: info.accessTokenTTL ?? 300,
+      };
     },
   };
 }

@@ -141,7 +141,10 @@ function exchangedSubject(ex: Exchange, state: SandboxState, form: URLSearchPara
   };
   const token = form.get('subject_token');
   if (!token || form.get('subject_token_type') !== ACCESS_TOKEN_TYPE)
-    return fail('invalid_request', `'subject_token' and 'subject_token_type' (${ACCESS_TOKEN_TYPE}) are required.`);
+    return fail(
+      'invalid_request',
+      `'subject_token' and 'subject_token_type' (${ACCESS_TOKEN_TYPE}) are required.`,
+    );
   if (!form.get('audience')) return fail('invalid_request', "'audience' is required.");
   const issued = state.tokens.get(token);
   if (!issued || issued.service !== 'okta' || issued.revoked || Date.now() >= issued.expiresAt)
