@@ -9,7 +9,7 @@ const b64url = (data: string | ArrayBuffer) =>
   Buffer.from(typeof data === 'string' ? data : new Uint8Array(data)).toString('base64url');
 
 /** Signs one assertion with the demo SMART backend key (ES384; fake, local only). */
-export async function signAssertion(tokenEndpoint: string, lifetimeSeconds = 300): Promise<string> {
+async function signAssertion(tokenEndpoint: string, lifetimeSeconds = 300): Promise<string> {
   const key = await crypto.subtle.importKey(
     'jwk',
     { ...demoClients.smartBackend.privateJwk },

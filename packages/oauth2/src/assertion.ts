@@ -46,7 +46,7 @@ function unusable(where: string, why: string, secrets: readonly string[] = []): 
  * Checks an assertion before it is sent: a compact JWS whose `exp`, when it has one, is
  * still ahead. `where` names its origin in errors (the option, or the file path).
  */
-export function usableAssertion(value: unknown, where: string, now = Date.now()): string {
+function usableAssertion(value: unknown, where: string, now = Date.now()): string {
   const text = typeof value === 'string' ? value.trim() : '';
   if (!COMPACT_JWS.test(text)) throw unusable(where, 'holds no JWT (header.payload.signature)', [text]);
   const exp = expiryOf(text);

@@ -114,7 +114,39 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   if (options.tokenExchange) registerTokenExchange(provider, options.resourceServers ?? {}, errors);
   if (options.jwtBearer)
     registerJwtBearer(provider, options.resourceServers ?? {}, errors, options.jwtBearer);
-  const callback = provider.callback();
+  const requests = recordRequests(server, issuer, provider.callback());
+  return {
+    issuer,
+    requests,
+    tokenRequests: () => requests.filter((r) => r.path === '/token'),
+    async mintAccessToken(accountId, clientId) {
+      const grant = new provider.Grant({ accountId, clientId });
+      grant.addOIDCScope('openid');
+      const grantId = await grant.save();
+      const client = await provider.Client.find(clientId);
+      if (!client) throw new Error(`no client ${clientId}`);
+      return new provider.AccessToken({
+        accountId,
+        client,
+        grantId,
+        gty: 'authorization_code',
+        scope: 'openid',
+      }).save();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Hands every request to `callback`, recording it (headers and body) as it goes. */
+function recordRequests(
+  server: ReturnType<typeof createServer>,
+  issuer: string,
+  callback: ReturnType<InstanceType<typeof ProviderClass>['callback']>,
+): OidcRequest[] {
   const requests: OidcRequest[] = [];
   server.on('request', (req, res) => {
     const chunks: Buffer[] = [];
@@ -140,30 +172,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     });
     void callback(req, res);
   });
-  return {
-    issuer,
-    requests,
-    tokenRequests: () => requests.filter((r) => r.path === '/token'),
-    async mintAccessToken(accountId, clientId) {
-      const grant = new provider.Grant({ accountId, clientId });
-      grant.addOIDCScope('openid');
-      const grantId = await grant.save();
-      const client = await provider.Client.find(clientId);
-      if (!client) throw new Error(`no client ${clientId}`);
-      return new provider.AccessToken({
-        accountId,
-        client,
-        grantId,
-        gty: 'authorization_code',
-        scope: 'openid',
-      }).save();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return requests;
 }
 
 /** Resource indicators from a map of indicator → scope: JWT access tokens with that `aud`. */
