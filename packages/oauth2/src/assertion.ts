@@ -132,6 +132,7 @@ export function assertionFromFile(path: string, options: AssertionFileOptions = 
     } catch (error) {
       throw unusable(where, `cannot be read (${(error as { code?: string }).code ?? 'error'})`);
     }
+    // margin ≥ 0: an assertion past its exp is always near it, so it is read again and checked.
     const nearExpiry = held?.exp !== undefined && held.exp * 1000 - margin <= Date.now();
     if (!held || held.stamp !== stamp || nearExpiry) {
       let text: string;
@@ -144,6 +145,6 @@ export function assertionFromFile(path: string, options: AssertionFileOptions = 
       held = { text: checked, exp: expiryOf(checked), stamp };
       return checked;
     }
-    return usableAssertion(held.text, where);
+    return held.text; // not near its exp, so not past it
   };
 }

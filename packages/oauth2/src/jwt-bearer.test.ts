@@ -159,10 +159,21 @@ describe('jwtBearer with assertionFromFile', () => {
       exp: seconds(600),
     });
     await writeFile(path, assertion);
-    const error = await workload(path)
+    // A server that echoes what it was sent in its error: nothing of it may reach the error.
+    const echoing: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (response.ok) return response;
+      const sent = new URLSearchParams(String(init?.body)).get('assertion');
+      return Response.json(
+        { error: 'invalid_grant', error_description: `bad assertion ${sent}` },
+        { status: 400 },
+      );
+    };
+    const error = await workload(path, { fetch: echoing })
       .fetchToken({})
       .catch((e: unknown) => e);
     expect(isTokenEndpointError(error) && error.error).toBe('invalid_grant');
+    expect(isTokenEndpointError(error) && error.errorDescription).toMatch(/^bad assertion /);
     expect(
       [String(error), JSON.stringify(error), inspect(error, { showHidden: true, depth: 10 })].join('\n'),
     ).not.toContain(assertion.split('.')[2]);

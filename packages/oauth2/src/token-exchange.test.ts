@@ -158,7 +158,15 @@ describe('createTokenExchangeStrategy', () => {
     const events: unknown[] = [];
     const logs: unknown[] = [];
     const log = (...args: unknown[]) => logs.push(args);
+    // A server that echoes the subject token in its error: it must reach no error, event or log.
+    const echoing: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (response.ok) return response;
+      const sent = new URLSearchParams(String(init?.body)).get('subject_token');
+      return Response.json({ error: 'invalid_grant', error_description: `unknown ${sent}` }, { status: 400 });
+    };
     const strategy = gateway({
+      fetch: echoing,
       on: { error: (e) => events.push(e), tokenFetched: (e) => events.push(e) },
       logger: { debug: log, info: log, warn: log, error: log },
     });
@@ -171,6 +179,7 @@ describe('createTokenExchangeStrategy', () => {
     const cause = (error as Error).cause;
     expect(isTokenEndpointError(cause) && cause.error).toBe('invalid_grant');
     expect(isTokenEndpointError(cause) && cause.status).toBe(400);
+    expect(isTokenEndpointError(cause) && cause.errorDescription).toMatch(/^unknown /);
     for (const text of [
       String(error),
       (error as Error).stack,
