@@ -36,6 +36,8 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('examples/smart-backend-services'),
   project('examples/device-cli'),
   project('examples/mtls-node'),
+  project('examples/token-exchange-gateway'),
+  project('examples/workload-identity'),
   project('examples/fleet-redis', { testTimeout: 60_000, hookTimeout: 60_000 }),
   project('examples/tsyringe-service', { setupFiles: ['reflect-metadata'] }),
   project('examples/spa-medblocks-pkce', { testTimeout: 60_000, hookTimeout: 60_000 }),

@@ -25,7 +25,7 @@ export async function runLocal(log: (line: string) => void): Promise<LocalRun> {
   const pki = createTestPki();
   const provider = await startOidcProvider({
     tls: { key: pki.server.key, cert: pki.server.cert, ca: pki.ca.cert },
-    resourceServers: { [RESOURCE]: 'orders:read' },
+    resourceServers: { [RESOURCE]: { scope: 'orders:read' } },
     clients: [
       {
         client_id: 'orders-service',

@@ -55,7 +55,7 @@ beforeAll(async () => {
   };
   provider = await startOidcProvider({
     tls: { key: pki.server.key, cert: pki.server.cert, ca: pki.ca.cert },
-    resourceServers: { [API]: 'api:read' },
+    resourceServers: { [API]: { scope: 'api:read' } },
     clients: [
       {
         ...common,

@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { ConfigError, toTokenEndpointError, type PresetOptions } from '@authrail/core';
+import { assertionReader, type AssertionInput } from './assertion.js';
 import type { GrantOptions } from './grant.js';
 
 /** A secret, or a function that reads it (from a secret manager) — read again after `invalid_client`. */
@@ -353,6 +354,51 @@ export function privateKeyJwt(
 }
 
 /**
+ * A client assertion signed elsewhere (RFC 7523 §2.2, sent as `private_key_jwt`): the
+ * workload-identity pattern, where the platform issues the workload a JWT (a Kubernetes
+ * projected service-account token, a CI job's OIDC token) and the authorization server
+ * trusts that issuer (Azure AD / Entra federated credentials, Okta, Keycloak). The
+ * assertion is sent as it is, with `client_assertion_type`
+ * `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`; a function (such as
+ * {@link assertionFromFile}) is called for every token request and once more after
+ * `invalid_client`, and an assertion past its `exp` is never sent.
+ *
+ * @param assertion - the JWT, or a function that reads it
+ * @throws `ConfigError` naming `clientAssertion` when it is neither
+ * @example
+ * ```ts
+ * const source = clientCredentials({
+ *   server: { issuer: 'https://login.example.org', discovery: true },
+ *   clientId: 'orders-workload',
+ *   clientAuth: clientAssertion(assertionFromFile('/var/run/secrets/azure/tokens/azure-identity-token')),
+ *   scope: 'api://orders/.default',
+ * });
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
+ */
+export function clientAssertion(assertion: AssertionInput): ClientAuthentication {
+  const read = assertionReader(assertion, 'clientAssertion');
+  return {
+    method: 'private_key_jwt',
+    async prepare(_reread, clientId) {
+      // Read for every request (the reader itself skips an unchanged file), so a re-read
+      // after invalid_client is the same call.
+      const value = await read();
+      const send = (_as: client.ServerMetadata, _metadata: client.ClientMetadata, body: URLSearchParams) => {
+        body.set('client_id', clientId);
+        body.set('client_assertion_type', JWT_BEARER);
+        body.set('client_assertion', value);
+      };
+      return {
+        auth: send as unknown as client.ClientAuth,
+        secrets: [value],
+        rotatable: typeof assertion === 'function',
+      };
+    },
+  };
+}
+
+/**
  * `none`: a public client (a browser app) that proves possession with PKCE instead of a secret.
  *
  * @example
@@ -425,7 +471,7 @@ export function checkClientAuth(value: unknown): ClientAuthentication {
   const auth = value as Partial<ClientAuthentication> | undefined;
   if (typeof auth?.prepare !== 'function' || typeof auth.method !== 'string') {
     throw new ConfigError(
-      'must be clientSecretPost(…), clientSecretBasic(…), privateKeyJwt(…), tlsClientAuth(), selfSignedTlsClientAuth() or none()',
+      'must be clientSecretPost(…), clientSecretBasic(…), privateKeyJwt(…), clientAssertion(…), tlsClientAuth(), selfSignedTlsClientAuth() or none()',
       {
         option: 'clientAuth',
       },

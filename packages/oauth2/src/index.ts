@@ -2,7 +2,9 @@
  * `@authrail/oauth2`: OAuth 2 token sources for authrail, on openid-client — client
  * credentials (`client_secret_post`, `client_secret_basic`, `private_key_jwt`, and
  * RFC 8705's `tls_client_auth` / `self_signed_tls_client_auth` with a certificate-carrying `fetch`),
- * authorization code with PKCE, the device authorization grant, and refresh tokens. Server metadata is discovered or
+ * authorization code with PKCE, the device authorization grant, refresh tokens, token
+ * exchange (RFC 8693) and the JWT bearer grant (RFC 7523) with assertions read from a file
+ * (workload identity). Server metadata is discovered or
  * given directly; `http:` is refused except on loopback. Runs in Node and browsers.
  *
  * @example
@@ -30,6 +32,7 @@ export {
   privateKeyJwt,
   selfSignedTlsClientAuth,
   tlsClientAuth,
+  clientAssertion,
   type ClientAuthentication,
   type ClientPresetOptions,
   type ClientSecretPresetOptions,
@@ -40,6 +43,9 @@ export {
   type SecretInput,
 } from './client-auth.js';
 export { clientCredentials, type ClientCredentialsOptions } from './client-credentials.js';
+export { jwtBearer, type JwtBearerOptions } from './jwt-bearer.js';
+export { assertionFromFile, type AssertionFileOptions, type AssertionInput } from './assertion.js';
+export { createTokenExchangeStrategy, type TokenExchangeOptions } from './token-exchange.js';
 export {
   authorizationCode,
   type AuthorizationCodeOptions,

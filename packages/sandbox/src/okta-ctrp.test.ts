@@ -86,6 +86,69 @@ describe('Okta token endpoint', () => {
     expect(await json(password)).toMatchObject({ error: 'unsupported_grant_type' });
   });
 
+  describe('token exchange (RFC 8693, Okta On-Behalf-Of)', () => {
+    const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+    const AT = 'urn:ietf:params:oauth:token-type:access_token';
+    /** A token exchange by the awkward client (the "gateway") for `subject`. */
+    const exchange = (fields: Record<string, string>) =>
+      fetch(sb.urls.okta.tokenEndpoint, {
+        method: 'POST',
+        headers: { Authorization: basic(awkward.clientId, awkward.clientSecret) },
+        body: form({
+          grant_type: TOKEN_EXCHANGE,
+          subject_token_type: AT,
+          audience: 'api://ctrp',
+          scope: 'ctrp.read',
+          ...fields,
+        }),
+      });
+
+    test('a live subject token is exchanged; the new token acts for its subject on the API', async () => {
+      const subjectToken = await tokenOf.okta(sb, 'ctrp.read');
+      const res = await exchange({ subject_token: subjectToken });
+      expect(res.status).toBe(200);
+      const body = await json(res);
+      expect(body).toEqual({
+        token_type: 'Bearer',
+        expires_in: 3600,
+        access_token: expect.any(String),
+        scope: 'ctrp.read',
+        issued_token_type: AT,
+      });
+      expect(body.access_token).not.toBe(subjectToken);
+      expect(sb.tokenRequests({ clientId: awkward.clientId })).toMatchObject([
+        { grantType: TOKEN_EXCHANGE, status: 200 },
+      ]);
+      const echo = await fetch(`${sb.url}/echo`, { headers: bearer(body.access_token as string) });
+      expect(echo.status).toBe(200);
+      expect(sb.resourceRequests({ route: 'echo' }).at(-1)).toMatchObject({
+        clientId: awkward.clientId,
+        subject: demoClients.okta.clientId,
+      });
+    });
+
+    test.each([
+      ['an unknown subject token', { subject_token: 'not-issued-here' }, 'invalid_grant'],
+      ['no subject_token_type', { subject_token: 'x', subject_token_type: '' }, 'invalid_request'],
+      ['no audience', { subject_token: 'x', audience: '' }, 'invalid_request'],
+    ])('%s → 400 %s', async (_name, fields, error) => {
+      const res = await exchange(fields);
+      expect(res.status).toBe(400);
+      expect(await json(res)).toMatchObject({ error });
+    });
+
+    test('a revoked subject token is refused with invalid_grant', async () => {
+      const subjectToken = await tokenOf.okta(sb, 'ctrp.read');
+      sb.revokeTokens({ clientId: demoClients.okta.clientId });
+      const res = await exchange({ subject_token: subjectToken });
+      expect(res.status).toBe(400);
+      expect(await json(res)).toEqual({
+        error: 'invalid_grant',
+        error_description: "The 'subject_token' is invalid.",
+      });
+    });
+  });
+
   test('an unknown authorization server is a 404 in Okta errorCode shape (token and metadata)', async () => {
     for (const path of [
       '/oauth2/aus-unknown/v1/token',
@@ -116,7 +179,7 @@ describe('Okta token endpoint', () => {
         issuer: sb.urls.okta.issuer,
         token_endpoint: sb.urls.okta.tokenEndpoint,
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-        grant_types_supported: ['client_credentials'],
+        grant_types_supported: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
       });
     },
   );

@@ -29,6 +29,8 @@ export interface IssuedToken {
   jkt?: string;
   /** SMART App Launch: the patient of the launch it was issued for; it reads that patient's record only. */
   patient?: string;
+  /** Token exchange (RFC 8693): whose token it is, the subject of the token it was exchanged for. */
+  subject?: string;
 }
 
 /** A pending authorization code (Medblocks code flow): single use, bound to all of this. */

@@ -317,6 +317,8 @@ export interface RecordedRequest {
   status: number;
   /** The client the request was for (token routes), or whose token it carried (resource routes). */
   clientId?: string;
+  /** Resource routes, with a token from token exchange (RFC 8693): whose behalf it acts on. */
+  subject?: string;
   /** Token routes: the client authentication the request really used. */
   clientAuth?:
     /** Credentials in an HTTP Basic `Authorization` header. */

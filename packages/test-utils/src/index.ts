@@ -5,6 +5,7 @@ export {
   type OidcProviderOptions,
   type OidcRequest,
 } from './oidc-provider.js';
+export { ACCESS_TOKEN_TYPE, createJwtIssuer, type JwtIssuer, type ResourceServers } from './oidc-grants.js';
 export { signInOnSandbox, useSandbox } from './sandbox.js';
 export {
   FAST_RETRY,

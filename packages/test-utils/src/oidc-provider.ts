@@ -8,6 +8,12 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ClientMetadata, Configuration, default as ProviderClass } from 'oidc-provider';
+import {
+  registerJwtBearer,
+  registerTokenExchange,
+  type JwtIssuer,
+  type ResourceServers,
+} from './oidc-grants.js';
 
 type Features = NonNullable<Configuration['features']>;
 
@@ -71,6 +77,8 @@ export interface OidcProviderHandle {
   answerPendingPolls(errors: string[]): void;
   /** The next `times` token requests are answered only after `ms` (a slow server). */
   delayTokenRequests(ms: number, times?: number): void;
+  /** Issues an opaque access token for `accountId` to `clientId`, as a sign-in would (a subject token to exchange). */
+  mintAccessToken(accountId: string, clientId: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -93,8 +101,12 @@ export interface OidcProviderOptions {
    * `ca` is the CA whose client certificates count as authorized (`tls_client_auth`).
    */
   tls?: { key: string; cert: string; ca: string };
-  /** RFC 8707 resource indicators the server knows, each with its scope: their access tokens are RS256 JWTs. */
-  resourceServers?: Record<string, string>;
+  /** Resource indicators (RFC 8707) the provider knows: each issues JWT access tokens with `aud` the indicator. */
+  resourceServers?: ResourceServers;
+  /** Registers the token exchange grant (RFC 8693) for opaque access tokens this provider issued. */
+  tokenExchange?: boolean;
+  /** Registers the JWT bearer grant (RFC 7523 §2.1), trusting assertions from this issuer. */
+  jwtBearer?: JwtIssuer;
 }
 
 /**
@@ -159,8 +171,17 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     clientBasedCORS: () => true,
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+    // RFC 8693 §4.1: who acts for the subject; the exchange handler leaves an actor token's subject in ctx.state.
+    extraTokenClaims: (ctx, token) =>
+      (token as { gty?: string }).gty === 'token-exchange'
+        ? { act: { sub: (ctx.state as { actor?: string }).actor ?? token.clientId } }
+        : undefined,
   });
   const device = deviceFlowLevers(provider, options.deviceInterval);
+  const { errors } = await import('oidc-provider');
+  if (options.tokenExchange) registerTokenExchange(provider, options.resourceServers ?? {}, errors);
+  if (options.jwtBearer)
+    registerJwtBearer(provider, options.resourceServers ?? {}, errors, options.jwtBearer);
   const callback = provider.callback();
   const requests: OidcRequest[] = [];
   const record = (req: IncomingMessage, res: ServerResponse) => {
@@ -204,6 +225,20 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     devicePolls: () =>
       requests.filter((r) => r.path === '/token' && r.form.get('grant_type') === DEVICE_CODE_GRANT),
     ...device,
+    async mintAccessToken(accountId, clientId) {
+      const grant = new provider.Grant({ accountId, clientId });
+      grant.addOIDCScope('openid');
+      const grantId = await grant.save();
+      const client = await provider.Client.find(clientId);
+      if (!client) throw new Error(`no client ${clientId}`);
+      return new provider.AccessToken({
+        accountId,
+        client,
+        grantId,
+        gty: 'authorization_code',
+        scope: 'openid',
+      }).save();
+    },
     close: async () => {
       await Promise.all([server, ...(mtlsServer ? [mtlsServer] : [])].map(stop));
     },
@@ -220,13 +255,18 @@ function rsaSigningKey(): { private: JsonWebKey; public: JsonWebKey } {
   };
 }
 
-function resourceIndicators(servers: Record<string, string>): Features['resourceIndicators'] {
+function resourceIndicators(servers: ResourceServers) {
   return {
     enabled: true,
-    getResourceServerInfo: (_ctx: unknown, indicator: string) => {
-      const scope = servers[indicator];
-      if (scope === undefined) throw new Error(`unknown resource ${indicator}`);
-      return { audience: indicator, scope, accessTokenFormat: 'jwt' as const };
+    getResourceServerInfo: async (_ctx: unknown, indicator: string) => {
+      const info = servers[indicator];
+      if (!info) throw new (await import('oidc-provider')).errors.InvalidTarget();
+      return {
+        audience: indicator,
+        scope: info.scope,
+        accessTokenFormat: 'jwt' as const,
+        accessTokenTTL: info.accessTokenTTL ?? 300,
+      };
     },
   };
 }

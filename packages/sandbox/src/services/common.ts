@@ -103,6 +103,7 @@ export function authenticate(
     return undefined;
   }
   ex.record.clientId = token.clientId;
+  if (token.subject !== undefined) ex.record.subject = token.subject;
   if (token.revoked) {
     challenge(ex, 'The access token was revoked');
     return undefined;

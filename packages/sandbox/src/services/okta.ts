@@ -6,6 +6,10 @@ import { randomToken, type SandboxState } from '../state.js';
 import { badGrant, readTokenRequest, tokenResponse } from './common.js';
 import { nonceHeader, tokenRequestBinding } from './dpop.js';
 
+/** RFC 8693 token exchange: Okta's On-Behalf-Of flow for a service calling an API as its caller. */
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
 /** The one authorization server id the sandbox knows, as in `/oauth2/default`. */
 export const OKTA_AUTH_SERVER = 'default';
 
@@ -48,7 +52,7 @@ export function oktaRoute(ex: Exchange, state: SandboxState, baseUrl: string): b
       issuer,
       token_endpoint: `${issuer}/v1/token`,
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      grant_types_supported: ['client_credentials'],
+      grant_types_supported: ['client_credentials', TOKEN_EXCHANGE],
       response_types_supported: ['code', 'token'],
       scopes_supported: [
         ...new Set(
@@ -73,34 +77,77 @@ function oktaToken(ex: Exchange, state: SandboxState): void {
         'Client authentication failed. Either the client or the client credentials are invalid.',
     });
   }
-  if (request.grantType !== 'client_credentials')
-    return badGrant(ex, request.grantType, ['client_credentials']);
-  const requested = (request.form.get('scope') ?? '').split(' ').filter(Boolean);
-  const allowed = client.scopes ?? [];
-  const unknown = requested.filter((s) => !allowed.includes(s));
-  if (requested.length === 0) {
-    return sendJson(ex, 400, {
-      error: 'invalid_scope',
-      error_description:
-        "The authorization server resource does not have any configured default scopes, 'scope' must be provided.",
-    });
+  if (request.grantType !== 'client_credentials' && request.grantType !== TOKEN_EXCHANGE)
+    return badGrant(ex, request.grantType, ['client_credentials', TOKEN_EXCHANGE]);
+  const scope = checkedScope(ex, request.form.get('scope'), client.scopes ?? []);
+  if (scope === undefined) return;
+  let subject: string | undefined;
+  if (request.grantType === TOKEN_EXCHANGE) {
+    subject = exchangedSubject(ex, state, request.form);
+    if (subject === undefined) return;
   }
-  if (unknown.length > 0) {
-    return sendJson(ex, 400, {
-      error: 'invalid_scope',
-      error_description: `One or more scopes are not configured for the authorization server resource: ${unknown.join(' ')}`,
-    });
-  }
-  const scope = requested.join(' ');
   // Okta binds tokens to a DPoP key when the request carries a proof.
   const binding = tokenRequestBinding(ex, state.dpop);
   const nonce = nonceHeader(state.dpop);
   if ('error' in binding)
     return sendJson(ex, 400, { error: binding.error, error_description: binding.description }, nonce);
   const { accessToken, expiresIn } = state.issue('okta', client.clientId, scope, binding.jkt);
+  if (subject !== undefined) state.tokens.get(accessToken)!.subject = subject;
   tokenResponse(
     ex,
-    { token_type: binding.jkt ? 'DPoP' : 'Bearer', expires_in: expiresIn, access_token: accessToken, scope },
+    {
+      token_type: binding.jkt ? 'DPoP' : 'Bearer',
+      expires_in: expiresIn,
+      access_token: accessToken,
+      scope,
+      ...(subject === undefined ? {} : { issued_token_type: ACCESS_TOKEN_TYPE }),
+    },
     nonce,
   );
+}
+
+/** The requested scope when the client may have all of it; otherwise answers 400 `invalid_scope`. */
+function checkedScope(ex: Exchange, asked: string | null, allowed: readonly string[]): string | undefined {
+  const requested = (asked ?? '').split(' ').filter(Boolean);
+  const unknown = requested.filter((s) => !allowed.includes(s));
+  if (requested.length === 0) {
+    sendJson(ex, 400, {
+      error: 'invalid_scope',
+      error_description:
+        "The authorization server resource does not have any configured default scopes, 'scope' must be provided.",
+    });
+    return undefined;
+  }
+  if (unknown.length > 0) {
+    sendJson(ex, 400, {
+      error: 'invalid_scope',
+      error_description: `One or more scopes are not configured for the authorization server resource: ${unknown.join(' ')}`,
+    });
+    return undefined;
+  }
+  return requested.join(' ');
+}
+
+/**
+ * RFC 8693 as Okta's On-Behalf-Of flow does it: the subject token must be a live access
+ * token of this server, and `audience` is required. Returns the subject the new token acts
+ * for (the subject token's own subject, or the client it was issued to); otherwise answers
+ * 400 and returns undefined.
+ */
+function exchangedSubject(ex: Exchange, state: SandboxState, form: URLSearchParams): string | undefined {
+  const fail = (error: string, description: string) => {
+    sendJson(ex, 400, { error, error_description: description });
+    return undefined;
+  };
+  const token = form.get('subject_token');
+  if (!token || form.get('subject_token_type') !== ACCESS_TOKEN_TYPE)
+    return fail(
+      'invalid_request',
+      `'subject_token' and 'subject_token_type' (${ACCESS_TOKEN_TYPE}) are required.`,
+    );
+  if (!form.get('audience')) return fail('invalid_request', "'audience' is required.");
+  const issued = state.tokens.get(token);
+  if (!issued || issued.service !== 'okta' || issued.revoked || Date.now() >= issued.expiresAt)
+    return fail('invalid_grant', "The 'subject_token' is invalid.");
+  return issued.subject ?? issued.clientId;
 }
