@@ -26,6 +26,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('packages/ky'),
   project('packages/axios'),
   project('packages/redis'),
+  project('packages/node'),
   project('packages/conformance'),
   project('packages/tsyringe', { setupFiles: ['reflect-metadata'] }),
   project('examples/demo'),
