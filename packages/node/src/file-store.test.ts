@@ -299,6 +299,21 @@ describe('stale locks', () => {
     expect(await waiting).toBe(fetched);
   });
 
+  test('a holder whose token request outlasts leaseMs renews its lock: nobody takes it over meanwhile', async () => {
+    const holder = open({ leaseMs: 300 });
+    const fetched = token();
+    let release!: (t: Token) => void;
+    const one = holder.singleFlight!(KEY, () => new Promise<Token>((resolve) => (release = resolve)), { signal: never(), isUsable: () => false });
+    await vi.waitFor(async () => expect((await files()).some((n) => n.endsWith('.lock'))).toBe(true));
+    const fetch = vi.fn(() => Promise.resolve(token()));
+    const two = open({ leaseMs: 300, pollMs: 10 }).singleFlight!(KEY, fetch, { signal: never(), isUsable: () => true });
+    await new Promise((resolve) => setTimeout(resolve, 1_200)); // four leases
+    expect(fetch).not.toHaveBeenCalled();
+    release(fetched);
+    expect((await two).accessToken).toBe((await one).accessToken);
+    expect(fetch).not.toHaveBeenCalled();
+  });
+
   test('a lock file without content (its holder died while writing it) is judged by its age', async () => {
     const lock = await lockFile();
     await writeFile(lock, '');

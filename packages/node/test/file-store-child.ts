@@ -1,8 +1,6 @@
 // A process of its own for the file store's tests (run through spawnTs). Modes:
 //   run <sandboxUrl>   a script's run: the Medblocks sign-in strategy on the file store
 //                      gets a token and calls FHIR once; reports what it did, then ends
-//   hold               takes the key's lock with a token request that never ends, says
-//                      "locked" and waits to be killed
 //   write              rewrites the key's token file as fast as it can until killed
 // The directory and key come in AUTHRAIL_TEST_DIR and AUTHRAIL_TEST_KEY.
 import { createHash } from 'node:crypto';
@@ -54,16 +52,6 @@ if (mode === 'run') {
     warnings,
   };
   console.log(JSON.stringify(report));
-} else if (mode === 'hold') {
-  void store.singleFlight!(
-    'held-key',
-    () => {
-      console.log('locked');
-      return new Promise(() => undefined);
-    },
-    { signal: new AbortController().signal, isUsable: () => false },
-  );
-  setInterval(() => undefined, 60_000); // stays until killed
 } else if (mode === 'write') {
   let n = 0;
   for (;;) {
