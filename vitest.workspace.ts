@@ -35,6 +35,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('examples/axios-medblocks'),
   project('examples/smart-backend-services'),
   project('examples/fleet-redis', { testTimeout: 60_000, hookTimeout: 60_000 }),
+  project('examples/script-token-cache', { testTimeout: 60_000 }),
   project('examples/tsyringe-service', { setupFiles: ['reflect-metadata'] }),
   project('examples/spa-medblocks-pkce', { testTimeout: 60_000, hookTimeout: 60_000 }),
   project('scripts'),

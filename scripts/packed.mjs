@@ -113,6 +113,7 @@ import { medblocksClientCredentials } from '@authrail/medblocks';
 import { smartBackendServices, generateSigningKey } from '@authrail/smart';
 import { openTelemetry } from '@authrail/opentelemetry';
 import { createRedisTokenStore } from '@authrail/redis';
+import { createFileTokenStore, defaultTokenCacheDirectory } from '@authrail/node';
 import { registerAuthStrategy } from '@authrail/tsyringe';
 import { startSandbox, demoClients } from '@authrail/sandbox';
 
@@ -128,7 +129,8 @@ oktaClientCredentials({ issuer: sandbox.urls.okta.issuer, clientId: 'c', clientS
 medblocksClientCredentials({ baseUrl: sandbox.urls.medblocks.baseUrl, clientId: 'c', clientSecret: 's' });
 createAuthStrategy({ source: clientCredentials({ server: { issuer: 'https://a.example', tokenEndpoint: 'https://a.example/t' }, clientId: 'c', clientAuth: clientSecretPost('s') }), origins: ['https://a.example'] });
 const token: Token | undefined = undefined;
-void [api, ky, detach, token, createRedisTokenStore];
+const fileStore = createFileTokenStore({ directory: defaultTokenCacheDirectory(), passphrase: 'p' });
+void [api, ky, detach, token, createRedisTokenStore, fileStore];
 await sandbox.close();
 `,
   );
