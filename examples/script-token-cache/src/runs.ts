@@ -11,7 +11,8 @@ export function runScript(env: Record<string, string>, args: string[] = []): Pro
       process.execPath,
       ['--conditions=@authrail/source', '--import', import.meta.resolve('tsx'), SCRIPT, ...args],
       { env: { ...process.env, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout.trim())),
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout.trim()),
     ),
   );
 }

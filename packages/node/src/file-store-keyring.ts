@@ -15,7 +15,7 @@ const SALT_BYTES = 16;
 const PASSPHRASE_KID = 'passphrase';
 
 /** What a token file holds: a sealed value, and with a passphrase how its key was derived. */
-export interface FileBody {
+interface FileBody {
   v: 1;
   kdf?: { name: 'scrypt'; N: number; r: number; p: number; salt: string };
   kid: string;
@@ -53,7 +53,9 @@ function derive(passphrase: string, salt: string): Promise<TokenCipher> {
       32,
       { ...SCRYPT, maxmem: SCRYPT_MAXMEM },
       (error, key) =>
-        error ? reject(error) : resolve(createTokenCipher({ current: PASSPHRASE_KID, keys: { [PASSPHRASE_KID]: key } })),
+        error
+          ? reject(error)
+          : resolve(createTokenCipher({ current: PASSPHRASE_KID, keys: { [PASSPHRASE_KID]: key } })),
     ),
   );
 }

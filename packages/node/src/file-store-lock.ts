@@ -42,7 +42,9 @@ function running(pid: number): boolean {
 function parseHolder(text: string): Holder | undefined {
   try {
     const holder = JSON.parse(text) as Partial<Holder>;
-    return typeof holder.pid === 'number' && typeof holder.hostname === 'string' && typeof holder.id === 'string'
+    return typeof holder.pid === 'number' &&
+      typeof holder.hostname === 'string' &&
+      typeof holder.id === 'string'
       ? (holder as Holder)
       : undefined;
   } catch {

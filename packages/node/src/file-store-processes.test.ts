@@ -48,7 +48,11 @@ async function expireAccessToken(): Promise<void> {
   const { strategy } = script();
   const held = (await strategy.tokens.peek())!;
   await strategy.tokens.setToken(
-    createToken({ accessToken: held.accessToken, expiresAt: Date.now() - 1_000, refreshToken: held.refreshToken! }),
+    createToken({
+      accessToken: held.accessToken,
+      expiresAt: Date.now() - 1_000,
+      refreshToken: held.refreshToken!,
+    }),
   );
 }
 
@@ -60,7 +64,10 @@ interface Run {
 
 /** One run of the script in its own process; it must end by itself within 20 s. */
 function run(): Promise<Run> {
-  const child = spawnTs(CHILD, { args: ['run', sandbox.url], env: { AUTHRAIL_TEST_DIR: dir, AUTHRAIL_TEST_KEY: key } });
+  const child = spawnTs(CHILD, {
+    args: ['run', sandbox.url],
+    env: { AUTHRAIL_TEST_DIR: dir, AUTHRAIL_TEST_KEY: key },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -123,7 +130,10 @@ test('a run killed while it holds the lock (mid-refresh): the next run takes the
   await signIn();
   await expireAccessToken();
   sandbox.inject('medblocks-token', { type: 'hang' });
-  const killed = spawnTs(CHILD, { args: ['run', sandbox.url], env: { AUTHRAIL_TEST_DIR: dir, AUTHRAIL_TEST_KEY: key } });
+  const killed = spawnTs(CHILD, {
+    args: ['run', sandbox.url],
+    env: { AUTHRAIL_TEST_DIR: dir, AUTHRAIL_TEST_KEY: key },
+  });
   // It holds the lock and its refresh request is at the (hanging) token endpoint.
   await vi.waitFor(
     async () => {

@@ -27,7 +27,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function token(accessToken = `at-${randomBytes(12).toString('hex')}`, init: { refreshToken?: string } = {}): Token {
+function token(
+  accessToken = `at-${randomBytes(12).toString('hex')}`,
+  init: { refreshToken?: string } = {},
+): Token {
   return createToken({ accessToken, expiresIn: 3600, ...init });
 }
 
@@ -201,10 +204,15 @@ describe('writes', () => {
     const kept = token();
     await store.set(KEY, kept);
     expect((await store.get(KEY))?.accessToken).toBe(kept.accessToken);
-    expect(store.warnings).toEqual([expect.stringMatching(/could not write .* \(ENOTDIR\); the token is kept in this process only/)]);
+    expect(store.warnings).toEqual([
+      expect.stringMatching(/could not write .* \(ENOTDIR\); the token is kept in this process only/),
+    ]);
     // A token request still runs, without the lock.
     const fetched = token();
-    const got = await store.singleFlight!(KEY, () => Promise.resolve(fetched), { signal: never(), isUsable: () => false });
+    const got = await store.singleFlight!(KEY, () => Promise.resolve(fetched), {
+      signal: never(),
+      isUsable: () => false,
+    });
     expect(got).toBe(fetched);
   });
 });
@@ -231,9 +239,15 @@ describe('singleFlight in one process (two stores on one directory)', () => {
   });
 
   test('fetch gets the token stored when it took the lock (a refresh token rotated by another process)', async () => {
-    const stored = createToken({ accessToken: 'expired-at', expiresAt: Date.now() - 1, refreshToken: 'rt-current' });
+    const stored = createToken({
+      accessToken: 'expired-at',
+      expiresAt: Date.now() - 1,
+      refreshToken: 'rt-current',
+    });
     await open().set(KEY, stored);
-    const fetch = vi.fn((current: Token | undefined) => Promise.resolve(token(undefined, { refreshToken: `${current?.refreshToken}-next` })));
+    const fetch = vi.fn((current: Token | undefined) =>
+      Promise.resolve(token(undefined, { refreshToken: `${current?.refreshToken}-next` })),
+    );
     const got = await open().singleFlight!(KEY, fetch, { signal: never(), isUsable: () => false });
     expect(fetch.mock.calls[0]![0]?.refreshToken).toBe('rt-current');
     expect((await open().get(KEY))?.refreshToken).toBe(got.refreshToken);
@@ -241,11 +255,17 @@ describe('singleFlight in one process (two stores on one directory)', () => {
 
   test('abort while waiting: rejects with the reason, fetches nothing, leaves the holder its lock', async () => {
     const holder = open();
-    void holder.singleFlight!(KEY, () => new Promise<Token>(() => undefined), { signal: never(), isUsable: () => false });
+    void holder.singleFlight!(KEY, () => new Promise<Token>(() => undefined), {
+      signal: never(),
+      isUsable: () => false,
+    });
     await vi.waitFor(async () => expect((await files()).some((n) => n.endsWith('.lock'))).toBe(true));
     const controller = new AbortController();
     const fetch = vi.fn(() => Promise.resolve(token()));
-    const waiting = open({ pollMs: 10 }).singleFlight!(KEY, fetch, { signal: controller.signal, isUsable: () => true });
+    const waiting = open({ pollMs: 10 }).singleFlight!(KEY, fetch, {
+      signal: controller.signal,
+      isUsable: () => true,
+    });
     setTimeout(() => controller.abort(new Error('given up')), 100);
     await expect(waiting).rejects.toThrow('given up');
     expect(fetch).not.toHaveBeenCalled();
@@ -254,11 +274,19 @@ describe('singleFlight in one process (two stores on one directory)', () => {
 
   test('a fetch that fails releases the lock: the next one fetches', async () => {
     const store = open();
-    const failing = store.singleFlight!(KEY, () => Promise.reject(new Error('endpoint down')), { signal: never(), isUsable: () => false });
+    const failing = store.singleFlight!(KEY, () => Promise.reject(new Error('endpoint down')), {
+      signal: never(),
+      isUsable: () => false,
+    });
     await expect(failing).rejects.toThrow('endpoint down');
     expect(await files()).toEqual([]);
     const fetched = token();
-    expect(await store.singleFlight!(KEY, () => Promise.resolve(fetched), { signal: never(), isUsable: () => false })).toBe(fetched);
+    expect(
+      await store.singleFlight!(KEY, () => Promise.resolve(fetched), {
+        signal: never(),
+        isUsable: () => false,
+      }),
+    ).toBe(fetched);
   });
 });
 
@@ -276,10 +304,16 @@ describe('stale locks', () => {
     const dead = spawn(process.execPath, ['-e', '']);
     const pid = dead.pid!;
     await new Promise((resolve) => dead.once('exit', resolve));
-    await writeFile(lock, JSON.stringify({ pid, hostname: hostname(), at: new Date().toISOString(), id: 'dead' }));
+    await writeFile(
+      lock,
+      JSON.stringify({ pid, hostname: hostname(), at: new Date().toISOString(), id: 'dead' }),
+    );
     const fetched = token();
     const started = Date.now();
-    const got = await open({ leaseMs: 60_000 }).singleFlight!(KEY, () => Promise.resolve(fetched), { signal: never(), isUsable: () => false });
+    const got = await open({ leaseMs: 60_000 }).singleFlight!(KEY, () => Promise.resolve(fetched), {
+      signal: never(),
+      isUsable: () => false,
+    });
     expect(got).toBe(fetched);
     expect(Date.now() - started).toBeLessThan(5_000); // not the 60 s lease
     expect(existsSync(lock)).toBe(false);
@@ -287,10 +321,16 @@ describe('stale locks', () => {
 
   test('a lock from another host is waited for while renewed, and taken over once silent for leaseMs', async () => {
     const lock = await lockFile();
-    await writeFile(lock, JSON.stringify({ pid: 1, hostname: 'elsewhere.example', at: new Date().toISOString(), id: 'far' }));
+    await writeFile(
+      lock,
+      JSON.stringify({ pid: 1, hostname: 'elsewhere.example', at: new Date().toISOString(), id: 'far' }),
+    );
     const fetched = token();
     const fetch = vi.fn(() => Promise.resolve(fetched));
-    const waiting = open({ leaseMs: 60_000, pollMs: 10 }).singleFlight!(KEY, fetch, { signal: never(), isUsable: () => false });
+    const waiting = open({ leaseMs: 60_000, pollMs: 10 }).singleFlight!(KEY, fetch, {
+      signal: never(),
+      isUsable: () => false,
+    });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(fetch).not.toHaveBeenCalled();
     // Its holder fell silent two minutes ago.
@@ -303,10 +343,16 @@ describe('stale locks', () => {
     const holder = open({ leaseMs: 300 });
     const fetched = token();
     let release!: (t: Token) => void;
-    const one = holder.singleFlight!(KEY, () => new Promise<Token>((resolve) => (release = resolve)), { signal: never(), isUsable: () => false });
+    const one = holder.singleFlight!(KEY, () => new Promise<Token>((resolve) => (release = resolve)), {
+      signal: never(),
+      isUsable: () => false,
+    });
     await vi.waitFor(async () => expect((await files()).some((n) => n.endsWith('.lock'))).toBe(true));
     const fetch = vi.fn(() => Promise.resolve(token()));
-    const two = open({ leaseMs: 300, pollMs: 10 }).singleFlight!(KEY, fetch, { signal: never(), isUsable: () => true });
+    const two = open({ leaseMs: 300, pollMs: 10 }).singleFlight!(KEY, fetch, {
+      signal: never(),
+      isUsable: () => true,
+    });
     await new Promise((resolve) => setTimeout(resolve, 1_200)); // four leases
     expect(fetch).not.toHaveBeenCalled();
     release(fetched);
@@ -320,7 +366,12 @@ describe('stale locks', () => {
     const past = new Date(Date.now() - 120_000);
     await utimes(lock, past, past);
     const fetched = token();
-    expect(await open({ leaseMs: 1_000 }).singleFlight!(KEY, () => Promise.resolve(fetched), { signal: never(), isUsable: () => false })).toBe(fetched);
+    expect(
+      await open({ leaseMs: 1_000 }).singleFlight!(KEY, () => Promise.resolve(fetched), {
+        signal: never(),
+        isUsable: () => false,
+      }),
+    ).toBe(fetched);
   });
 });
 
@@ -360,11 +411,23 @@ describe('options', () => {
 describe('defaultTokenCacheDirectory', () => {
   test.each([
     [{ platform: 'linux', env: {}, home: '/home/ada' }, '/home/ada/.cache/authrail'],
-    [{ platform: 'linux', env: { XDG_CACHE_HOME: '/var/cache/ada' }, home: '/home/ada' }, '/var/cache/ada/authrail'],
-    [{ platform: 'linux', env: { XDG_CACHE_HOME: 'relative' }, home: '/home/ada' }, '/home/ada/.cache/authrail'],
+    [
+      { platform: 'linux', env: { XDG_CACHE_HOME: '/var/cache/ada' }, home: '/home/ada' },
+      '/var/cache/ada/authrail',
+    ],
+    [
+      { platform: 'linux', env: { XDG_CACHE_HOME: 'relative' }, home: '/home/ada' },
+      '/home/ada/.cache/authrail',
+    ],
     [{ platform: 'freebsd', env: {}, home: '/home/ada' }, '/home/ada/.cache/authrail'],
-    [{ platform: 'darwin', env: { XDG_CACHE_HOME: '/x' }, home: '/Users/ada' }, '/Users/ada/Library/Caches/authrail'],
-    [{ platform: 'win32', env: { LOCALAPPDATA: 'C:\\Users\\ada\\AppData\\Local' }, home: 'C:\\Users\\ada' }, 'C:\\Users\\ada\\AppData\\Local\\authrail'],
+    [
+      { platform: 'darwin', env: { XDG_CACHE_HOME: '/x' }, home: '/Users/ada' },
+      '/Users/ada/Library/Caches/authrail',
+    ],
+    [
+      { platform: 'win32', env: { LOCALAPPDATA: 'C:\\Users\\ada\\AppData\\Local' }, home: 'C:\\Users\\ada' },
+      'C:\\Users\\ada\\AppData\\Local\\authrail',
+    ],
     [{ platform: 'win32', env: {}, home: 'C:\\Users\\ada' }, 'C:\\Users\\ada\\AppData\\Local\\authrail'],
   ] as const)('%j → %s', (context, expected) => {
     expect(defaultTokenCacheDirectory(context)).toBe(expected);

@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
@@ -167,7 +167,9 @@ class FileStore {
     } catch (error) {
       // The token still serves this process; the next run signs in again.
       this.#held.set(key, { identity: '', token });
-      this.#say(`could not write ${this.fileOf(key)} (${codeOf(error) ?? 'error'}); the token is kept in this process only`);
+      this.#say(
+        `could not write ${this.fileOf(key)} (${codeOf(error) ?? 'error'}); the token is kept in this process only`,
+      );
     }
   }
 

@@ -20,9 +20,5 @@ export {
   type SealedValue,
   type TokenCipher,
 } from './encryption.js';
-export {
-  createFileTokenStore,
-  type FileTokenStore,
-  type FileTokenStoreOptions,
-} from './file-store.js';
+export { createFileTokenStore, type FileTokenStore, type FileTokenStoreOptions } from './file-store.js';
 export { defaultTokenCacheDirectory, type CacheDirectoryContext } from './file-store-paths.js';

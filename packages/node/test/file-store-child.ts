@@ -57,7 +57,10 @@ if (mode === 'run') {
   for (;;) {
     n += 1;
     // Tokens of varying length: a torn write would show as a short or mixed file.
-    await store.set('torn-key', createToken({ accessToken: `at-${n}-${'x'.repeat(n % 4096)}`, expiresIn: 3600 }));
+    await store.set(
+      'torn-key',
+      createToken({ accessToken: `at-${n}-${'x'.repeat(n % 4096)}`, expiresIn: 3600 }),
+    );
     if (n === 1) console.log('writing');
   }
 }

@@ -22,12 +22,7 @@ import {
   type TokenRecord,
   type TokenStore,
 } from '@authrail/core';
-import {
-  createTokenCipher,
-  isSealedValue,
-  type EncryptionOptions,
-  type TokenCipher,
-} from '@authrail/node';
+import { createTokenCipher, isSealedValue, type EncryptionOptions, type TokenCipher } from '@authrail/node';
 import { adaptClient, type NodeRedisClient, type StoreClient } from './client.js';
 
 /** What a {@link RedisStoreEvents} listener is told when the store stops or resumes sharing. */
