@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Where the file token store keeps its files when not told: the user's cache directory,
  * as each operating system names it.
