@@ -159,6 +159,21 @@ describe('delete', () => {
     expect(await files()).toEqual([]);
   });
 
+  test('a cached token is served synchronously (a stat, no read) until the file changes', async () => {
+    const store = open();
+    const first = token();
+    await store.set(KEY, first);
+    expect(store.get(KEY)).toBe(first); // not a promise: the request path does not wait
+    const read = open();
+    expect(await read.get(KEY)).toBeDefined();
+    expect(read.get(KEY)).not.toBeInstanceOf(Promise);
+    const second = token();
+    await open().set(KEY, second); // another process writes
+    const seen = store.get(KEY);
+    expect(seen).toBeInstanceOf(Promise);
+    expect((await seen)?.accessToken).toBe(second.accessToken);
+  });
+
   test("another process's sign-out is seen by a store that holds a copy", async () => {
     const here = open();
     await here.set(KEY, token());

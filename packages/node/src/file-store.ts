@@ -105,9 +105,12 @@ function settingsOf(options: FileTokenStoreOptions): Settings {
   };
 }
 
-/** Which file is there: a write replaces the file (a new inode), so this changes with every write. */
+/**
+ * Which file is there: a write replaces the file (a new inode), so this changes with every
+ * write. Not ctime: the rename that puts a written file in place changes it.
+ */
 function identityOf(stats: Stats): string {
-  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`;
 }
 
 /** A token as this process last read or wrote it, and the file it came from. */
