@@ -39,6 +39,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('examples/token-exchange-gateway'),
   project('examples/workload-identity'),
   project('examples/fleet-redis', { testTimeout: 60_000, hookTimeout: 60_000 }),
+  project('examples/script-token-cache', { testTimeout: 60_000 }),
   project('examples/tsyringe-service', { setupFiles: ['reflect-metadata'] }),
   project('examples/spa-medblocks-pkce', { testTimeout: 60_000, hookTimeout: 60_000 }),
   project('scripts'),

@@ -114,6 +114,7 @@ import { medblocksClientCredentials } from '@authrail/medblocks';
 import { smartBackendServices, generateSigningKey } from '@authrail/smart';
 import { openTelemetry } from '@authrail/opentelemetry';
 import { createRedisTokenStore } from '@authrail/redis';
+import { createFileTokenStore, defaultTokenCacheDirectory } from '@authrail/node';
 import { registerAuthStrategy } from '@authrail/tsyringe';
 import { startSandbox, demoClients } from '@authrail/sandbox';
 
@@ -133,7 +134,8 @@ clientCredentials({ server: { issuer: 'https://a.example', discovery: true }, cl
 createAuthFetch(strategy, { fetch: tls });
 await tls.close();
 const token: Token | undefined = undefined;
-void [api, ky, detach, token, createRedisTokenStore];
+const fileStore = createFileTokenStore({ directory: defaultTokenCacheDirectory(), passphrase: 'p' });
+void [api, ky, detach, token, createRedisTokenStore, fileStore];
 await sandbox.close();
 `,
   );

@@ -15,7 +15,8 @@
  * @packageDocumentation
  */
 export { type NodeRedisClient } from './client.js';
-export { type EncryptionOptions } from './encryption.js';
+// Its home is @authrail/node (the file store shares it); re-exported for this package's users.
+export { type EncryptionOptions } from '@authrail/node';
 export {
   createRedisTokenStore,
   type RedisStoreEvent,

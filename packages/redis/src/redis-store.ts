@@ -22,8 +22,8 @@ import {
   type TokenRecord,
   type TokenStore,
 } from '@authrail/core';
+import { createTokenCipher, isSealedValue, type EncryptionOptions, type TokenCipher } from '@authrail/node';
 import { adaptClient, type NodeRedisClient, type StoreClient } from './client.js';
-import { createCipher, type Cipher, type EncryptionOptions, type Sealed } from './encryption.js';
 
 /** What a {@link RedisStoreEvents} listener is told when the store stops or resumes sharing. */
 export interface RedisStoreEvent {
@@ -156,7 +156,7 @@ class Timeout extends Error {
 interface Settings {
   client: StoreClient;
   prefix: string;
-  cipher: Cipher | undefined;
+  cipher: TokenCipher | undefined;
   leaseMs: number;
   commandTimeoutMs: number;
   pollMs: number;
@@ -200,7 +200,7 @@ function settingsOf(options: RedisTokenStoreOptions): Settings {
   return {
     client,
     prefix,
-    cipher: createCipher(options.encryption),
+    cipher: options.encryption === undefined ? undefined : createTokenCipher(options.encryption),
     leaseMs: positive(options.leaseMs, 'leaseMs', DEFAULTS.leaseMs),
     commandTimeoutMs: positive(options.commandTimeoutMs, 'commandTimeoutMs', DEFAULTS.commandTimeoutMs),
     pollMs: positive(options.pollMs, 'pollMs', DEFAULTS.pollMs),
@@ -311,11 +311,8 @@ class TokenCodec {
     try {
       let json: string | undefined = payload;
       if (cipher) {
-        const sealed = JSON.parse(payload) as Partial<Sealed>;
-        json =
-          typeof sealed.kid === 'string' && typeof sealed.iv === 'string' && typeof sealed.ct === 'string'
-            ? cipher.open(sealed as Sealed, key)
-            : undefined;
+        const sealed: unknown = JSON.parse(payload);
+        json = isSealedValue(sealed) ? cipher.open(sealed, key) : undefined;
       }
       const record = json === undefined ? undefined : (JSON.parse(json) as Partial<TokenRecord>);
       if (record === undefined || typeof record.accessToken !== 'string') {
