@@ -19,6 +19,7 @@ const PEERS = [
   'axios@1.21.1',
   'ky@2.1.0',
   'ioredis@5',
+  'undici@7',
   'tsyringe@4.10.0',
   'reflect-metadata@0.2.2',
   '@opentelemetry/api@1.9.0',

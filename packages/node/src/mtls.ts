@@ -1,6 +1,7 @@
 // A fetch that carries a client certificate (mutual TLS, RFC 8705) through an undici
 // Agent, and moves to a new Agent when the certificate or key is rotated.
-import { Agent } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent } from 'undici';
 import { ConfigError, checkOptions } from '@authrail/core';
 import {
   ClientCertificateError,
@@ -117,7 +118,7 @@ function checkMtlsOptions(options: MtlsFetchOptions) {
  * The connection pools of one mTLS fetch: the current one, and those replaced by a newer
  * certificate that still carry requests.
  */
-function poolsFor(settings: ReturnType<typeof checkMtlsOptions>) {
+function poolsFor(settings: ReturnType<typeof checkMtlsOptions>, AgentClass: typeof Agent) {
   const { recheckMs } = settings;
   let active: Pool | undefined;
   const retiring = new Set<Pool>();
@@ -159,7 +160,7 @@ function poolsFor(settings: ReturnType<typeof checkMtlsOptions>) {
     if (closed) throw closedError();
     if (previous?.material.fingerprint === material.fingerprint) return previous;
     const { cert, key, ca } = material;
-    const agent = new Agent({
+    const agent = new AgentClass({
       connect: {
         cert,
         key,
@@ -202,6 +203,20 @@ function poolsFor(settings: ReturnType<typeof checkMtlsOptions>) {
 }
 
 /**
+ * undici's `Agent`, from the undici the application installed: an optional peer, so that
+ * the file store's users (and `@authrail/redis`, which shares its encryption) install none.
+ */
+function undiciAgent(): typeof Agent {
+  try {
+    return (createRequire(import.meta.url)('undici') as { Agent: typeof Agent }).Agent;
+  } catch {
+    throw new ConfigError('needs undici: install it beside @authrail/node (npm install undici)', {
+      option: 'createMtlsFetch',
+    });
+  }
+}
+
+/**
  * Creates a `fetch` that presents a client certificate (mutual TLS): an undici `Agent`
  * with `connect: { cert, key, ca }`, given to the global `fetch` as its `dispatcher`.
  *
@@ -236,7 +251,7 @@ function poolsFor(settings: ReturnType<typeof checkMtlsOptions>) {
  * @see https://www.rfc-editor.org/rfc/rfc8705
  */
 export function createMtlsFetch(options: MtlsFetchOptions): MtlsFetch {
-  const pools = poolsFor(checkMtlsOptions(options));
+  const pools = poolsFor(checkMtlsOptions(options), undiciAgent());
   const mtlsFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const current = await pools.pool(false);
     current.inflight += 1;
