@@ -1,7 +1,10 @@
 // Runs against the embedded sandbox unless DEVICE_ISSUER, DEVICE_CLIENT_ID and
 // DEVICE_FHIR_BASE_URL point at a real server. On the sandbox, open the printed page and
 // approve as demo / demo; with --approve (or DEVICE_CLI_APPROVE=1) the sandbox approves by
-// itself, so the example runs unattended. Ctrl-C cancels the sign-in at once.
+// itself, so the example runs unattended. Ctrl-C cancels the sign-in at once. With
+// AUTHRAIL_CACHE_PASSPHRASE set, the sign-in is kept in an encrypted file (in
+// AUTHRAIL_CACHE_DIR, default ~/.cache/authrail on Linux): the next run asks nobody.
+import { createFileTokenStore } from '@authrail/node';
 import { demoClients, startSandbox } from '@authrail/sandbox';
 import { listPatients, type DeviceCliConfig } from './patients.js';
 
@@ -23,6 +26,12 @@ const config: DeviceCliConfig = real
       scope: 'openid offline_access user/*.read',
     };
 
+const store = env.AUTHRAIL_CACHE_PASSPHRASE
+  ? createFileTokenStore({
+      passphrase: env.AUTHRAIL_CACHE_PASSPHRASE,
+      ...(env.AUTHRAIL_CACHE_DIR ? { directory: env.AUTHRAIL_CACHE_DIR } : {}),
+    })
+  : undefined;
 const cancel = new AbortController();
 process.once('SIGINT', () => cancel.abort(new Error('cancelled (Ctrl-C)')));
 try {
@@ -31,6 +40,7 @@ try {
   );
   const names = await listPatients(config, {
     signal: cancel.signal,
+    ...(store ? { store } : {}),
     onPrompt: (prompt) => {
       const where = prompt.verificationUriComplete ?? prompt.verificationUri;
       console.error(`To sign in, open ${where} and check the code ${prompt.userCode}.`);

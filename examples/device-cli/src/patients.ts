@@ -1,7 +1,7 @@
 // A researcher's script: signs in as the person running it with the device flow (RFC 8628),
 // then reads FHIR through the fetch adapter. The person is asked once; later tokens come
-// from the refresh token.
-import { createAuthStrategy, type AuthEvents } from '@authrail/core';
+// from the refresh token, and with a file store later runs ask nobody.
+import { createAuthStrategy, type AuthEvents, type TokenStore } from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
 import { deviceAuthorization, type DevicePrompt } from '@authrail/oauth2';
 
@@ -26,7 +26,13 @@ interface Bundle {
  */
 export async function listPatients(
   config: DeviceCliConfig,
-  options: { onPrompt?: (prompt: DevicePrompt) => void; signal?: AbortSignal; on?: AuthEvents } = {},
+  options: {
+    onPrompt?: (prompt: DevicePrompt) => void;
+    signal?: AbortSignal;
+    on?: AuthEvents;
+    /** Where the sign-in is kept: `@authrail/node`'s file store keeps it between runs. Default: memory. */
+    store?: TokenStore;
+  } = {},
 ): Promise<string[]> {
   const strategy = createAuthStrategy({
     source: deviceAuthorization({
@@ -37,6 +43,7 @@ export async function listPatients(
     }),
     origins: [new URL(config.fhirBaseUrl).origin],
     ...(options.on ? { on: options.on } : {}),
+    ...(options.store ? { store: options.store } : {}),
   });
   const api = createAuthFetch(strategy);
   const response = await api(`${config.fhirBaseUrl}/Patient?_count=10`, {
