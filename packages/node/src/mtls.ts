@@ -114,6 +114,17 @@ function checkMtlsOptions(options: MtlsFetchOptions) {
   };
 }
 
+/** An undici Agent whose connections present the material's certificate. */
+function agentFor(
+  AgentClass: typeof Agent,
+  { cert, key, ca }: Material,
+  passphrase: string | undefined,
+): Agent {
+  return new AgentClass({
+    connect: { cert, key, ...(ca ? { ca } : {}), ...(passphrase ? { passphrase } : {}) },
+  });
+}
+
 /**
  * The connection pools of one mTLS fetch: the current one, and those replaced by a newer
  * certificate that still carry requests.
@@ -159,15 +170,7 @@ function poolsFor(settings: ReturnType<typeof checkMtlsOptions>, AgentClass: typ
     stale = false;
     if (closed) throw closedError();
     if (previous?.material.fingerprint === material.fingerprint) return previous;
-    const { cert, key, ca } = material;
-    const agent = new AgentClass({
-      connect: {
-        cert,
-        key,
-        ...(ca ? { ca } : {}),
-        ...(settings.passphrase ? { passphrase: settings.passphrase } : {}),
-      },
-    });
+    const agent = agentFor(AgentClass, material, settings.passphrase);
     active = { agent, material, inflight: 0, retired: false };
     if (previous) retire(previous);
     return active;

@@ -115,7 +115,37 @@ export interface OidcProviderOptions {
  * consent form).
  */
 export async function startOidcProvider(options: OidcProviderOptions): Promise<OidcProviderHandle> {
-  const { tls } = options;
+  const { server, mtlsServer, issuer, mtlsBase, close } = await listeners(options.tls);
+  const signing = options.resourceServers ? rsaSigningKey() : undefined;
+  const Provider = await loadProvider();
+  const provider = new Provider(issuer, providerConfiguration(options, mtlsBase, signing?.private));
+  const device = deviceFlowLevers(provider, options.deviceInterval);
+  const { errors } = await import('oidc-provider');
+  if (options.tokenExchange) registerTokenExchange(provider, options.resourceServers ?? {}, errors);
+  if (options.jwtBearer)
+    registerJwtBearer(provider, options.resourceServers ?? {}, errors, options.jwtBearer);
+  const { requests, record } = requestRecorder(issuer, provider.callback());
+  server.on('request', record);
+  mtlsServer?.on('request', record);
+  return {
+    issuer,
+    ...(mtlsBase ? { mtlsBase } : {}),
+    ...(signing ? { jwks: { keys: [signing.public] } } : {}),
+    requests,
+    tokenRequests: () => requests.filter((r) => r.path === '/token'),
+    devicePolls: () =>
+      requests.filter((r) => r.path === '/token' && r.form.get('grant_type') === DEVICE_CODE_GRANT),
+    ...device,
+    mintAccessToken: (accountId, clientId) => mintAccessToken(provider, accountId, clientId),
+    close,
+  };
+}
+
+/**
+ * The listeners on 127.0.0.1: http, or with `tls` https plus a second https listener that
+ * asks for client certificates (the mTLS aliases).
+ */
+async function listeners(tls: OidcProviderOptions['tls']) {
   const server: Server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }) : createServer();
   // rejectUnauthorized false: a self-signed client certificate must get through the
   // handshake; oidc-provider decides (certificateAuthorized, the registered x5c).
@@ -132,13 +162,28 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     return `${tls ? 'https' : 'http'}://127.0.0.1:${(s.address() as AddressInfo).port}`;
   };
+  const stop = (s: Server) =>
+    new Promise<void>((resolve) => {
+      s.closeAllConnections();
+      s.close(() => resolve());
+    });
   const issuer = await listen(server);
   const mtlsBase = mtlsServer ? await listen(mtlsServer) : undefined;
-  const signing = options.resourceServers ? rsaSigningKey() : undefined;
-  const Provider = await loadProvider();
-  const provider = new Provider(issuer, {
+  const close = async () => {
+    await Promise.all([server, ...(mtlsServer ? [mtlsServer] : [])].map(stop));
+  };
+  return { server, mtlsServer, issuer, mtlsBase, close };
+}
+
+/** oidc-provider's configuration for the options: what every test server has, and what the options add. */
+function providerConfiguration(
+  options: OidcProviderOptions,
+  mtlsBase: string | undefined,
+  signingKey: JsonWebKey | undefined,
+): Configuration {
+  return {
     clients: options.clients,
-    ...(signing ? { jwks: { keys: [signing.private] } } : {}),
+    ...(signingKey ? { jwks: { keys: [signingKey] } } : {}),
     ...(mtlsBase ? mutualTlsConfiguration(mtlsBase) : {}),
     features: {
       ...(mtlsBase ? { mTLS: mutualTlsFeature() } : {}),
@@ -176,13 +221,14 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       (token as { gty?: string }).gty === 'token-exchange'
         ? { act: { sub: (ctx.state as { actor?: string }).actor ?? token.clientId } }
         : undefined,
-  });
-  const device = deviceFlowLevers(provider, options.deviceInterval);
-  const { errors } = await import('oidc-provider');
-  if (options.tokenExchange) registerTokenExchange(provider, options.resourceServers ?? {}, errors);
-  if (options.jwtBearer)
-    registerJwtBearer(provider, options.resourceServers ?? {}, errors, options.jwtBearer);
-  const callback = provider.callback();
+  };
+}
+
+/** Hands every request to `callback`, recording it (headers and body) as it goes. */
+function requestRecorder(
+  issuer: string,
+  callback: ReturnType<InstanceType<typeof ProviderClass>['callback']>,
+): { requests: OidcRequest[]; record: (req: IncomingMessage, res: ServerResponse) => void } {
   const requests: OidcRequest[] = [];
   const record = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -192,7 +238,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       if (chunk) chunks.push(Buffer.from(chunk as Uint8Array));
       return push(chunk, encoding);
     };
-    const record: OidcRequest = {
+    const recorded: OidcRequest = {
       method: req.method ?? 'GET',
       path: new URL(req.url ?? '/', issuer).pathname,
       headers: req.headers,
@@ -200,49 +246,36 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       form: new URLSearchParams(),
       time: Date.now(),
     };
-    requests.push(record);
+    requests.push(recorded);
     req.on('end', () => {
-      record.body = Buffer.concat(chunks);
+      recorded.body = Buffer.concat(chunks);
       if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
-        record.form = new URLSearchParams(record.body.toString());
+        recorded.form = new URLSearchParams(recorded.body.toString());
       }
     });
     void callback(req, res);
   };
-  server.on('request', record);
-  mtlsServer?.on('request', record);
-  const stop = (s: Server) =>
-    new Promise<void>((resolve) => {
-      s.closeAllConnections();
-      s.close(() => resolve());
-    });
-  return {
-    issuer,
-    ...(mtlsBase ? { mtlsBase } : {}),
-    ...(signing ? { jwks: { keys: [signing.public] } } : {}),
-    requests,
-    tokenRequests: () => requests.filter((r) => r.path === '/token'),
-    devicePolls: () =>
-      requests.filter((r) => r.path === '/token' && r.form.get('grant_type') === DEVICE_CODE_GRANT),
-    ...device,
-    async mintAccessToken(accountId, clientId) {
-      const grant = new provider.Grant({ accountId, clientId });
-      grant.addOIDCScope('openid');
-      const grantId = await grant.save();
-      const client = await provider.Client.find(clientId);
-      if (!client) throw new Error(`no client ${clientId}`);
-      return new provider.AccessToken({
-        accountId,
-        client,
-        grantId,
-        gty: 'authorization_code',
-        scope: 'openid',
-      }).save();
-    },
-    close: async () => {
-      await Promise.all([server, ...(mtlsServer ? [mtlsServer] : [])].map(stop));
-    },
-  };
+  return { requests, record };
+}
+
+/** An opaque access token for `accountId` to `clientId`, as a sign-in would issue (a subject token to exchange). */
+async function mintAccessToken(
+  provider: InstanceType<typeof ProviderClass>,
+  accountId: string,
+  clientId: string,
+): Promise<string> {
+  const grant = new provider.Grant({ accountId, clientId });
+  grant.addOIDCScope('openid');
+  const grantId = await grant.save();
+  const client = await provider.Client.find(clientId);
+  if (!client) throw new Error(`no client ${clientId}`);
+  return new provider.AccessToken({
+    accountId,
+    client,
+    grantId,
+    gty: 'authorization_code',
+    scope: 'openid',
+  }).save();
 }
 
 /** An RS256 key pair as JWKs: JWT access tokens are signed with it, a resource server checks them. */

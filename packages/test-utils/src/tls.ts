@@ -51,23 +51,15 @@ export function createTestPki(): TestPki {
     const cert = readFileSync(certFile, 'utf8');
     return { cert, key: readFileSync(keyFile, 'utf8'), certFile, keyFile, thumbprint: thumbprintOf(cert) };
   };
-  openssl(
-    'req',
-    '-x509',
-    ...ec,
-    '-days',
-    '2',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-subj',
-    '/CN=Authrail Test CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  );
+  const selfSigned = (name: string, subject = `/CN=${name}`, extensions: string[] = []) => {
+    const out = ['-keyout', `${name}.key`, '-out', `${name}.crt`, '-subj', subject];
+    openssl('req', '-x509', ...ec, '-days', '2', ...out, ...extensions);
+    return load(name);
+  };
+  const ca = selfSigned('ca', '/CN=Authrail Test CA', [
+    ...['-addext', 'basicConstraints=critical,CA:TRUE'],
+    ...['-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+  ]);
   const signed = (name: string, subject: string, extensions: string) => {
     openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
     writeFileSync(join(dir, `${name}.ext`), extensions);
@@ -90,26 +82,10 @@ export function createTestPki(): TestPki {
     );
     return load(name);
   };
-  const selfSigned = (name: string) => {
-    openssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-days',
-      '2',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
-      '-subj',
-      `/CN=${name}`,
-    );
-    return load(name);
-  };
   const client = `subjectAltName=DNS:${CLIENT_SAN}\nextendedKeyUsage=clientAuth\n`;
   return {
     dir,
-    ca: load('ca'),
+    ca,
     server: signed(
       'server',
       '/CN=127.0.0.1',
