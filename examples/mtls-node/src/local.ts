@@ -1,48 +1,35 @@
-// The example's local run: oidc-provider over TLS on 127.0.0.1 with RFC 8705 on (its
-// mTLS listener published as mtls_endpoint_aliases), an API that checks certificate-bound
-// tokens, and a throwaway PKI made with openssl. The client certificate is renewed on
-// disk half way through.
+// The example's local run: the sandbox in TLS mode with mutual TLS on, Okta knowing this
+// service as a tls_client_auth client, its CTRP API checking certificate-bound tokens,
+// and a throwaway PKI made with openssl. The client certificate is renewed on disk half
+// way through.
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLIENT_SAN, createTestPki, startBoundResourceServer, startOidcProvider } from '@authrail/test-utils';
+import { startSandbox } from '@authrail/sandbox';
+import { CLIENT_SAN, createTestPki } from '@authrail/test-utils';
 import { mtlsApi } from './mtls-api.js';
 
-const RESOURCE = 'https://orders.example.test/';
+const CLIENT_ID = 'ctrp-mtls-service';
+const SUMMARY = '/ctrp/accrual-services/trials/nci/NCI-2024-00001/sites/po/1234';
 
 /** What the local run saw, for its test. */
 export interface LocalRun {
-  /** The thumbprint the API saw on each answered call, before and after the renewal. */
+  /** The client certificate the API saw on each call it answered 200, before and after the renewal. */
   thumbprints: string[];
   /** The client certificate's thumbprint before and after. */
   certificates: [string, string];
-  /** Token requests the server received (2: one per certificate). */
+  /** Token requests the sandbox received (2: one per certificate). */
   tokenRequests: number;
   /** The API's answers in order: 200, then the old token refused once, then 200. */
-  apiAnswers: string[];
+  apiAnswers: number[];
 }
 
 export async function runLocal(log: (line: string) => void): Promise<LocalRun> {
   const pki = createTestPki();
-  const provider = await startOidcProvider({
+  const sandbox = await startSandbox({
     tls: { key: pki.server.key, cert: pki.server.cert, ca: pki.ca.cert },
-    resourceServers: { [RESOURCE]: { scope: 'orders:read' } },
     clients: [
-      {
-        client_id: 'orders-service',
-        token_endpoint_auth_method: 'tls_client_auth',
-        tls_client_auth_san_dns: CLIENT_SAN,
-        tls_client_certificate_bound_access_tokens: true,
-        grant_types: ['client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-      },
+      { service: 'okta', clientId: CLIENT_ID, tlsClientAuthSanDns: CLIENT_SAN, scopes: ['ctrp.read'] },
     ],
-  });
-  const orders = await startBoundResourceServer({
-    tls: pki.server,
-    jwks: provider.jwks!,
-    issuer: provider.issuer,
-    audience: RESOURCE,
   });
   // The files a deployment mounts (a Kubernetes secret, cert-manager's output).
   const certFile = join(pki.dir, 'tls.crt');
@@ -50,23 +37,22 @@ export async function runLocal(log: (line: string) => void): Promise<LocalRun> {
   copyFileSync(pki.client.certFile, certFile);
   copyFileSync(pki.client.keyFile, keyFile);
   const { api, tls } = mtlsApi({
-    issuer: provider.issuer,
-    clientId: 'orders-service',
+    issuer: sandbox.urls.okta.issuer,
+    clientId: CLIENT_ID,
     method: 'tls_client_auth',
     cert: certFile,
     key: keyFile,
     ca: pki.ca.certFile,
-    apiOrigin: orders.url,
-    resource: RESOURCE,
+    apiOrigin: sandbox.url,
+    scope: 'ctrp.read',
     recheckMs: 0, // read the files' stat before every request, so the renewal shows at once
   });
   try {
-    const thumbprints: string[] = [];
     const call = async () => {
-      const response = await api(`${orders.url}/orders`);
-      const body = (await response.json()) as { thumbprint: string };
-      thumbprints.push(body.thumbprint);
-      log(`GET /orders → ${response.status}, over the certificate ${body.thumbprint}`);
+      const response = await api(`${sandbox.url}${SUMMARY}`);
+      await response.text();
+      const seen = sandbox.resourceRequests().at(-1)?.clientCertificate;
+      log(`GET accrual summary → ${response.status}, over the certificate ${seen}`);
     };
     const before = (await tls.certificate()).thumbprint;
     log(`client certificate ${before} (${CLIENT_SAN})`);
@@ -76,18 +62,18 @@ export async function runLocal(log: (line: string) => void): Promise<LocalRun> {
     const after = (await tls.certificate()).thumbprint;
     log(`renewed on disk: ${after}`);
     await call();
-    const apiAnswers = orders.seen.map((s) => s.reason);
+    const answered = sandbox.resourceRequests();
+    const apiAnswers = answered.map((r) => r.status);
     log(`the API answered: ${apiAnswers.join(', ')}`);
     return {
-      thumbprints,
+      thumbprints: answered.filter((r) => r.status === 200).map((r) => r.clientCertificate ?? ''),
       certificates: [before, after],
-      tokenRequests: provider.tokenRequests().length,
+      tokenRequests: sandbox.tokenRequests({ clientId: CLIENT_ID }).length,
       apiAnswers,
     };
   } finally {
     await tls.close();
-    await orders.close();
-    await provider.close();
+    await sandbox.close();
     pki.remove();
   }
 }

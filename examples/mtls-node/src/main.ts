@@ -1,5 +1,5 @@
-// Mutual TLS (RFC 8705): runs locally (oidc-provider over TLS, made up here) unless
-// MTLS_ISSUER is set; then against your authorization server and API.
+// Mutual TLS (RFC 8705): runs against the sandbox in TLS mode (with a PKI made up here)
+// unless MTLS_ISSUER is set; then against your authorization server and API.
 import { runLocal } from './local.js';
 import { mtlsApi } from './mtls-api.js';
 
@@ -15,6 +15,7 @@ if (env.MTLS_ISSUER) {
     ...(env.MTLS_CA ? { ca: env.MTLS_CA } : {}),
     apiOrigin: new URL(env.MTLS_API_URL ?? '').origin,
     ...(env.MTLS_RESOURCE ? { resource: env.MTLS_RESOURCE } : {}),
+    ...(env.MTLS_SCOPE ? { scope: env.MTLS_SCOPE } : {}),
   });
   try {
     console.log(`client certificate ${(await tls.certificate()).thumbprint}`);

@@ -20,6 +20,8 @@ export interface MtlsApiOptions {
   apiOrigin: string;
   /** The RFC 8707 resource the token is for, when the server wants one. */
   resource?: string;
+  /** The scope to ask for, when the server wants one (Okta does). */
+  scope?: string;
   /** How long a read of the files is trusted, ms. */
   recheckMs?: number;
 }
@@ -44,6 +46,7 @@ export function mtlsApi(options: MtlsApiOptions): MtlsApi {
       clientId: options.clientId,
       clientAuth: options.method === 'tls_client_auth' ? tlsClientAuth() : selfSignedTlsClientAuth(),
       ...(options.resource ? { resource: options.resource } : {}),
+      ...(options.scope ? { scope: options.scope } : {}),
       fetch: tls,
     }),
     origins: [options.apiOrigin],

@@ -1,4 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { demoClients, resolveClients, resolveLifetimes } from './clients.js';
 import { applyFault, FAULT_TYPES, type HangRegistry } from './faults.js';
@@ -15,6 +22,7 @@ import { dispatch, echoBody, RESOURCE_ROUTES, routeOf, ROUTES, TOKEN_ROUTE_SERVI
 import { CTRP_PREFIX } from './services/ctrp.js';
 import { deviceDecisions, type DeviceSettings } from './services/device.js';
 import { MEDBLOCKS_DEVICE_PATH, MEDBLOCKS_PREFIX, MEDBLOCKS_VERIFY_PATH } from './services/medblocks.js';
+import { peerCertificate } from './services/mtls.js';
 import { MSK_FHIR_PATH, MSK_TOKEN_PATH } from './services/msk.js';
 import { OKTA_AUTH_SERVER } from './services/okta.js';
 import { SMART_AUTHORIZE_PATH, SMART_FHIR_PATH, SMART_TOKEN_PATH } from './services/smart.js';
@@ -35,7 +43,7 @@ import type { Fault, RecordedRequest, SandboxOptions, SandboxRoute, TokenFilter 
  * ```
  */
 export interface Sandbox {
-  /** `http://127.0.0.1:PORT` of the main listener. */
+  /** `http://127.0.0.1:PORT` of the main listener (`https://` with `SandboxOptions.tls`). */
   readonly url: string;
   /** Where each emulated service answers. */
   readonly urls: {
@@ -166,7 +174,7 @@ export interface Sandbox {
 
 type Listener = RecordedRequest['listener'];
 
-function listen(server: Server, port: number): Promise<number> {
+function listen(server: Server | TlsServer, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
@@ -176,7 +184,7 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+function closeServer(server: Server | TlsServer): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
     server.close(() => resolve());
@@ -195,6 +203,42 @@ function resolveDevice(device: SandboxOptions['device']): DeviceSettings {
     intervalSeconds: seconds(device?.intervalSeconds, 'intervalSeconds', 5),
     expiresInSeconds: seconds(device?.expiresInSeconds, 'expiresInSeconds', 600),
   };
+}
+
+/** Checks `SandboxOptions.tls`: PEM text or bytes for `key` and `cert` (and `ca`), nothing else. */
+function resolveTls(tls: SandboxOptions['tls']): SandboxOptions['tls'] {
+  if (tls === undefined) return undefined;
+  if (typeof tls !== 'object' || tls === null)
+    throw new TypeError('tls: must be an object { key, cert, ca? }');
+  const pem = (value: unknown) => typeof value === 'string' || Buffer.isBuffer(value);
+  for (const name of Object.keys(tls))
+    if (!['key', 'cert', 'ca'].includes(name)) throw new TypeError(`tls.${name}: unknown option`);
+  if (!pem(tls.key)) throw new TypeError('tls.key: must be a PEM string or Buffer');
+  if (!pem(tls.cert)) throw new TypeError('tls.cert: must be a PEM string or Buffer');
+  if (tls.ca !== undefined && !pem(tls.ca)) throw new TypeError('tls.ca: must be a PEM string or Buffer');
+  return tls;
+}
+
+/**
+ * An http server, or with `tls` an https one. With `tls.ca` and `askCertificate`, it asks
+ * for a client certificate but lets a connection without one (or with an untrusted one)
+ * through: the routes decide, as RFC 8705 servers that also serve other clients do.
+ */
+function serverOf(
+  tls: SandboxOptions['tls'],
+  askCertificate: boolean,
+  onRequest: RequestListener,
+): Server | TlsServer {
+  if (!tls) return createServer(onRequest);
+  const mutual = askCertificate && tls.ca !== undefined;
+  return createTlsServer(
+    {
+      key: tls.key,
+      cert: tls.cert,
+      ...(mutual ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
+    },
+    onRequest,
+  );
 }
 
 function headersOf(req: IncomingMessage): Record<string, string> {
@@ -228,6 +272,7 @@ function headersOf(req: IncomingMessage): Record<string, string> {
  * ```
  */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const tls = resolveTls(options.tls);
   const state = new SandboxState(
     resolveClients(options.clients),
     options.users ?? [{ ...demoClients.user }],
@@ -235,6 +280,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     options.dpopNonces === true,
     resolveDevice(options.device),
   );
+  state.mtls = tls?.ca !== undefined;
   const hung: HangRegistry = new Set();
   const sockets = new Set<Socket>();
   let baseUrl = '';
@@ -253,6 +299,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       status: 0,
       time: Date.now(),
     };
+    const certificate = peerCertificate(req);
+    if (certificate) record.clientCertificate = certificate.thumbprint;
     state.requests.push(record);
     // A CORS preflight is browser machinery, not a hit on the route: it gets no route (nor faults).
     const route = listener === 'main' && url && req.method !== 'OPTIONS' ? routeOf(url.pathname) : undefined;
@@ -292,7 +340,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
 
   const makeServer = (listener: Listener) => {
-    const server = createServer((req, res) => {
+    const server = serverOf(tls, listener === 'main', (req, res) => {
       handle(listener, req, res).catch(() => {
         if (!res.headersSent && !res.destroyed) {
           res.writeHead(500, { 'Content-Type': 'application/json' });
@@ -322,7 +370,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await closeServer(main);
     throw error;
   }
-  baseUrl = `http://127.0.0.1:${port}`;
+  const scheme = tls ? 'https' : 'http';
+  baseUrl = `${scheme}://127.0.0.1:${port}`;
   const issuer = `${baseUrl}/oauth2/${OKTA_AUTH_SERVER}`;
   const medblocks = `${baseUrl}${MEDBLOCKS_PREFIX}`;
   let closing: Promise<void> | undefined;
@@ -354,7 +403,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       },
       echo: `${baseUrl}/echo`,
       redirect: `${baseUrl}/redirect`,
-      elsewhere: `http://127.0.0.1:${otherPort}`,
+      elsewhere: `${scheme}://127.0.0.1:${otherPort}`,
     },
     get requests() {
       return state.requests;

@@ -31,6 +31,8 @@ export interface IssuedToken {
   patient?: string;
   /** Token exchange (RFC 8693): whose token it is, the subject of the token it was exchanged for. */
   subject?: string;
+  /** Mutual TLS (RFC 8705 §3): its `cnf["x5t#S256"]`, the thumbprint of the only client certificate it works over. */
+  x5t?: string;
 }
 
 /** A pending authorization code (Medblocks code flow): single use, bound to all of this. */
@@ -93,6 +95,8 @@ export class SandboxState {
   readonly smart = smartMemory();
   /** DPoP proof ids seen and the nonce proofs must carry. */
   readonly dpop;
+  /** TLS mode with a client CA: mutual TLS (RFC 8705) is on. */
+  mtls = false;
 
   constructor(
     clients: SandboxClient[],

@@ -227,6 +227,12 @@ export interface SandboxClient {
   };
   /** SMART: where the client publishes its JWKS; read on each token request. */
   jwksUrl?: string;
+  /**
+   * Okta, in TLS mode with `tls.ca`: the client authenticates with `tls_client_auth`
+   * (RFC 8705 §2.1) instead of a secret. Its certificate must chain to `tls.ca` and carry
+   * this DNS subject alternative name; its tokens are bound to that certificate.
+   */
+  tlsClientAuthSanDns?: string;
 }
 
 /**
@@ -274,6 +280,21 @@ export interface SandboxOptions {
     intervalSeconds?: number;
     /** How long a code lives, seconds. Default 600. */
     expiresInSeconds?: number;
+  };
+  /**
+   * Serve https instead of http, on both listeners, with this server certificate (for
+   * 127.0.0.1). With `ca`, mutual TLS (RFC 8705) too: the sandbox asks every connection
+   * for a client certificate (optional: clients without one still work), Okta accepts
+   * `tls_client_auth` clients (see `SandboxClient.tlsClientAuthSanDns`), and their tokens
+   * work only over the certificate they were issued to. Default: plain http.
+   */
+  tls?: {
+    /** The server's private key, PEM. */
+    key: string | Buffer;
+    /** The server's certificate for 127.0.0.1, PEM. */
+    cert: string | Buffer;
+    /** The CA client certificates must chain to, PEM: turns mutual TLS on. */
+    ca?: string | Buffer;
   };
   /** Users of the Medblocks sign-in page. Default `demo` / `demo`. */
   users?: {
@@ -328,9 +349,13 @@ export interface RecordedRequest {
     /** Neither a Basic header nor a `client_secret` (e.g. a public client). */
     | 'none'
     /** A signed client assertion (`client_assertion`, RFC 7523). */
-    | 'private_key_jwt';
+    | 'private_key_jwt'
+    /** The client certificate of the connection (RFC 8705 §2.1), in TLS mode. */
+    | 'tls_client_auth';
   /** Token routes: the `grant_type` sent. */
   grantType?: string;
+  /** TLS mode: the thumbprint (SHA-256 of the DER, base64url) of the client certificate the connection presented. */
+  clientCertificate?: string;
   /** When it arrived, epoch ms. */
   time: number;
 }

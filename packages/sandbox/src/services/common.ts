@@ -11,6 +11,7 @@ import {
 import type { IssuedToken, SandboxState } from '../state.js';
 import type { SandboxService } from '../types.js';
 import { checkProof, nonceHeader } from './dpop.js';
+import { peerCertificate, schemeOf } from './mtls.js';
 
 /**
  * The RFC 6750 §3 401: with no usable credentials the challenge is a bare `Bearer` (no
@@ -79,7 +80,7 @@ export function authenticate(
       challenge(ex, 'The access token is not DPoP-bound: send it as Bearer', 'DPoP');
       return undefined;
     }
-    const htu = `http://${ex.req.headers.host ?? '127.0.0.1'}${ex.url.pathname}`;
+    const htu = `${schemeOf(ex.req)}://${ex.req.headers.host ?? '127.0.0.1'}${ex.url.pathname}`;
     const proof = checkProof(ex, state.dpop, htu, presented.token);
     if ('error' in proof) {
       challenge(ex, proof.description, 'DPoP', proof.error, nonce);
@@ -97,6 +98,11 @@ export function authenticate(
     }
     // RFC 9449 §8.2: the current nonce on every response, so clients stay in step.
     for (const [name, value] of Object.entries(nonce)) ex.res.setHeader(name, value);
+  }
+  // RFC 8705 §3: a certificate-bound token works only over the certificate it was issued to.
+  if (token.x5t !== undefined && peerCertificate(ex.req)?.thumbprint !== token.x5t) {
+    challenge(ex, 'The access token is bound to another client certificate', scheme);
+    return undefined;
   }
   if (!services.includes(token.service)) {
     challenge(ex, 'The access token was issued for another service');

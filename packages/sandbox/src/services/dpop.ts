@@ -4,6 +4,7 @@
 import { createHash, createPublicKey, verify, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import type { Exchange } from '../http.js';
 import { randomToken } from '../state.js';
+import { schemeOf } from './mtls.js';
 
 /** Proof algorithms the sandbox accepts, with how node:crypto verifies each. */
 const ALGORITHMS: Record<string, { hash: string | null; ec?: boolean; pss?: boolean }> = {
@@ -137,6 +138,10 @@ export function tokenRequestBinding(
   memory: DPoPMemory,
 ): { jkt?: string } | { error: string; description: string } {
   if (ex.req.headers.dpop === undefined) return {};
-  const proof = checkProof(ex, memory, `http://${ex.req.headers.host ?? '127.0.0.1'}${ex.url.pathname}`);
+  const proof = checkProof(
+    ex,
+    memory,
+    `${schemeOf(ex.req)}://${ex.req.headers.host ?? '127.0.0.1'}${ex.url.pathname}`,
+  );
   return 'error' in proof ? proof : { jkt: proof.jkt };
 }

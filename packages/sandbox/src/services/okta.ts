@@ -3,8 +3,10 @@
 // that do not exist.
 import { methodNotAllowed, sendJson, type Exchange } from '../http.js';
 import { randomToken, type SandboxState } from '../state.js';
-import { badGrant, readTokenRequest, tokenResponse } from './common.js';
+import type { SandboxClient } from '../types.js';
+import { badGrant, readTokenRequest, tokenResponse, type TokenRequest } from './common.js';
 import { nonceHeader, tokenRequestBinding } from './dpop.js';
+import { tlsClientAuthOf } from './mtls.js';
 
 /** RFC 8693 token exchange: Okta's On-Behalf-Of flow for a service calling an API as its caller. */
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -51,7 +53,12 @@ export function oktaRoute(ex: Exchange, state: SandboxState, baseUrl: string): b
     sendJson(ex, 200, {
       issuer,
       token_endpoint: `${issuer}/v1/token`,
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      token_endpoint_auth_methods_supported: [
+        'client_secret_basic',
+        'client_secret_post',
+        ...(state.mtls ? ['tls_client_auth'] : []),
+      ],
+      ...(state.mtls ? { tls_client_certificate_bound_access_tokens: true } : {}),
       grant_types_supported: ['client_credentials', TOKEN_EXCHANGE],
       response_types_supported: ['code', 'token'],
       scopes_supported: [
@@ -66,17 +73,41 @@ export function oktaRoute(ex: Exchange, state: SandboxState, baseUrl: string): b
   return true;
 }
 
+/**
+ * Authenticates the client of a token request: by its secret, or for a `tls_client_auth`
+ * client (mTLS on) by the certificate of the connection. Returns the client and the
+ * thumbprint its token is bound to; otherwise answers 401 `invalid_client`.
+ */
+function oktaClient(
+  ex: Exchange,
+  state: SandboxState,
+  request: TokenRequest,
+): { client: SandboxClient; x5t?: string } | undefined {
+  const refuse = (description: string) => {
+    sendJson(ex, 401, { error: 'invalid_client', error_description: description });
+    return undefined;
+  };
+  const generic = 'Client authentication failed. Either the client or the client credentials are invalid.';
+  const client = state.client('okta', request.clientId);
+  if (client?.tlsClientAuthSanDns !== undefined && state.mtls) {
+    // RFC 8705 §2: the certificate is the credential; a secret beside it is not one.
+    if (request.clientSecret) return refuse(generic);
+    const auth = tlsClientAuthOf(ex, client.tlsClientAuthSanDns);
+    if ('refused' in auth) return refuse(auth.refused);
+    ex.record.clientAuth = 'tls_client_auth';
+    return { client, x5t: auth.thumbprint };
+  }
+  if (!client || !request.clientSecret || client.clientSecret !== request.clientSecret)
+    return refuse(generic);
+  return { client };
+}
+
 function oktaToken(ex: Exchange, state: SandboxState): void {
   const request = readTokenRequest(ex);
   if (!request) return;
-  const client = state.client('okta', request.clientId);
-  if (!client || !request.clientSecret || client.clientSecret !== request.clientSecret) {
-    return sendJson(ex, 401, {
-      error: 'invalid_client',
-      error_description:
-        'Client authentication failed. Either the client or the client credentials are invalid.',
-    });
-  }
+  const authenticated = oktaClient(ex, state, request);
+  if (!authenticated) return;
+  const { client, x5t } = authenticated;
   if (request.grantType !== 'client_credentials' && request.grantType !== TOKEN_EXCHANGE)
     return badGrant(ex, request.grantType, ['client_credentials', TOKEN_EXCHANGE]);
   const scope = checkedScope(ex, request.form.get('scope'), client.scopes ?? []);
@@ -93,6 +124,7 @@ function oktaToken(ex: Exchange, state: SandboxState): void {
     return sendJson(ex, 400, { error: binding.error, error_description: binding.description }, nonce);
   const { accessToken, expiresIn } = state.issue('okta', client.clientId, scope, binding.jkt);
   if (subject !== undefined) state.tokens.get(accessToken)!.subject = subject;
+  if (x5t !== undefined) state.tokens.get(accessToken)!.x5t = x5t;
   tokenResponse(
     ex,
     {
