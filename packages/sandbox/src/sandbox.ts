@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { demoClients, resolveClients, resolveLifetimes } from './clients.js';
+import { demoClients, resolveClients, resolveIssuers, resolveLifetimes } from './clients.js';
 import { applyFault, FAULT_TYPES, type HangRegistry } from './faults.js';
 import {
   parseTarget,
@@ -234,6 +234,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     resolveLifetimes(options.tokenLifetimeSeconds),
     options.dpopNonces === true,
     resolveDevice(options.device),
+    resolveIssuers(options.trustedIssuers),
   );
   const hung: HangRegistry = new Set();
   const sockets = new Set<Socket>();
