@@ -12,6 +12,11 @@ const workload = demoClients.oktaWorkload.clientId;
 // A second issuer, registered at start: RS256, as Kubernetes signs, trusted for any subject.
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const CI_ISSUER = 'https://ci.sandbox.invalid';
+const ciKey: JsonWebKey & { kid: string } = {
+  ...rsa.publicKey.export({ format: 'jwk' }),
+  kid: 'ci-1',
+  alg: 'RS256',
+};
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -19,7 +24,7 @@ beforeAll(async () => {
     trustedIssuers: [
       {
         issuer: CI_ISSUER,
-        jwks: { keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'ci-1', alg: 'RS256' }] },
+        jwks: { keys: [ciKey] },
       },
     ],
   });
