@@ -105,6 +105,7 @@ MSK APIM      token  ${urls.mskApim.tokenEndpoint}
 Okta (CTRP)   issuer ${urls.okta.issuer}
               token  ${urls.okta.tokenEndpoint}
               client ${demoClients.okta.clientId} / ${demoClients.okta.clientSecret}, scopes ${demoClients.okta.scopes.join(' ')}
+              workload ${demoClients.oktaWorkload.clientId} (no secret: JWT bearer grant with a JWT of ${demoClients.workloadIssuer.issuer}, key in demoClients)
 CTRP          API    ${urls.ctrp.baseUrl}/accrual-services/trials/{idType}/{trialId}/sites/po/{poId}
 Medblocks     base   ${urls.medblocks.baseUrl}
               token  ${urls.medblocks.tokenEndpoint}

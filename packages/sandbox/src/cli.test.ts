@@ -33,6 +33,7 @@ describe('runCli', () => {
       expect(out).toContain(url);
     }
     expect(out).toContain('msk-demo-client / msk-demo-secret');
+    expect(out).toContain('workload ctrp-demo-workload (no secret: JWT bearer grant');
     expect(out).toContain('ctrp-demo-client / ctrp-demo-secret');
     expect(out).toContain('medblocks-demo-backend / medblocks-demo-secret');
     expect(out).toContain('medblocks-demo-spa');

@@ -1,5 +1,5 @@
 // The demo clients every sandbox knows, and the resolution of sandbox options.
-import type { SandboxClient, SandboxOptions, SandboxService } from './types.js';
+import type { SandboxClient, SandboxOptions, SandboxService, SandboxTrustedIssuer } from './types.js';
 
 /**
  * The demo clients every sandbox knows (and the demo user of the Medblocks sign-in
@@ -38,6 +38,42 @@ export const demoClients = {
     clientSecret: 'ctrp-demo-secret',
     /** Scopes it may request. */
     scopes: ['ctrp.accrual', 'ctrp.read'],
+  },
+  /**
+   * An Okta service app with no secret, for the JWT bearer grant (RFC 7523 §2.1): its
+   * credential is a JWT the {@link demoClients.workloadIssuer} signed.
+   */
+  oktaWorkload: {
+    /** Client id. */
+    clientId: 'ctrp-demo-workload',
+    /** Scopes it may request. */
+    scopes: ['ctrp.read'],
+  },
+  /**
+   * The issuer the sandbox's Okta server trusts for JWT bearer grants: a stand-in for a
+   * Kubernetes cluster's service-account issuer. Its ES256 key pair is a fake of the
+   * local sandbox: the private JWK is here so examples can sign assertions as kubelet would.
+   */
+  workloadIssuer: {
+    /** The `iss` of its JWTs. */
+    issuer: 'https://kubernetes.sandbox.invalid',
+    /** The `sub` it is trusted for, a service account's. */
+    subject: 'system:serviceaccount:ctrp:accrual-sync',
+    /** The key id of its signing key. */
+    kid: 'workload-demo-es256',
+    /** Its private key as a JWK (ES256, P-256; fake, local only). Import with `crypto.subtle.importKey('jwk', …)`. */
+    privateJwk: {
+      /** Key type. */
+      kty: 'EC',
+      /** Curve. */
+      crv: 'P-256',
+      /** Public x coordinate. */
+      x: '-3NMtNig3o1z2z_yY5QRwB_vSuEW1a4_XPCDBtbTFsI',
+      /** Public y coordinate. */
+      y: 'yJHB9x1yY6nLoqTir7Zl3avbyIHX6mcgGooS0R_nAvo',
+      /** The private part (fake, local only). */
+      d: 'uk7-f4DQNJsN7c_AzFL2v9zK2JMfh8dcNAIRAcsh6ak',
+    },
   },
   /** The Medblocks backend client (client credentials). */
   medblocksBackend: {
@@ -119,6 +155,7 @@ export const demoClients = {
 const DEMO_CLIENTS: SandboxClient[] = [
   { service: 'mskApim', ...demoClients.mskApim, researchStudies: [...demoClients.mskApim.researchStudies] },
   { service: 'okta', ...demoClients.okta, scopes: [...demoClients.okta.scopes] },
+  { service: 'okta', ...demoClients.oktaWorkload, scopes: [...demoClients.oktaWorkload.scopes] },
   { service: 'medblocks', ...demoClients.medblocksBackend },
   { service: 'medblocks', ...demoClients.medblocksSpa },
   { service: 'medblocks', ...demoClients.medblocksCli },
@@ -141,8 +178,33 @@ const DEMO_CLIENTS: SandboxClient[] = [
 function publicJwk(
   jwk: { kty: string; crv: string; x: string; y: string },
   kid: string,
+  alg = 'ES384',
 ): JsonWebKey & { kid: string } {
-  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, kid, alg: 'ES384', use: 'sig' };
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, kid, alg, use: 'sig' };
+}
+
+/** The demo workload issuer as the Okta server trusts it. */
+const DEMO_ISSUER: SandboxTrustedIssuer = {
+  issuer: demoClients.workloadIssuer.issuer,
+  jwks: { keys: [publicJwk(demoClients.workloadIssuer.privateJwk, demoClients.workloadIssuer.kid, 'ES256')] },
+  subjects: [demoClients.workloadIssuer.subject],
+};
+
+/** The demo issuer, with `extra` added (an `extra` issuer replaces one with the same `issuer`). */
+export function resolveIssuers(
+  extra: readonly SandboxTrustedIssuer[] = [],
+): Map<string, SandboxTrustedIssuer> {
+  const issuers = new Map([[DEMO_ISSUER.issuer, DEMO_ISSUER]]);
+  for (const trusted of extra) {
+    if (!trusted || typeof trusted.issuer !== 'string' || !trusted.issuer)
+      throw new TypeError('trustedIssuers: every issuer needs an issuer');
+    if (!Array.isArray(trusted.jwks?.keys))
+      throw new TypeError(`trustedIssuers: ${trusted.issuer} needs a jwks with keys`);
+    if (trusted.subjects !== undefined && !Array.isArray(trusted.subjects))
+      throw new TypeError(`trustedIssuers: ${trusted.issuer}'s subjects must be an array`);
+    issuers.set(trusted.issuer, trusted);
+  }
+  return issuers;
 }
 
 /** SMART's access token lifetime unless one is given: SMART servers issue short tokens. */

@@ -27,5 +27,6 @@ export type {
   SandboxOptions,
   SandboxRoute,
   SandboxService,
+  SandboxTrustedIssuer,
   TokenFilter,
 } from './types.js';

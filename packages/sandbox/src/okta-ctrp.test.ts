@@ -178,8 +178,12 @@ describe('Okta token endpoint', () => {
       expect(await json(res)).toMatchObject({
         issuer: sb.urls.okta.issuer,
         token_endpoint: sb.urls.okta.tokenEndpoint,
-        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-        grant_types_supported: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+        grant_types_supported: [
+          'client_credentials',
+          'urn:ietf:params:oauth:grant-type:token-exchange',
+          'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        ],
       });
     },
   );

@@ -7,7 +7,7 @@ import {
 } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { demoClients, resolveClients, resolveLifetimes } from './clients.js';
+import { demoClients, resolveClients, resolveIssuers, resolveLifetimes } from './clients.js';
 import { applyFault, FAULT_TYPES, type HangRegistry } from './faults.js';
 import {
   parseTarget,
@@ -279,6 +279,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     resolveLifetimes(options.tokenLifetimeSeconds),
     options.dpopNonces === true,
     resolveDevice(options.device),
+    resolveIssuers(options.trustedIssuers),
   );
   state.mtls = tls?.ca !== undefined;
   const hung: HangRegistry = new Set();

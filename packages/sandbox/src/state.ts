@@ -5,6 +5,7 @@ import type {
   SandboxClient,
   SandboxRoute,
   SandboxService,
+  SandboxTrustedIssuer,
   TokenFilter,
 } from './types.js';
 import { dpopMemory } from './services/dpop.js';
@@ -104,6 +105,8 @@ export class SandboxState {
     readonly lifetimes: Record<SandboxService, number>,
     requireDPoPNonce = false,
     readonly deviceSettings: DeviceSettings = { intervalSeconds: 5, expiresInSeconds: 600 },
+    /** Issuers Okta's JWT bearer grant trusts, by `iss`. */
+    readonly trustedIssuers: ReadonlyMap<string, SandboxTrustedIssuer> = new Map(),
   ) {
     this.dpop = dpopMemory(requireDPoPNonce);
     for (const client of clients) this.clients.set(client.clientId, client);

@@ -236,6 +236,33 @@ export interface SandboxClient {
 }
 
 /**
+ * An issuer whose signed JWTs the sandbox's Okta server takes as JWT bearer grants
+ * (RFC 7523 §2.1, `urn:ietf:params:oauth:grant-type:jwt-bearer`): a Kubernetes
+ * cluster's service-account issuer, a CI provider's OIDC issuer. In
+ * `SandboxOptions.trustedIssuers`; {@link demoClients}' `workloadIssuer` is trusted always.
+ *
+ * @example
+ * ```ts
+ * const sandbox = await startSandbox({
+ *   trustedIssuers: [
+ *     { issuer: 'https://token.actions.githubusercontent.com', jwks: { keys: [publicJwk] }, subjects: ['repo:acme/orders:ref:refs/heads/main'] },
+ *   ],
+ * });
+ * ```
+ */
+export interface SandboxTrustedIssuer {
+  /** The `iss` its JWTs carry, compared exactly. */
+  issuer: string;
+  /** Its public keys (a JWKS), each with its `kid`: RS256, RS384, ES256 or ES384. */
+  jwks: {
+    /** The public keys, each with its `kid`. */
+    keys: JsonWebKey[];
+  };
+  /** The `sub` values taken from it (as a federated credential names one). Default: any. */
+  subjects?: string[];
+}
+
+/**
  * Options of `startSandbox`. Every field is optional.
  *
  * @example
@@ -296,6 +323,11 @@ export interface SandboxOptions {
     /** The CA client certificates must chain to, PEM: turns mutual TLS on. */
     ca?: string | Buffer;
   };
+  /**
+   * Issuers the Okta server trusts for the JWT bearer grant (RFC 7523 §2.1), besides the
+   * demo `workloadIssuer`. A later entry with the same `issuer` replaces.
+   */
+  trustedIssuers?: SandboxTrustedIssuer[];
   /** Users of the Medblocks sign-in page. Default `demo` / `demo`. */
   users?: {
     /** Sign-in name. */
@@ -338,7 +370,11 @@ export interface RecordedRequest {
   status: number;
   /** The client the request was for (token routes), or whose token it carried (resource routes). */
   clientId?: string;
-  /** Resource routes, with a token from token exchange (RFC 8693): whose behalf it acts on. */
+  /**
+   * Resource routes, with a token from token exchange (RFC 8693) or a JWT bearer grant
+   * (RFC 7523): whose behalf it acts on. Token routes, for a JWT bearer grant: the
+   * assertion's `sub`, once its signature verified.
+   */
   subject?: string;
   /** Token routes: the client authentication the request really used. */
   clientAuth?:

@@ -1,16 +1,26 @@
 // Okta custom authorization server: /oauth2/{authServerId}/v1/token with Basic or post
-// client auth; errors in the OAuth shape, and Okta's own errorCode shape for resources
-// that do not exist.
+// client auth, token exchange (RFC 8693) and the JWT bearer grant (RFC 7523 §2.1) for
+// workloads federated from a trusted issuer; errors in the OAuth shape, and Okta's own
+// errorCode shape for resources that do not exist.
+import type { JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import { methodNotAllowed, sendJson, type Exchange } from '../http.js';
 import { randomToken, type SandboxState } from '../state.js';
 import type { SandboxClient } from '../types.js';
 import { badGrant, readTokenRequest, tokenResponse, type TokenRequest } from './common.js';
 import { nonceHeader, tokenRequestBinding } from './dpop.js';
 import { tlsClientAuthOf } from './mtls.js';
+import { parseJws, signatureRefusal } from './jwt.js';
 
 /** RFC 8693 token exchange: Okta's On-Behalf-Of flow for a service calling an API as its caller. */
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+/** RFC 7523 §2.1: a JWT a trusted issuer signed, traded for a token (workload identity federation). */
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const GRANTS = ['client_credentials', TOKEN_EXCHANGE, JWT_BEARER];
+/** What the JWT bearer grant verifies signatures with (Kubernetes signs RS256; CI providers RS256 or ES256). */
+const ASSERTION_ALGORITHMS = ['RS256', 'RS384', 'ES256', 'ES384'];
+/** Clock skew forgiven on exp, nbf and iat, seconds. */
+const SKEW_SECONDS = 5;
 
 /** The one authorization server id the sandbox knows, as in `/oauth2/default`. */
 export const OKTA_AUTH_SERVER = 'default';
@@ -53,13 +63,15 @@ export function oktaRoute(ex: Exchange, state: SandboxState, baseUrl: string): b
     sendJson(ex, 200, {
       issuer,
       token_endpoint: `${issuer}/v1/token`,
+      // none: a workload with no secret, whose credential is its JWT bearer assertion.
       token_endpoint_auth_methods_supported: [
         'client_secret_basic',
         'client_secret_post',
+        'none',
         ...(state.mtls ? ['tls_client_auth'] : []),
       ],
       ...(state.mtls ? { tls_client_certificate_bound_access_tokens: true } : {}),
-      grant_types_supported: ['client_credentials', TOKEN_EXCHANGE],
+      grant_types_supported: GRANTS,
       response_types_supported: ['code', 'token'],
       scopes_supported: [
         ...new Set(
@@ -69,7 +81,7 @@ export function oktaRoute(ex: Exchange, state: SandboxState, baseUrl: string): b
     });
     return true;
   }
-  oktaToken(ex, state);
+  oktaToken(ex, state, issuer);
   return true;
 }
 
@@ -97,25 +109,33 @@ function oktaClient(
     ex.record.clientAuth = 'tls_client_auth';
     return { client, x5t: auth.thumbprint };
   }
-  if (!client || !request.clientSecret || client.clientSecret !== request.clientSecret)
-    return refuse(generic);
+  // A client with no secret is a workload whose credential is the JWT bearer assertion.
+  const authenticated =
+    client?.clientSecret === undefined
+      ? request.grantType === JWT_BEARER && !request.clientSecret
+      : request.clientSecret === client.clientSecret;
+  if (!client || !authenticated) return refuse(generic);
   return { client };
 }
 
-function oktaToken(ex: Exchange, state: SandboxState): void {
+function oktaToken(ex: Exchange, state: SandboxState, issuer: string): void {
   const request = readTokenRequest(ex);
   if (!request) return;
   const authenticated = oktaClient(ex, state, request);
   if (!authenticated) return;
   const { client, x5t } = authenticated;
-  if (request.grantType !== 'client_credentials' && request.grantType !== TOKEN_EXCHANGE)
-    return badGrant(ex, request.grantType, ['client_credentials', TOKEN_EXCHANGE]);
+  if (!GRANTS.includes(request.grantType)) return badGrant(ex, request.grantType, GRANTS);
   const scope = checkedScope(ex, request.form.get('scope'), client.scopes ?? []);
   if (scope === undefined) return;
   let subject: string | undefined;
   if (request.grantType === TOKEN_EXCHANGE) {
     subject = exchangedSubject(ex, state, request.form);
     if (subject === undefined) return;
+  }
+  if (request.grantType === JWT_BEARER) {
+    const checked = bearerSubject(state, request.form.get('assertion'), [`${issuer}/v1/token`, issuer]);
+    if ('refused' in checked) return sendJson(ex, 400, checked.refused);
+    subject = ex.record.subject = checked.subject;
   }
   // Okta binds tokens to a DPoP key when the request carries a proof.
   const binding = tokenRequestBinding(ex, state.dpop);
@@ -132,7 +152,7 @@ function oktaToken(ex: Exchange, state: SandboxState): void {
       expires_in: expiresIn,
       access_token: accessToken,
       scope,
-      ...(subject === undefined ? {} : { issued_token_type: ACCESS_TOKEN_TYPE }),
+      ...(request.grantType === TOKEN_EXCHANGE ? { issued_token_type: ACCESS_TOKEN_TYPE } : {}),
     },
     nonce,
   );
@@ -182,4 +202,53 @@ function exchangedSubject(ex: Exchange, state: SandboxState, form: URLSearchPara
   if (!issued || issued.service !== 'okta' || issued.revoked || Date.now() >= issued.expiresAt)
     return fail('invalid_grant', "The 'subject_token' is invalid.");
   return issued.subject ?? issued.clientId;
+}
+
+type OAuthError = { error: string; error_description: string };
+
+/**
+ * RFC 7523 §3 as a federating server checks a JWT bearer assertion: a trusted `iss`, a
+ * signature by one of its keys, a `sub` it is trusted for, `aud` this server (its token
+ * endpoint or issuer), `exp` ahead, `nbf` and `iat` not ahead. Returns the subject, or the
+ * 400 to answer. A `jti` is not single use: a projected service-account token is sent
+ * again until kubelet rotates it, and federating servers (Entra ID, Google STS) take it again.
+ */
+function bearerSubject(
+  state: SandboxState,
+  assertion: string | null,
+  audiences: readonly string[],
+): { subject: string } | { refused: OAuthError } {
+  const refuse = (description: string, error = 'invalid_grant') => ({
+    refused: { error, error_description: description },
+  });
+  if (!assertion)
+    return refuse("The request is missing a required parameter: 'assertion'.", 'invalid_request');
+  const jws = parseJws(assertion);
+  if (!jws) return refuse("The 'assertion' is not a JWT.");
+  const { claims } = jws;
+  const trusted = typeof claims.iss === 'string' ? state.trustedIssuers.get(claims.iss) : undefined;
+  if (!trusted) return refuse(`The assertion's issuer is not trusted: ${String(claims.iss)}`);
+  const refusal = signatureRefusal(
+    jws,
+    trusted.jwks.keys as NodeJsonWebKey[],
+    ASSERTION_ALGORITHMS,
+    'The assertion',
+  );
+  if (refusal) return refuse(refusal);
+  const subject = claims.sub;
+  if (typeof subject !== 'string' || !subject) return refuse("The assertion has no 'sub'.");
+  if (trusted.subjects && !trusted.subjects.includes(subject))
+    return refuse(`The issuer is not trusted for the subject ${subject}`);
+  const aud: unknown[] = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!aud.some((a) => typeof a === 'string' && audiences.includes(a)))
+    return refuse(`The assertion's 'aud' must be ${audiences.join(' or ')}`);
+  const now = Math.floor(Date.now() / 1000);
+  const { exp, nbf, iat } = claims;
+  if (typeof exp !== 'number') return refuse("The assertion has no 'exp'.");
+  if (exp <= now - SKEW_SECONDS) return refuse('The assertion has expired.');
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + SKEW_SECONDS))
+    return refuse('The assertion is not valid yet (nbf).');
+  if (iat !== undefined && (typeof iat !== 'number' || iat > now + SKEW_SECONDS))
+    return refuse('The assertion was issued in the future (iat).');
+  return { subject };
 }

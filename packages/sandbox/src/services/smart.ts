@@ -5,18 +5,12 @@
 // clients with PKCE, confidential symmetric ones with `client_secret_basic`, confidential
 // asymmetric ones with assertions); a FHIR API that checks scopes and binds a launch's
 // tokens to its patient; and bulk data `$export` (kick-off, status polls, ndjson files).
-import {
-  createPublicKey,
-  generateKeyPairSync,
-  sign,
-  verify,
-  type JsonWebKey as NodeJsonWebKey,
-  type KeyObject,
-} from 'node:crypto';
+import { generateKeyPairSync, sign, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import { basicCredentials, sendJson, send, type Exchange } from '../http.js';
 import { randomToken, type IssuedToken, type SandboxState } from '../state.js';
 import { authorize, codeFlowGrant, type CodeFlow } from './code-flow.js';
 import { checkProof, nonceHeader, tokenRequestBinding } from './dpop.js';
+import { parseJws, signatureRefusal } from './jwt.js';
 import type { SandboxClient } from '../types.js';
 import {
   authenticate,
@@ -42,7 +36,7 @@ const CONFIGURATION_PATH = `${SMART_FHIR_PATH}/.well-known/smart-configuration`;
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** The algorithms SMART Backend Services require servers to support. */
-const ALGORITHMS = new Set(['RS384', 'ES384']);
+const ALGORITHMS = ['RS384', 'ES384'];
 /** SMART: `exp` no more than five minutes in the future. A little clock skew is forgiven. */
 const MAX_ASSERTION_SECONDS = 300;
 const SKEW_SECONDS = 5;
@@ -80,18 +74,6 @@ function invalidClient(ex: Exchange, description: string): void {
   sendJson(ex, 401, { error: 'invalid_client', error_description: description });
 }
 
-function decodePart(part: string | undefined): Record<string, unknown> | undefined {
-  if (!part) return undefined;
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The client's public keys: registered, or read from its JWKS URL on each token request. */
 async function keysOf(client: SandboxClient): Promise<NodeJsonWebKey[] | string> {
   if (client.jwks) return client.jwks.keys as NodeJsonWebKey[];
@@ -116,14 +98,9 @@ async function checkAssertion(
   assertion: string,
   tokenUrl: string,
 ): Promise<{ clientId: string } | { refused: string }> {
-  const parts = assertion.split('.');
-  const header = decodePart(parts[0]);
-  const claims = decodePart(parts[1]);
-  if (parts.length !== 3 || !header || !claims) return { refused: 'The client assertion is not a JWT' };
-  const alg = header.alg;
-  if (typeof alg !== 'string' || !ALGORITHMS.has(alg))
-    return { refused: `The client assertion's alg must be RS384 or ES384, not ${String(alg)}` };
-  if (typeof header.kid !== 'string' || !header.kid) return { refused: 'The client assertion has no kid' };
+  const jws = parseJws(assertion);
+  if (!jws) return { refused: 'The client assertion is not a JWT' };
+  const { claims } = jws;
   const clientId = claims.iss;
   if (typeof clientId !== 'string' || claims.sub !== clientId)
     return { refused: 'The client assertion needs iss and sub, both the client_id' };
@@ -131,20 +108,8 @@ async function checkAssertion(
   if (!client) return { refused: `Unknown client ${clientId}` };
   const keys = await keysOf(client);
   if (typeof keys === 'string') return { refused: keys };
-  const jwk = keys.find((k) => k.kid === header.kid);
-  if (!jwk) return { refused: `No registered key has kid ${header.kid}` };
-  if ((alg === 'ES384') !== (jwk.kty === 'EC') || (jwk.alg !== undefined && jwk.alg !== alg))
-    return { refused: `The key ${header.kid} is not an ${alg} key` };
-  let valid = false;
-  try {
-    const key = createPublicKey({ key: jwk, format: 'jwk' });
-    const data = Buffer.from(`${parts[0]}.${parts[1]}`);
-    const signature = Buffer.from(parts[2]!, 'base64url');
-    valid = verify('sha384', data, alg === 'ES384' ? { key, dsaEncoding: 'ieee-p1363' } : key, signature);
-  } catch {
-    valid = false;
-  }
-  if (!valid) return { refused: 'The client assertion signature does not verify' };
+  const refusal = signatureRefusal(jws, keys, ALGORITHMS, 'The client assertion');
+  if (refusal) return { refused: refusal };
   if (claims.aud !== tokenUrl) return { refused: `The client assertion's aud must be ${tokenUrl}` };
   const now = Math.floor(Date.now() / 1000);
   const exp = claims.exp;
@@ -282,7 +247,7 @@ function configuration(ex: Exchange, state: SandboxState, baseUrl: string): void
     issuer: `${baseUrl}${SMART_PREFIX}/auth`,
     token_endpoint: `${baseUrl}${SMART_TOKEN_PATH}`,
     token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_basic', 'none'],
-    token_endpoint_auth_signing_alg_values_supported: [...ALGORITHMS],
+    token_endpoint_auth_signing_alg_values_supported: ALGORITHMS,
     grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
     authorization_endpoint: `${baseUrl}${SMART_AUTHORIZE_PATH}`,
     jwks_uri: `${baseUrl}${SMART_PREFIX}/auth/jwks`,
