@@ -80,7 +80,11 @@ describe('TLS mode without a client CA', () => {
       ca: pki.ca.cert,
     });
     const body = JSON.parse(metadata.body) as Record<string, unknown>;
-    expect(body.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post']);
+    expect(body.token_endpoint_auth_methods_supported).toEqual([
+      'client_secret_basic',
+      'client_secret_post',
+      'none',
+    ]);
     expect(body).not.toHaveProperty('tls_client_certificate_bound_access_tokens');
   });
 });
@@ -154,7 +158,12 @@ describe('mutual TLS: Okta tls_client_auth and certificate-bound tokens', () => 
       ca: pki.ca.cert,
     });
     expect(JSON.parse(metadata.body)).toMatchObject({
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'tls_client_auth'],
+      token_endpoint_auth_methods_supported: [
+        'client_secret_basic',
+        'client_secret_post',
+        'none',
+        'tls_client_auth',
+      ],
       tls_client_certificate_bound_access_tokens: true,
     });
   });
