@@ -1,20 +1,16 @@
 import * as client from 'openid-client';
 import { ConfigError, checkOptions, type TokenSource } from '@authrail/core';
-import type { MapError } from './errors.js';
-import { checkClientAuth, type ClientAuthentication } from './client-auth.js';
+import type { ClientAuthentication } from './client-auth.js';
 import {
-  GRANT_KEYS,
-  checkClientId,
-  checkMapError,
-  checkParameters,
-  checkResource,
-  runGrant,
-  tokenFrom,
-  type GrantOptions,
-} from './grant.js';
-import { dpopBinding } from './dpop.js';
-import { checkHttp } from './http.js';
-import { resolveServer, type ServerOptions } from './server.js';
+  CLIENT_GRANT_KEYS,
+  checkClientGrant,
+  identityOf,
+  requestParameters,
+  requestToken,
+} from './client-grant.js';
+import type { MapError } from './errors.js';
+import type { GrantOptions } from './grant.js';
+import type { ServerOptions } from './server.js';
 
 /** Options of {@link clientCredentials}. */
 export interface ClientCredentialsOptions extends GrantOptions {
@@ -53,67 +49,20 @@ export interface ClientCredentialsOptions extends GrantOptions {
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 export function clientCredentials(options: ClientCredentialsOptions): TokenSource {
-  checkOptions(options, [
-    'server',
-    'clientId',
-    'clientAuth',
-    'scope',
-    'resource',
-    'parameters',
-    'mapError',
-    ...GRANT_KEYS,
-  ]);
-  const server = resolveServer(options.server);
-  const clientId = checkClientId(options.clientId);
-  const auth = checkClientAuth(options.clientAuth);
-  const http = checkHttp(options);
-  if (auth.method === 'none')
+  checkOptions(options, [...CLIENT_GRANT_KEYS, 'parameters']);
+  const grant = checkClientGrant(options);
+  if (grant.auth.method === 'none')
     throw new ConfigError('client credentials need a confidential client (not none())', {
       option: 'clientAuth',
     });
-  if (options.scope !== undefined && typeof options.scope !== 'string')
-    throw new ConfigError('must be a space-separated string', { option: 'scope' });
-  const extra = checkParameters(options.parameters);
-  const resources = checkResource(options.resource);
-  const dpop = dpopBinding(options.dpop, clientId);
-  const mapError = checkMapError(options.mapError);
-  const parameters = new URLSearchParams(extra);
-  if (options.scope) parameters.set('scope', options.scope);
-  for (const resource of resources) parameters.append('resource', resource);
-
+  const parameters = requestParameters(grant);
   return {
-    identity: {
-      tokenEndpoint: server.tokenEndpointHint,
-      clientId,
-      ...(options.scope ? { scope: options.scope } : {}),
-      // Tokens for another resource or audience, or bound to another DPoP key, are other
-      // tokens: they get their own store key.
-      parameters: {
-        ...extra,
-        ...(resources.length ? { resource: resources } : {}),
-        ...(dpop ? { dpop: dpop.keyId } : {}),
-      },
-    },
-    ...(dpop ? { dpop } : {}),
-    async fetchToken({ signal, refreshToken, now }) {
-      const response = await runGrant(
-        server,
-        clientId,
-        auth,
-        http,
-        {
-          ...(signal ? { signal } : {}),
-          extraSecrets: refreshToken ? [refreshToken] : [],
-          dpop,
-          mapError,
-        },
-        // Some servers issue refresh tokens even here; use them when the manager passes one.
-        (config, proof) =>
-          refreshToken
-            ? client.refreshTokenGrant(config, refreshToken, undefined, proof)
-            : client.clientCredentialsGrant(config, parameters, proof),
-      );
-      return tokenFrom(response, refreshToken, dpop, now);
-    },
+    identity: identityOf(grant),
+    ...(grant.dpop ? { dpop: grant.dpop } : {}),
+    fetchToken: (request) =>
+      // Some servers issue refresh tokens even here; used when the manager passes one.
+      requestToken(grant, request, [], (config, proof) =>
+        client.clientCredentialsGrant(config, parameters, proof),
+      ),
   };
 }

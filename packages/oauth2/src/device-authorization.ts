@@ -7,21 +7,18 @@ import {
   isTokenEndpointError,
   type TokenSource,
 } from '@authrail/core';
-import { checkClientAuth, none, type ClientAuthentication } from './client-auth.js';
-import { dpopBinding, type DPoPBinding } from './dpop.js';
-import { abortedBy, type MapError } from './errors.js';
+import { none, type ClientAuthentication } from './client-auth.js';
 import {
-  GRANT_KEYS,
-  checkClientId,
-  checkMapError,
-  checkParameters,
-  checkResource,
-  runGrant,
-  tokenFrom,
-  type GrantOptions,
-} from './grant.js';
-import { checkHttp, type HttpSettings } from './http.js';
-import { resolveServer, type ResolvedServer, type ServerOptions } from './server.js';
+  CLIENT_GRANT_KEYS,
+  checkClientGrant,
+  identityOf,
+  requestParameters,
+  requestToken,
+  type ClientGrant,
+} from './client-grant.js';
+import { abortedBy, type MapError } from './errors.js';
+import { runGrant, tokenFrom, type GrantOptions } from './grant.js';
+import type { ServerOptions } from './server.js';
 
 /**
  * What the user is shown to sign in with the device authorization grant: where to go and
@@ -161,13 +158,7 @@ function signInEnded(
 }
 
 /** What one sign-in needs: the checked options. */
-interface Flow {
-  server: ResolvedServer;
-  clientId: string;
-  auth: ClientAuthentication;
-  http: HttpSettings;
-  dpop: DPoPBinding | undefined;
-  mapError: MapError | undefined;
+interface Flow extends ClientGrant {
   parameters: URLSearchParams;
   prompt: (prompt: DevicePrompt) => void | Promise<void>;
 }
@@ -280,63 +271,23 @@ async function signIn(flow: Flow, signal: AbortSignal | undefined): Promise<clie
  * @see https://www.rfc-editor.org/rfc/rfc8628
  */
 export function deviceAuthorization(options: DeviceAuthorizationOptions): TokenSource {
-  checkOptions(options, [
-    'server',
-    'clientId',
-    'clientAuth',
-    'scope',
-    'resource',
-    'parameters',
-    'session',
-    'onPrompt',
-    'mapError',
-    ...GRANT_KEYS,
-  ]);
-  const server = resolveServer(options.server);
-  const clientId = checkClientId(options.clientId);
-  const auth = options.clientAuth === undefined ? none() : checkClientAuth(options.clientAuth);
-  const http = checkHttp(options);
-  if (options.scope !== undefined && typeof options.scope !== 'string')
-    throw new ConfigError('must be a space-separated string', { option: 'scope' });
-  const extra = checkParameters(options.parameters);
-  const resources = checkResource(options.resource);
+  checkOptions(options, [...CLIENT_GRANT_KEYS, 'parameters', 'session', 'onPrompt']);
+  const grant = checkClientGrant(options, none());
   const session = options.session;
   if (session !== undefined && (typeof session !== 'string' || session.length === 0))
     throw new ConfigError('must be a non-empty string when given', { option: 'session' });
-  const dpop = dpopBinding(options.dpop, clientId);
-  const mapError = checkMapError(options.mapError);
-  const prompt = checkPrompt(options.onPrompt);
-  const parameters = new URLSearchParams(extra);
-  if (options.scope) parameters.set('scope', options.scope);
-  for (const resource of resources) parameters.append('resource', resource);
-  const flow: Flow = { server, clientId, auth, http, dpop, mapError, parameters, prompt };
-
+  const flow: Flow = {
+    ...grant,
+    parameters: requestParameters(grant),
+    prompt: checkPrompt(options.onPrompt),
+  };
   return {
-    identity: {
-      tokenEndpoint: server.tokenEndpointHint,
-      clientId,
-      ...(options.scope ? { scope: options.scope } : {}),
-      actsForUser: true,
-      ...(session === undefined ? {} : { session }),
-      parameters: {
-        ...extra,
-        ...(resources.length ? { resource: resources } : {}),
-        ...(dpop ? { dpop: dpop.keyId } : {}),
-      },
-    },
+    identity: { ...identityOf(grant), actsForUser: true, ...(session === undefined ? {} : { session }) },
     interactive: true,
-    ...(dpop ? { dpop } : {}),
-    async fetchToken({ signal, refreshToken, now }) {
-      if (!refreshToken) return tokenFrom(await signIn(flow, signal), undefined, dpop, now);
-      const response = await runGrant(
-        server,
-        clientId,
-        auth,
-        http,
-        { ...(signal ? { signal } : {}), extraSecrets: [refreshToken], dpop, mapError },
-        (config, proof) => client.refreshTokenGrant(config, refreshToken, undefined, proof),
-      );
-      return tokenFrom(response, refreshToken, dpop, now);
+    ...(grant.dpop ? { dpop: grant.dpop } : {}),
+    async fetchToken(request) {
+      if (request.refreshToken) return requestToken(grant, request);
+      return tokenFrom(await signIn(flow, request.signal), undefined, grant.dpop, request.now);
     },
   };
 }

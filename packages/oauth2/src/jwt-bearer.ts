@@ -1,21 +1,17 @@
 import * as client from 'openid-client';
 import { ConfigError, checkOptions, type TokenSource } from '@authrail/core';
 import { assertionReader, type AssertionInput } from './assertion.js';
-import { checkClientAuth, none, type ClientAuthentication } from './client-auth.js';
-import { dpopBinding } from './dpop.js';
-import type { MapError } from './errors.js';
+import { none, type ClientAuthentication } from './client-auth.js';
 import {
-  GRANT_KEYS,
-  checkClientId,
-  checkMapError,
-  checkParameters,
-  checkResource,
-  runGrant,
-  tokenFrom,
-  type GrantOptions,
-} from './grant.js';
-import { checkHttp } from './http.js';
-import { resolveServer, type ServerOptions } from './server.js';
+  CLIENT_GRANT_KEYS,
+  checkClientGrant,
+  identityOf,
+  requestParameters,
+  requestToken,
+} from './client-grant.js';
+import type { MapError } from './errors.js';
+import type { GrantOptions } from './grant.js';
+import type { ServerOptions } from './server.js';
 
 const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -69,68 +65,22 @@ export interface JwtBearerOptions extends GrantOptions {
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.1
  */
 export function jwtBearer(options: JwtBearerOptions): TokenSource {
-  checkOptions(options, [
-    'server',
-    'clientId',
-    'assertion',
-    'clientAuth',
-    'scope',
-    'resource',
-    'parameters',
-    'mapError',
-    ...GRANT_KEYS,
-  ]);
-  const server = resolveServer(options.server);
-  const clientId = checkClientId(options.clientId);
+  checkOptions(options, [...CLIENT_GRANT_KEYS, 'parameters', 'assertion']);
+  const grant = checkClientGrant(options, none());
   const read = assertionReader(options.assertion, 'assertion');
-  const auth = options.clientAuth === undefined ? none() : checkClientAuth(options.clientAuth);
-  const http = checkHttp(options);
-  if (options.scope !== undefined && typeof options.scope !== 'string')
-    throw new ConfigError('must be a space-separated string', { option: 'scope' });
-  const extra = checkParameters(options.parameters);
-  if ('assertion' in extra)
+  if ('assertion' in grant.extra)
     throw new ConfigError('assertion is set by the grant (use its own option)', { option: 'parameters' });
-  const resources = checkResource(options.resource);
-  const dpop = dpopBinding(options.dpop, clientId);
-  const mapError = checkMapError(options.mapError);
-
   return {
-    identity: {
-      tokenEndpoint: server.tokenEndpointHint,
-      clientId,
-      ...(options.scope ? { scope: options.scope } : {}),
-      parameters: {
-        ...extra,
-        grant_type: JWT_BEARER_GRANT,
-        ...(resources.length ? { resource: resources } : {}),
-        ...(dpop ? { dpop: dpop.keyId } : {}),
-      },
-    },
-    ...(dpop ? { dpop } : {}),
-    async fetchToken({ signal, refreshToken, now }) {
+    identity: identityOf(grant, { grant_type: JWT_BEARER_GRANT }),
+    ...(grant.dpop ? { dpop: grant.dpop } : {}),
+    async fetchToken(request) {
       // Read before the request, so an unreadable or expired assertion never reaches the server.
-      const assertion = refreshToken ? undefined : await read();
-      const parameters = new URLSearchParams(extra);
-      if (options.scope) parameters.set('scope', options.scope);
-      for (const resource of resources) parameters.append('resource', resource);
+      const assertion = request.refreshToken ? undefined : await read();
+      const parameters = requestParameters(grant);
       if (assertion) parameters.set('assertion', assertion);
-      const response = await runGrant(
-        server,
-        clientId,
-        auth,
-        http,
-        {
-          ...(signal ? { signal } : {}),
-          extraSecrets: [assertion ?? '', refreshToken ?? ''].filter(Boolean),
-          dpop,
-          mapError,
-        },
-        (config, proof) =>
-          refreshToken
-            ? client.refreshTokenGrant(config, refreshToken, undefined, proof)
-            : client.genericGrantRequest(config, JWT_BEARER_GRANT, parameters, proof),
+      return requestToken(grant, request, assertion ? [assertion] : [], (config, proof) =>
+        client.genericGrantRequest(config, JWT_BEARER_GRANT, parameters, proof),
       );
-      return tokenFrom(response, refreshToken, dpop, now);
     },
   };
 }

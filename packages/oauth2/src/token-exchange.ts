@@ -15,20 +15,11 @@ import {
   type TokenSourceIdentity,
 } from '@authrail/core';
 import { expiryOf } from './assertion.js';
-import { checkClientAuth, type ClientAuthentication } from './client-auth.js';
-import { dpopBinding, type DPoPBinding } from './dpop.js';
+import type { ClientAuthentication } from './client-auth.js';
+import { CLIENT_GRANT_KEYS, checkClientGrant, identityOf, type ClientGrant } from './client-grant.js';
 import type { MapError } from './errors.js';
-import {
-  GRANT_KEYS,
-  checkClientId,
-  checkMapError,
-  checkResource,
-  runGrant,
-  tokenFrom,
-  type GrantOptions,
-} from './grant.js';
-import { checkHttp, type HttpSettings } from './http.js';
-import { resolveServer, type ResolvedServer, type ServerOptions } from './server.js';
+import { runGrant, tokenFrom, type GrantOptions } from './grant.js';
+import type { ServerOptions } from './server.js';
 
 const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -108,13 +99,7 @@ function checkActor(value: unknown): (() => Promise<string>) | undefined {
 }
 
 /** Everything one exchange needs but the subject: checked once, shared by every subject. */
-interface Exchange {
-  server: ResolvedServer;
-  clientId: string;
-  auth: ClientAuthentication;
-  http: HttpSettings;
-  dpop: DPoPBinding | undefined;
-  mapError: MapError | undefined;
+interface Exchange extends ClientGrant {
   /** The request's parameters other than the subject and actor tokens. */
   parameters: [string, string][];
   actor: (() => Promise<string>) | undefined;
@@ -122,42 +107,29 @@ interface Exchange {
 }
 
 function checkExchange(options: TokenExchangeOptions): Exchange {
-  const server = resolveServer(options.server);
-  const clientId = checkClientId(options.clientId);
-  const auth = checkClientAuth(options.clientAuth);
-  const http = checkHttp(options);
-  if (options.scope !== undefined && typeof options.scope !== 'string')
-    throw new ConfigError('must be a space-separated string', { option: 'scope' });
+  const grant = checkClientGrant(options);
   const audiences = checkNames(options.audience, 'audience');
-  const resources = checkResource(options.resource);
   const subjectType = checkTokenType(options.subjectTokenType, 'subjectTokenType') ?? ACCESS_TOKEN_TYPE;
   const requested = checkTokenType(options.requestedTokenType, 'requestedTokenType');
   const actor = checkActor(options.actorToken);
   const actorType = checkTokenType(options.actorTokenType, 'actorTokenType');
   if (actorType && !actor)
     throw new ConfigError('is only used with actorToken', { option: 'actorTokenType' });
-  const dpop = dpopBinding(options.dpop, clientId);
   const parameters: [string, string][] = [
     ['subject_token_type', subjectType],
     ...audiences.map((a): [string, string] => ['audience', a]),
-    ...resources.map((r): [string, string] => ['resource', r]),
+    ...grant.resources.map((r): [string, string] => ['resource', r]),
     ...(options.scope ? [['scope', options.scope] as [string, string]] : []),
     ...(requested ? [['requested_token_type', requested] as [string, string]] : []),
     ...(actor ? [['actor_token_type', actorType ?? ACCESS_TOKEN_TYPE] as [string, string]] : []),
   ];
   const keyed: Record<string, string[]> = {};
   for (const [name, value] of parameters) if (name !== 'scope') (keyed[name] ??= []).push(value);
-  return {
-    ...{ server, clientId, auth, http, dpop, parameters, actor },
-    mapError: checkMapError(options.mapError),
-    identity: {
-      tokenEndpoint: server.tokenEndpointHint,
-      clientId,
-      ...(options.scope ? { scope: options.scope } : {}),
-      parameters: { grant_type: TOKEN_EXCHANGE_GRANT, ...keyed, ...(dpop ? { dpop: dpop.keyId } : {}) },
-      actsForUser: true,
-    },
+  const identity = {
+    ...identityOf(grant, { grant_type: TOKEN_EXCHANGE_GRANT, ...keyed }),
+    actsForUser: true,
   };
+  return { ...grant, parameters, actor, identity };
 }
 
 /** The source of one subject's tokens: `session` is the SHA-256 of its subject token, never the token. */
@@ -328,7 +300,7 @@ export function createTokenExchangeStrategy(options: TokenExchangeOptions): Toke
     ...['origins', 'policies', 'rejectWhen', 'logger', 'on', 'store', 'refresh', 'retry'],
     ...['server', 'clientId', 'clientAuth', 'subjectToken', 'subjectTokenType', 'actorToken'],
     ...['actorTokenType', 'audience', 'resource', 'scope', 'requestedTokenType', 'maxSubjects'],
-    ...['mapError', ...GRANT_KEYS],
+    ...CLIENT_GRANT_KEYS,
   ]);
   if (typeof options.subjectToken !== 'function')
     throw new ConfigError("must be a function returning the current request's subject token", {
