@@ -3,14 +3,30 @@
  * `vitest.config.ts` imports it as `test.projects`; `scripts/vitest-projects.test.ts`
  * proves every folder with tests is listed here and that vitest really runs this list.
  */
-import type { TestProjectInlineConfiguration } from 'vitest/config';
+import { configDefaults, type TestProjectInlineConfiguration } from 'vitest/config';
+
+type TestOptions = NonNullable<TestProjectInlineConfiguration['test']>;
+
+/**
+ * Most files run two at a time. These run afterwards, one at a time: each loads the whole
+ * machine (16 processes, a browser, valgrind, four other runtimes) or holds deadlines that
+ * assume the machine is its own.
+ */
+const ALONE: TestOptions = { sequence: { groupOrder: 1 }, maxWorkers: 1 };
+const TOGETHER: TestOptions = { sequence: { groupOrder: 0 }, maxWorkers: 2 };
+
+/** The files of packages/conformance that run alone. */
+const CONFORMANCE_ALONE = [
+  'src/fleet.test.ts',
+  'src/docs-site.test.ts',
+  'src/runtimes.test.ts',
+  'src/browser.test.ts',
+  'src/smart-tabs.test.ts',
+];
 
 /** A workspace folder with tests, and options of its own. */
-function project(
-  root: string,
-  test: NonNullable<TestProjectInlineConfiguration['test']> = {},
-): TestProjectInlineConfiguration {
-  return { extends: true, test: { name: root.split('/').pop()!, root, ...test } };
+function project(root: string, test: TestOptions = {}): TestProjectInlineConfiguration {
+  return { extends: true, test: { name: root.split('/').pop()!, root, ...TOGETHER, ...test } };
 }
 
 export const projects: TestProjectInlineConfiguration[] = [
@@ -27,7 +43,8 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('packages/axios'),
   project('packages/redis'),
   project('packages/node'),
-  project('packages/conformance'),
+  project('packages/conformance', { exclude: [...configDefaults.exclude, ...CONFORMANCE_ALONE] }),
+  project('packages/conformance', { name: 'conformance-alone', include: CONFORMANCE_ALONE, ...ALONE }),
   project('packages/tsyringe', { setupFiles: ['reflect-metadata'] }),
   project('examples/demo'),
   project('examples/fetch-msk-blaze'),
@@ -38,10 +55,10 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('examples/mtls-node'),
   project('examples/token-exchange-gateway'),
   project('examples/workload-identity'),
-  project('examples/fleet-redis', { testTimeout: 60_000, hookTimeout: 60_000 }),
+  project('examples/fleet-redis', { testTimeout: 60_000, hookTimeout: 60_000, ...ALONE }),
   project('examples/script-token-cache', { testTimeout: 60_000 }),
   project('examples/tsyringe-service', { setupFiles: ['reflect-metadata'] }),
-  project('examples/spa-medblocks-pkce', { testTimeout: 60_000, hookTimeout: 60_000 }),
+  project('examples/spa-medblocks-pkce', { testTimeout: 60_000, hookTimeout: 60_000, ...ALONE }),
   project('scripts'),
-  project('bench'),
+  project('bench', ALONE),
 ];
