@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import fc from 'fast-check';
 import type { TokenEndpointError } from '@authrail/core';
 import {
@@ -476,10 +476,15 @@ describe('hardening: no wedge, no amplification (issue 9)', () => {
   test('regression: when every caller waiting for a hanging endpoint has aborted, the shared request is aborted', async () => {
     const source = fakeSource(Date.now, { kind: 'hang' });
     const tokens = createTokenManager({ source, retry: { maxAttempts: 3, attemptTimeoutMs: 60_000 } });
-    const a = tokens.getToken({ signal: AbortSignal.timeout(20) });
-    const b = tokens.getToken({ signal: AbortSignal.timeout(40) });
+    // Aborted by hand, once the request is under way: timers could fire before it starts.
+    const [callerA, callerB] = [new AbortController(), new AbortController()];
+    const a = tokens.getToken({ signal: callerA.signal });
+    const b = tokens.getToken({ signal: callerB.signal });
+    await vi.waitFor(() => expect(source.calls).toHaveLength(1));
+    callerA.abort(new DOMException('a gave up', 'TimeoutError'));
     await expect(a).rejects.toMatchObject({ name: 'TimeoutError' });
     expect(source.calls[0]?.signal?.aborted).toBe(false); // b still waits
+    callerB.abort(new DOMException('b gave up', 'TimeoutError'));
     await expect(b).rejects.toMatchObject({ name: 'TimeoutError' });
     await settle();
     expect(source.calls[0]?.signal?.aborted).toBe(true); // nobody waits: the request is given up…
