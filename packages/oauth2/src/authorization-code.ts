@@ -6,15 +6,16 @@ import {
   checkOptions,
   ErrorCodes,
   TokenEndpointError,
+  type FetchTokenOptions,
   type Token,
   type TokenSource,
 } from '@authrail/core';
 import { checkClientAuth, none, type ClientAuthentication } from './client-auth.js';
-import { dpopBinding } from './dpop.js';
+import { dpopBinding, type DPoPBinding } from './dpop.js';
 import { GRANT_KEYS, checkClientId, checkMapError, runGrant, tokenFrom, type GrantOptions } from './grant.js';
 import type { MapError } from './errors.js';
-import { checkHttp } from './http.js';
-import { resolveServer, secureUrl, type ServerOptions } from './server.js';
+import { checkHttp, type HttpSettings } from './http.js';
+import { resolveServer, secureUrl, type ResolvedServer, type ServerOptions } from './server.js';
 import { defaultStorage, type FlowStorage } from './storage.js';
 
 /** Options of {@link authorizationCode}. */
@@ -99,6 +100,32 @@ interface Pending {
 type PendingIndex = { state: string; createdAt: number }[];
 
 /**
+ * Where a source keeps its pending sign-ins. They are keyed by their state: two tabs can
+ * sign in at once, and a callback with another state (forged, or stale) cannot cancel
+ * the real one.
+ */
+interface PendingStore {
+  storage: FlowStorage;
+  /** The key of the index; each pending sign-in is at `${indexKey}:${state}`. */
+  indexKey: string;
+}
+
+/** What a code flow source's calls share: its options, checked once. */
+interface CodeFlow {
+  server: ResolvedServer;
+  clientId: string;
+  /** The registered redirect URI, normalised. */
+  redirectUri: string;
+  scope: string | undefined;
+  session: string | undefined;
+  auth: ClientAuthentication;
+  http: HttpSettings;
+  dpop: DPoPBinding | undefined;
+  mapError: MapError | undefined;
+  pending: PendingStore;
+}
+
+/**
  * The authorization code grant with PKCE (S256) and state, for browser apps and
  * other public clients. Refresh (`fetchToken({ refreshToken })`) keeps the old refresh
  * token when the server returns none and uses the new one when it rotates.
@@ -114,6 +141,31 @@ type PendingIndex = { state: string; createdAt: number }[];
  * @see https://www.rfc-editor.org/rfc/rfc7636
  */
 export function authorizationCode(options: AuthorizationCodeOptions): AuthorizationCodeSource {
+  const flow = checkCodeFlowOptions(options);
+  const { server, clientId, scope, session, dpop } = flow;
+  return {
+    identity: {
+      tokenEndpoint: server.tokenEndpointHint,
+      clientId,
+      ...(scope ? { scope } : {}),
+      actsForUser: true,
+      ...(session === undefined ? {} : { session }),
+      ...(dpop ? { parameters: { dpop: dpop.keyId } } : {}),
+    },
+    ...(dpop ? { dpop } : {}),
+    authorizationUrl: (parameters = {}, call) => startSignIn(flow, parameters, call),
+    handleRedirect: (url, call) => completeSignIn(flow, url, call),
+    fetchToken: (fetchOptions) => refreshCodeFlowToken(flow, fetchOptions),
+    revoke: (token, hint, call) => revokeToken(flow, token, hint, call),
+    clearPending: () => updateIndex(flow.pending, () => []),
+  };
+}
+
+/**
+ * Checks the options of {@link authorizationCode} (in the order the messages name them)
+ * and fixes what every call of the source shares.
+ */
+function checkCodeFlowOptions(options: AuthorizationCodeOptions): CodeFlow {
   checkOptions(options, [
     'server',
     'clientId',
@@ -131,7 +183,6 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
   const redirect = secureUrl(options.redirectUri, 'redirectUri');
   if (redirect.hash || String(options.redirectUri).includes('#'))
     throw new ConfigError('must not have a fragment (RFC 6749 §3.1.2)', { option: 'redirectUri' });
-  const redirectUri = redirect.href;
   const auth = options.clientAuth === undefined ? none() : checkClientAuth(options.clientAuth);
   if (options.scope !== undefined && typeof options.scope !== 'string')
     throw new ConfigError('must be a space-separated string', { option: 'scope' });
@@ -140,8 +191,6 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
       option: 'server.authorizationEndpoint',
     });
   }
-  const bounded = (call: CallOptions | undefined) =>
-    call?.signal ?? AbortSignal.timeout(UNSIGNALLED_TIMEOUT_MS);
   const storage = options.storage ?? defaultStorage();
   if (
     typeof storage?.getItem !== 'function' ||
@@ -155,205 +204,259 @@ export function authorizationCode(options: AuthorizationCodeOptions): Authorizat
   const session = options.session;
   if (session !== undefined && (typeof session !== 'string' || session.length === 0))
     throw new ConfigError('must be a non-empty string when given', { option: 'session' });
-  // Pending sign-ins are keyed by their state: two tabs can sign in at once, and a
-  // callback with another state (forged, or stale) cannot cancel the real one.
-  const indexKey = `${prefix}pending:${clientId}`;
-  const pendingKey = (state: string) => `${indexKey}:${state}`;
   const http = checkHttp(options);
   const dpop = dpopBinding(options.dpop, clientId);
   const mapError = checkMapError(options.mapError);
-  const now = () => Date.now();
-
-  async function readJson(key: string): Promise<unknown> {
-    const raw = await storage.getItem(key);
-    if (!raw) return undefined;
-    try {
-      return JSON.parse(raw) as unknown;
-    } catch {
-      return undefined; // not ours: treated as nothing stored
-    }
-  }
-
-  async function readIndex(): Promise<PendingIndex> {
-    const value = await readJson(indexKey);
-    return Array.isArray(value)
-      ? (value as unknown[]).filter(
-          (e): e is PendingIndex[number] =>
-            typeof (e as PendingIndex[number])?.state === 'string' &&
-            typeof (e as PendingIndex[number]).createdAt === 'number',
-        )
-      : [];
-  }
-
-  /** Writes the index without `drop`ped and expired entries (and removes those entries). */
-  async function updateIndex(change: (live: PendingIndex) => PendingIndex): Promise<void> {
-    const all = await readIndex();
-    const live = all.filter((e) => now() - e.createdAt < PENDING_TTL_MS);
-    const next = change(live).slice(-MAX_PENDING);
-    const kept = new Set(next.map((e) => e.state));
-    for (const e of all) if (!kept.has(e.state)) await storage.removeItem(pendingKey(e.state));
-    if (next.length) await storage.setItem(indexKey, JSON.stringify(next));
-    else await storage.removeItem(indexKey);
-  }
-
-  async function readPending(state: string): Promise<Pending | undefined> {
-    const value = (await readJson(pendingKey(state))) as Partial<Pending> | undefined;
-    const ok =
-      typeof value?.state === 'string' &&
-      value.state === state &&
-      typeof value.codeVerifier === 'string' &&
-      typeof value.redirectUri === 'string' &&
-      typeof value.createdAt === 'number' &&
-      now() - value.createdAt < PENDING_TTL_MS;
-    return ok ? (value as Pending) : undefined;
-  }
-
   return {
-    identity: {
-      tokenEndpoint: server.tokenEndpointHint,
-      clientId,
-      ...(options.scope ? { scope: options.scope } : {}),
-      actsForUser: true,
-      ...(session === undefined ? {} : { session }),
-      ...(dpop ? { parameters: { dpop: dpop.keyId } } : {}),
-    },
-    ...(dpop ? { dpop } : {}),
-
-    async authorizationUrl(parameters = {}, call) {
-      const metadata = await server.metadata(http, bounded(call));
-      if (!metadata.authorization_endpoint) {
-        throw new TokenEndpointError(
-          ErrorCodes.TOKEN_RESPONSE_INVALID,
-          `the discovery document of ${server.issuer.href} has no authorization_endpoint`,
-          { endpoint: server.issuer.href },
-        );
-      }
-      const pending: Pending = {
-        state: client.randomState(),
-        codeVerifier: client.randomPKCECodeVerifier(),
-        redirectUri,
-        createdAt: Date.now(),
-      };
-      await storage.setItem(pendingKey(pending.state), JSON.stringify(pending));
-      await updateIndex((live) => [...live, { state: pending.state, createdAt: pending.createdAt }]);
-      const config = new client.Configuration(metadata, clientId);
-      if (server.insecure) client.allowInsecureRequests(config);
-      return client.buildAuthorizationUrl(config, {
-        ...parameters,
-        redirect_uri: redirectUri,
-        response_type: 'code',
-        // A sign-in may widen the scope (SMART's EHR launch adds `launch`).
-        ...((parameters.scope ?? options.scope) ? { scope: parameters.scope ?? options.scope } : {}),
-        state: pending.state,
-        code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
-        code_challenge_method: 'S256',
-        // RFC 9449 §10: the code is bound to the key, so only this source can redeem it.
-        ...(dpop ? { dpop_jkt: await dpop.thumbprint() } : {}),
-      });
-    },
-
-    async handleRedirect(url, call) {
-      const params = new URL(String(url)).searchParams;
-      const state = params.get('state');
-      const pending = state ? await readPending(state) : undefined;
-      const secrets = [params.get('code') ?? undefined, pending?.codeVerifier].filter(
-        (s): s is string => !!s,
-      );
-      if (!pending) {
-        // Nothing is removed: a forged or stale callback must not cancel a real sign-in.
-        const anyPending = (await readIndex()).some((e) => now() - e.createdAt < PENDING_TTL_MS);
-        throw anyPending
-          ? new AuthorizationResponseError(
-              'the state in the redirect matches no sign-in in progress: the response is not for this app (or it expired)',
-              { error: 'state_mismatch', secrets },
-            )
-          : new AuthorizationResponseError(
-              'no authorization is pending: call authorizationUrl() (or login()) first',
-              { error: 'no_pending_authorization', secrets },
-            );
-      }
-      // The state matched: this sign-in is used up, whatever the response says.
-      await storage.removeItem(pendingKey(pending.state));
-      await updateIndex((live) => live.filter((e) => e.state !== pending.state));
-      const error = params.get('error');
-      if (error) {
-        const description = params.get('error_description') ?? undefined;
-        throw new AuthorizationResponseError(
-          `the authorization server answered ${error}${description ? `: ${description}` : ''}`,
-          {
-            error,
-            ...(description ? { errorDescription: description } : {}),
-            secrets,
-          },
-        );
-      }
-      if (!params.get('code')) {
-        throw new AuthorizationResponseError('the redirect carries no code', {
-          error: 'missing_code',
-          secrets,
-        });
-      }
-      // openid-client derives redirect_uri from the URL it is given: rebuild it on the
-      // registered URI so a trailing path or hash on the current page cannot change it.
-      const callback = new URL(pending.redirectUri);
-      for (const [k, v] of params) callback.searchParams.append(k, v);
-      const response = await runGrant(
-        server,
-        clientId,
-        auth,
-        http,
-        { signal: bounded(call), extraSecrets: secrets, dpop, mapError },
-        (config, proof) =>
-          client.authorizationCodeGrant(
-            config,
-            callback,
-            { pkceCodeVerifier: pending.codeVerifier, expectedState: pending.state },
-            undefined,
-            proof,
-          ),
-      );
-      return tokenFrom(response, undefined, dpop);
-    },
-
-    async fetchToken({ signal, refreshToken, now }) {
-      if (!refreshToken) {
-        throw new NotAuthenticatedError(
-          'not signed in (or the session ended): sign in again with the authorization code flow',
-        );
-      }
-      const response = await runGrant(
-        server,
-        clientId,
-        auth,
-        http,
-        { ...(signal ? { signal } : {}), extraSecrets: [refreshToken], dpop, mapError },
-        (config, proof) => client.refreshTokenGrant(config, refreshToken, undefined, proof),
-      );
-      return tokenFrom(response, refreshToken, dpop, now);
-    },
-
-    async revoke(token, hint, call) {
-      const signal = bounded(call);
-      const metadata = await server.metadata(http, signal);
-      if (!metadata.revocation_endpoint) return;
-      await runGrant(
-        server,
-        clientId,
-        auth,
-        http,
-        {
-          signal,
-          extraSecrets: [token],
-          what: 'revocation endpoint',
-          endpointField: 'revocation_endpoint',
-          mapError,
-        },
-        (config) => client.tokenRevocation(config, token, hint ? { token_type_hint: hint } : {}),
-      );
-    },
-
-    async clearPending() {
-      await updateIndex(() => []);
-    },
+    server,
+    clientId,
+    redirectUri: redirect.href,
+    scope: options.scope,
+    session,
+    auth,
+    http,
+    dpop,
+    mapError,
+    pending: { storage, indexKey: `${prefix}pending:${clientId}` },
   };
+}
+
+/** The caller's signal, or one that ends the call after {@link UNSIGNALLED_TIMEOUT_MS}. */
+function bounded(call: CallOptions | undefined): AbortSignal {
+  return call?.signal ?? AbortSignal.timeout(UNSIGNALLED_TIMEOUT_MS);
+}
+
+function pendingKey(store: PendingStore, state: string): string {
+  return `${store.indexKey}:${state}`;
+}
+
+async function readJson(storage: FlowStorage, key: string): Promise<unknown> {
+  const raw = await storage.getItem(key);
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return undefined; // not ours: treated as nothing stored
+  }
+}
+
+async function readIndex(store: PendingStore): Promise<PendingIndex> {
+  const value = await readJson(store.storage, store.indexKey);
+  return Array.isArray(value)
+    ? (value as unknown[]).filter(
+        (e): e is PendingIndex[number] =>
+          typeof (e as PendingIndex[number])?.state === 'string' &&
+          typeof (e as PendingIndex[number]).createdAt === 'number',
+      )
+    : [];
+}
+
+/** Writes the index without `drop`ped and expired entries (and removes those entries). */
+async function updateIndex(store: PendingStore, change: (live: PendingIndex) => PendingIndex): Promise<void> {
+  const all = await readIndex(store);
+  const live = all.filter((e) => Date.now() - e.createdAt < PENDING_TTL_MS);
+  const next = change(live).slice(-MAX_PENDING);
+  const kept = new Set(next.map((e) => e.state));
+  for (const e of all) if (!kept.has(e.state)) await store.storage.removeItem(pendingKey(store, e.state));
+  if (next.length) await store.storage.setItem(store.indexKey, JSON.stringify(next));
+  else await store.storage.removeItem(store.indexKey);
+}
+
+async function readPending(store: PendingStore, state: string): Promise<Pending | undefined> {
+  const value = (await readJson(store.storage, pendingKey(store, state))) as Partial<Pending> | undefined;
+  const ok =
+    typeof value?.state === 'string' &&
+    value.state === state &&
+    typeof value.codeVerifier === 'string' &&
+    typeof value.redirectUri === 'string' &&
+    typeof value.createdAt === 'number' &&
+    Date.now() - value.createdAt < PENDING_TTL_MS;
+  return ok ? (value as Pending) : undefined;
+}
+
+/** {@link AuthorizationCodeSource.authorizationUrl}: stores a new pending sign-in and builds its URL. */
+async function startSignIn(
+  flow: CodeFlow,
+  parameters: Record<string, string>,
+  call: CallOptions | undefined,
+): Promise<URL> {
+  const { server, dpop } = flow;
+  const metadata = await server.metadata(flow.http, bounded(call));
+  if (!metadata.authorization_endpoint) {
+    throw new TokenEndpointError(
+      ErrorCodes.TOKEN_RESPONSE_INVALID,
+      `the discovery document of ${server.issuer.href} has no authorization_endpoint`,
+      { endpoint: server.issuer.href },
+    );
+  }
+  const pending: Pending = {
+    state: client.randomState(),
+    codeVerifier: client.randomPKCECodeVerifier(),
+    redirectUri: flow.redirectUri,
+    createdAt: Date.now(),
+  };
+  await flow.pending.storage.setItem(pendingKey(flow.pending, pending.state), JSON.stringify(pending));
+  await updateIndex(flow.pending, (live) => [
+    ...live,
+    { state: pending.state, createdAt: pending.createdAt },
+  ]);
+  const config = new client.Configuration(metadata, flow.clientId);
+  if (server.insecure) client.allowInsecureRequests(config);
+  return client.buildAuthorizationUrl(config, {
+    ...parameters,
+    redirect_uri: flow.redirectUri,
+    response_type: 'code',
+    // A sign-in may widen the scope (SMART's EHR launch adds `launch`).
+    ...((parameters.scope ?? flow.scope) ? { scope: parameters.scope ?? flow.scope } : {}),
+    state: pending.state,
+    code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
+    code_challenge_method: 'S256',
+    // RFC 9449 §10: the code is bound to the key, so only this source can redeem it.
+    ...(dpop ? { dpop_jkt: await dpop.thumbprint() } : {}),
+  });
+}
+
+/**
+ * {@link AuthorizationCodeSource.handleRedirect}: uses up the sign-in the redirect's
+ * state matches, then exchanges its code.
+ */
+async function completeSignIn(
+  flow: CodeFlow,
+  url: string | URL,
+  call: CallOptions | undefined,
+): Promise<Token> {
+  const params = new URL(String(url)).searchParams;
+  const state = params.get('state');
+  const pending = state ? await readPending(flow.pending, state) : undefined;
+  const secrets = [params.get('code') ?? undefined, pending?.codeVerifier].filter((s): s is string => !!s);
+  if (!pending) {
+    // Nothing is removed: a forged or stale callback must not cancel a real sign-in.
+    throw await unmatchedStateError(flow.pending, secrets);
+  }
+  // The state matched: this sign-in is used up, whatever the response says.
+  await flow.pending.storage.removeItem(pendingKey(flow.pending, pending.state));
+  await updateIndex(flow.pending, (live) => live.filter((e) => e.state !== pending.state));
+  checkAuthorizationResponse(params, secrets);
+  return exchangeCode(flow, params, pending, secrets, call);
+}
+
+/** The error of a redirect whose state matches no pending sign-in: a mismatch, or nothing pending at all. */
+async function unmatchedStateError(
+  store: PendingStore,
+  secrets: string[],
+): Promise<AuthorizationResponseError> {
+  const anyPending = (await readIndex(store)).some((e) => Date.now() - e.createdAt < PENDING_TTL_MS);
+  return anyPending
+    ? new AuthorizationResponseError(
+        'the state in the redirect matches no sign-in in progress: the response is not for this app (or it expired)',
+        { error: 'state_mismatch', secrets },
+      )
+    : new AuthorizationResponseError(
+        'no authorization is pending: call authorizationUrl() (or login()) first',
+        {
+          error: 'no_pending_authorization',
+          secrets,
+        },
+      );
+}
+
+/** Throws the `error` of an authorization response, or its lack of a code. */
+function checkAuthorizationResponse(params: URLSearchParams, secrets: string[]): void {
+  const error = params.get('error');
+  if (error) {
+    const description = params.get('error_description') ?? undefined;
+    throw new AuthorizationResponseError(
+      `the authorization server answered ${error}${description ? `: ${description}` : ''}`,
+      {
+        error,
+        ...(description ? { errorDescription: description } : {}),
+        secrets,
+      },
+    );
+  }
+  if (!params.get('code')) {
+    throw new AuthorizationResponseError('the redirect carries no code', {
+      error: 'missing_code',
+      secrets,
+    });
+  }
+}
+
+/** Exchanges the code of a matched redirect, with its sign-in's verifier. */
+async function exchangeCode(
+  flow: CodeFlow,
+  params: URLSearchParams,
+  pending: Pending,
+  secrets: string[],
+  call: CallOptions | undefined,
+): Promise<Token> {
+  const { dpop } = flow;
+  // openid-client derives redirect_uri from the URL it is given: rebuild it on the
+  // registered URI so a trailing path or hash on the current page cannot change it.
+  const callback = new URL(pending.redirectUri);
+  for (const [k, v] of params) callback.searchParams.append(k, v);
+  const response = await runGrant(
+    flow.server,
+    flow.clientId,
+    flow.auth,
+    flow.http,
+    { signal: bounded(call), extraSecrets: secrets, dpop, mapError: flow.mapError },
+    (config, proof) =>
+      client.authorizationCodeGrant(
+        config,
+        callback,
+        { pkceCodeVerifier: pending.codeVerifier, expectedState: pending.state },
+        undefined,
+        proof,
+      ),
+  );
+  return tokenFrom(response, undefined, dpop);
+}
+
+/** {@link TokenSource.fetchToken} of the code flow: a refresh, as the flow itself needs a browser. */
+async function refreshCodeFlowToken(
+  flow: CodeFlow,
+  { signal, refreshToken, now }: FetchTokenOptions,
+): Promise<Token> {
+  if (!refreshToken) {
+    throw new NotAuthenticatedError(
+      'not signed in (or the session ended): sign in again with the authorization code flow',
+    );
+  }
+  const { dpop } = flow;
+  const response = await runGrant(
+    flow.server,
+    flow.clientId,
+    flow.auth,
+    flow.http,
+    { ...(signal ? { signal } : {}), extraSecrets: [refreshToken], dpop, mapError: flow.mapError },
+    (config, proof) => client.refreshTokenGrant(config, refreshToken, undefined, proof),
+  );
+  return tokenFrom(response, refreshToken, dpop, now);
+}
+
+/** {@link AuthorizationCodeSource.revoke}: RFC 7009, where the server has a revocation endpoint. */
+async function revokeToken(
+  flow: CodeFlow,
+  token: string,
+  hint: 'access_token' | 'refresh_token' | undefined,
+  call: CallOptions | undefined,
+): Promise<void> {
+  const signal = bounded(call);
+  const metadata = await flow.server.metadata(flow.http, signal);
+  if (!metadata.revocation_endpoint) return;
+  await runGrant(
+    flow.server,
+    flow.clientId,
+    flow.auth,
+    flow.http,
+    {
+      signal,
+      extraSecrets: [token],
+      what: 'revocation endpoint',
+      endpointField: 'revocation_endpoint',
+      mapError: flow.mapError,
+    },
+    (config) => client.tokenRevocation(config, token, hint ? { token_type_hint: hint } : {}),
+  );
 }

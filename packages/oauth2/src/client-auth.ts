@@ -271,86 +271,97 @@ async function signedAssertion(signer: AssertionSigner, clientId: string, endpoi
 export function privateKeyJwt(
   key: PrivateKeyInput | AssertionSigner | (() => PrivateKeyInput | Promise<PrivateKeyInput>),
 ): ClientAuthentication {
-  if (isSigner(key)) {
-    const signer = checkSigner(key);
-    return {
-      method: 'private_key_jwt',
-      prepare(_reread, clientId, endpoint) {
-        const secrets: string[] = [];
-        // Signed when openid-client sends the request, so a second try (a DPoP nonce)
-        // gets a new assertion with a new jti, as a server that refuses replays needs.
-        const sign = async (
-          _as: client.ServerMetadata,
-          metadata: client.ClientMetadata,
-          body: URLSearchParams,
-        ): Promise<void> => {
-          let assertion: string;
-          try {
-            assertion = await signedAssertion(signer, clientId, endpoint);
-          } catch (error) {
-            throw toTokenEndpointError(error, {
-              endpoint,
-              credential: 'the signer',
-            });
-          }
-          secrets.push(assertion);
-          body.set('client_id', metadata.client_id);
-          body.set('client_assertion_type', JWT_BEARER);
-          body.set('client_assertion', assertion);
-        };
-        return Promise.resolve({ auth: sign as unknown as client.ClientAuth, secrets, rotatable: false });
-      },
-    };
-  }
-  const valid = (k: unknown): k is PrivateKeyInput =>
-    k instanceof CryptoKey ||
-    (typeof k === 'object' && k !== null && (k as { key?: unknown }).key instanceof CryptoKey);
-  if (typeof key !== 'function' && !valid(key)) {
+  if (isSigner(key)) return signerAuth(checkSigner(key));
+  if (typeof key !== 'function' && !isPrivateKeyInput(key)) {
     throw new ConfigError(
       'must be a CryptoKey, { key, kid }, a signer { alg, kid, sign }, or a function returning a key',
       { option: 'privateKey' },
     );
   }
-  /**
-   * openid-client signs the assertion (fresh `jti`) with `aud` set to the token
-   * endpoint; the signed assertion joins the strings scrubbed from errors, as a server
-   * may echo the form it received.
-   */
-  const withAudience = (k: PrivateKeyInput, endpoint: string, rotatable: boolean) => {
-    const secrets: string[] = [];
-    // openid-client awaits a client authentication (its own PrivateKeyJwt is async); its type says void.
-    type AsyncClientAuth = (...args: Parameters<client.ClientAuth>) => Promise<void>;
-    const sign = client.PrivateKeyJwt(k, {
-      [client.modifyAssertion]: (_header, payload) => {
-        payload.aud = endpoint;
-      },
-    }) as unknown as AsyncClientAuth;
-    const signAndKeep: AsyncClientAuth = async (as, metadata, body, headers) => {
-      await sign(as, metadata, body, headers);
-      const assertion = body.get('client_assertion');
-      if (assertion) secrets.push(assertion);
-    };
-    const auth = signAndKeep as unknown as client.ClientAuth;
-    return { auth, secrets, rotatable };
-  };
   let cached: Promise<PrivateKeyInput> | undefined;
   return {
     method: 'private_key_jwt',
     async prepare(reread, _clientId, endpoint) {
-      if (typeof key !== 'function') return withAudience(key, endpoint, false);
+      if (typeof key !== 'function') return keyAuthWithAudience(key, endpoint, false);
       if (reread || !cached) {
         cached = Promise.resolve()
           .then(key)
           .then((k) => {
-            if (!valid(k))
+            if (!isPrivateKeyInput(k))
               throw new ConfigError('the key function returned no CryptoKey', { option: 'privateKey' });
             return k;
           });
         cached.catch(() => (cached = undefined));
       }
-      return withAudience(await cached, endpoint, true);
+      return keyAuthWithAudience(await cached, endpoint, true);
     },
   };
+}
+
+function isPrivateKeyInput(k: unknown): k is PrivateKeyInput {
+  return (
+    k instanceof CryptoKey ||
+    (typeof k === 'object' && k !== null && (k as { key?: unknown }).key instanceof CryptoKey)
+  );
+}
+
+/** {@link privateKeyJwt} with an {@link AssertionSigner}: the assertion is signed where the key lives. */
+function signerAuth(signer: AssertionSigner): ClientAuthentication {
+  return {
+    method: 'private_key_jwt',
+    prepare(_reread, clientId, endpoint) {
+      const secrets: string[] = [];
+      // Signed when openid-client sends the request, so a second try (a DPoP nonce)
+      // gets a new assertion with a new jti, as a server that refuses replays needs.
+      const sign = async (
+        _as: client.ServerMetadata,
+        metadata: client.ClientMetadata,
+        body: URLSearchParams,
+      ): Promise<void> => {
+        let assertion: string;
+        try {
+          assertion = await signedAssertion(signer, clientId, endpoint);
+        } catch (error) {
+          throw toTokenEndpointError(error, {
+            endpoint,
+            credential: 'the signer',
+          });
+        }
+        secrets.push(assertion);
+        body.set('client_id', metadata.client_id);
+        body.set('client_assertion_type', JWT_BEARER);
+        body.set('client_assertion', assertion);
+      };
+      return Promise.resolve({ auth: sign as unknown as client.ClientAuth, secrets, rotatable: false });
+    },
+  };
+}
+
+/**
+ * openid-client signs the assertion (fresh `jti`) with `aud` set to the token
+ * endpoint; the signed assertion joins the strings scrubbed from errors, as a server
+ * may echo the form it received.
+ */
+function keyAuthWithAudience(
+  k: PrivateKeyInput,
+  endpoint: string,
+  rotatable: boolean,
+): { auth: client.ClientAuth; secrets: string[]; rotatable: boolean } {
+  const secrets: string[] = [];
+  // openid-client awaits a client authentication (its own PrivateKeyJwt is async); its type says void.
+  type AsyncClientAuth = (...args: Parameters<client.ClientAuth>) => Promise<void>;
+  const sign = client.PrivateKeyJwt(k, {
+    [client.modifyAssertion]: (_header, payload) => {
+      payload.aud = endpoint;
+    },
+  }) as unknown as AsyncClientAuth;
+  const signAndKeep: AsyncClientAuth = async (as, metadata, body, headers) => {
+    await sign(as, metadata, body, headers);
+    const assertion = body.get('client_assertion');
+    if (assertion) secrets.push(assertion);
+  };
+  const auth = signAndKeep as unknown as client.ClientAuth;
+  return { auth, secrets, rotatable };
 }
 
 /**

@@ -87,23 +87,6 @@ export function createSignInStrategy(options: SignInStrategyOptions): SignInStra
     attemptTimeoutMs === undefined ? {} : { signal: AbortSignal.timeout(attemptTimeoutMs) };
   const authorizationUrl = (parameters: Record<string, string> = {}) =>
     source.authorizationUrl(parameters, call());
-  // A failed revocation is said where every other failure is: the error event and the log.
-  // Listeners and loggers that throw are ignored, as core's own events do.
-  const report = (error: AuthrailError, hint: string) => {
-    try {
-      strategyOptions.on?.error?.({ error, phase: 'sign-out' });
-    } catch {
-      // a broken listener must not break sign-out
-    }
-    try {
-      if (strategyOptions.logger)
-        strategyOptions.logger.warn?.(
-          `authrail: revoking the ${hint} at sign-out failed (${error.code}); it was forgotten locally`,
-        );
-    } catch {
-      // nor a broken logger
-    }
-  };
   return {
     send: strategy.send,
     tokens,
@@ -124,33 +107,65 @@ export function createSignInStrategy(options: SignInStrategyOptions): SignInStra
     async isSignedIn() {
       return (await tokens.peek()) !== undefined;
     },
-    async logout() {
-      const token = await tokens.peek();
-      await tokens.clear();
-      await source.clearPending();
-      const result: LogoutResult = { revoked: [], errors: [] };
-      if (!token) return result;
-      const targets: [string, 'access_token' | 'refresh_token'][] = [
-        ...(token.refreshToken ? [[token.refreshToken, 'refresh_token'] as [string, 'refresh_token']] : []),
-        [token.accessToken, 'access_token'],
-      ];
-      await Promise.all(
-        targets.map(async ([value, hint]) => {
-          try {
-            await source.revoke(value, hint, call());
-            result.revoked.push(hint);
-          } catch (error) {
-            const typed = toTokenEndpointError(error, {
-              endpoint: source.identity.tokenEndpoint,
-              what: 'revocation endpoint',
-              secrets: [value],
-            });
-            result.errors.push(typed);
-            report(typed, hint);
-          }
-        }),
-      );
-      return result;
-    },
+    logout: () => signOut(source, tokens, strategyOptions, call),
   };
+}
+
+/** {@link SignInStrategy.logout}: forgets the tokens and pending sign-ins, then revokes what was held. */
+async function signOut(
+  source: AuthorizationCodeSource,
+  tokens: TokenAuthStrategy['tokens'],
+  strategyOptions: SignInStrategyOptions['strategy'],
+  call: () => CallOptions,
+): Promise<LogoutResult> {
+  const token = await tokens.peek();
+  await tokens.clear();
+  await source.clearPending();
+  const result: LogoutResult = { revoked: [], errors: [] };
+  if (!token) return result;
+  const targets: [string, 'access_token' | 'refresh_token'][] = [
+    ...(token.refreshToken ? [[token.refreshToken, 'refresh_token'] as [string, 'refresh_token']] : []),
+    [token.accessToken, 'access_token'],
+  ];
+  await Promise.all(
+    targets.map(async ([value, hint]) => {
+      try {
+        await source.revoke(value, hint, call());
+        result.revoked.push(hint);
+      } catch (error) {
+        const typed = toTokenEndpointError(error, {
+          endpoint: source.identity.tokenEndpoint,
+          what: 'revocation endpoint',
+          secrets: [value],
+        });
+        result.errors.push(typed);
+        reportRevocationFailure(strategyOptions, typed, hint);
+      }
+    }),
+  );
+  return result;
+}
+
+/**
+ * A failed revocation is said where every other failure is: the error event and the log.
+ * Listeners and loggers that throw are ignored, as core's own events do.
+ */
+function reportRevocationFailure(
+  strategyOptions: SignInStrategyOptions['strategy'],
+  error: AuthrailError,
+  hint: string,
+): void {
+  try {
+    strategyOptions.on?.error?.({ error, phase: 'sign-out' });
+  } catch {
+    // a broken listener must not break sign-out
+  }
+  try {
+    if (strategyOptions.logger)
+      strategyOptions.logger.warn?.(
+        `authrail: revoking the ${hint} at sign-out failed (${error.code}); it was forgotten locally`,
+      );
+  } catch {
+    // nor a broken logger
+  }
 }

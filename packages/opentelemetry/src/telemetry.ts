@@ -4,10 +4,20 @@ import {
   metrics,
   trace,
   type Attributes,
+  type Counter,
+  type Histogram,
   type MeterProvider,
+  type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import { ConfigError, checkOptions, type AuthEvents, type TokenFetchedEvent } from '@authrail/core';
+import {
+  ConfigError,
+  checkOptions,
+  type AuthEvents,
+  type ErrorEvent,
+  type RejectedEvent,
+  type TokenFetchedEvent,
+} from '@authrail/core';
 
 /** Options of {@link openTelemetry}. */
 export interface OpenTelemetryOptions {
@@ -67,6 +77,48 @@ function shown(endpoint: string | undefined): string | undefined {
  * ```
  */
 export function openTelemetry(options: OpenTelemetryOptions = {}): AuthEvents {
+  checkTelemetryOptions(options);
+  const recorder = createRecorder(options);
+  const { base, instruments } = recorder;
+  const user = options.on ?? {};
+  return {
+    tokenFetched(event) {
+      recordObtained(recorder, event);
+      instruments.fetched.add(1, { ...base, 'authrail.token.grant': event.grant });
+      user.tokenFetched?.(event);
+    },
+    tokenRefreshed(event) {
+      recordObtained(recorder, event);
+      instruments.refreshed.add(1, {
+        ...base,
+        'authrail.token.reason': event.reason,
+        'authrail.token.grant': event.grant,
+      });
+      user.tokenRefreshed?.(event);
+    },
+    retry(event) {
+      recorder.retries.push({
+        attempt: event.attempt,
+        delayMs: event.delayMs,
+        code: event.error.code,
+        at: Date.now(),
+      });
+      user.retry?.(event);
+    },
+    error(event) {
+      recordFailure(recorder, event);
+      user.error?.(event);
+    },
+    rejected(event) {
+      recordRejected(recorder, event);
+      user.rejected?.(event);
+    },
+    ...(user.uncredentialed ? { uncredentialed: user.uncredentialed } : {}),
+  };
+}
+
+/** Checks the options of {@link openTelemetry}: the providers' shape and the strategy name. */
+function checkTelemetryOptions(options: OpenTelemetryOptions): void {
   checkOptions(options, ['tracerProvider', 'meterProvider', 'strategy', 'on']);
   for (const name of ['tracerProvider', 'meterProvider'] as const) {
     const provider = options[name] as { getTracer?: unknown; getMeter?: unknown } | undefined;
@@ -80,143 +132,161 @@ export function openTelemetry(options: OpenTelemetryOptions = {}): AuthEvents {
   }
   if (options.strategy !== undefined && (typeof options.strategy !== 'string' || !options.strategy))
     throw new ConfigError('must be a non-empty string', { option: 'strategy' });
+}
+
+/** The metrics {@link openTelemetry} records into (besides the remaining-lifetime gauge). */
+interface Instruments {
+  fetched: Counter;
+  refreshed: Counter;
+  replays: Counter;
+  errors: Counter;
+  duration: Histogram;
+}
+
+/** One retried attempt of the token request in progress. */
+interface Retry {
+  attempt: number;
+  delayMs: number;
+  code: string;
+  at: number;
+}
+
+/** What one strategy's listeners record into, and what they remember between events. */
+interface Recorder {
+  tracer: Tracer;
+  /** Attributes of every span and metric: the strategy's name, when given. */
+  base: Attributes;
+  instruments: Instruments;
+  /** When the current token expires, for the remaining-lifetime gauge. */
+  expiresAt: number | undefined;
+  /** Retries of the token request in progress, recorded on its span when it ends. */
+  retries: Retry[];
+}
+
+/** The tracer, the instruments and the remaining-lifetime gauge of one strategy. */
+function createRecorder(options: OpenTelemetryOptions): Recorder {
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE);
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE);
   const base: Attributes = options.strategy ? { 'authrail.strategy': options.strategy } : {};
-  const user = options.on ?? {};
-
-  const fetched = meter.createCounter('authrail.tokens.fetched', {
-    description: 'Tokens obtained while none was held',
-  });
-  const refreshed = meter.createCounter('authrail.tokens.refreshed', {
-    description: 'Tokens that replaced a previous one (expired, invalidated, ahead of expiry)',
-  });
-  const replays = meter.createCounter('authrail.replays', {
-    description: 'Requests whose credential an API rejected, by whether and why they were replayed',
-  });
-  const errors = meter.createCounter('authrail.token_endpoint.errors', {
-    description: 'Token requests that failed for good, by error code',
-  });
-  const duration = meter.createHistogram('authrail.token_request.duration', {
-    description: 'From the first attempt of a token request to its token',
-    unit: 's',
-  });
-  let expiresAt: number | undefined;
+  const instruments: Instruments = {
+    fetched: meter.createCounter('authrail.tokens.fetched', {
+      description: 'Tokens obtained while none was held',
+    }),
+    refreshed: meter.createCounter('authrail.tokens.refreshed', {
+      description: 'Tokens that replaced a previous one (expired, invalidated, ahead of expiry)',
+    }),
+    replays: meter.createCounter('authrail.replays', {
+      description: 'Requests whose credential an API rejected, by whether and why they were replayed',
+    }),
+    errors: meter.createCounter('authrail.token_endpoint.errors', {
+      description: 'Token requests that failed for good, by error code',
+    }),
+    duration: meter.createHistogram('authrail.token_request.duration', {
+      description: 'From the first attempt of a token request to its token',
+      unit: 's',
+    }),
+  };
+  const recorder: Recorder = { tracer, base, instruments, expiresAt: undefined, retries: [] };
   meter
     .createObservableGauge('authrail.token.remaining_lifetime', {
       description: 'Seconds left on the current token',
       unit: 's',
     })
     .addCallback((result) => {
+      const { expiresAt } = recorder;
       if (expiresAt !== undefined) result.observe(Math.max(0, (expiresAt - Date.now()) / 1000), base);
     });
+  return recorder;
+}
 
-  // Retries of the token request in progress, recorded on its span when it ends.
-  let retries: { attempt: number; delayMs: number; code: string; at: number }[] = [];
+/** Ends a token request: its span (with the retries it took) and, on success, its duration. */
+function recordTokenSpan(
+  recorder: Recorder,
+  attributes: Attributes,
+  durationMs: number,
+  failure?: string,
+): void {
+  const end = Date.now();
+  const span = recorder.tracer.startSpan('authrail token request', {
+    kind: SpanKind.CLIENT,
+    startTime: end - durationMs,
+    attributes: { ...recorder.base, ...attributes, 'authrail.token.outcome': failure ? 'error' : 'ok' },
+  });
+  for (const retry of recorder.retries)
+    span.addEvent(
+      'retry',
+      {
+        'authrail.token.attempt': retry.attempt,
+        'authrail.retry.delay_ms': retry.delayMs,
+        'authrail.error.code': retry.code,
+      },
+      retry.at,
+    );
+  recorder.retries = [];
+  if (failure) {
+    span.setAttribute('authrail.error.code', failure);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: failure });
+  }
+  span.end(end);
+  if (!failure) recorder.instruments.duration.record(durationMs / 1000, recorder.base);
+}
 
-  const tokenSpan = (attributes: Attributes, durationMs: number, failure?: string) => {
-    const end = Date.now();
-    const span = tracer.startSpan('authrail token request', {
-      kind: SpanKind.CLIENT,
-      startTime: end - durationMs,
-      attributes: { ...base, ...attributes, 'authrail.token.outcome': failure ? 'error' : 'ok' },
-    });
-    for (const retry of retries)
-      span.addEvent(
-        'retry',
-        {
-          'authrail.token.attempt': retry.attempt,
-          'authrail.retry.delay_ms': retry.delayMs,
-          'authrail.error.code': retry.code,
-        },
-        retry.at,
-      );
-    retries = [];
-    if (failure) {
-      span.setAttribute('authrail.error.code', failure);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: failure });
-    }
-    span.end(end);
-    if (!failure) duration.record(durationMs / 1000, base);
-  };
+/** A token fetched or refreshed: the new expiry, and the span of its request. */
+function recordObtained(recorder: Recorder, event: TokenFetchedEvent): void {
+  recorder.expiresAt = event.token.expiresAt;
+  const endpoint = shown(event.endpoint);
+  recordTokenSpan(
+    recorder,
+    {
+      ...(endpoint ? { 'authrail.token.endpoint': endpoint } : {}),
+      'authrail.token.grant': event.grant,
+      'authrail.token.reason': event.reason,
+      'authrail.token.attempts': event.attempts,
+    },
+    event.durationMs,
+  );
+}
 
-  const obtained = (event: TokenFetchedEvent) => {
-    expiresAt = event.token.expiresAt;
-    const endpoint = shown(event.endpoint);
-    tokenSpan(
+/** A failure for good: the span of the token request it ended (not for a sign-out), and its count. */
+function recordFailure(recorder: Recorder, event: ErrorEvent): void {
+  const { retries } = recorder;
+  if (event.phase !== 'sign-out') {
+    const endpoint = shown((event.error as { endpoint?: string }).endpoint);
+    const attempts = retries.length + 1;
+    const since = retries[0]?.at;
+    recordTokenSpan(
+      recorder,
       {
         ...(endpoint ? { 'authrail.token.endpoint': endpoint } : {}),
-        'authrail.token.grant': event.grant,
-        'authrail.token.reason': event.reason,
-        'authrail.token.attempts': event.attempts,
-      },
-      event.durationMs,
-    );
-  };
-
-  return {
-    tokenFetched(event) {
-      obtained(event);
-      fetched.add(1, { ...base, 'authrail.token.grant': event.grant });
-      user.tokenFetched?.(event);
-    },
-    tokenRefreshed(event) {
-      obtained(event);
-      refreshed.add(1, {
-        ...base,
-        'authrail.token.reason': event.reason,
-        'authrail.token.grant': event.grant,
-      });
-      user.tokenRefreshed?.(event);
-    },
-    retry(event) {
-      retries.push({
-        attempt: event.attempt,
-        delayMs: event.delayMs,
-        code: event.error.code,
-        at: Date.now(),
-      });
-      user.retry?.(event);
-    },
-    error(event) {
-      if (event.phase !== 'sign-out') {
-        const endpoint = shown((event.error as { endpoint?: string }).endpoint);
-        const attempts = retries.length + 1;
-        const since = retries[0]?.at;
-        tokenSpan(
-          {
-            ...(endpoint ? { 'authrail.token.endpoint': endpoint } : {}),
-            'authrail.token.attempts': attempts,
-            'authrail.token.phase': event.phase,
-          },
-          since === undefined ? 0 : Date.now() - since,
-          event.error.code,
-        );
-      }
-      errors.add(1, {
-        ...base,
-        'authrail.error.code': event.error.code,
+        'authrail.token.attempts': attempts,
         'authrail.token.phase': event.phase,
-      });
-      user.error?.(event);
-    },
-    rejected(event) {
-      const attributes: Attributes = {
-        ...base,
-        'http.response.status_code': event.status,
-        'authrail.rejected.reason': event.reason,
-        'authrail.rejected.replayed': event.replay,
-        ...(event.error ? { 'authrail.rejected.error': event.error } : {}),
-        ...(event.scope ? { 'authrail.rejected.scope': event.scope } : {}),
-      };
-      trace.getActiveSpan()?.addEvent('authrail.rejected', attributes);
-      replays.add(1, {
-        ...base,
-        'authrail.rejected.reason': event.reason,
-        'authrail.rejected.replayed': event.replay,
-      });
-      user.rejected?.(event);
-    },
-    ...(user.uncredentialed ? { uncredentialed: user.uncredentialed } : {}),
+      },
+      since === undefined ? 0 : Date.now() - since,
+      event.error.code,
+    );
+  }
+  recorder.instruments.errors.add(1, {
+    ...recorder.base,
+    'authrail.error.code': event.error.code,
+    'authrail.token.phase': event.phase,
+  });
+}
+
+/** An API rejected a credential: an event on the caller's active span, and the replay count. */
+function recordRejected(recorder: Recorder, event: RejectedEvent): void {
+  const { base } = recorder;
+  const attributes: Attributes = {
+    ...base,
+    'http.response.status_code': event.status,
+    'authrail.rejected.reason': event.reason,
+    'authrail.rejected.replayed': event.replay,
+    ...(event.error ? { 'authrail.rejected.error': event.error } : {}),
+    ...(event.scope ? { 'authrail.rejected.scope': event.scope } : {}),
   };
+  trace.getActiveSpan()?.addEvent('authrail.rejected', attributes);
+  recorder.instruments.replays.add(1, {
+    ...base,
+    'authrail.rejected.reason': event.reason,
+    'authrail.rejected.replayed': event.replay,
+  });
 }

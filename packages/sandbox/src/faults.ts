@@ -68,56 +68,39 @@ function streamBody(ex: Exchange, bytes: number | undefined): void {
   pump();
 }
 
+/** Faults answered as a server or gateway in trouble would answer: an error status and its body. */
+type ErrorAnswerFault = Extract<
+  Fault,
+  { type: 'status' | 'rate-limit' | 'echo-credentials' | 'html' | 'unauthorized' | 'okta-error' }
+>;
+
+/** Faults answered with a token response that is broken: too big, never ending, malformed or incomplete. */
+type BrokenBodyFault = Extract<
+  Fault,
+  { type: 'huge-body' | 'endless-body' | 'gzip-bomb' | 'malformed-json' | 'missing-access-token' }
+>;
+
 /** Applies one fault to a request; `continue` means the request is then handled normally. */
 export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry): Promise<FaultOutcome> {
   switch (fault.type) {
     case 'status':
-      send(
-        ex,
-        fault.status,
-        fault.body ??
-          JSON.stringify({ error: 'server_error', error_description: `injected ${fault.status}` }),
-        {
-          'Content-Type': fault.contentType ?? 'application/json',
-        },
-      );
+    case 'rate-limit':
+    case 'echo-credentials':
+    case 'html':
+    case 'unauthorized':
+    case 'okta-error':
+      sendErrorAnswer(ex, fault);
       return 'handled';
-    case 'rate-limit': {
-      const at = Date.now() + fault.retryAfterSeconds * 1000;
-      const wait: Record<string, string> =
-        fault.form === 'okta-reset'
-          ? { 'X-Rate-Limit-Reset': String(Math.ceil(at / 1000)) }
-          : {
-              'Retry-After':
-                fault.form === 'date' ? new Date(at).toUTCString() : String(fault.retryAfterSeconds),
-            };
-      sendJson(ex, 429, { error: 'rate_limited', error_description: 'Too many requests' }, wait);
+    case 'huge-body':
+    case 'endless-body':
+    case 'gzip-bomb':
+    case 'malformed-json':
+    case 'missing-access-token':
+      sendBrokenBody(ex, fault);
       return 'handled';
-    }
     case 'token-response':
       ex.tokenFields = fault.fields; // applied by the route's own (valid) token response
       return 'continue';
-    case 'echo-credentials':
-      sendJson(ex, 401, {
-        error: 'invalid_client',
-        error_description: `Client authentication failed. Authorization: ${ex.req.headers.authorization ?? '(none)'}; body: ${ex.body.toString('utf8')}`,
-      });
-      return 'handled';
-    case 'huge-body':
-      sendHead(ex, fault.status ?? 200, { 'Content-Type': 'application/json' });
-      streamBody(ex, fault.bytes);
-      return 'handled';
-    case 'endless-body':
-      sendHead(ex, 200, { 'Content-Type': 'application/json' });
-      streamBody(ex, undefined);
-      return 'handled';
-    case 'gzip-bomb': {
-      send(ex, 200, gzipBomb(fault.bytes), {
-        'Content-Type': 'application/json',
-        'Content-Encoding': 'gzip',
-      });
-      return 'handled';
-    }
     case 'stalled-gzip': {
       // A valid gzip start (header and a first block), flushed so the client begins decoding.
       const whole = gzipSync('{"access_token":"' + 'a'.repeat(4096));
@@ -139,6 +122,41 @@ export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry)
       ex.record.status = 0;
       ex.req.socket.destroy();
       return 'handled';
+  }
+}
+
+/** Answers an {@link ErrorAnswerFault}. */
+function sendErrorAnswer(ex: Exchange, fault: ErrorAnswerFault): void {
+  switch (fault.type) {
+    case 'status':
+      send(
+        ex,
+        fault.status,
+        fault.body ??
+          JSON.stringify({ error: 'server_error', error_description: `injected ${fault.status}` }),
+        {
+          'Content-Type': fault.contentType ?? 'application/json',
+        },
+      );
+      return;
+    case 'rate-limit': {
+      const at = Date.now() + fault.retryAfterSeconds * 1000;
+      const wait: Record<string, string> =
+        fault.form === 'okta-reset'
+          ? { 'X-Rate-Limit-Reset': String(Math.ceil(at / 1000)) }
+          : {
+              'Retry-After':
+                fault.form === 'date' ? new Date(at).toUTCString() : String(fault.retryAfterSeconds),
+            };
+      sendJson(ex, 429, { error: 'rate_limited', error_description: 'Too many requests' }, wait);
+      return;
+    }
+    case 'echo-credentials':
+      sendJson(ex, 401, {
+        error: 'invalid_client',
+        error_description: `Client authentication failed. Authorization: ${ex.req.headers.authorization ?? '(none)'}; body: ${ex.body.toString('utf8')}`,
+      });
+      return;
     case 'html': {
       const status = fault.status ?? 502;
       const title = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
@@ -147,14 +165,8 @@ export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry)
         status,
         `<!DOCTYPE html>\n<html><head><title>${title}</title></head><body><center><h1>${title}</h1></center><hr><center>nginx</center></body></html>\n`,
       );
-      return 'handled';
+      return;
     }
-    case 'malformed-json':
-      send(ex, 200, '{"access_token": "abc", "token_type": ', { 'Content-Type': 'application/json' });
-      return 'handled';
-    case 'missing-access-token':
-      sendJson(ex, 200, { token_type: 'Bearer', expires_in: 3600 });
-      return 'handled';
     case 'unauthorized': {
       const challenge =
         fault.challenge ?? 'Bearer error="invalid_token", error_description="The access token is invalid"';
@@ -164,7 +176,7 @@ export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry)
         { error: fault.status === 403 ? 'insufficient_scope' : 'invalid_token' },
         challenge ? { 'WWW-Authenticate': challenge } : {},
       );
-      return 'handled';
+      return;
     }
     case 'okta-error':
       sendJson(ex, fault.status, {
@@ -174,6 +186,32 @@ export async function applyFault(ex: Exchange, fault: Fault, hung: HangRegistry)
         errorId: `oae${randomToken(8)}`,
         errorCauses: [],
       });
-      return 'handled';
+      return;
+  }
+}
+
+/** Answers a {@link BrokenBodyFault}. */
+function sendBrokenBody(ex: Exchange, fault: BrokenBodyFault): void {
+  switch (fault.type) {
+    case 'huge-body':
+      sendHead(ex, fault.status ?? 200, { 'Content-Type': 'application/json' });
+      streamBody(ex, fault.bytes);
+      return;
+    case 'endless-body':
+      sendHead(ex, 200, { 'Content-Type': 'application/json' });
+      streamBody(ex, undefined);
+      return;
+    case 'gzip-bomb':
+      send(ex, 200, gzipBomb(fault.bytes), {
+        'Content-Type': 'application/json',
+        'Content-Encoding': 'gzip',
+      });
+      return;
+    case 'malformed-json':
+      send(ex, 200, '{"access_token": "abc", "token_type": ', { 'Content-Type': 'application/json' });
+      return;
+    case 'missing-access-token':
+      sendJson(ex, 200, { token_type: 'Bearer', expires_in: 3600 });
+      return;
   }
 }

@@ -282,87 +282,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     resolveIssuers(options.trustedIssuers),
   );
   state.mtls = tls?.ca !== undefined;
-  const hung: HangRegistry = new Set();
-  const sockets = new Set<Socket>();
-  let baseUrl = '';
-  let closed = false;
-
-  async function handle(listener: Listener, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const target = req.url ?? '/';
-    const url = parseTarget(target);
-    const record: RecordedRequest = {
-      listener,
-      method: req.method ?? 'GET',
-      path: url?.pathname ?? target,
-      query: url ? Object.fromEntries(url.searchParams) : {},
-      headers: headersOf(req),
-      body: Buffer.alloc(0),
-      status: 0,
-      time: Date.now(),
-    };
-    const certificate = peerCertificate(req);
-    if (certificate) record.clientCertificate = certificate.thumbprint;
-    state.requests.push(record);
-    // A CORS preflight is browser machinery, not a hit on the route: it gets no route (nor faults).
-    const route = listener === 'main' && url && req.method !== 'OPTIONS' ? routeOf(url.pathname) : undefined;
-    if (route) record.route = route;
-    let read: ReadBody;
-    try {
-      read = await readBody(req);
-    } catch {
-      return; // the client went away: nothing to answer
-    }
-    record.body = read.body;
-    const ex: Exchange = { req, res, url: url ?? new URL('http://127.0.0.1/'), body: read.body, record };
-    if (!url)
-      return sendJson(ex, 400, { error: 'invalid_request', error_description: 'Unparsable request target' });
-    if (read.tooLarge) {
-      return sendJson(
-        ex,
-        413,
-        {
-          error: 'invalid_request',
-          error_description: 'The request body is larger than the sandbox accepts (8 MiB)',
-        },
-        { Connection: 'close' },
-      );
-    }
-    if (listener === 'elsewhere') {
-      // Another origin: answers anything (a preflight too, so a leak is recorded, not blocked).
-      return sendJson(ex, 200, echoBody(ex), req.method === 'OPTIONS' ? { ...PREFLIGHT_HEADERS } : {});
-    }
-    if (req.method === 'OPTIONS') return preflight(ex);
-    if (route) {
-      const fault = state.nextFault(route);
-      if (fault && (await applyFault(ex, fault, hung)) === 'handled') return;
-      if (closed) return;
-    }
-    await dispatch(ex, state, baseUrl);
-  }
-
-  const makeServer = (listener: Listener) => {
-    const server = serverOf(tls, listener === 'main', (req, res) => {
-      handle(listener, req, res).catch(() => {
-        if (!res.headersSent && !res.destroyed) {
-          res.writeHead(500, { 'Content-Type': 'application/json' });
-          res.end('{"error":"server_error","error_description":"The sandbox failed on this request"}');
-        }
-      });
-    });
-    server.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    server.on('clientError', (_error, socket) => {
-      if (socket.writable)
-        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      socket.destroy();
-    });
-    return server;
-  };
-
-  const main = makeServer('main');
-  const elsewhere = makeServer('elsewhere');
+  const run: Running = { state, hung: new Set(), sockets: new Set(), baseUrl: '', closed: false };
+  const main = makeServer(run, tls, 'main');
+  const elsewhere = makeServer(run, tls, 'elsewhere');
   const port = await listen(main, options.port ?? 0);
   let otherPort: number;
   try {
@@ -372,53 +294,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     throw error;
   }
   const scheme = tls ? 'https' : 'http';
-  baseUrl = `${scheme}://127.0.0.1:${port}`;
-  const issuer = `${baseUrl}/oauth2/${OKTA_AUTH_SERVER}`;
-  const medblocks = `${baseUrl}${MEDBLOCKS_PREFIX}`;
+  const baseUrl = `${scheme}://127.0.0.1:${port}`;
+  run.baseUrl = baseUrl;
   let closing: Promise<void> | undefined;
 
   return {
     url: baseUrl,
-    urls: {
-      mskApim: {
-        baseUrl,
-        tokenEndpoint: `${baseUrl}${MSK_TOKEN_PATH}`,
-        fhirBaseUrl: `${baseUrl}${MSK_FHIR_PATH}`,
-      },
-      okta: { issuer, tokenEndpoint: `${issuer}/v1/token` },
-      ctrp: { baseUrl: `${baseUrl}${CTRP_PREFIX}` },
-      medblocks: {
-        baseUrl: medblocks,
-        tokenEndpoint: `${medblocks}/oauth2/token`,
-        authorizeEndpoint: `${medblocks}/oauth2/auth`,
-        revocationEndpoint: `${medblocks}/oauth2/revoke`,
-        fhirBaseUrl: `${medblocks}/fhir`,
-        deviceAuthorizationEndpoint: `${medblocks}${MEDBLOCKS_DEVICE_PATH}`,
-        deviceVerificationUri: `${medblocks}${MEDBLOCKS_VERIFY_PATH}`,
-      },
-      smart: {
-        fhirBaseUrl: `${baseUrl}${SMART_FHIR_PATH}`,
-        configurationUrl: `${baseUrl}${SMART_FHIR_PATH}/.well-known/smart-configuration`,
-        tokenEndpoint: `${baseUrl}${SMART_TOKEN_PATH}`,
-        authorizeEndpoint: `${baseUrl}${SMART_AUTHORIZE_PATH}`,
-      },
-      echo: `${baseUrl}/echo`,
-      redirect: `${baseUrl}/redirect`,
-      elsewhere: `${scheme}://127.0.0.1:${otherPort}`,
-    },
+    urls: urlsOf(baseUrl, `${scheme}://127.0.0.1:${otherPort}`),
     get requests() {
       return state.requests;
     },
-    tokenRequests(filter: TokenFilter = {}) {
-      return state.requests.filter((r) => {
-        const service = r.route === undefined ? undefined : TOKEN_ROUTE_SERVICE.get(r.route);
-        return (
-          service !== undefined &&
-          (!filter.service || service === filter.service) &&
-          (!filter.clientId || r.clientId === filter.clientId)
-        );
-      });
-    },
+    tokenRequests: (filter: TokenFilter = {}) => tokenRequestsOf(state, filter),
     resourceRequests(filter: { route?: SandboxRoute } = {}) {
       return state.requests.filter(
         (r) =>
@@ -427,19 +313,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           (!filter.route || r.route === filter.route),
       );
     },
-    inject(route: SandboxRoute, fault: Fault, injectOptions: { times?: number } = {}) {
-      if (!ROUTES.has(route)) throw new TypeError(`route: unknown route ${String(route)}`);
-      if (!fault || !FAULT_TYPES.has(fault.type)) {
-        throw new TypeError(
-          `fault: unknown fault type ${String((fault as { type?: unknown } | undefined)?.type)}`,
-        );
-      }
-      const times = injectOptions.times ?? Number.POSITIVE_INFINITY;
-      if (typeof times !== 'number' || !(times > 0)) throw new TypeError('times: must be a positive number');
-      const queue = state.faults.get(route) ?? [];
-      queue.push({ fault, remaining: times });
-      state.faults.set(route, queue);
-    },
+    inject: (route: SandboxRoute, fault: Fault, injectOptions: { times?: number } = {}) =>
+      injectFault(state, route, fault, injectOptions),
     clearFaults() {
       state.faults.clear();
     },
@@ -467,16 +342,191 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     ...deviceDecisions(state),
     close() {
-      closing ??= (async () => {
-        closed = true;
-        for (const ex of hung) ex.res.destroy();
-        hung.clear();
-        const done = Promise.all([closeServer(main), closeServer(elsewhere)]);
-        for (const server of [main, elsewhere]) server.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
-        await done;
-      })();
+      closing ??= closeSandbox(run, [main, elsewhere]);
       return closing;
     },
   };
+}
+
+/**
+ * What a running sandbox's listeners and levers share: its state, the exchanges a `hang`
+ * fault holds, the open sockets (to destroy on close), and its base URL, known once the
+ * main listener listens.
+ */
+interface Running {
+  state: SandboxState;
+  hung: HangRegistry;
+  sockets: Set<Socket>;
+  baseUrl: string;
+  /** Set by `close()`: a fault that waited must not answer afterwards. */
+  closed: boolean;
+}
+
+/** One listener: answers with {@link handleRequest}, a 500 when that fails, and tracks its sockets. */
+function makeServer(run: Running, tls: SandboxOptions['tls'], listener: Listener): Server | TlsServer {
+  const server = serverOf(tls, listener === 'main', (req, res) => {
+    handleRequest(run, listener, req, res).catch(() => {
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        res.end('{"error":"server_error","error_description":"The sandbox failed on this request"}');
+      }
+    });
+  });
+  server.on('connection', (socket) => {
+    run.sockets.add(socket);
+    socket.on('close', () => run.sockets.delete(socket));
+  });
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    socket.destroy();
+  });
+  return server;
+}
+
+/** Records a request, reads its body, and answers it: a refusal, a preflight, a fault, or its route. */
+async function handleRequest(
+  run: Running,
+  listener: Listener,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const target = req.url ?? '/';
+  const url = parseTarget(target);
+  const record = recordRequest(run.state, listener, req, url, target);
+  // A CORS preflight is browser machinery, not a hit on the route: it gets no route (nor faults).
+  const route = listener === 'main' && url && req.method !== 'OPTIONS' ? routeOf(url.pathname) : undefined;
+  if (route) record.route = route;
+  let read: ReadBody;
+  try {
+    read = await readBody(req);
+  } catch {
+    return; // the client went away: nothing to answer
+  }
+  record.body = read.body;
+  const ex: Exchange = { req, res, url: url ?? new URL('http://127.0.0.1/'), body: read.body, record };
+  if (!url)
+    return sendJson(ex, 400, { error: 'invalid_request', error_description: 'Unparsable request target' });
+  if (read.tooLarge) {
+    return sendJson(
+      ex,
+      413,
+      {
+        error: 'invalid_request',
+        error_description: 'The request body is larger than the sandbox accepts (8 MiB)',
+      },
+      { Connection: 'close' },
+    );
+  }
+  if (listener === 'elsewhere') {
+    // Another origin: answers anything (a preflight too, so a leak is recorded, not blocked).
+    return sendJson(ex, 200, echoBody(ex), req.method === 'OPTIONS' ? { ...PREFLIGHT_HEADERS } : {});
+  }
+  if (req.method === 'OPTIONS') return preflight(ex);
+  if (route) {
+    const fault = run.state.nextFault(route);
+    if (fault && (await applyFault(ex, fault, run.hung)) === 'handled') return;
+    if (run.closed) return;
+  }
+  await dispatch(ex, run.state, run.baseUrl);
+}
+
+/** Adds a request to `state.requests` as it arrives (its body and status are filled in later). */
+function recordRequest(
+  state: SandboxState,
+  listener: Listener,
+  req: IncomingMessage,
+  url: URL | undefined,
+  target: string,
+): RecordedRequest {
+  const record: RecordedRequest = {
+    listener,
+    method: req.method ?? 'GET',
+    path: url?.pathname ?? target,
+    query: url ? Object.fromEntries(url.searchParams) : {},
+    headers: headersOf(req),
+    body: Buffer.alloc(0),
+    status: 0,
+    time: Date.now(),
+  };
+  const certificate = peerCertificate(req);
+  if (certificate) record.clientCertificate = certificate.thumbprint;
+  state.requests.push(record);
+  return record;
+}
+
+/** {@link Sandbox.urls} of a sandbox listening at `baseUrl`, with its other origin at `elsewhere`. */
+function urlsOf(baseUrl: string, elsewhere: string): Sandbox['urls'] {
+  const issuer = `${baseUrl}/oauth2/${OKTA_AUTH_SERVER}`;
+  const medblocks = `${baseUrl}${MEDBLOCKS_PREFIX}`;
+  return {
+    mskApim: {
+      baseUrl,
+      tokenEndpoint: `${baseUrl}${MSK_TOKEN_PATH}`,
+      fhirBaseUrl: `${baseUrl}${MSK_FHIR_PATH}`,
+    },
+    okta: { issuer, tokenEndpoint: `${issuer}/v1/token` },
+    ctrp: { baseUrl: `${baseUrl}${CTRP_PREFIX}` },
+    medblocks: {
+      baseUrl: medblocks,
+      tokenEndpoint: `${medblocks}/oauth2/token`,
+      authorizeEndpoint: `${medblocks}/oauth2/auth`,
+      revocationEndpoint: `${medblocks}/oauth2/revoke`,
+      fhirBaseUrl: `${medblocks}/fhir`,
+      deviceAuthorizationEndpoint: `${medblocks}${MEDBLOCKS_DEVICE_PATH}`,
+      deviceVerificationUri: `${medblocks}${MEDBLOCKS_VERIFY_PATH}`,
+    },
+    smart: {
+      fhirBaseUrl: `${baseUrl}${SMART_FHIR_PATH}`,
+      configurationUrl: `${baseUrl}${SMART_FHIR_PATH}/.well-known/smart-configuration`,
+      tokenEndpoint: `${baseUrl}${SMART_TOKEN_PATH}`,
+      authorizeEndpoint: `${baseUrl}${SMART_AUTHORIZE_PATH}`,
+    },
+    echo: `${baseUrl}/echo`,
+    redirect: `${baseUrl}/redirect`,
+    elsewhere,
+  };
+}
+
+/** {@link Sandbox.tokenRequests}: the recorded requests to a token route, filtered. */
+function tokenRequestsOf(state: SandboxState, filter: TokenFilter): RecordedRequest[] {
+  return state.requests.filter((r) => {
+    const service = r.route === undefined ? undefined : TOKEN_ROUTE_SERVICE.get(r.route);
+    return (
+      service !== undefined &&
+      (!filter.service || service === filter.service) &&
+      (!filter.clientId || r.clientId === filter.clientId)
+    );
+  });
+}
+
+/** {@link Sandbox.inject}: checks the route, fault and count, and queues the fault. */
+function injectFault(
+  state: SandboxState,
+  route: SandboxRoute,
+  fault: Fault,
+  injectOptions: { times?: number },
+): void {
+  if (!ROUTES.has(route)) throw new TypeError(`route: unknown route ${String(route)}`);
+  if (!fault || !FAULT_TYPES.has(fault.type)) {
+    throw new TypeError(
+      `fault: unknown fault type ${String((fault as { type?: unknown } | undefined)?.type)}`,
+    );
+  }
+  const times = injectOptions.times ?? Number.POSITIVE_INFINITY;
+  if (typeof times !== 'number' || !(times > 0)) throw new TypeError('times: must be a positive number');
+  const queue = state.faults.get(route) ?? [];
+  queue.push({ fault, remaining: times });
+  state.faults.set(route, queue);
+}
+
+/** {@link Sandbox.close}: ends hung exchanges, then closes both listeners and every connection. */
+async function closeSandbox(run: Running, servers: (Server | TlsServer)[]): Promise<void> {
+  run.closed = true;
+  for (const ex of run.hung) ex.res.destroy();
+  run.hung.clear();
+  const done = Promise.all(servers.map(closeServer));
+  for (const server of servers) server.closeAllConnections();
+  for (const socket of run.sockets) socket.destroy();
+  await done;
 }

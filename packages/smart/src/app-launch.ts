@@ -279,19 +279,7 @@ export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchSt
   const attemptTimeoutMs = options.retry?.attemptTimeoutMs;
   return {
     // The tokens of this tab's launch, whichever it is.
-    tokens: {
-      getToken: async (getOptions) => (await active()).tokens.getToken(getOptions),
-      invalidate: async (token) => (await active()).tokens.invalidate(token),
-      setToken: async (token) => (await active()).tokens.setToken(token),
-      clear: async () => (await active()).tokens.clear(),
-      peek: async () => (await active()).tokens.peek(),
-      getTokenNow() {
-        const launch = memory.currentNow();
-        return launch === undefined ? undefined : signInOf(launch).tokens.getTokenNow?.();
-      },
-      // Every launch's tokens are bound to the one key of the source, when they are.
-      ...(source.dpop ? { dpop: source.dpop } : {}),
-    },
+    tokens: launchTokens(source, memory, signInOf, active),
     send<R extends AuthResponse>(request: AuthRequest, next: Transport<R>, sendOptions?: SendOptions) {
       const launch = memory.currentNow();
       return launch === undefined
@@ -300,24 +288,7 @@ export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchSt
     },
     authorizationUrl: async (launchedAt) => user.authorizationUrl(parametersFor(launchedAt)),
     login: async (launchedAt) => user.login(parametersFor(launchedAt)),
-    async handleRedirect(url) {
-      const token = await source.handleRedirect(
-        url,
-        attemptTimeoutMs === undefined ? {} : { signal: AbortSignal.timeout(attemptTimeoutMs) },
-      );
-      const state = new URL(String(url)).searchParams.get('state');
-      const ehrLaunch = await memory.take(state);
-      const context = contextOf(token.extra);
-      const launch =
-        ehrLaunch !== undefined
-          ? `launch ${ehrLaunch}`
-          : isPatientContext(context)
-            ? `sign-in ${state}`
-            : USER;
-      await signInOf(launch).tokens.setToken(token);
-      const left = await memory.enter(launch, context);
-      if (left !== undefined) signInOf.forget(left);
-    },
+    handleRedirect: (url) => completeLaunch(source, memory, signInOf, url, attemptTimeoutMs),
     isSignedIn: async () => (await active()).isSignedIn(),
     async launchContext() {
       const token = await (await active()).tokens.peek();
@@ -330,6 +301,60 @@ export function smartAppLaunch(options: SmartAppLaunchOptions): SmartAppLaunchSt
       return signIn.logout();
     },
   };
+}
+
+type TabMemory = ReturnType<typeof tabMemory>;
+type LaunchSignIns = ReturnType<typeof launchSignIns>;
+
+/**
+ * {@link SmartAppLaunchStrategy.tokens}: the tokens of this tab's launch, whichever it is.
+ * `active` resolves that launch's sign-in.
+ */
+function launchTokens(
+  source: AuthorizationCodeSource,
+  memory: TabMemory,
+  signInOf: LaunchSignIns,
+  active: () => Promise<SignInStrategy>,
+): SmartAppLaunchStrategy['tokens'] {
+  return {
+    getToken: async (getOptions) => (await active()).tokens.getToken(getOptions),
+    invalidate: async (token) => (await active()).tokens.invalidate(token),
+    setToken: async (token) => (await active()).tokens.setToken(token),
+    clear: async () => (await active()).tokens.clear(),
+    peek: async () => (await active()).tokens.peek(),
+    getTokenNow() {
+      const launch = memory.currentNow();
+      return launch === undefined ? undefined : signInOf(launch).tokens.getTokenNow?.();
+    },
+    // Every launch's tokens are bound to the one key of the source, when they are.
+    ...(source.dpop ? { dpop: source.dpop } : {}),
+  };
+}
+
+/**
+ * {@link SmartAppLaunchStrategy.handleRedirect}: exchanges the code, then keeps the token
+ * under the launch it belongs to (the EHR launch its state began, a standalone launch with
+ * patient context, or the user's) and makes that launch this tab's.
+ */
+async function completeLaunch(
+  source: AuthorizationCodeSource,
+  memory: TabMemory,
+  signInOf: LaunchSignIns,
+  url: string | URL,
+  attemptTimeoutMs: number | undefined,
+): Promise<void> {
+  const token = await source.handleRedirect(
+    url,
+    attemptTimeoutMs === undefined ? {} : { signal: AbortSignal.timeout(attemptTimeoutMs) },
+  );
+  const state = new URL(String(url)).searchParams.get('state');
+  const ehrLaunch = await memory.take(state);
+  const context = contextOf(token.extra);
+  const launch =
+    ehrLaunch !== undefined ? `launch ${ehrLaunch}` : isPatientContext(context) ? `sign-in ${state}` : USER;
+  await signInOf(launch).tokens.setToken(token);
+  const left = await memory.enter(launch, context);
+  if (left !== undefined) signInOf.forget(left);
 }
 
 /** The tokens of the sign-in with no patient context: shared by the tabs, as one user's. */
