@@ -2,8 +2,7 @@
 // the authorize URL is built without a request, and these redirects are refused before
 // any code exchange.
 import { expect, test } from 'vitest';
-import { ConfigError } from '@authrail/core';
-import { authorizationCode, createMemoryStorage, privateKeyJwt } from '@authrail/oauth2';
+import { authorizationCode, createMemoryStorage } from '@authrail/oauth2';
 
 const CALLBACK = 'https://app.example.org/callback';
 
@@ -42,11 +41,4 @@ test('storage without getItem, setItem and removeItem is refused at construction
       storage: { getItem: () => null } as never,
     }),
   ).toThrow(/^storage: must have getItem, setItem and removeItem$/);
-});
-
-test('privateKeyJwt: a key function that returns no CryptoKey fails the request with a ConfigError', async () => {
-  const auth = privateKeyJwt(() => ({ kid: 'k' }) as never);
-  const prepared = auth.prepare(false, 'spa', 'https://as.example.org/token');
-  await expect(prepared).rejects.toBeInstanceOf(ConfigError);
-  await expect(prepared).rejects.toThrow(/^privateKey: the key function returned no CryptoKey$/);
 });

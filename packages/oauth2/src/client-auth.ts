@@ -121,20 +121,18 @@ interface SecretReader {
 /** A lone UTF-16 surrogate: text that has no UTF-8 form, so no form encoding (RFC 6749 §2.3.1). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function checkSecret(value: unknown, option: string, what: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw new ConfigError(`${what} no secret`, { option });
-  if (LONE_SURROGATE.test(value))
-    throw new ConfigError(`${what} text that cannot be encoded (a lone surrogate)`, {
-      option,
-      secrets: [value],
-    });
-  return value;
+/** Why a secret cannot be sent (no UTF-8 form for the form encoding), or undefined when it can. */
+function secretProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length === 0) return 'no secret';
+  if (LONE_SURROGATE.test(value)) return 'text that cannot be encoded (a lone surrogate)';
+  return undefined;
 }
 
 function secretReader(secret: SecretInput, option: string): SecretReader {
   if (typeof secret === 'string') {
     if (secret.length === 0) throw new ConfigError('must be a non-empty string or a function', { option });
-    checkSecret(secret, option, 'is');
+    const problem = secretProblem(secret);
+    if (problem) throw new ConfigError(`is ${problem}`, { option, secrets: [secret] });
     return Object.assign(() => Promise.resolve(secret), { rotatable: false });
   }
   if (typeof secret !== 'function')
@@ -142,9 +140,15 @@ function secretReader(secret: SecretInput, option: string): SecretReader {
   let cached: Promise<string> | undefined;
   const read = (reread: boolean) => {
     if (reread || !cached) {
+      // What the function returns is read at request time: a token-endpoint error then
+      // (the grant maps this TypeError), never a ConfigError, which is for construction.
       cached = Promise.resolve()
         .then(secret)
-        .then((value) => checkSecret(value, option, 'the secret function returned'));
+        .then((value) => {
+          const problem = secretProblem(value);
+          if (problem) throw new TypeError(`the secret function returned ${problem}`);
+          return value as string;
+        });
       cached.catch(() => (cached = undefined));
     }
     return cached;
@@ -287,8 +291,7 @@ export function privateKeyJwt(
         cached = Promise.resolve()
           .then(key)
           .then((k) => {
-            if (!isPrivateKeyInput(k))
-              throw new ConfigError('the key function returned no CryptoKey', { option: 'privateKey' });
+            if (!isPrivateKeyInput(k)) throw new TypeError('the key function returned no CryptoKey'); // at request time: typed by the grant
             return k;
           });
         cached.catch(() => (cached = undefined));
