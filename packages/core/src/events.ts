@@ -57,6 +57,8 @@ export interface ErrorEvent {
    * (it was forgotten locally, but the server may still honour it).
    */
   phase: 'token' | 'background-refresh' | 'sign-out';
+  /** For `token` and `background-refresh`: from the token request's first attempt to this failure, in milliseconds. */
+  durationMs?: number;
 }
 
 /** Why a rejected request was or was not replayed. */

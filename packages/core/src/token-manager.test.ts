@@ -493,6 +493,24 @@ describe('hardening: no wedge, no amplification (issue 9)', () => {
     await expect(tokens.getToken()).resolves.toBeDefined(); // and the next caller starts afresh
   });
 
+  test('a failed token request says on its error event how long it took, from its first attempt', async () => {
+    const clock = manualClock();
+    const source = fakeSource(clock.now, { kind: 'fail', status: 400, error: 'invalid_client' });
+    const fetchToken = source.fetchToken.bind(source);
+    source.fetchToken = (options) => {
+      clock.advance(700); // each attempt takes 0.7 s on the manager's clock
+      return fetchToken(options);
+    };
+    const r = recorder();
+    const tokens = createTokenManager({ source, now: clock.now, on: r.on, retry: fastRetry });
+    await expect(tokens.getToken()).rejects.toMatchObject({ error: 'invalid_client' });
+    expect(source.calls.length).toBeGreaterThan(0);
+    expect(r.events.find((e) => e.name === 'error')?.event).toMatchObject({
+      phase: 'token',
+      durationMs: 700 * source.calls.length,
+    });
+  });
+
   test('a refresh ahead of expiry is not aborted for want of waiters, and keeps nothing alive', async () => {
     const clock = manualClock();
     const source = fakeSource(clock.now);

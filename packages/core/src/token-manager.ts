@@ -365,7 +365,7 @@ class ManagedTokens {
       this.#reportFetched(reason, fetched, token, now() - started);
       return token;
     } catch (error) {
-      throw this.#reportFailed(error, flight);
+      throw this.#reportFailed(error, flight, now() - started);
     }
   }
 
@@ -395,7 +395,7 @@ class ManagedTokens {
     );
   }
 
-  #reportFailed(error: unknown, flight: Flight): unknown {
+  #reportFailed(error: unknown, flight: Flight, ms: number): unknown {
     const { sink } = this.#s;
     const endpoint = this.#endpoint;
     if (flight.signal.aborted) {
@@ -405,7 +405,7 @@ class ManagedTokens {
     const typed = isAuthrailError(error) ? error : toTokenEndpointError(error, { endpoint });
     this.#refusals.remember(typed);
     const background = flight.background;
-    sink.emit('error', { error: typed, phase: background ? 'background-refresh' : 'token' });
+    sink.emit('error', { error: typed, phase: background ? 'background-refresh' : 'token', durationMs: ms });
     sink.log(
       background ? 'warn' : 'error',
       `authrail: ${background ? 'background refresh' : 'token request'} to ${endpoint} failed: ${typed.code}`,

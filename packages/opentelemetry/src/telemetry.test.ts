@@ -134,10 +134,15 @@ describe('openTelemetry', () => {
   });
 
   test('a token endpoint failing for good: retries as span events, an error span with the code, errors counted by code', async () => {
-    const { strategy, spans, read } = setup();
+    const failures: { durationMs?: number }[] = [];
+    const { strategy, spans, read } = setup({ on: { error: (e) => failures.push(e) } });
     sb.inject('msk-token', { type: 'status', status: 503 });
     await expect(strategy.tokens.getToken()).rejects.toMatchObject({ code: 'AUTHRAIL_TOKEN_ENDPOINT_ERROR' });
     const [span] = spans.getFinishedSpans();
+    // Timed from the first attempt, as core timed it (not from the first retry).
+    const [seconds, nanos] = span!.duration;
+    expect(failures[0]?.durationMs).toBeGreaterThan(0);
+    expect(Math.round(seconds * 1000 + nanos / 1e6)).toBe(failures[0]?.durationMs);
     expect(span?.attributes).toMatchObject({
       'authrail.token.outcome': 'error',
       'authrail.error.code': 'AUTHRAIL_TOKEN_ENDPOINT_ERROR',

@@ -253,7 +253,6 @@ function recordFailure(recorder: Recorder, event: ErrorEvent): void {
   if (event.phase !== 'sign-out') {
     const endpoint = shown((event.error as { endpoint?: string }).endpoint);
     const attempts = retries.length + 1;
-    const since = retries[0]?.at;
     recordTokenSpan(
       recorder,
       {
@@ -261,7 +260,7 @@ function recordFailure(recorder: Recorder, event: ErrorEvent): void {
         'authrail.token.attempts': attempts,
         'authrail.token.phase': event.phase,
       },
-      since === undefined ? 0 : Date.now() - since,
+      event.durationMs ?? 0,
       event.error.code,
     );
   }
