@@ -25,6 +25,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('packages/fetch'),
   project('packages/ky'),
   project('packages/axios'),
+  project('packages/undici'),
   project('packages/redis'),
   project('packages/node'),
   project('packages/conformance'),
