@@ -37,6 +37,7 @@ export const projects: TestProjectInlineConfiguration[] = [
   project('examples/smart-backend-services'),
   project('examples/device-cli'),
   project('examples/mtls-node'),
+  project('examples/undici-global'),
   project('examples/token-exchange-gateway'),
   project('examples/workload-identity'),
   project('examples/fleet-redis', { testTimeout: 60_000, hookTimeout: 60_000 }),
