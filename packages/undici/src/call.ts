@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuthRequest, AuthStrategy } from '@authrail/core';
 import { toLegacy, type Controller, type Handler, type LegacyHandler } from './handler.js';
 import { Hop, type Caller, type HopResponse } from './hop.js';
@@ -11,6 +12,13 @@ import { hopOptions, requestOf, type DispatchOptions } from './request.js';
 
 /** The `dispatch` of what is composed inside this interceptor. */
 export type Dispatch = (opts: DispatchOptions, handler: Handler | LegacyHandler) => boolean;
+
+/**
+ * Marks what runs inside a strategy's loop (its token requests, its listeners): true
+ * there, false around every dispatch made from it, so no socket, timer or callback made
+ * for a hop inherits the mark.
+ */
+export type Inside = AsyncLocalStorage<boolean>;
 
 /**
  * The one controller the caller's handler ever sees, for every hop and replay (as undici's
@@ -59,6 +67,7 @@ export class Call implements Caller {
     readonly outer: Handler,
     private readonly legacy: boolean,
     private readonly origin: string,
+    private readonly inside: Inside,
   ) {}
 
   /** Runs core's loop for the caller's request and delivers the hop it returns. */
@@ -70,10 +79,10 @@ export class Call implements Caller {
     const request = await requestOf(this.origin, this.opts, bufferUpTo);
     if (this.aborted) return;
     const maxRedirects = this.opts.maxRedirections;
-    const response = await strategy.send(request, (hop) => this.#send(hop), {
-      signal: this.#abort.signal,
-      ...(maxRedirects ? { maxRedirects } : {}),
-    });
+    const options = { signal: this.#abort.signal, ...(maxRedirects ? { maxRedirects } : {}) };
+    const response = await this.inside.run(true, () =>
+      strategy.send(request, (hop) => this.#send(hop), options),
+    );
     if (this.#settled) return void response.discard();
     response.deliver();
     this.#release();
@@ -86,7 +95,7 @@ export class Call implements Caller {
     const hop = new Hop(this, request.url.href);
     this.#hops.push(hop);
     try {
-      this.dispatch(opts, this.legacy ? toLegacy(hop) : hop);
+      this.inside.run(false, () => this.dispatch(opts, this.legacy ? toLegacy(hop) : hop));
     } catch (error) {
       hop.onResponseError(null, error as Error);
     }

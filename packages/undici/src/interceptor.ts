@@ -4,9 +4,10 @@
  *
  * @module
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ConfigError, checkOptions, type AuthStrategy, type Logger } from '@authrail/core';
 import type { Dispatcher } from 'undici';
-import { Call, type Dispatch } from './call.js';
+import { Call, type Dispatch, type Inside } from './call.js';
 import { fromLegacy, type Handler, type LegacyHandler } from './handler.js';
 import { originOf } from './request.js';
 
@@ -158,9 +159,14 @@ export function authrail(
   const table = routeTable(routes);
   const bufferUpTo = checkBuffer(options.bufferBodiesUpTo);
   const passThrough = passThroughLog(checkLogger(options.logger));
+  const inside: Inside = new AsyncLocalStorage();
   const intercept = (dispatch: Dispatch): Dispatch =>
     // Two parameters exactly: undici 6's compose refuses any other length.
     function authrailInterceptor(opts, handler) {
+      // A strategy's own requests (its token requests, through the global fetch this very
+      // interceptor may be part of) are not authenticated again: MSK serves its token
+      // endpoint on the API's own origin, whose loop would otherwise wait for itself.
+      if (inside.getStore() === true) return inside.run(false, () => dispatch(opts, handler));
       const origin = originOf(opts.origin);
       const strategy = origin === undefined ? undefined : table.get(origin);
       if (strategy === undefined || opts.upgrade || opts.method === 'CONNECT') {
@@ -170,7 +176,7 @@ export function authrail(
       // undici 7 hands every interceptor a new-API handler; undici 6 only has legacy ones.
       const legacy = typeof (handler as Handler).onRequestStart !== 'function';
       const outer = legacy ? fromLegacy(handler as LegacyHandler) : (handler as Handler);
-      const call = new Call(dispatch, opts, outer, legacy, origin!);
+      const call = new Call(dispatch, opts, outer, legacy, origin!, inside);
       call.run(strategy, bufferUpTo).catch((error: unknown) => call.fail(error));
       return true;
     };

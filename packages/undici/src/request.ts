@@ -119,10 +119,11 @@ export async function requestOf(
  * credential (undici 6's Agent option, a redirect interceptor composed inside).
  */
 export function hopOptions(caller: DispatchOptions, callerOrigin: string, hop: AuthRequest): DispatchOptions {
-  const headers: string[] = [];
+  // An object, not a flat array: undici 6's dns interceptor spreads it into one.
+  const headers: Record<string, string> = {};
   const elsewhere = hop.url.origin !== callerOrigin;
   hop.headers.forEach((value, name) => {
-    if (!(elsewhere && name === 'host')) headers.push(name, value); // the caller's Host is for the caller's origin
+    if (!(elsewhere && name === 'host')) headers[name] = value; // the caller's Host is for the caller's origin
   });
   return {
     ...caller,
