@@ -35,17 +35,12 @@ export function authenticateProcess(msk: MskConfig, ctrp: CtrpConfig, on: AuthEv
   const { baseUrl: ctrpBaseUrl, ...okta } = ctrp;
   const ctrpOrigin = new URL(ctrpBaseUrl).origin;
   const agent = new Agent();
-  // The token requests themselves go around the interceptor: MSK serves its token endpoint
-  // on the origin routed to MSK, and a token request that waited for a token would wait for
-  // itself.
-  const tokenFetch: typeof fetch = (input, init) =>
-    fetch(input, { ...init, dispatcher: agent } as RequestInit);
   setGlobalDispatcher(
     agent.compose(
       authrail(
         {
-          [mskOrigin]: mskApim({ ...msk, fetch: tokenFetch, on }),
-          [ctrpOrigin]: oktaClientCredentials({ ...okta, origins: [ctrpOrigin], fetch: tokenFetch, on }),
+          [mskOrigin]: mskApim({ ...msk, on }),
+          [ctrpOrigin]: oktaClientCredentials({ ...okta, origins: [ctrpOrigin], on }),
         },
         // Node's fetch hands every body to the dispatcher as a one-shot stream: read the
         // small ones into memory, so a PUT can be sent again after a 401.
