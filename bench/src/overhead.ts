@@ -27,6 +27,7 @@ import { attachAuth } from '@authrail/axios';
 import { clientCredentials, clientSecretPost } from '@authrail/oauth2';
 import { createAuthFetch } from '@authrail/fetch';
 import { createAuthKy } from '@authrail/ky';
+import { authrail } from '@authrail/undici';
 import {
   compare,
   formatRatio,
@@ -186,6 +187,7 @@ export interface OverheadResult {
 
 export async function runOverhead(options: OverheadOptions): Promise<OverheadResult> {
   const server = await startServer();
+  const agents: Agent[] = [];
   try {
     const url = `${server.url}/fhir/Patient`;
     const strategy = strategyFor(server.url);
@@ -247,8 +249,12 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
         beforeRetry: [({ request }) => void request.headers.set('Authorization', STATIC)],
       },
     });
-    // undici: the bare client with its own pool, and the interceptor with a cached token.
+    // undici: the bare client with its own pool; @authrail/undici composed over that same
+    // pool (one Agent: the same sockets either way); the peer interceptor with a cached token.
     const undiciAgent = new Agent();
+    const fetchAgent = new Agent();
+    agents.push(undiciAgent, fetchAgent);
+    const authrailAgent = undiciAgent.compose(authrail({ [server.url]: strategy }));
     const oidcAgent = new Agent().compose(
       createOidcInterceptor({
         idpTokenUrl: 'https://auth.example.org/token',
@@ -258,13 +264,20 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
         urls: [server.url],
       }),
     );
-    const undiciGet = async (
-      dispatcher: Agent | ReturnType<Agent['compose']>,
-      headers?: Record<string, string>,
-    ) => {
+    type AnyDispatcher = Agent | ReturnType<Agent['compose']>;
+    const undiciGet = async (dispatcher: AnyDispatcher, headers?: Record<string, string>) => {
       const response = await undiciRequest(url, { dispatcher, ...(headers ? { headers } : {}) });
       return response.body.text();
     };
+    // Node's fetch over a dispatcher of its own (what an SDK calling fetch gets once it is the
+    // global one): bare, through the interceptor composed over the same Agent, and through
+    // the fetch adapter over that Agent.
+    const fetchAuthrailAgent = fetchAgent.compose(authrail({ [server.url]: strategy }));
+    const fetchOver = (dispatcher: AnyDispatcher, headers?: Record<string, string>) =>
+      fetch(url, { dispatcher, ...(headers ? { headers } : {}) } as RequestInit).then((r) => r.text());
+    const authFetchOverAgent = createAuthFetch(strategy, {
+      fetch: (input, init) => fetch(input, { ...init, dispatcher: fetchAgent } as RequestInit),
+    });
 
     const families: { family: string; variants: (Variant & { peer?: true })[] }[] = [
       {
@@ -323,7 +336,22 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
             name: 'bare undici request + static header',
             send: () => undiciGet(undiciAgent, { authorization: STATIC }),
           },
+          { name: '@authrail/undici, undici request', send: () => undiciGet(authrailAgent) },
           { name: 'undici-oidc-interceptor', peer: true, send: () => undiciGet(oidcAgent) },
+        ],
+      },
+      {
+        family: 'fetch over an undici Agent',
+        variants: [
+          {
+            name: 'bare fetch over an undici Agent + static header',
+            send: () => fetchOver(fetchAgent, { authorization: STATIC }),
+          },
+          { name: '@authrail/undici, fetch over the same Agent', send: () => fetchOver(fetchAuthrailAgent) },
+          {
+            name: '@authrail/fetch over the same Agent',
+            send: () => authFetchOverAgent(url).then((r) => r.text()),
+          },
         ],
       },
     ];
@@ -376,6 +404,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
     const added = await addedCpu(server.url, strategy, options);
     return { rounds: options.rounds, reports, micro, added };
   } finally {
+    await Promise.all(agents.map((agent) => agent.close()));
     server.stop();
   }
 }
