@@ -137,6 +137,76 @@ async function addedCpu(
   return out;
 }
 
+type Family = { family: string; variants: (Variant & { peer?: true })[] };
+
+/**
+ * Workload 1's undici rows. `undici.request` over one Agent: bare, through @authrail/undici
+ * composed over that same Agent (one pool, the same sockets), and the peer interceptor with
+ * a cached token. Node's fetch over an Agent (what an SDK calling fetch gets once the
+ * interceptor is the global dispatcher): bare, through the interceptor composed over it, and
+ * through @authrail/fetch over it.
+ */
+function undiciFamilies(
+  url: string,
+  origin: string,
+  strategy: TokenAuthStrategy,
+): { families: Family[]; close(): Promise<void> } {
+  const undiciAgent = new Agent();
+  const fetchAgent = new Agent();
+  const authrailAgent = undiciAgent.compose(authrail({ [origin]: strategy }));
+  const oidcBase = new Agent();
+  const oidcAgent = oidcBase.compose(
+    createOidcInterceptor({
+      idpTokenUrl: 'https://auth.example.org/token',
+      clientId: 'bench',
+      clientSecret: 'bench-secret',
+      accessToken: JWT,
+      urls: [origin],
+    }),
+  );
+  type AnyDispatcher = Agent | ReturnType<Agent['compose']>;
+  const undiciGet = async (dispatcher: AnyDispatcher, headers?: Record<string, string>) => {
+    const response = await undiciRequest(url, { dispatcher, ...(headers ? { headers } : {}) });
+    return response.body.text();
+  };
+  const fetchAuthrailAgent = fetchAgent.compose(authrail({ [origin]: strategy }));
+  const fetchOver = (dispatcher: AnyDispatcher, headers?: Record<string, string>) =>
+    fetch(url, { dispatcher, ...(headers ? { headers } : {}) } as RequestInit).then((r) => r.text());
+  const authFetchOverAgent = createAuthFetch(strategy, {
+    fetch: (input, init) => fetch(input, { ...init, dispatcher: fetchAgent } as RequestInit),
+  });
+  return {
+    families: [
+      {
+        family: 'undici',
+        variants: [
+          {
+            name: 'bare undici request + static header',
+            send: () => undiciGet(undiciAgent, { authorization: STATIC }),
+          },
+          { name: '@authrail/undici, undici request', send: () => undiciGet(authrailAgent) },
+          { name: 'undici-oidc-interceptor', peer: true, send: () => undiciGet(oidcAgent) },
+        ],
+      },
+      {
+        family: 'fetch over an undici Agent',
+        variants: [
+          {
+            name: 'bare fetch over an undici Agent + static header',
+            send: () => fetchOver(fetchAgent, { authorization: STATIC }),
+          },
+          { name: '@authrail/undici, fetch over the same Agent', send: () => fetchOver(fetchAuthrailAgent) },
+          {
+            name: '@authrail/fetch over the same Agent',
+            send: () => authFetchOverAgent(url).then((r) => r.text()),
+          },
+        ],
+      },
+    ],
+    close: async () => void (await Promise.all([undiciAgent, fetchAgent, oidcBase].map((a) => a.close()))),
+  };
+}
+
 export interface OverheadReport {
   node: string;
   concurrency: number;
@@ -187,10 +257,10 @@ export interface OverheadResult {
 
 export async function runOverhead(options: OverheadOptions): Promise<OverheadResult> {
   const server = await startServer();
-  const agents: Agent[] = [];
+  const url = `${server.url}/fhir/Patient`;
+  const strategy = strategyFor(server.url);
+  const undici = undiciFamilies(url, server.url, strategy);
   try {
-    const url = `${server.url}/fhir/Patient`;
-    const strategy = strategyFor(server.url);
     await strategy.tokens.getToken(); // cached from here on
 
     const authFetch = createAuthFetch(strategy);
@@ -249,37 +319,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
         beforeRetry: [({ request }) => void request.headers.set('Authorization', STATIC)],
       },
     });
-    // undici: the bare client with its own pool; @authrail/undici composed over that same
-    // pool (one Agent: the same sockets either way); the peer interceptor with a cached token.
-    const undiciAgent = new Agent();
-    const fetchAgent = new Agent();
-    agents.push(undiciAgent, fetchAgent);
-    const authrailAgent = undiciAgent.compose(authrail({ [server.url]: strategy }));
-    const oidcAgent = new Agent().compose(
-      createOidcInterceptor({
-        idpTokenUrl: 'https://auth.example.org/token',
-        clientId: 'bench',
-        clientSecret: 'bench-secret',
-        accessToken: JWT,
-        urls: [server.url],
-      }),
-    );
-    type AnyDispatcher = Agent | ReturnType<Agent['compose']>;
-    const undiciGet = async (dispatcher: AnyDispatcher, headers?: Record<string, string>) => {
-      const response = await undiciRequest(url, { dispatcher, ...(headers ? { headers } : {}) });
-      return response.body.text();
-    };
-    // Node's fetch over a dispatcher of its own (what an SDK calling fetch gets once it is the
-    // global one): bare, through the interceptor composed over the same Agent, and through
-    // the fetch adapter over that Agent.
-    const fetchAuthrailAgent = fetchAgent.compose(authrail({ [server.url]: strategy }));
-    const fetchOver = (dispatcher: AnyDispatcher, headers?: Record<string, string>) =>
-      fetch(url, { dispatcher, ...(headers ? { headers } : {}) } as RequestInit).then((r) => r.text());
-    const authFetchOverAgent = createAuthFetch(strategy, {
-      fetch: (input, init) => fetch(input, { ...init, dispatcher: fetchAgent } as RequestInit),
-    });
-
-    const families: { family: string; variants: (Variant & { peer?: true })[] }[] = [
+    const families: Family[] = [
       {
         family: 'fetch',
         variants: [
@@ -329,31 +369,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
           { name: 'axios-auth-refresh', peer: true, send: () => refreshAxios.get(url) },
         ],
       },
-      {
-        family: 'undici',
-        variants: [
-          {
-            name: 'bare undici request + static header',
-            send: () => undiciGet(undiciAgent, { authorization: STATIC }),
-          },
-          { name: '@authrail/undici, undici request', send: () => undiciGet(authrailAgent) },
-          { name: 'undici-oidc-interceptor', peer: true, send: () => undiciGet(oidcAgent) },
-        ],
-      },
-      {
-        family: 'fetch over an undici Agent',
-        variants: [
-          {
-            name: 'bare fetch over an undici Agent + static header',
-            send: () => fetchOver(fetchAgent, { authorization: STATIC }),
-          },
-          { name: '@authrail/undici, fetch over the same Agent', send: () => fetchOver(fetchAuthrailAgent) },
-          {
-            name: '@authrail/fetch over the same Agent',
-            send: () => authFetchOverAgent(url).then((r) => r.text()),
-          },
-        ],
-      },
+      ...undici.families,
     ];
 
     const reports: OverheadReport[] = [];
@@ -404,7 +420,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
     const added = await addedCpu(server.url, strategy, options);
     return { rounds: options.rounds, reports, micro, added };
   } finally {
-    await Promise.all(agents.map((agent) => agent.close()));
+    await undici.close();
     server.stop();
   }
 }
