@@ -263,17 +263,24 @@ describe.each(versions)('%s', (_name, undici) => {
 describe('options are checked at construction', () => {
   const strategy = { send: () => Promise.reject(new Error('unused')) } as AuthStrategy;
   test.each([
-    [{ 'https://a.example/path': strategy }, 'routes["https://a.example/path"]'],
-    [{ 'a.example': strategy }, 'routes["a.example"]'],
-    [{ 'ftp://a.example': strategy }, 'routes["ftp://a.example"]'],
-    [{ 'https://a.example?x=1': strategy }, 'routes["https://a.example?x=1"]'],
-    [{ 'https://user@a.example': strategy }, 'routes["https://user@a.example"]'],
-    [{ 'https://a.example': {} }, 'routes["https://a.example"]'],
-    [{ 'https://a.example': strategy, 'https://a.example:443': strategy }, 'routes["https://a.example:443"]'],
-    [{}, 'routes'],
-    [null, 'routes'],
-    [[['https://a.example', strategy]], 'routes'],
-  ])('routes %o → a ConfigError naming %s', (routes, option) => {
+    [{ 'https://a.example/path': strategy }, 'entry 0 (https://a.example) must be an origin only'],
+    [{ 'a.example': strategy }, 'entry 0 must be an origin only'],
+    [{ 'ftp://a.example': strategy }, 'entry 0 must be an origin only'],
+    [{ 'https://a.example?x=1': strategy }, 'entry 0 (https://a.example) must be an origin only'],
+    [{ 'https://a.example?': strategy }, 'entry 0 (https://a.example) must be an origin only'],
+    [{ 'https://user:pw-s3cret@a.example': strategy }, 'entry 0 (https://a.example) must be an origin only'],
+    [
+      { 'https://b.example': strategy, 'https://a.example': {} },
+      'entry 1 (https://a.example) must be an AuthStrategy',
+    ],
+    [
+      { 'https://a.example': strategy, 'https://a.example:443': strategy },
+      'entry 1 routes https://a.example again',
+    ],
+    [{}, 'must route at least one origin'],
+    [null, 'must be an object or a Map'],
+    [[['https://a.example', strategy]], 'must be an object or a Map'],
+  ])('routes %o → a ConfigError naming routes: %s', (routes, message) => {
     const error = (() => {
       try {
         authrail(routes as never);
@@ -282,7 +289,8 @@ describe('options are checked at construction', () => {
       }
     })();
     expect(isConfigError(error)).toBe(true);
-    expect(error).toMatchObject({ option });
+    expect(error).toMatchObject({ option: 'routes', message: expect.stringContaining(`routes: ${message}`) });
+    expect(inspect(error, { showHidden: true })).not.toContain('s3cret');
   });
 
   test.each([

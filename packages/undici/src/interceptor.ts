@@ -61,25 +61,31 @@ function checkBuffer(value: unknown): number {
   return value;
 }
 
-/** A route's key as an origin: `https://host[:port]`, nothing after it. */
-function routeOrigin(key: unknown): string {
-  const option = `routes[${JSON.stringify(key)}]`;
+/**
+ * A route's key as an origin: `https://host[:port]`, nothing after it. Errors say which
+ * entry by its place and origin, never the key itself (it may hold a password).
+ */
+function routeOrigin(key: unknown, entry: number): string {
   let url: URL | undefined;
   try {
     url = new URL(String(key));
   } catch {
     // not a URL: refused below
   }
-  const { protocol, pathname, search, hash, username, password } = url ?? {};
+  const web = url?.protocol === 'https:' || url?.protocol === 'http:';
   if (
     typeof key !== 'string' ||
-    (protocol !== 'https:' && protocol !== 'http:') ||
-    pathname !== '/' ||
-    `${search}${hash}${username}${password}` !== '' ||
-    key.endsWith('?') ||
-    key.endsWith('#')
-  )
-    throw new ConfigError('must be an origin, https://host[:port], with no path', { option });
+    !web ||
+    url!.pathname !== '/' ||
+    `${url!.search}${url!.hash}${url!.username}${url!.password}` !== '' ||
+    /[?#]$/.test(key)
+  ) {
+    const shown = web ? ` (${url!.origin})` : '';
+    throw new ConfigError(
+      `entry ${entry}${shown} must be an origin only, https://host[:port]: no path, query or credentials`,
+      { option: 'routes' },
+    );
+  }
   return url!.origin;
 }
 
@@ -91,14 +97,14 @@ function routeTable(routes: unknown): Map<string, AuthStrategy> {
     throw new ConfigError('must be an object or a Map from origin to AuthStrategy', { option: 'routes' });
   const entries = isMap ? [...candidate!.entries!()] : Object.entries(routes as object);
   const table = new Map<string, AuthStrategy>();
-  for (const [key, strategy] of entries) {
-    const origin = routeOrigin(key);
+  for (const [entry, [key, strategy]] of entries.entries()) {
+    const origin = routeOrigin(key, entry);
     if (typeof (strategy as Partial<AuthStrategy> | null)?.send !== 'function')
-      throw new ConfigError('must be an AuthStrategy (with send)', {
-        option: `routes[${JSON.stringify(key)}]`,
+      throw new ConfigError(`entry ${entry} (${origin}) must be an AuthStrategy (with send)`, {
+        option: 'routes',
       });
     if (table.has(origin))
-      throw new ConfigError(`routes ${origin} twice`, { option: `routes[${JSON.stringify(key)}]` });
+      throw new ConfigError(`entry ${entry} routes ${origin} again`, { option: 'routes' });
     table.set(origin, strategy as AuthStrategy);
   }
   if (table.size === 0) throw new ConfigError('must route at least one origin', { option: 'routes' });
