@@ -1,5 +1,7 @@
 // The interceptor on real undici 6 and 7, against the sandbox on 127.0.0.1: a real token
 // endpoint (client credentials), an API that checks tokens, and bare servers beside it.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -9,6 +11,7 @@ import {
   ErrorCodes,
   createAuthStrategy,
   createStaticTokenStrategy,
+  createToken,
   isConfigError,
   isTokenEndpointError,
   queryParamScope,
@@ -232,6 +235,64 @@ describe.each(versions)('%s', (_name, undici) => {
     expect(String((await reader.next()).value)).toBe('first;');
     controller.abort(new Error('caller gave up'));
     await expect(reader.next()).rejects.toThrow(/caller gave up|aborted/);
+  });
+
+  test.each([
+    ['drained: the socket is kept for the replay', 100, 1],
+    ['aborted: too long to drain, the replay takes a new socket', 256 * 1024, 2],
+  ])('a discarded 401 body is %s', async (_how, size, connections) => {
+    let sockets = 0;
+    const server = createServer((req, res) => {
+      const first = req.headers.authorization === 'Bearer t1';
+      res.writeHead(first ? 401 : 200, { 'content-length': String(first ? size : 2) });
+      res.end(first ? Buffer.alloc(size, 120) : 'ok');
+    });
+    server.on('connection', () => (sockets += 1));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    let issued = 0;
+    const source = {
+      identity: { tokenEndpoint: 'https://auth.example.org/token', clientId: 'discard-test' },
+      fetchToken: async () => createToken({ accessToken: `t${(issued += 1)}` }),
+    };
+    const agent = new undici.Agent({ connections: 1 });
+    agents.push(agent);
+    const dispatcher = agent.compose(
+      authrail({ [origin]: createAuthStrategy({ source, origins: [origin] }) }),
+    );
+    try {
+      const res = await send(dispatcher, `${origin}/x`);
+      expect([res.status, res.text, issued]).toEqual([200, 'ok', 2]);
+      expect(sockets).toBe(connections);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('an upgrade to a routed origin passes through untouched, and the debug log says so', async () => {
+    const lines: string[] = [];
+    const server = createServer();
+    const seen: (string | undefined)[] = [];
+    server.on('upgrade', (req, socket) => {
+      seen.push(req.headers.authorization);
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const strategy = createStaticTokenStrategy({ token: 'upgrade-token-123', origins: [origin] });
+    const dispatcher = agentWith({ [origin]: strategy }, { logger: { debug: (line) => lines.push(line) } });
+    try {
+      const { socket } = await undici.upgrade(`${origin}/ws`, { dispatcher, upgrade: 'echo' } as never);
+      socket.destroy();
+      expect(seen).toEqual([undefined]);
+      expect(lines).toEqual([
+        `authrail: an upgrade or CONNECT request to ${origin} passes through without a credential`,
+      ]);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   test('a token endpoint failure reaches undici.request as the TokenEndpointError, with no secret in it', async () => {
