@@ -137,6 +137,6 @@ export class Call implements Caller {
   /** Lets go of every hop core left held (a 3xx before an error, say), but the delivered one. */
   #release(): void {
     const reason = this.reason ?? new Error('authrail: this hop is no longer needed');
-    for (const hop of this.#hops) if (hop !== this.current && hop.live) hop.abort(reason);
+    for (const hop of this.#hops) if (hop !== this.current) hop.abort(reason);
   }
 }

@@ -72,51 +72,39 @@ export function fromLegacy(handler: LegacyHandler): Required<Handler> {
   };
 }
 
-/** A controller over undici 6's `abort` and `resume` callbacks, with the raw headers it saw. */
-class LegacyController implements Controller {
-  #paused = false;
-  #aborted = false;
-  #reason: unknown = null;
-  resumeFn: (() => void) | undefined;
-  rawHeaders: unknown = null;
-  rawTrailers: unknown = null;
-
-  constructor(private readonly abortFn: (reason?: unknown) => void) {}
-  get paused(): boolean {
-    return this.#paused;
-  }
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-  get reason(): unknown {
-    return this.#reason;
-  }
-  pause(): void {
-    this.#paused = true;
-  }
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.resumeFn?.();
-  }
-  abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.abortFn(reason);
-  }
-}
-
 /** A new-API handler handed to an undici 6 dispatch as a legacy one, as undici 7's `UnwrapHandler` does. */
 export function toLegacy(handler: Required<Handler>): LegacyHandler {
-  let controller = new LegacyController(() => undefined);
+  let resumeFn = (): void => undefined;
+  let abortFn = (_reason?: unknown): void => undefined;
+  // Only this package's hop sees it: plain fields, no getters.
+  const controller = {
+    paused: false,
+    aborted: false,
+    reason: null as unknown,
+    rawHeaders: null as unknown,
+    rawTrailers: null as unknown,
+    pause(): void {
+      controller.paused = true;
+    },
+    resume(): void {
+      if (!controller.paused) return;
+      controller.paused = false;
+      resumeFn();
+    },
+    abort(reason: unknown): void {
+      if (controller.aborted) return;
+      controller.aborted = true;
+      controller.reason = reason;
+      abortFn(reason);
+    },
+  };
   return {
     onConnect: (abort, context) => {
-      controller = new LegacyController(abort);
+      abortFn = abort;
       handler.onRequestStart(controller, context);
     },
     onHeaders: (status, raw, resume, message) => {
-      controller.resumeFn = resume;
+      resumeFn = resume;
       controller.rawHeaders = raw;
       handler.onResponseStart(controller, status, parseRawHeaders(raw), message);
       return !controller.paused;

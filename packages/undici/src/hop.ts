@@ -30,16 +30,6 @@ export interface HopResponse extends AuthResponse {
 
 type State = 'waiting' | 'held' | 'delivered' | 'discarding' | 'done';
 
-/** Header values as core reads them: one string, repeated values joined as fetch joins them. */
-function headersView(headers: ResponseHeaders): AuthResponse['headers'] {
-  return {
-    get: (name) => {
-      const value = headers[name.toLowerCase()];
-      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
-    },
-  };
-}
-
 /** The undici handler of one hop (new API; undici 6 gets it through `toLegacy`). */
 export class Hop implements Required<Handler> {
   #state: State = 'waiting';
@@ -64,10 +54,6 @@ export class Hop implements Required<Handler> {
     private readonly url: string,
   ) {}
 
-  get live(): boolean {
-    return this.#state === 'waiting' || this.#state === 'held';
-  }
-
   onRequestStart(controller: Controller): void {
     this.#controller = controller;
     if (this.caller.aborted) controller.abort(this.caller.reason);
@@ -83,7 +69,12 @@ export class Hop implements Required<Handler> {
     controller.pause(); // nothing flows until core decides: deliver or discard
     this.#answer({
       status,
-      headers: headersView(headers),
+      headers: {
+        get: (name) => {
+          const value = headers[name.toLowerCase()];
+          return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value; // as fetch joins them
+        },
+      },
       url: this.url,
       discard: () => this.discard(),
       deliver: () => this.deliver(),

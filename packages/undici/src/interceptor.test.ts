@@ -1,5 +1,7 @@
 // The interceptor on real undici 6 and 7, against the sandbox on 127.0.0.1: a real token
 // endpoint (client credentials), an API that checks tokens, and bare servers beside it.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -7,8 +9,10 @@ import * as undici6 from 'undici6';
 import * as undici7 from 'undici7';
 import {
   ErrorCodes,
+  createApiKeyStrategy,
   createAuthStrategy,
   createStaticTokenStrategy,
+  createToken,
   isConfigError,
   isTokenEndpointError,
   queryParamScope,
@@ -192,18 +196,34 @@ describe.each(versions)('%s', (_name, undici) => {
     expect(seen!.query).toMatchObject({ a: '1', b: 'y', researchstudy: '17-001' });
   });
 
-  test("the caller's maxRedirections is followed by core, hop by hop (undici 7's own request refuses it)", async () => {
-    const dispatcher = agentWith({ [sb.url]: msk() });
-    const via = `${sb.urls.redirect}?to=${encodeURIComponent(`${sb.urls.echo}/landed`)}&status=302`;
+  test("the caller's maxRedirections is followed by core, hop by hop: nothing below follows it with the credential", async () => {
+    // An API key header: undici's own redirect handling drops only Authorization, Cookie
+    // and Proxy-Authorization on a hop to another origin; core drops every credential.
+    const strategy = createApiKeyStrategy({ key: 'api-key-123456', header: 'X-Api-Key', origins: [sb.url] });
+    const dispatcher = agentWith({ [sb.url]: strategy });
+    const via = `${sb.urls.redirect}?to=${encodeURIComponent(`${sb.urls.elsewhere}/landed`)}&status=302`;
     const res = await send(dispatcher, via, { method: 'GET', maxRedirections: 3 } as never);
     expect(res.status).toBe(200);
-    const hops = sb.requests.filter((r) => r.route !== 'msk-token');
-    expect(hops.map((r) => [r.path, r.headers.authorization !== undefined])).toEqual([
-      ['/redirect', true],
-      ['/echo/landed', true],
+    expect(sb.requests.map((r) => [r.listener, r.path, r.headers['x-api-key']])).toEqual([
+      ['main', '/redirect', 'api-key-123456'],
+      ['elsewhere', '/landed', undefined],
     ]);
-    // Without it, the 3xx is the caller's, as undici gives it.
+    // Without it, the 3xx is the caller's, as undici gives it (undici 7's own request refuses the option).
     expect((await send(dispatcher, via)).status).toBe(302);
+  });
+
+  test("a caller's Host header stays with the caller's origin when core follows a redirect elsewhere", async () => {
+    const dispatcher = agentWith({ [sb.url]: msk() });
+    const via = `${sb.urls.redirect}?to=${encodeURIComponent(`${web.api}/landed`)}&status=302`;
+    const host = new URL(sb.url).host;
+    const res = await send(dispatcher, via, {
+      method: 'GET',
+      headers: { host },
+      maxRedirections: 3,
+    } as never);
+    expect(res.status).toBe(200);
+    expect(sb.requests.filter((r) => r.path === '/redirect').map((r) => r.headers.host)).toEqual([host]);
+    expect(web.seen.map((r) => [r.path, r.host])).toEqual([['/landed', new URL(web.api).host]]);
   });
 
   test("the caller's AbortSignal ends the wait for a token: the caller gets its reason, nothing is sent", async () => {
@@ -217,21 +237,82 @@ describe.each(versions)('%s', (_name, undici) => {
     expect(echoed()).toHaveLength(0);
   });
 
-  test('an abort while the response body streams ends the body with the abort', async () => {
+  test('an abort while the response body streams ends the body with the abort, and the hop with it', async () => {
+    let closed!: (finished: boolean) => void;
+    const hopClosed = new Promise<boolean>((resolve) => (closed = resolve));
     web.routes.set('/slow', (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('first;');
+      res.on('close', () => closed(res.writableFinished));
       setTimeout(() => res.end('never'), 5_000).unref();
     });
     const controller = new AbortController();
-    const dispatcher = agentWith({
-      [web.api]: createStaticTokenStrategy({ token: 'static-token-abcdef', origins: [web.api] }),
-    });
+    const strategy = createStaticTokenStrategy({ token: 'static-token-abcdef', origins: [web.api] });
+    const dispatcher = agentWith({ [web.api]: strategy });
     const res = await undici.request(`${web.api}/slow`, { dispatcher, signal: controller.signal } as never);
     const reader = res.body[Symbol.asyncIterator]();
     expect(String((await reader.next()).value)).toBe('first;');
     controller.abort(new Error('caller gave up'));
     await expect(reader.next()).rejects.toThrow(/caller gave up|aborted/);
+    expect(await hopClosed).toBe(false); // the server saw the hop end before its response did
+  });
+
+  test.each([
+    ['drained: the socket is kept for the replay', 100, 1],
+    ['aborted: too long to drain, the replay takes a new socket', 256 * 1024, 2],
+  ])('a discarded 401 body is %s', async (_how, size, connections) => {
+    let sockets = 0;
+    const server = createServer((req, res) => {
+      const first = req.headers.authorization === 'Bearer t1';
+      res.writeHead(first ? 401 : 200, { 'content-length': String(first ? size : 2) });
+      res.end(first ? Buffer.alloc(size, 120) : 'ok');
+    });
+    server.on('connection', () => (sockets += 1));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    let issued = 0;
+    const source = {
+      identity: { tokenEndpoint: 'https://auth.example.org/token', clientId: 'discard-test' },
+      fetchToken: async () => createToken({ accessToken: `t${(issued += 1)}` }),
+    };
+    const agent = new undici.Agent({ connections: 1 });
+    agents.push(agent);
+    const dispatcher = agent.compose(
+      authrail({ [origin]: createAuthStrategy({ source, origins: [origin] }) }),
+    );
+    try {
+      const res = await send(dispatcher, `${origin}/x`);
+      expect([res.status, res.text, issued]).toEqual([200, 'ok', 2]);
+      expect(sockets).toBe(connections);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('an upgrade to a routed origin passes through untouched, and the debug log says so', async () => {
+    const lines: string[] = [];
+    const server = createServer();
+    const seen: (string | undefined)[] = [];
+    server.on('upgrade', (req, socket) => {
+      seen.push(req.headers.authorization);
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const strategy = createStaticTokenStrategy({ token: 'upgrade-token-123', origins: [origin] });
+    const dispatcher = agentWith({ [origin]: strategy }, { logger: { debug: (line) => lines.push(line) } });
+    try {
+      const { socket } = await undici.upgrade(`${origin}/ws`, { dispatcher, upgrade: 'echo' } as never);
+      socket.destroy();
+      expect(seen).toEqual([undefined]);
+      expect(lines).toEqual([
+        `authrail: an upgrade or CONNECT request to ${origin} passes through without a credential`,
+      ]);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   test('a token endpoint failure reaches undici.request as the TokenEndpointError, with no secret in it', async () => {
