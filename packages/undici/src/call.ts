@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuthRequest, AuthStrategy } from '@authrail/core';
 import { toLegacy, type Controller, type Handler, type LegacyHandler } from './handler.js';
 import { Hop, type Caller, type HopResponse } from './hop.js';
@@ -14,11 +14,29 @@ import { hopOptions, requestOf, type DispatchOptions } from './request.js';
 export type Dispatch = (opts: DispatchOptions, handler: Handler | LegacyHandler) => boolean;
 
 /**
- * Marks what runs inside a strategy's loop (its token requests, its listeners): true
- * there, false around every dispatch made from it, so no socket, timer or callback made
- * for a hop inherits the mark.
+ * Marks what runs inside a strategy's loop (its token requests, its listeners): marked
+ * there, unmarked around every dispatch made from it, so no socket, timer or callback
+ * made for a hop inherits the mark.
  */
-export type Inside = AsyncLocalStorage<boolean>;
+export interface Inside {
+  run<T>(marked: boolean, fn: () => T): T;
+  marked(): boolean;
+}
+
+/**
+ * One storage for the process, each interceptor's mark its own object: on Node 20 every
+ * AsyncLocalStorage instance adds work to every async operation in the process.
+ */
+const loops = new AsyncLocalStorage<object | undefined>();
+
+/** A mark of one interceptor's own. */
+export function createInside(): Inside {
+  const mark = {};
+  return {
+    run: (marked, fn) => loops.run(marked ? mark : undefined, fn),
+    marked: () => loops.getStore() === mark,
+  };
+}
 
 /**
  * The one controller the caller's handler ever sees, for every hop and replay (as undici's

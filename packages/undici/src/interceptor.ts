@@ -4,10 +4,9 @@
  *
  * @module
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { ConfigError, checkOptions, type AuthStrategy, type Logger } from '@authrail/core';
 import type { Dispatcher } from 'undici';
-import { Call, type Dispatch, type Inside } from './call.js';
+import { Call, createInside, type Dispatch } from './call.js';
 import { fromLegacy, type Handler, type LegacyHandler } from './handler.js';
 import { originOf } from './request.js';
 
@@ -165,14 +164,14 @@ export function authrail(
   const table = routeTable(routes);
   const bufferUpTo = checkBuffer(options.bufferBodiesUpTo);
   const passThrough = passThroughLog(checkLogger(options.logger));
-  const inside: Inside = new AsyncLocalStorage();
+  const inside = createInside();
   const intercept = (dispatch: Dispatch): Dispatch =>
     // Two parameters exactly: undici 6's compose refuses any other length.
     function authrailInterceptor(opts, handler) {
       // A strategy's own requests (its token requests, through the global fetch this very
       // interceptor may be part of) are not authenticated again: MSK serves its token
       // endpoint on the API's own origin, whose loop would otherwise wait for itself.
-      if (inside.getStore() === true) return inside.run(false, () => dispatch(opts, handler));
+      if (inside.marked()) return inside.run(false, () => dispatch(opts, handler));
       const origin = originOf(opts.origin);
       const strategy = origin === undefined ? undefined : table.get(origin);
       if (strategy === undefined || opts.upgrade || opts.method === 'CONNECT') {
