@@ -118,12 +118,15 @@ import { createRedisTokenStore } from '@authrail/redis';
 import { createFileTokenStore, defaultTokenCacheDirectory } from '@authrail/node';
 import { registerAuthStrategy } from '@authrail/tsyringe';
 import { startSandbox, demoClients } from '@authrail/sandbox';
+import { authrail } from '@authrail/undici';
+import { Agent } from 'undici';
 
 const sandbox = await startSandbox();
 const strategy: AuthStrategy = mskApim({ baseUrl: sandbox.urls.mskApim.baseUrl, clientId: demoClients.mskApim.clientId, clientSecret: demoClients.mskApim.clientSecret, researchStudy: '17-001', on: openTelemetry() });
 const api: typeof fetch = createAuthFetch(strategy);
 const ky = createAuthKy(strategy);
 const detach: () => void = attachAuth(axios.create(), strategy);
+const dispatcher = new Agent().compose(authrail({ [sandbox.url]: strategy }, { bufferBodiesUpTo: 0 }));
 registerAuthStrategy(container, strategy);
 const key = await generateSigningKey();
 smartBackendServices({ fhirBaseUrl: sandbox.urls.smart.fhirBaseUrl, clientId: 'c', privateKey: { key: key.privateKey, kid: key.kid }, scope: 'system/Patient.rs' });
@@ -136,7 +139,7 @@ createAuthFetch(strategy, { fetch: tls });
 await tls.close();
 const token: Token | undefined = undefined;
 const fileStore = createFileTokenStore({ directory: defaultTokenCacheDirectory(), passphrase: 'p' });
-void [api, ky, detach, token, createRedisTokenStore, fileStore];
+void [api, ky, detach, dispatcher, token, createRedisTokenStore, fileStore];
 await sandbox.close();
 `,
   );

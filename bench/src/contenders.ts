@@ -1,4 +1,4 @@
-// Everything the workloads of issue 11 run: authrail's three adapters and the peers, each
+// Everything the workloads of issue 11 run: authrail's adapters, its undici interceptor and the peers, each
 // built fresh (an empty token cache) against the bench server's token endpoint and API.
 // Every peer is set up the way its own docs show; where a peer leaves the token request to
 // the user, `fetchTokenNaively` is that user code (no single flight of its own).
@@ -14,6 +14,7 @@ import { createAuthStrategy, type TokenAuthStrategy } from '@authrail/core';
 import { attachAuth } from '@authrail/axios';
 import { createAuthFetch } from '@authrail/fetch';
 import { createAuthKy } from '@authrail/ky';
+import { authrail } from '@authrail/undici';
 import { clientCredentials, clientSecretPost } from '@authrail/oauth2';
 
 /** Where a contender sends: the bench server's origin, its token endpoint and its pool size. */
@@ -154,6 +155,26 @@ export const CONTENDERS: Contender[] = [
       const api = axiosFor(env);
       attachAuth(api, authrailStrategy(env, reasons));
       return { get: (path) => axiosStatus(() => api.get(`${env.origin}${path}`)), reasons };
+    },
+  },
+  {
+    name: '@authrail/undici',
+    family: 'undici',
+    peer: false,
+    how: 'as @authrail/fetch, as an undici interceptor: `undici.request` over an Agent composed with it',
+    create(env) {
+      const reasons = {};
+      const dispatcher = new Agent({ connections: env.connections }).compose(
+        authrail({ [env.origin]: authrailStrategy(env, reasons) }),
+      );
+      return {
+        get: async (path) => {
+          const response = await undiciRequest(`${env.origin}${path}`, { dispatcher });
+          await response.body.arrayBuffer();
+          return response.statusCode;
+        },
+        reasons,
+      };
     },
   },
   {

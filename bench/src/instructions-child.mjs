@@ -5,10 +5,12 @@
 //   node instructions-child.mjs <variant> <requests>
 import axios from 'axios';
 import ky from 'ky';
+import { MockAgent, request } from 'undici';
 import { attachAuth } from '@authrail/axios';
 import { createAuthStrategy, createToken } from '@authrail/core';
 import { createAuthFetch } from '@authrail/fetch';
 import { createAuthKy } from '@authrail/ky';
+import { authrail } from '@authrail/undici';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.bench-access-token-with-a-realistic-length.signature-0123456789';
 const STATIC = `Bearer ${TOKEN}`;
@@ -36,6 +38,11 @@ const authKy = createAuthKy(strategy, { ky, fetch: answer, retry: 0 });
 const bareAxios = axios.create({ adapter: canned, headers: { authorization: STATIC } });
 const authAxios = axios.create({ adapter: canned });
 attachAuth(authAxios, strategy);
+// undici: a MockAgent answers every request at once (no socket); the interceptor composed over it.
+const mock = new MockAgent();
+mock.disableNetConnect();
+mock.get(origin).intercept({ path: '/fhir/Patient' }).reply(200, BODY).persist();
+const authMock = mock.compose(authrail({ [origin]: strategy }));
 
 const variants = {
   'fetch bare': () => answer(url, { headers: { authorization: STATIC } }).then((r) => r.text()),
@@ -44,6 +51,9 @@ const variants = {
   'ky authrail': () => authKy.get(url).text(),
   'axios bare': () => bareAxios.get(url),
   'axios authrail': () => authAxios.get(url),
+  'undici bare': () =>
+    request(url, { dispatcher: mock, headers: { authorization: STATIC } }).then((r) => r.body.text()),
+  'undici authrail': () => request(url, { dispatcher: authMock }).then((r) => r.body.text()),
 };
 
 const [variant, count] = process.argv.slice(2);

@@ -1,4 +1,4 @@
-// Instructions per request, bare vs through authrail, for fetch, ky and axios with a transport
+// Instructions per request, bare vs through authrail, for fetch, ky, axios and undici with a transport
 // that answers at once: a figure a shared machine's timing noise cannot move, for checking
 // a change to the request path. Each variant runs under valgrind (cachegrind, no cache
 // simulation) for N and N + 10,000 requests; the difference over 10,000 is its cost per
@@ -15,8 +15,8 @@ import { report } from './harness.js';
 const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL('./instructions-child.mjs', import.meta.url));
 /** The clients counted. */
-export type Family = 'fetch' | 'ky' | 'axios';
-const FAMILIES: readonly Family[] = ['fetch', 'ky', 'axios'];
+export type Family = 'fetch' | 'ky' | 'axios' | 'undici';
+const FAMILIES: readonly Family[] = ['fetch', 'ky', 'axios', 'undici'];
 
 /** One client's instructions per request, bare and through authrail. */
 export interface Counted {
@@ -55,7 +55,7 @@ async function childFor(load: Load): Promise<string> {
     platform: 'node',
     format: 'esm',
     conditions: ['@authrail/source'],
-    external: ['ky', 'axios'],
+    external: ['ky', 'axios', 'undici'],
     logLevel: 'warning',
   });
   return outfile;
@@ -146,7 +146,7 @@ export function toMarkdown({ node, warmup, measured, rows }: InstructionsResult)
   return [
     '# Instructions per request',
     '',
-    `Node ${node}; valgrind cachegrind, ${measured.toLocaleString('en')} requests after ${warmup.toLocaleString('en')}, with a transport that answers at once (fetch and ky: a \`fetch\` that builds its \`Request\`, then answers; axios: an adapter that answers).`,
+    `Node ${node}; valgrind cachegrind, ${measured.toLocaleString('en')} requests after ${warmup.toLocaleString('en')}, with a transport that answers at once (fetch and ky: a \`fetch\` that builds its \`Request\`, then answers; axios: an adapter that answers; undici: \`undici.request\` over a \`MockAgent\`, bare and composed with \`@authrail/undici\`).`,
     '',
     '| client | bare | through authrail | added | ratio |',
     '| --- | ---: | ---: | ---: | ---: |',

@@ -15,7 +15,13 @@ test('a smoke run of `pnpm bench`: every workload, every contender, every target
   // Workload 1: a ratio for every client, adapter and peer, at each concurrency.
   expect(result.overhead.reports.map((r) => r.concurrency)).toEqual(QUICK.overhead.concurrencies);
   for (const report of result.overhead.reports) {
-    expect(report.families.map((f) => f.family)).toEqual(['fetch', 'ky', 'axios', 'undici']);
+    expect(report.families.map((f) => f.family)).toEqual([
+      'fetch',
+      'ky',
+      'axios',
+      'undici',
+      'fetch over an undici Agent',
+    ]);
     for (const { results } of report.families) {
       expect(results[0]?.wallRatio.median).toBe(1); // the bare client is the baseline
       for (const r of results) {
@@ -33,7 +39,12 @@ test('a smoke run of `pnpm bench`: every workload, every contender, every target
   const names = CONTENDERS.map((c) => c.name);
   const { cold, storm, expiry, memory } = result.workloads;
   expect([cold, storm, expiry].map((rows) => rows.map((r) => r.contender))).toEqual([names, names, names]);
-  expect(memory.map((r) => r.contender)).toEqual(['@authrail/fetch', '@authrail/ky', '@authrail/axios']);
+  expect(memory.map((r) => r.contender)).toEqual([
+    '@authrail/fetch',
+    '@authrail/ky',
+    '@authrail/axios',
+    '@authrail/undici',
+  ]);
   const ours = (r: { contender: string }) => r.contender.startsWith('@authrail/');
   for (const r of cold.filter(ours))
     expect([r.contender, r.tokenRequests, r.failures]).toEqual([r.contender, 1, 0]);
@@ -67,6 +78,7 @@ test('a smoke run of `pnpm bench`: every workload, every contender, every target
     'bare ky 2',
     'bare axios',
     'bare undici',
+    'bare fetch over an undici Agent',
   ])
     expect(markdown).toContain(name);
   const svg = overheadChart(result.overhead.reports, OVERHEAD_TARGET);

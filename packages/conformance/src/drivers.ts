@@ -2,18 +2,21 @@
 // do and reports what came back in one shape, so the conformance table can hold every
 // adapter to the same assertions. Nothing here is mocked: each driver is the real client,
 // on a network setup that trusts the tests' TLS certificate and resolves *.authrail.test
-// to 127.0.0.1 (undici's `connect` options for fetch and ky, Node agents for axios).
+// to 127.0.0.1 (undici's `connect` options for fetch, ky and the undici interceptor, Node
+// agents for axios).
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import axios from 'axios';
 import ky from 'ky';
 import ky1 from 'ky1';
-import { Agent } from 'undici';
+import { Agent, request as request6 } from 'undici';
+import * as undici7 from 'undici7';
 import type { AuthStrategy } from '@authrail/core';
 import { attachAuth } from '@authrail/axios';
 import { createAuthFetch } from '@authrail/fetch';
 import { createAuthKy } from '@authrail/ky';
+import { authrail } from '@authrail/undici';
 import { TEST_CA, testLookup } from '@authrail/test-utils';
 
 export type BodyKind =
@@ -50,6 +53,15 @@ export interface Driver {
   httpErrorStatus(error: unknown): number | undefined;
   /** Whether the error is this client's way of saying "aborted or timed out". */
   isAbort(error: unknown): boolean;
+  /** Whether the client returns an HTTP error status as a response (fetch, undici.request) instead of throwing it. */
+  returnsHttpErrors: boolean;
+  /**
+   * The authrail error (`TokenEndpointError`, `MissingScopeError`, …) a rejected call
+   * reports, read the way this client reports it: the error itself, or, where the client
+   * wraps its transport's errors (fetch over a dispatcher: `TypeError: fetch failed`),
+   * the wrapper's `cause`; anything else comes back as it is.
+   */
+  authrailError(error: unknown): unknown;
 }
 
 export const JSON_BODY = { resourceType: 'Patient', name: [{ family: 'Lovelace', given: ['Ada'] }] };
@@ -148,6 +160,8 @@ const fetchDriver: Driver = {
   },
   httpErrorStatus: () => undefined, // fetch reports HTTP errors as responses, never throws them
   isAbort: isAbortOrTimeout,
+  returnsHttpErrors: true,
+  authrailError: (error) => error,
 };
 
 function kyDriver(name: string, instance: typeof ky): Driver {
@@ -177,6 +191,8 @@ function kyDriver(name: string, instance: typeof ky): Driver {
     httpErrorStatus: (error) =>
       (error as Error)?.name === 'HTTPError' ? (error as { response: Response }).response.status : undefined,
     isAbort: isAbortOrTimeout,
+    returnsHttpErrors: false,
+    authrailError: (error) => error,
   };
 }
 
@@ -210,6 +226,158 @@ const axiosDriver: Driver = {
     return candidate?.isAxiosError === true ? candidate.response?.status : undefined;
   },
   isAbort: (error) => axios.isCancel(error) || (error as { code?: string } | null)?.code === 'ECONNABORTED',
+  returnsHttpErrors: false,
+  authrailError: (error) => error,
+};
+
+// The undici interceptor (@authrail/undici) is routed by origin and `client(strategy)` takes
+// one strategy, which does not say its origins: each client routes the origin of every URL
+// a row asks it for, as its user would route the origins they call. A hop elsewhere (a
+// redirect) is routed only if a row called that origin itself; core's origin check decides
+// the rest, as ever.
+
+type Dispatcher = undici7.Dispatcher;
+
+/** A composed dispatcher per set of routed origins, rebuilt when a row calls a new origin. */
+function routedDispatcher(
+  strategy: AuthStrategy,
+  compose: (routes: Record<string, AuthStrategy>) => Dispatcher,
+): (url: string) => Dispatcher {
+  const origins: Record<string, AuthStrategy> = {};
+  let composed: Dispatcher | undefined;
+  return (url) => {
+    const { origin } = new URL(url);
+    if (composed === undefined || !(origin in origins)) {
+      origins[origin] = strategy;
+      composed = compose({ ...origins });
+    }
+    return composed;
+  };
+}
+
+/** The bodies undici.request's users send: strings, bytes, a Blob, FormData, a Node Readable. */
+function requestBody(kind: BodyKind | undefined): { body?: unknown; headers: Record<string, string> } {
+  switch (kind) {
+    case 'json':
+    case 'xml':
+    case 'blob':
+    case 'formdata':
+    case 'stream':
+    case 'large-stream':
+      return makeBody(kind, true);
+    case 'urlsearchparams': {
+      const { body } = makeBody(kind, true);
+      return {
+        body: String(body),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded;charset=UTF-8' },
+      };
+    }
+    case 'arraybuffer':
+      return { body: Buffer.from(BINARY), headers: { 'Content-Type': 'application/octet-stream' } };
+    default:
+      return { headers: {} };
+  }
+}
+
+/** One signal for the caller's signal and the client's timeout, as fetch users combine them. */
+function signalOf(request: DriverRequest): AbortSignal | undefined {
+  const signals = [request.signal, request.timeout ? AbortSignal.timeout(request.timeout) : undefined];
+  const given = signals.filter((s): s is AbortSignal => !!s);
+  return given.length ? AbortSignal.any(given) : undefined;
+}
+
+const undiciAbort = (error: unknown) =>
+  isAbortOrTimeout(error) || (error as { code?: string } | null)?.code === 'UND_ERR_ABORTED';
+
+/**
+ * `undici.request` over `new Agent({ connect }).compose(authrail(routes))`. undici 6's
+ * users ask for redirects per request (`maxRedirections`, which core then follows hop by
+ * hop); undici 7's compose its redirect interceptor, outside authrail as documented, so
+ * every hop comes through authrail again. undici.request has no timeout of its own over a
+ * whole request (its headersTimeout and bodyTimeout time the socket): its users use a signal.
+ */
+function undiciRequestDriver(name: string, v7: boolean): Driver {
+  const agent = v7
+    ? new undici7.Agent({ connect: { ca: TEST_CA, lookup: testLookup } })
+    : (new Agent({ connect: { ca: TEST_CA, lookup: testLookup } }) as unknown as undici7.Agent);
+  return {
+    name,
+    client(strategy) {
+      const dispatcherFor = routedDispatcher(strategy, (routes) =>
+        v7
+          ? agent.compose(authrail(routes), undici7.interceptors.redirect({ maxRedirections: 20 }))
+          : agent.compose(authrail(routes)),
+      );
+      const send = v7 ? undici7.request : (request6 as unknown as typeof undici7.request);
+      return async (request) => {
+        const { body, headers } = requestBody(request.body);
+        const signal = signalOf(request);
+        const response = await send(request.url, {
+          dispatcher: dispatcherFor(request.url),
+          method: request.method as 'GET',
+          headers: { ...headers, ...request.headers },
+          ...(body === undefined ? {} : { body: body as string }),
+          ...(signal ? { signal } : {}),
+          ...(v7 ? {} : { maxRedirections: 20 }),
+        });
+        return { status: response.statusCode, text: await response.body.text() };
+      };
+    },
+    httpErrorStatus: () => undefined, // undici.request returns every status
+    isAbort: undiciAbort,
+    returnsHttpErrors: true,
+    authrailError: (error) => error,
+  };
+}
+
+/** Requests of the global-fetch column in flight, and the global dispatcher from before the first. */
+let globalUsers = 0;
+let globalBefore: Dispatcher | undefined;
+
+/**
+ * Runs one request with `dispatcher` as the process's global dispatcher, and puts back the
+ * one from before when the last such request in flight ends: the other columns, and the
+ * sandbox calls between rows, see the global dispatcher as it was.
+ */
+async function withGlobalDispatcher<T>(dispatcher: Dispatcher, run: () => Promise<T>): Promise<T> {
+  if (globalUsers === 0) globalBefore = undici7.getGlobalDispatcher();
+  globalUsers += 1;
+  undici7.setGlobalDispatcher(dispatcher);
+  try {
+    return await run();
+  } finally {
+    globalUsers -= 1;
+    if (globalUsers === 0) undici7.setGlobalDispatcher(globalBefore!);
+  }
+}
+
+/** The runtime's own global `fetch`, unchanged, after `setGlobalDispatcher` of the composed agent. */
+const globalFetchDriver: Driver = {
+  name: 'global fetch + undici interceptor',
+  client(strategy) {
+    const agent = new undici7.Agent({ connect: { ca: TEST_CA, lookup: testLookup } });
+    const dispatcherFor = routedDispatcher(strategy, (routes) => agent.compose(authrail(routes)));
+    return async (request) => {
+      const { body, headers } = makeBody(request.body, false);
+      const signal = signalOf(request);
+      return withGlobalDispatcher(dispatcherFor(request.url), async () => {
+        const response = await fetch(request.url, {
+          method: request.method,
+          headers: { ...headers, ...request.headers },
+          ...(body === undefined ? {} : { body: body as BodyInit }),
+          ...(request.body === 'stream' || request.body === 'large-stream' ? { duplex: 'half' } : {}),
+          ...(signal ? { signal } : {}),
+        } as RequestInit);
+        return { status: response.status, text: await response.text() };
+      });
+    };
+  },
+  httpErrorStatus: () => undefined,
+  isAbort: isAbortOrTimeout,
+  returnsHttpErrors: true,
+  // fetch reports every error of its dispatcher as `TypeError: fetch failed`, the error its cause.
+  authrailError: (error) =>
+    error instanceof TypeError && error.message === 'fetch failed' ? (error.cause ?? error) : error,
 };
 
 export const drivers: Driver[] = [
@@ -217,4 +385,7 @@ export const drivers: Driver[] = [
   kyDriver('ky 2', ky),
   kyDriver('ky 1', ky1 as unknown as typeof ky),
   axiosDriver,
+  undiciRequestDriver('undici 6 request + undici interceptor', false),
+  undiciRequestDriver('undici 7 request + undici interceptor', true),
+  globalFetchDriver,
 ];

@@ -14,6 +14,7 @@ import {
 import { attachAuth } from '@authrail/axios';
 import { createAuthFetch } from '@authrail/fetch';
 import { createAuthKy } from '@authrail/ky';
+import { authrail } from '@authrail/undici';
 import { medblocksAuthorizationCode, medblocksClientCredentials } from '@authrail/medblocks';
 import { mskApim } from '@authrail/msk-apim';
 import {
@@ -141,6 +142,10 @@ export const FACTORIES: Record<string, Factory> = {
     // lazyConnect: built, never connected (the store subscribes on first use only).
     valid: () => ({ client: redisClient }),
     build: (o) => createRedisTokenStore(o as never),
+  },
+  authrail: {
+    valid: () => ({ routes: { [API]: strategy } }),
+    build: ({ routes, ...o }) => authrail(routes as never, o),
   },
   attachAuth: {
     valid: () => ({ instance: axios.create(), strategy }),

@@ -21,6 +21,9 @@ import {
 import { attachAuth } from '@authrail/axios';
 import { createAuthFetch } from '@authrail/fetch';
 import { createAuthKy } from '@authrail/ky';
+import { authrail } from '@authrail/undici';
+import * as undici6 from 'undici';
+import * as undici7 from 'undici7';
 import ky from 'ky';
 import ky1 from 'ky1';
 import { clientCredentials, clientSecretPost } from '@authrail/oauth2';
@@ -221,6 +224,11 @@ describe('redirect chains', () => {
       logger: false,
     }),
   });
+  const body = (method: string) => (method === 'POST' ? { body: 'x=1' } : {});
+  // One agent per undici major for every chain (composed per strategy), closed after.
+  const agent6 = new undici6.Agent();
+  const agent7 = new undici7.Agent();
+  afterAll(() => Promise.all([agent6.close(), agent7.close()]));
   const clients: Record<string, (s: AuthStrategy) => (url: string, method: string) => Promise<unknown>> = {
     fetch: (s) => {
       const api = createAuthFetch(s);
@@ -238,6 +246,40 @@ describe('redirect chains', () => {
       const api = axios.create({ validateStatus: () => true });
       attachAuth(api, s);
       return (url, method) => api.request({ url, method, ...(method === 'POST' ? { data: 'x=1' } : {}) });
+    },
+    // The undici interceptor, routed to the first origin only: core follows undici 6's
+    // maxRedirections; undici 7's redirect interceptor and the global fetch follow above it.
+    'undici 6 request + undici interceptor': (s) => {
+      const dispatcher = agent6.compose(authrail({ [web.api]: s }) as never);
+      return async (url, method) => {
+        const res = await undici6.request(url, {
+          dispatcher,
+          method: method as 'GET',
+          maxRedirections: 10,
+          ...body(method),
+        });
+        return res.body.text();
+      };
+    },
+    'undici 7 request + undici interceptor': (s) => {
+      const redirect = undici7.interceptors.redirect({ maxRedirections: 10 });
+      const dispatcher = agent7.compose(authrail({ [web.api]: s }), redirect);
+      return async (url, method) => {
+        const res = await undici7.request(url, { dispatcher, method: method as 'GET', ...body(method) });
+        return res.body.text();
+      };
+    },
+    'global fetch + undici interceptor': (s) => {
+      const dispatcher = agent7.compose(authrail({ [web.api]: s }));
+      return async (url, method) => {
+        const before = undici7.getGlobalDispatcher();
+        undici7.setGlobalDispatcher(dispatcher);
+        try {
+          return await (await fetch(url, { method, ...body(method) })).text();
+        } finally {
+          undici7.setGlobalDispatcher(before);
+        }
+      };
     },
   };
 

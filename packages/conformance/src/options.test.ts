@@ -258,6 +258,16 @@ const ROWS: Row[] = [
   ['createAuthKy', 'fetch', 'fetch'],
   ['attachAuth', 'instance', ky],
   ['attachAuth', 'strategy', {}],
+  ['authrail', 'routes', API, 'routes'],
+  ['authrail', 'routes', {}, 'routes'],
+  ['authrail', 'routes', { [`${API}/fhir`]: {} }, 'routes'],
+  ['authrail', 'routes', { 'https://user:p4ssw0rd@api.example.org': {} }, 'routes'],
+  ['authrail', 'routes', { [API]: 'static-token-value' }, 'routes'],
+  ['authrail', 'bufferBodiesUpTo', -1],
+  ['authrail', 'bufferBodiesUpTo', '1mb'],
+  ['authrail', 'logger', 'console'],
+  ['authrail', 'logger', { debug: 'yes' }],
+  ['authrail', 'followRedirects', true],
 ];
 
 function errorOf(run: () => unknown): unknown {

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -17,6 +17,10 @@ import { spawnTs } from '@authrail/test-utils';
 import { hostsOf, isKnownHost, SNIPPET_CLIENTS, SnippetHosts } from './snippet-hosts.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The `undici` that @authrail/undici resolves as its peer (its package folder; ES module resolution takes a file, not a folder, in `paths`). */
+const UNDICI_OF_THE_INTERCEPTOR = dirname(
+  createRequire(join(ROOT, 'packages/undici/package.json')).resolve('undici/package.json'),
+);
 /** Inside this package's node_modules: the blocks resolve packages from here, and no tool lints them. */
 const DIR = fileURLToPath(new URL('../node_modules/.snippets/', import.meta.url));
 
@@ -83,7 +87,14 @@ beforeAll(async () => {
     join(DIR, 'tsconfig.json'),
     JSON.stringify({
       extends: relative(DIR, join(ROOT, 'tsconfig.base.json')),
-      compilerOptions: { noEmit: true, experimentalDecorators: true, emitDecoratorMetadata: true },
+      compilerOptions: {
+        noEmit: true,
+        experimentalDecorators: true,
+        emitDecoratorMetadata: true,
+        // A user's `undici` is the one copy @authrail/undici's peer resolves to; here this
+        // package has its own (6.29.1) beside the one @authrail/undici is typed against.
+        paths: { undici: [relative(DIR, join(UNDICI_OF_THE_INTERCEPTOR, 'index.d.ts'))] },
+      },
       include: ['*.ts'],
     }),
   );
