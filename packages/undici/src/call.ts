@@ -154,7 +154,10 @@ export class Call implements Caller {
 
   /** Lets go of every hop core left held (a 3xx before an error, say), but the delivered one. */
   #release(): void {
-    const reason = this.reason ?? new Error('authrail: this hop is no longer needed');
-    for (const hop of this.#hops) if (hop !== this.current) hop.abort(reason);
+    // Made only when there is a hop to let go: an Error per request (its stack) was an
+    // eighth of the interceptor's CPU in a profile.
+    let reason = this.reason;
+    for (const hop of this.#hops)
+      if (hop !== this.current) hop.abort((reason ??= new Error('authrail: this hop is no longer needed')));
   }
 }
