@@ -341,6 +341,37 @@ describe.each(versions)('%s', (_name, undici) => {
         ['/addressed', undefined],
       ]);
     });
+    // undici 7's cache interceptor (undici 6 has none, so the test is not made there).
+    const cache = (undici.interceptors as { cache?: typeof undici7.interceptors.cache }).cache;
+    if (cache)
+      test('cache inside (recommended): an authenticated response is not stored; outside, it is served again without authrail', async () => {
+        let answered = 0;
+        web.routes.set('api/cacheable', (_req, res) => {
+          answered += 1;
+          res.writeHead(200, { 'cache-control': 'max-age=60' }).end(`answer ${answered}`);
+        });
+        const text = async (url: string, dispatcher: Dispatcher) =>
+          (await undici.request(url, { dispatcher })).body.text();
+        const okta = oktaFor(web.api);
+        const inside = agent().compose(cache(), authrail({ [web.api]: okta }));
+        expect([
+          await text(`${web.api}/cacheable`, inside),
+          await text(`${web.api}/cacheable`, inside),
+        ]).toEqual(['answer 1', 'answer 2']);
+        const outside = agent().compose(authrail({ [web.api]: okta }), cache());
+        expect([
+          await text(`${web.api}/cacheable`, outside),
+          await text(`${web.api}/cacheable`, outside),
+        ]).toEqual([
+          'answer 3',
+          'answer 3', // from the cache: authrail was not asked, the server not either
+        ]);
+        expect(web.seen.map((s) => s.headers.authorization?.startsWith('Bearer '))).toEqual([
+          true,
+          true,
+          true,
+        ]);
+      });
   });
 
   describe('through a proxy', () => {
@@ -364,6 +395,29 @@ describe.each(versions)('%s', (_name, undici) => {
         ['/echo/second', 200],
       ]);
       expect(proxy.connects.length).toBeGreaterThan(0);
+      expect(proxy.connects.every((line) => line === `CONNECT ${new URL(sb.url).host} -`)).toBe(true);
+      expect(proxy.plain).toHaveLength(0);
+    });
+
+    test('EnvHttpProxyAgent composed with it: the same, with the proxy taken from its options', async () => {
+      const dispatcher = new undici.EnvHttpProxyAgent({
+        httpProxy: proxy.url,
+        httpsProxy: proxy.url,
+        noProxy: '',
+      });
+      agents.push(dispatcher);
+      const composed = dispatcher.compose(authrail({ [sb.url]: mskFor(sb.url) }));
+      const before = proxy.connects.length;
+      expect(await status(`${sb.urls.echo}/env-first`, composed)).toBe(200);
+      sb.revokeTokens();
+      expect(await status(`${sb.urls.echo}/env-second`, composed)).toBe(200);
+      const echoes = sb.resourceRequests({ route: 'echo' }).filter((r) => r.path.startsWith('/echo/env-'));
+      expect(echoes.map((r) => [r.path, r.status])).toEqual([
+        ['/echo/env-first', 200],
+        ['/echo/env-second', 401],
+        ['/echo/env-second', 200],
+      ]);
+      expect(proxy.connects.length).toBeGreaterThan(before);
       expect(proxy.connects.every((line) => line === `CONNECT ${new URL(sb.url).host} -`)).toBe(true);
       expect(proxy.plain).toHaveLength(0);
     });
